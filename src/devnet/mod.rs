@@ -1,0 +1,1 @@
+//! Embedded simulated devnet (see devnet/README in the module docs).

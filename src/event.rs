@@ -1,0 +1,213 @@
+//! Messages between the backend, the state and the UI.
+//!
+//! `Update`s are past-tense facts sent by the backend (one bounded channel for all
+//! networks). `Action`s come from the keyboard. `Command`s are imperative requests
+//! sent from the app loop to one network's supervisor.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use alloy_primitives::{Address, B256, U256};
+use serde::Serialize;
+
+/// Index of a network in `Config::networks` (and `AppState::networks`).
+pub type NetIdx = usize;
+
+/// Where a head came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HeadSource {
+    /// Pushed by the `newHeads` subscription.
+    Ws,
+    /// Fetched over HTTP to fill a gap (after a reconnect or a skipped number).
+    Backfill,
+    /// Fetched over HTTP by the polling fallback.
+    Poll,
+}
+
+/// A block header as chaintop shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub number: u64,
+    pub hash: B256,
+    pub parent_hash: B256,
+    /// Unix seconds.
+    pub timestamp: u64,
+    pub gas_used: u64,
+    pub gas_limit: u64,
+    pub base_fee: Option<U256>,
+    /// `None` when neither the notification nor a lookup could tell.
+    pub tx_count: Option<u32>,
+    pub source: HeadSource,
+}
+
+/// A chain reorganisation detected by hash/parent-hash linkage.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reorg {
+    /// How many previously shown heads were replaced.
+    pub depth: u64,
+    /// Number of the first replaced block.
+    pub from_number: u64,
+    /// Hash we had shown at the old tip.
+    pub old_hash: B256,
+    /// Hash of the new tip that replaced it.
+    pub new_hash: B256,
+}
+
+/// Subscription kinds chaintop opens on each WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SubKind {
+    NewHeads,
+    NewPendingTransactions,
+    Logs,
+}
+
+impl SubKind {
+    pub fn wire_name(self) -> &'static str {
+        match self {
+            SubKind::NewHeads => "newHeads",
+            SubKind::NewPendingTransactions => "newPendingTransactions",
+            SubKind::Logs => "logs",
+        }
+    }
+}
+
+/// What an endpoint said to one `eth_subscribe`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SubStatus {
+    Active,
+    /// The endpoint refused it; the text is the (sanitised) error message.
+    Unsupported(String),
+}
+
+/// The state of one network's connection, as shown in its health pane.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConnState {
+    /// Opening the WebSocket / handshaking / checking the chain id.
+    Connecting { endpoint: String },
+    /// Subscribed and streaming.
+    Live { endpoint: String },
+    /// Connected but no head for too long while the chain advances.
+    Stalled { reason: String },
+    /// No working WebSocket: heads come from HTTP polling.
+    Polling { endpoint: String },
+    /// Waiting before the next attempt.
+    BackingOff { until: Instant, attempt: u32, reason: String },
+    /// This endpoint is refused (e.g. chain id mismatch); retried after a long wait.
+    Failed { reason: String },
+}
+
+impl ConnState {
+    /// Stable lower-case name used in headless output and the UI.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ConnState::Connecting { .. } => "connecting",
+            ConnState::Live { .. } => "live",
+            ConnState::Stalled { .. } => "stalled",
+            ConnState::Polling { .. } => "polling",
+            ConnState::BackingOff { .. } => "reconnecting",
+            ConnState::Failed { .. } => "failed",
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            ConnState::Stalled { reason }
+            | ConnState::BackingOff { reason, .. }
+            | ConnState::Failed { reason } => Some(reason),
+            ConnState::Connecting { .. } | ConnState::Live { .. } | ConnState::Polling { .. } => {
+                None
+            }
+        }
+    }
+}
+
+/// Periodic connection statistics (sent about once a second while anything happens).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConnStats {
+    /// WebSocket messages received in total on this network.
+    pub messages: u64,
+    /// Frames that could not be decoded or were refused (too big, too deep, bad JSON).
+    pub bad_frames: u64,
+    /// Errors of any kind (bad frames, failed requests, disconnects).
+    pub errors: u64,
+    /// Wall-clock time of the last WebSocket message.
+    pub last_message: Option<SystemTime>,
+    /// Last HTTP round-trip time.
+    pub http_latency: Option<Duration>,
+    /// Last WebSocket ping round-trip time.
+    pub ping_rtt: Option<Duration>,
+    /// HTTP requests sent (a batch counts once).
+    pub http_requests: u64,
+    /// Pending hashes dropped because the UI channel was full (they are counted, never heads).
+    pub pending_dropped: u64,
+    /// The last error, redacted and sanitised.
+    pub last_error: Option<String>,
+}
+
+/// A fact from the backend.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Update {
+    Connection { net: NetIdx, state: ConnState },
+    /// The endpoint's chain id, as checked on connect.
+    ChainId { net: NetIdx, chain_id: u64 },
+    Subscription { net: NetIdx, kind: SubKind, status: SubStatus },
+    Head { net: NetIdx, head: Head },
+    Reorg { net: NetIdx, reorg: Reorg },
+    Balance { net: NetIdx, address: Address, wei: U256, block: u64 },
+    /// Pending transaction hashes seen in the last window.
+    Pending { net: NetIdx, count: u64, window_ms: u64 },
+    Stats { net: NetIdx, stats: ConnStats },
+    /// Reconnect counter (incremented on every re-established connection after the first).
+    Reconnected { net: NetIdx, count: u64 },
+}
+
+impl Update {
+    pub fn net(&self) -> NetIdx {
+        match self {
+            Update::Connection { net, .. }
+            | Update::ChainId { net, .. }
+            | Update::Subscription { net, .. }
+            | Update::Head { net, .. }
+            | Update::Reorg { net, .. }
+            | Update::Balance { net, .. }
+            | Update::Pending { net, .. }
+            | Update::Stats { net, .. }
+            | Update::Reconnected { net, .. } => *net,
+        }
+    }
+}
+
+/// Imperative requests from the app loop to one network supervisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Drop the current connection (if any) and connect again now.
+    Reconnect,
+}
+
+/// What a key press means, independent of the key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Leave the program.
+    Quit,
+    /// Show or hide the help popup.
+    ToggleHelp,
+    /// Move focus to the next pane.
+    FocusNext,
+    /// Move focus to the previous pane.
+    FocusPrev,
+    /// Move left (previous network when the network row has focus).
+    Left,
+    /// Move right (next network when the network row has focus).
+    Right,
+    /// Move the selection up in the focused list.
+    Up,
+    /// Move the selection down in the focused list.
+    Down,
+    /// Select network N (0-based).
+    SelectNetwork(usize),
+    /// Force a reconnect of the selected network.
+    Reconnect,
+    /// Close a popup.
+    Escape,
+}

@@ -1,0 +1,13 @@
+//! chaintop: a terminal dashboard for live EVM chains.
+//!
+//! Layout and data flow are described in `ARCHITECTURE.md`: backend tasks send
+//! `event::Update`s over one bounded channel; `state::AppState::apply` folds them;
+//! `ui::draw` renders the state. Nothing in `state` or `ui` does I/O.
+
+pub mod config;
+pub mod devnet;
+pub mod event;
+pub mod rpc;
+pub mod state;
+pub mod text;
+pub mod ui;

@@ -1,0 +1,3 @@
+//! JSON-RPC on the wire.
+
+pub mod types;

@@ -1,0 +1,370 @@
+//! Pure application state: `apply(Update)` and `on_action(Action)`; no I/O here.
+
+pub mod ring;
+
+use std::time::{Duration, Instant, SystemTime};
+
+use alloy_primitives::{Address, B256, U256};
+
+use crate::event::{
+    Action, Command, ConnState, ConnStats, Head, NetIdx, Reorg, SubKind, SubStatus,
+    Update,
+};
+pub use ring::Ring;
+
+/// How many recent heads each network keeps.
+pub const HEADS_KEPT: usize = 256;
+/// How many recent heads the average block time is computed over.
+const BLOCK_TIME_WINDOW: usize = 32;
+
+/// Which pane has keyboard focus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    Networks,
+    Heads,
+    Watches,
+}
+
+impl Focus {
+    fn next(self) -> Self {
+        match self {
+            Focus::Networks => Focus::Heads,
+            Focus::Heads => Focus::Watches,
+            Focus::Watches => Focus::Networks,
+        }
+    }
+    fn prev(self) -> Self {
+        match self {
+            Focus::Networks => Focus::Watches,
+            Focus::Heads => Focus::Networks,
+            Focus::Watches => Focus::Heads,
+        }
+    }
+}
+
+/// One row of the recent-heads list.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeadRow {
+    pub head: Head,
+    /// When chaintop received it (for "arrived N s ago").
+    pub received: SystemTime,
+    /// This head replaced an orphaned one in a reorg.
+    pub reorged: bool,
+}
+
+/// One watched address on one network.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WatchRow {
+    pub label: String,
+    pub address: Address,
+    /// Latest balance in wei.
+    pub balance: Option<U256>,
+    /// First balance seen since start (for "change since start").
+    pub initial: Option<U256>,
+    /// Block of the latest balance.
+    pub block: Option<u64>,
+    /// Block at which the balance last changed.
+    pub last_change_block: Option<u64>,
+}
+
+impl WatchRow {
+    pub fn new(label: impl Into<String>, address: Address) -> Self {
+        Self {
+            label: label.into(),
+            address,
+            balance: None,
+            initial: None,
+            block: None,
+            last_change_block: None,
+        }
+    }
+
+    /// Signed change since start: (is_negative, magnitude).
+    pub fn change(&self) -> Option<(bool, U256)> {
+        let (now, first) = (self.balance?, self.initial?);
+        Some(if now >= first { (false, now - first) } else { (true, first - now) })
+    }
+}
+
+/// Everything the UI shows about one network.
+#[derive(Debug, Clone)]
+pub struct NetworkState {
+    pub name: String,
+    /// The redacted WebSocket (or HTTP) endpoint shown in the health pane.
+    pub endpoint: String,
+    pub expected_chain_id: Option<u64>,
+    pub chain_id: Option<u64>,
+    pub conn: ConnState,
+    /// Since when the connection has been live (for uptime).
+    pub live_since: Option<Instant>,
+    pub reconnects: u64,
+    pub stats: ConnStats,
+    /// Messages per second derived from the last two stats samples.
+    pub msgs_per_sec: f64,
+    stats_sampled_at: Option<Instant>,
+    pub heads: Ring<HeadRow>,
+    pub subs_heads: Option<SubStatus>,
+    pub subs_pending: Option<SubStatus>,
+    /// Pending transactions per second in the last window.
+    pub pending_rate: f64,
+    pub pending_total: u64,
+    pub reorgs: u64,
+    pub deepest_reorg: u64,
+    pub last_reorg: Option<Reorg>,
+    /// New tip hash of a reorg whose replacement heads are still arriving.
+    reorg_replacing: Option<B256>,
+    pub watches: Vec<WatchRow>,
+}
+
+impl NetworkState {
+    pub fn new(name: impl Into<String>, endpoint: impl Into<String>) -> Self {
+        let endpoint = endpoint.into();
+        Self {
+            name: name.into(),
+            conn: ConnState::Connecting { endpoint: endpoint.clone() },
+            endpoint,
+            expected_chain_id: None,
+            chain_id: None,
+            live_since: None,
+            reconnects: 0,
+            stats: ConnStats::default(),
+            msgs_per_sec: 0.0,
+            stats_sampled_at: None,
+            heads: Ring::new(HEADS_KEPT),
+            subs_heads: None,
+            subs_pending: None,
+            pending_rate: 0.0,
+            pending_total: 0,
+            reorgs: 0,
+            deepest_reorg: 0,
+            last_reorg: None,
+            reorg_replacing: None,
+            watches: Vec::new(),
+        }
+    }
+
+    pub fn latest(&self) -> Option<&Head> {
+        self.heads.back().map(|r| &r.head)
+    }
+
+    /// Average seconds between the last heads, from their timestamps.
+    pub fn avg_block_time(&self) -> Option<f64> {
+        let n = self.heads.len().min(BLOCK_TIME_WINDOW);
+        if n < 2 {
+            return None;
+        }
+        let mut it = self.heads.iter().rev().take(n);
+        let last = it.next()?.head.clone();
+        let first = it.last()?.head.clone();
+        let blocks = last.number.checked_sub(first.number)?;
+        if blocks == 0 {
+            return None;
+        }
+        Some(last.timestamp.saturating_sub(first.timestamp) as f64 / blocks as f64)
+    }
+
+    /// Gas used as a percentage of the limit for the latest head.
+    pub fn gas_used_pct(&self) -> Option<f64> {
+        let h = self.latest()?;
+        (h.gas_limit > 0).then(|| h.gas_used as f64 * 100.0 / h.gas_limit as f64)
+    }
+
+    /// Gas-used percentages of recent heads, oldest first, for the sparkline.
+    pub fn gas_history(&self, max: usize) -> Vec<u64> {
+        let skip = self.heads.len().saturating_sub(max);
+        self.heads
+            .iter()
+            .skip(skip)
+            .map(|r| {
+                let h = &r.head;
+                if h.gas_limit == 0 { 0 } else { h.gas_used.saturating_mul(100) / h.gas_limit }
+            })
+            .collect()
+    }
+
+    fn apply_head(&mut self, head: Head, now: SystemTime) {
+        // Heads arrive in order, each once; a head at or below the tip only comes
+        // after a reorg, which drops the orphaned rows first (see apply_reorg).
+        while self.latest().is_some_and(|l| l.number >= head.number) {
+            self.heads.pop_back();
+        }
+        // Heads that follow a reorg event up to its new tip are the replacements.
+        let reorged = self.reorg_replacing.is_some();
+        if self.reorg_replacing == Some(head.hash) {
+            self.reorg_replacing = None;
+        }
+        self.heads.push(HeadRow { head, received: now, reorged });
+    }
+
+    fn apply_reorg(&mut self, reorg: Reorg) {
+        self.reorgs += 1;
+        self.deepest_reorg = self.deepest_reorg.max(reorg.depth);
+        while self.latest().is_some_and(|l| l.number >= reorg.from_number) {
+            self.heads.pop_back();
+        }
+        self.reorg_replacing = Some(reorg.new_hash);
+        self.last_reorg = Some(reorg);
+    }
+}
+
+/// The whole application's state.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub networks: Vec<NetworkState>,
+    pub selected: usize,
+    pub focus: Focus,
+    pub show_help: bool,
+    /// Selected row in the heads list (0 = newest).
+    pub heads_cursor: usize,
+    /// Selected row in the watch list.
+    pub watch_cursor: usize,
+    pub should_quit: bool,
+    /// Monotonic and wall clocks as of the last tick; drawing reads these, never the OS.
+    pub now: Instant,
+    pub wall_now: SystemTime,
+}
+
+impl AppState {
+    pub fn new(networks: Vec<NetworkState>) -> Self {
+        Self {
+            networks,
+            selected: 0,
+            focus: Focus::Networks,
+            show_help: false,
+            heads_cursor: 0,
+            watch_cursor: 0,
+            should_quit: false,
+            now: Instant::now(),
+            wall_now: SystemTime::now(),
+        }
+    }
+
+    pub fn selected_network(&self) -> Option<&NetworkState> {
+        self.networks.get(self.selected)
+    }
+
+    /// Advance the clocks (ages tick). Always changes what is drawn.
+    pub fn tick(&mut self, now: Instant, wall_now: SystemTime) {
+        self.now = now;
+        self.wall_now = wall_now;
+    }
+
+    /// Fold one backend fact into the state. Returns whether anything visible changed.
+    pub fn apply(&mut self, update: Update) -> bool {
+        let wall_now = SystemTime::now();
+        let now = Instant::now();
+        let Some(net) = self.networks.get_mut(update.net()) else {
+            return false;
+        };
+        match update {
+            Update::Connection { state, .. } => {
+                match (&net.conn, &state) {
+                    (ConnState::Live { .. }, ConnState::Live { .. }) => {}
+                    (_, ConnState::Live { .. }) => net.live_since = Some(now),
+                    (_, ConnState::Polling { .. }) => {}
+                    _ => net.live_since = None,
+                }
+                match &state {
+                    ConnState::Connecting { endpoint }
+                    | ConnState::Live { endpoint }
+                    | ConnState::Polling { endpoint } => net.endpoint.clone_from(endpoint),
+                    _ => {}
+                }
+                net.conn = state;
+            }
+            Update::ChainId { chain_id, .. } => net.chain_id = Some(chain_id),
+            Update::Subscription { kind, status, .. } => match kind {
+                SubKind::NewHeads => net.subs_heads = Some(status),
+                SubKind::NewPendingTransactions => net.subs_pending = Some(status),
+                SubKind::Logs => return false,
+            },
+            Update::Head { head, .. } => net.apply_head(head, wall_now),
+            Update::Reorg { reorg, .. } => net.apply_reorg(reorg),
+            Update::Balance { address, wei, block, .. } => {
+                let mut changed = false;
+                for w in net.watches.iter_mut().filter(|w| w.address == address) {
+                    if w.initial.is_none() {
+                        w.initial = Some(wei);
+                    }
+                    if w.balance.is_some_and(|b| b != wei) {
+                        w.last_change_block = Some(block);
+                    }
+                    changed |= w.balance != Some(wei);
+                    w.balance = Some(wei);
+                    w.block = Some(block);
+                }
+                return changed;
+            }
+            Update::Pending { count, window_ms, .. } => {
+                net.pending_total += count;
+                net.pending_rate = count as f64 * 1000.0 / window_ms.max(1) as f64;
+            }
+            Update::Stats { stats, .. } => {
+                if let Some(at) = net.stats_sampled_at {
+                    let dt = now.duration_since(at).as_secs_f64();
+                    if dt > 0.05 {
+                        net.msgs_per_sec =
+                            stats.messages.saturating_sub(net.stats.messages) as f64 / dt;
+                    }
+                }
+                net.stats_sampled_at = Some(now);
+                net.stats = stats;
+            }
+            Update::Reconnected { count, .. } => net.reconnects = count,
+        }
+        true
+    }
+
+    /// Apply a user action; may return a command for one network's supervisor.
+    pub fn on_action(&mut self, action: Action) -> Option<(NetIdx, Command)> {
+        let n = self.networks.len();
+        match action {
+            Action::Quit => self.should_quit = true,
+            Action::ToggleHelp => self.show_help = !self.show_help,
+            Action::Escape => self.show_help = false,
+            Action::FocusNext => self.focus = self.focus.next(),
+            Action::FocusPrev => self.focus = self.focus.prev(),
+            Action::SelectNetwork(i) if i < n => self.select(i),
+            Action::SelectNetwork(_) => {}
+            Action::Left if n > 0 => self.select((self.selected + n - 1) % n),
+            Action::Right if n > 0 => self.select((self.selected + 1) % n),
+            Action::Left | Action::Right => {}
+            Action::Up => match self.focus {
+                Focus::Networks => {}
+                Focus::Heads => self.heads_cursor = self.heads_cursor.saturating_sub(1),
+                Focus::Watches => self.watch_cursor = self.watch_cursor.saturating_sub(1),
+            },
+            Action::Down => {
+                let net = self.networks.get(self.selected);
+                match self.focus {
+                    Focus::Networks => self.focus = Focus::Heads,
+                    Focus::Heads => {
+                        let len = net.map_or(0, |n| n.heads.len());
+                        self.heads_cursor = (self.heads_cursor + 1).min(len.saturating_sub(1));
+                    }
+                    Focus::Watches => {
+                        let len = net.map_or(0, |n| n.watches.len());
+                        self.watch_cursor = (self.watch_cursor + 1).min(len.saturating_sub(1));
+                    }
+                }
+            }
+            Action::Reconnect if n > 0 => return Some((self.selected, Command::Reconnect)),
+            Action::Reconnect => {}
+        }
+        None
+    }
+
+    fn select(&mut self, i: usize) {
+        if self.selected != i {
+            self.selected = i;
+            self.heads_cursor = 0;
+            self.watch_cursor = 0;
+        }
+    }
+}
+
+/// Seconds between a unix timestamp and `now`, for head ages (never negative).
+pub fn age_secs(timestamp: u64, now: SystemTime) -> u64 {
+    let now = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    now.saturating_sub(timestamp)
+}

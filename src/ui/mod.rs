@@ -1,0 +1,1 @@
+//! Drawing: `draw(frame, &AppState, &Theme)`.
