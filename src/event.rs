@@ -92,7 +92,11 @@ pub enum ConnState {
     /// No working WebSocket: heads come from HTTP polling.
     Polling { endpoint: String },
     /// Waiting before the next attempt.
-    BackingOff { until: Instant, attempt: u32, reason: String },
+    BackingOff {
+        until: Instant,
+        attempt: u32,
+        reason: String,
+    },
     /// This endpoint is refused (e.g. chain id mismatch); retried after a long wait.
     Failed { reason: String },
 }
@@ -148,18 +152,49 @@ pub struct ConnStats {
 /// A fact from the backend.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Update {
-    Connection { net: NetIdx, state: ConnState },
+    Connection {
+        net: NetIdx,
+        state: ConnState,
+    },
     /// The endpoint's chain id, as checked on connect.
-    ChainId { net: NetIdx, chain_id: u64 },
-    Subscription { net: NetIdx, kind: SubKind, status: SubStatus },
-    Head { net: NetIdx, head: Head },
-    Reorg { net: NetIdx, reorg: Reorg },
-    Balance { net: NetIdx, address: Address, wei: U256, block: u64 },
+    ChainId {
+        net: NetIdx,
+        chain_id: u64,
+    },
+    Subscription {
+        net: NetIdx,
+        kind: SubKind,
+        status: SubStatus,
+    },
+    Head {
+        net: NetIdx,
+        head: Head,
+    },
+    Reorg {
+        net: NetIdx,
+        reorg: Reorg,
+    },
+    Balance {
+        net: NetIdx,
+        address: Address,
+        wei: U256,
+        block: u64,
+    },
     /// Pending transaction hashes seen in the last window.
-    Pending { net: NetIdx, count: u64, window_ms: u64 },
-    Stats { net: NetIdx, stats: ConnStats },
+    Pending {
+        net: NetIdx,
+        count: u64,
+        window_ms: u64,
+    },
+    Stats {
+        net: NetIdx,
+        stats: ConnStats,
+    },
     /// Reconnect counter (incremented on every re-established connection after the first).
-    Reconnected { net: NetIdx, count: u64 },
+    Reconnected {
+        net: NetIdx,
+        count: u64,
+    },
 }
 
 impl Update {

@@ -4,9 +4,12 @@
 //! `event::Update`s over one bounded channel; `state::AppState::apply` folds them;
 //! `ui::draw` renders the state. Nothing in `state` or `ui` does I/O.
 
+pub mod backend;
 pub mod config;
 pub mod devnet;
 pub mod event;
+pub mod headless;
+pub mod network;
 pub mod rpc;
 pub mod state;
 pub mod text;

@@ -84,7 +84,10 @@ impl Redactor {
 }
 
 fn find_url_start(s: &str) -> Option<usize> {
-    ["wss://", "ws://", "https://", "http://"].iter().filter_map(|p| s.find(p)).min()
+    ["wss://", "ws://", "https://", "http://"]
+        .iter()
+        .filter_map(|p| s.find(p))
+        .min()
 }
 
 /// Does a path segment look like an API key (long, mostly alphanumeric, with digits)?
@@ -116,8 +119,10 @@ pub fn redact_url(url: &str) -> String {
         Some(i) => (&path[..i], Some(&path[i + 1..])),
         None => (path, None),
     };
-    let path: Vec<&str> =
-        path.split('/').map(|seg| if looks_like_key(seg) { MASK } else { seg }).collect();
+    let path: Vec<&str> = path
+        .split('/')
+        .map(|seg| if looks_like_key(seg) { MASK } else { seg })
+        .collect();
     let mut out = format!("{scheme}{authority}{}", path.join("/"));
     if let Some(q) = query {
         out.push('?');
@@ -142,7 +147,10 @@ mod tests {
         let evil = "USD\x1b[31mC\x1b]8;;http://x\x07link\u{202E}gnp.exe\r\n";
         let s = sanitize(evil);
         assert!(!s.chars().any(is_dangerous), "{s}");
-        assert_eq!(s, "USD\\x1b[31mC\\x1b]8;;http://x\\x07link\\u{202e}gnp.exe\\x0d\\x0a");
+        assert_eq!(
+            s,
+            "USD\\x1b[31mC\\x1b]8;;http://x\\x07link\\u{202e}gnp.exe\\x0d\\x0a"
+        );
         assert!(matches!(sanitize("plain ok ✓"), Cow::Borrowed(_)));
     }
 
@@ -157,7 +165,10 @@ mod tests {
             "https://***@host.example/rpc?apikey=***&x=***"
         );
         assert_eq!(redact_url("ws://127.0.0.1:8545"), "ws://127.0.0.1:8545");
-        assert_eq!(redact_url("https://eth.llamarpc.com"), "https://eth.llamarpc.com");
+        assert_eq!(
+            redact_url("https://eth.llamarpc.com"),
+            "https://eth.llamarpc.com"
+        );
     }
 
     #[test]

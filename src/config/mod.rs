@@ -77,7 +77,9 @@ pub struct WatchConfig {
 
 impl WatchConfig {
     pub fn applies_to(&self, network: &str) -> bool {
-        self.networks.as_ref().is_none_or(|n| n.iter().any(|x| x == network))
+        self.networks
+            .as_ref()
+            .is_none_or(|n| n.iter().any(|x| x == network))
     }
 }
 

@@ -1,3 +1,6 @@
-//! JSON-RPC on the wire.
+//! JSON-RPC on the wire: frame decoding with hostile-input checks, the HTTP client,
+//! and the wire types shared with the devnet.
 
+pub mod frame;
+pub mod http;
 pub mod types;

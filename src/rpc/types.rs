@@ -27,7 +27,12 @@ pub struct RpcRequest<'a> {
 
 impl<'a> RpcRequest<'a> {
     pub fn new(id: u64, method: &'a str, params: &'a serde_json::Value) -> Self {
-        Self { jsonrpc: "2.0", id, method, params }
+        Self {
+            jsonrpc: "2.0",
+            id,
+            method,
+            params,
+        }
     }
 }
 

@@ -7,8 +7,7 @@ use std::time::{Duration, Instant, SystemTime};
 use alloy_primitives::{Address, B256, U256};
 
 use crate::event::{
-    Action, Command, ConnState, ConnStats, Head, NetIdx, Reorg, SubKind, SubStatus,
-    Update,
+    Action, Command, ConnState, ConnStats, Head, NetIdx, Reorg, SubKind, SubStatus, Update,
 };
 pub use ring::Ring;
 
@@ -82,7 +81,11 @@ impl WatchRow {
     /// Signed change since start: (is_negative, magnitude).
     pub fn change(&self) -> Option<(bool, U256)> {
         let (now, first) = (self.balance?, self.initial?);
-        Some(if now >= first { (false, now - first) } else { (true, first - now) })
+        Some(if now >= first {
+            (false, now - first)
+        } else {
+            (true, first - now)
+        })
     }
 }
 
@@ -121,7 +124,9 @@ impl NetworkState {
         let endpoint = endpoint.into();
         Self {
             name: name.into(),
-            conn: ConnState::Connecting { endpoint: endpoint.clone() },
+            conn: ConnState::Connecting {
+                endpoint: endpoint.clone(),
+            },
             endpoint,
             expected_chain_id: None,
             chain_id: None,
@@ -153,9 +158,8 @@ impl NetworkState {
         if n < 2 {
             return None;
         }
-        let mut it = self.heads.iter().rev().take(n);
-        let last = it.next()?.head.clone();
-        let first = it.last()?.head.clone();
+        let last = &self.heads.back()?.head;
+        let first = &self.heads.iter().nth(self.heads.len() - n)?.head;
         let blocks = last.number.checked_sub(first.number)?;
         if blocks == 0 {
             return None;
@@ -177,7 +181,10 @@ impl NetworkState {
             .skip(skip)
             .map(|r| {
                 let h = &r.head;
-                if h.gas_limit == 0 { 0 } else { h.gas_used.saturating_mul(100) / h.gas_limit }
+                h.gas_used
+                    .saturating_mul(100)
+                    .checked_div(h.gas_limit)
+                    .unwrap_or(0)
             })
             .collect()
     }
@@ -193,7 +200,11 @@ impl NetworkState {
         if self.reorg_replacing == Some(head.hash) {
             self.reorg_replacing = None;
         }
-        self.heads.push(HeadRow { head, received: now, reorged });
+        self.heads.push(HeadRow {
+            head,
+            received: now,
+            reorged,
+        });
     }
 
     fn apply_reorg(&mut self, reorg: Reorg) {
@@ -280,7 +291,12 @@ impl AppState {
             },
             Update::Head { head, .. } => net.apply_head(head, wall_now),
             Update::Reorg { reorg, .. } => net.apply_reorg(reorg),
-            Update::Balance { address, wei, block, .. } => {
+            Update::Balance {
+                address,
+                wei,
+                block,
+                ..
+            } => {
                 let mut changed = false;
                 for w in net.watches.iter_mut().filter(|w| w.address == address) {
                     if w.initial.is_none() {
@@ -295,7 +311,9 @@ impl AppState {
                 }
                 return changed;
             }
-            Update::Pending { count, window_ms, .. } => {
+            Update::Pending {
+                count, window_ms, ..
+            } => {
                 net.pending_total += count;
                 net.pending_rate = count as f64 * 1000.0 / window_ms.max(1) as f64;
             }
@@ -365,6 +383,9 @@ impl AppState {
 
 /// Seconds between a unix timestamp and `now`, for head ages (never negative).
 pub fn age_secs(timestamp: u64, now: SystemTime) -> u64 {
-    let now = now.duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO).as_secs();
+    let now = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_secs();
     now.saturating_sub(timestamp)
 }

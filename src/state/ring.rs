@@ -11,12 +11,19 @@ pub struct Ring<T> {
 impl<T> Ring<T> {
     pub fn new(cap: usize) -> Self {
         assert!(cap > 0, "ring capacity must be positive");
-        Self { items: VecDeque::with_capacity(cap), cap }
+        Self {
+            items: VecDeque::with_capacity(cap),
+            cap,
+        }
     }
 
     /// Push to the back; returns the item dropped from the front, if any.
     pub fn push(&mut self, item: T) -> Option<T> {
-        let dropped = if self.items.len() == self.cap { self.items.pop_front() } else { None };
+        let dropped = if self.items.len() == self.cap {
+            self.items.pop_front()
+        } else {
+            None
+        };
         self.items.push_back(item);
         dropped
     }

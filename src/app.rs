@@ -1,0 +1,105 @@
+//! The TUI loop: `select!` over terminal events, backend updates (drained with
+//! `recv_many`) and a 1 Hz tick; draws only when something changed, at most once per
+//! frame budget.
+
+use std::time::{Duration, Instant, SystemTime};
+
+use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use futures_util::StreamExt;
+use tokio::sync::mpsc;
+
+use crate::event::{Action, Update};
+use crate::network::NetworkHandle;
+use crate::state::AppState;
+use crate::tui::TerminalGuard;
+use crate::ui::{self, theme::Theme};
+
+/// Minimum time between two frames (60 fps).
+pub const FRAME_BUDGET: Duration = Duration::from_millis(16);
+const TICK: Duration = Duration::from_secs(1);
+const DRAIN: usize = 1024;
+
+/// Map a key to an action.
+pub fn key_action(key: KeyEvent) -> Option<Action> {
+    if key.kind == KeyEventKind::Release {
+        return None;
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('c') if ctrl => Action::Quit,
+        KeyCode::Char('q') => Action::Quit,
+        KeyCode::Char('?') => Action::ToggleHelp,
+        KeyCode::Esc => Action::Escape,
+        KeyCode::Tab => Action::FocusNext,
+        KeyCode::BackTab => Action::FocusPrev,
+        KeyCode::Left | KeyCode::Char('h') => Action::Left,
+        KeyCode::Right | KeyCode::Char('l') => Action::Right,
+        KeyCode::Up | KeyCode::Char('k') => Action::Up,
+        KeyCode::Down | KeyCode::Char('j') => Action::Down,
+        KeyCode::Char('r') => Action::Reconnect,
+        KeyCode::Char(c @ '1'..='9') => Action::SelectNetwork(c as usize - '1' as usize),
+        _ => return None,
+    })
+}
+
+pub async fn run(
+    mut state: AppState,
+    theme: Theme,
+    mut updates: mpsc::Receiver<Update>,
+    networks: Vec<NetworkHandle>,
+    duration: Option<Duration>,
+) -> anyhow::Result<()> {
+    let mut guard = TerminalGuard::enter()?;
+    let mut events = EventStream::new();
+    let mut buf = Vec::with_capacity(DRAIN);
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let stop_at = duration.map(|d| tokio::time::Instant::now() + d);
+    let mut dirty = true;
+    let mut last_draw: Option<Instant> = None;
+    loop {
+        let due = last_draw.map_or(Instant::now(), |t| t + FRAME_BUDGET);
+        if dirty && Instant::now() >= due {
+            guard.terminal.draw(|f| ui::draw(f, &state, &theme))?;
+            last_draw = Some(Instant::now());
+            dirty = false;
+        }
+        tokio::select! {
+            biased;
+            ev = events.next() => match ev {
+                Some(Ok(Event::Key(key))) => {
+                    if let Some(action) = key_action(key) {
+                        if let Some((net, cmd)) = state.on_action(action)
+                            && let Some(h) = networks.get(net)
+                        {
+                            let _ = h.commands.try_send(cmd);
+                        }
+                        dirty = true;
+                    }
+                }
+                Some(Ok(Event::Resize(..))) => dirty = true,
+                Some(Ok(_)) => {}
+                Some(Err(e)) => return Err(e.into()),
+                None => break,
+            },
+            n = updates.recv_many(&mut buf, DRAIN) => {
+                if n == 0 {
+                    break;
+                }
+                for u in buf.drain(..) {
+                    dirty |= state.apply(u);
+                }
+            }
+            _ = tick.tick() => {
+                state.tick(Instant::now(), SystemTime::now());
+                dirty = true;
+            }
+            _ = tokio::time::sleep_until(due.into()), if dirty => {}
+            _ = async { tokio::time::sleep_until(stop_at.unwrap_or_else(tokio::time::Instant::now)).await }, if stop_at.is_some() => break,
+        }
+        if state.should_quit {
+            break;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,67 @@
+//! Wiring: one supervisor per configured network, all feeding one bounded channel.
+
+use std::sync::Arc;
+
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::event::Update;
+use crate::network::{self, NetworkHandle};
+use crate::state::{AppState, NetworkState, WatchRow};
+use crate::text::Redactor;
+
+/// Capacity of the update channel. Heads wait for room (never dropped); pending
+/// counts and stats are coalesced when it is full.
+pub const UPDATE_QUEUE: usize = 4096;
+
+pub struct Backend {
+    pub updates: mpsc::Receiver<Update>,
+    pub networks: Vec<NetworkHandle>,
+}
+
+/// Start every network of the config. Must be called inside a tokio runtime.
+pub fn start(config: &Config, redactor: &Arc<Redactor>) -> Backend {
+    let (tx, rx) = mpsc::channel(UPDATE_QUEUE);
+    let networks = config
+        .networks
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let watches = config
+                .watch
+                .iter()
+                .filter(|w| w.applies_to(&n.name))
+                .map(|w| w.address)
+                .collect();
+            network::spawn(i, n.clone(), watches, tx.clone(), redactor.clone())
+        })
+        .collect();
+    Backend {
+        updates: rx,
+        networks,
+    }
+}
+
+/// The state before any update: one entry per network with its watch list.
+pub fn initial_state(config: &Config, redactor: &Redactor) -> AppState {
+    let networks = config
+        .networks
+        .iter()
+        .map(|n| {
+            let endpoint =
+                n.ws.as_deref()
+                    .or(n.http.as_deref())
+                    .map(|u| redactor.url(u));
+            let mut s = NetworkState::new(n.name.clone(), endpoint.unwrap_or_default());
+            s.expected_chain_id = n.chain_id;
+            s.watches = config
+                .watch
+                .iter()
+                .filter(|w| w.applies_to(&n.name))
+                .map(|w| WatchRow::new(w.label.clone(), w.address))
+                .collect();
+            s
+        })
+        .collect();
+    AppState::new(networks)
+}

@@ -1,0 +1,179 @@
+//! Headless mode: the same backend, printed as one JSON object per line.
+//! Line types are documented in the README ("Headless output").
+
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::Address;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use crate::event::{ConnState, SubStatus, Update};
+
+/// Render one update as a JSON line (without the newline); `None` for updates that
+/// headless output does not show (periodic stats, unless the last error changed).
+pub fn to_json(
+    update: &Update,
+    names: &[String],
+    last_errors: &mut [Option<String>],
+) -> Option<Value> {
+    let net = update.net();
+    let network = names.get(net).map_or("?", String::as_str);
+    Some(match update {
+        Update::Head { head, .. } => json!({
+            "type": "head",
+            "network": network,
+            "number": head.number,
+            "hash": head.hash,
+            "parent_hash": head.parent_hash,
+            "timestamp": head.timestamp,
+            "tx_count": head.tx_count,
+            "gas_used": head.gas_used,
+            "gas_limit": head.gas_limit,
+            "base_fee": head.base_fee.map(|f| f.to_string()),
+            "source": head.source,
+        }),
+        Update::Reorg { reorg, .. } => json!({
+            "type": "reorg",
+            "network": network,
+            "depth": reorg.depth,
+            "from_number": reorg.from_number,
+            "old_hash": reorg.old_hash,
+            "new_hash": reorg.new_hash,
+        }),
+        Update::Balance {
+            address,
+            wei,
+            block,
+            ..
+        } => json!({
+            "type": "balance",
+            "network": network,
+            "address": checksum(address),
+            "wei": wei.to_string(),
+            "block": block,
+        }),
+        Update::Pending {
+            count, window_ms, ..
+        } => json!({
+            "type": "pending",
+            "network": network,
+            "count": count,
+            "window_ms": window_ms,
+        }),
+        Update::Connection { state, .. } => {
+            let mut v = json!({
+                "type": "connection",
+                "network": network,
+                "state": state.name(),
+                "reason": state.reason(),
+            });
+            match state {
+                ConnState::Connecting { endpoint }
+                | ConnState::Live { endpoint }
+                | ConnState::Polling { endpoint } => v["endpoint"] = json!(endpoint),
+                ConnState::BackingOff { until, attempt, .. } => {
+                    v["attempt"] = json!(attempt);
+                    v["retry_in_ms"] =
+                        json!(until.saturating_duration_since(Instant::now()).as_millis() as u64);
+                }
+                ConnState::Stalled { .. } | ConnState::Failed { .. } => {}
+            }
+            v
+        }
+        Update::ChainId { chain_id, .. } => json!({
+            "type": "chain_id",
+            "network": network,
+            "chain_id": chain_id,
+        }),
+        Update::Subscription { kind, status, .. } => json!({
+            "type": "subscription",
+            "network": network,
+            "kind": kind,
+            "status": match status { SubStatus::Active => "active", SubStatus::Unsupported(_) => "unsupported" },
+            "reason": match status { SubStatus::Active => None, SubStatus::Unsupported(r) => Some(r) },
+        }),
+        Update::Reconnected { count, .. } => json!({
+            "type": "reconnected",
+            "network": network,
+            "count": count,
+        }),
+        Update::Stats { stats, .. } => {
+            let slot = last_errors.get_mut(net)?;
+            if stats.last_error.is_none() || *slot == stats.last_error {
+                return None;
+            }
+            slot.clone_from(&stats.last_error);
+            json!({
+                "type": "error",
+                "network": network,
+                "errors": stats.errors,
+                "bad_frames": stats.bad_frames,
+                "message": stats.last_error,
+            })
+        }
+    })
+}
+
+fn checksum(a: &Address) -> String {
+    a.to_checksum(None)
+}
+
+/// Print updates until `duration` elapses, a termination signal arrives, or every
+/// sender is gone. Output is flushed after each batch and at the end.
+pub async fn run<W: Write>(
+    mut rx: mpsc::Receiver<Update>,
+    names: Vec<String>,
+    duration: Option<Duration>,
+    mut out: W,
+) -> std::io::Result<()> {
+    let deadline = duration.map(|d| tokio::time::Instant::now() + d);
+    let mut last_errors = vec![None; names.len()];
+    let mut buf = Vec::with_capacity(256);
+    let mut line = Vec::with_capacity(512);
+    let stop = shutdown_signal();
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            biased;
+            _ = &mut stop => break,
+            _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => break,
+            n = rx.recv_many(&mut buf, 256) => {
+                if n == 0 { break; }
+                for u in buf.drain(..) {
+                    if let Some(v) = to_json(&u, &names, &mut last_errors) {
+                        line.clear();
+                        serde_json::to_writer(&mut line, &v)?;
+                        line.push(b'\n');
+                        out.write_all(&line)?;
+                    }
+                }
+                out.flush()?;
+            }
+        }
+    }
+    out.flush()
+}
+
+/// Resolves on Ctrl-C / SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(mut int), Ok(mut term)) => {
+                tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            }
+            _ => std::future::pending::<()>().await,
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}

@@ -1,0 +1,430 @@
+//! The WebSocket session loop of one network and its reconnect policy.
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+use super::backoff::Backoff;
+use super::{ChainInput, Shared};
+use crate::config::NetworkConfig;
+use crate::event::{Command, ConnState, ConnStats, HeadSource, NetIdx, SubKind, SubStatus, Update};
+use crate::rpc::frame::{self, Incoming};
+use crate::rpc::http::HttpClient;
+use crate::rpc::types::RpcRequest;
+use crate::text::{Redactor, sanitize};
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The node must answer `eth_chainId` and the subscriptions within this time.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pending-hash counts and stats are reported once per window.
+pub const PENDING_WINDOW: Duration = Duration::from_secs(1);
+/// A connection live this long resets the backoff.
+const STABLE_AFTER: Duration = Duration::from_secs(60);
+const BACKOFF_BASE: Duration = Duration::from_secs(1);
+const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// Poll interval when the endpoint has no usable `newHeads`.
+const POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+const ID_CHAIN: u64 = 1;
+const ID_SUB_HEADS: u64 = 2;
+const ID_SUB_PENDING: u64 = 3;
+
+/// Why a session ended.
+struct End {
+    reason: String,
+    /// Connected and subscribed for this long (None: never got there).
+    live_for: Option<Duration>,
+    /// The endpoint is wrong for this network (chain id): wait long, say "failed".
+    refused: bool,
+    /// The user asked for a reconnect: no backoff.
+    immediate: bool,
+}
+
+impl End {
+    fn failed(reason: impl Into<String>) -> Self {
+        Self {
+            reason: reason.into(),
+            live_for: None,
+            refused: false,
+            immediate: false,
+        }
+    }
+}
+
+pub(crate) struct Supervisor {
+    net: NetIdx,
+    cfg: NetworkConfig,
+    updates: mpsc::Sender<Update>,
+    redactor: Arc<Redactor>,
+    shared: Arc<Shared>,
+    http: Option<HttpClient>,
+    chain_tx: mpsc::Sender<ChainInput>,
+    cmd_rx: mpsc::Receiver<Command>,
+    backoff: Backoff,
+    reconnects: u64,
+    ever_live: bool,
+    last_stats: ConnStats,
+}
+
+impl Supervisor {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        net: NetIdx,
+        cfg: NetworkConfig,
+        updates: mpsc::Sender<Update>,
+        redactor: Arc<Redactor>,
+        shared: Arc<Shared>,
+        http: Option<HttpClient>,
+        chain_tx: mpsc::Sender<ChainInput>,
+        cmd_rx: mpsc::Receiver<Command>,
+    ) -> Self {
+        Self {
+            net,
+            cfg,
+            updates,
+            redactor,
+            shared,
+            http,
+            chain_tx,
+            cmd_rx,
+            backoff: Backoff::new(BACKOFF_BASE, BACKOFF_CAP),
+            reconnects: 0,
+            ever_live: false,
+            last_stats: ConnStats::default(),
+        }
+    }
+
+    /// Send a fact to the app; false when the app has gone away.
+    async fn emit(&self, update: Update) -> bool {
+        self.updates.send(update).await.is_ok()
+    }
+
+    async fn set_state(&self, state: ConnState) -> bool {
+        tracing::info!(network = %self.cfg.name, state = state.name(), reason = ?state.reason());
+        self.emit(Update::Connection {
+            net: self.net,
+            state,
+        })
+        .await
+    }
+
+    /// Report stats if they changed (best effort: a full channel skips a sample).
+    fn report_stats(&mut self) {
+        let stats = self.shared.stats();
+        if stats != self.last_stats {
+            if let Err(TrySendError::Full(_)) = self.updates.try_send(Update::Stats {
+                net: self.net,
+                stats: stats.clone(),
+            }) {
+                return;
+            }
+            self.last_stats = stats;
+        }
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            let end = match self.cfg.ws.clone() {
+                Some(url) => self.session(&url).await,
+                None => self.poll_only().await,
+            };
+            if self.updates.is_closed() {
+                return;
+            }
+            if end.live_for.is_some_and(|d| d >= STABLE_AFTER) {
+                self.backoff.reset();
+            }
+            if !end.refused && !end.immediate {
+                self.shared.error(&end.reason);
+            }
+            self.report_stats();
+            if end.immediate {
+                continue;
+            }
+            let delay = if end.refused {
+                BACKOFF_CAP
+            } else {
+                self.backoff.next_delay()
+            };
+            let until = Instant::now() + delay;
+            let state = if end.refused {
+                ConnState::Failed { reason: end.reason }
+            } else {
+                ConnState::BackingOff {
+                    until,
+                    attempt: self.backoff.attempt(),
+                    reason: end.reason,
+                }
+            };
+            if !self.set_state(state).await {
+                return;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep_until(until.into()) => {}
+                cmd = self.cmd_rx.recv() => if cmd.is_none() { return },
+            }
+        }
+    }
+
+    /// No WebSocket configured: follow the chain by polling HTTP.
+    async fn poll_only(&mut self) -> End {
+        let endpoint = self
+            .cfg
+            .http
+            .as_deref()
+            .map(|u| self.redactor.url(u))
+            .unwrap_or_default();
+        if !self.set_state(ConnState::Polling { endpoint }).await {
+            return End::failed("app closed");
+        }
+        let mut tick = tokio::time::interval(POLL_INTERVAL);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if self.chain_tx.send(ChainInput::CatchUp(HeadSource::Poll)).await.is_err() {
+                        return End::failed("chain task ended");
+                    }
+                    self.report_stats();
+                }
+                cmd = self.cmd_rx.recv() => match cmd {
+                    Some(Command::Reconnect) => continue,
+                    None => return End::failed("app closed"),
+                },
+            }
+        }
+    }
+
+    async fn session(&mut self, url: &str) -> End {
+        let endpoint = self.redactor.url(url);
+        if !self
+            .set_state(ConnState::Connecting {
+                endpoint: endpoint.clone(),
+            })
+            .await
+        {
+            return End::failed("app closed");
+        }
+        let limit = self.cfg.max_message_bytes;
+        // tungstenite's own cap is a safety net well above ours: a message over our
+        // limit is counted and skipped without losing the connection.
+        let hard_cap = limit.saturating_mul(2).max(limit + (1 << 20));
+        let ws_cfg = WebSocketConfig::default()
+            .max_message_size(Some(hard_cap))
+            .max_frame_size(Some(hard_cap));
+        let connect = tokio_tungstenite::connect_async_with_config(url, Some(ws_cfg), true);
+        let mut ws = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(Ok((ws, _))) => ws,
+            Ok(Err(e)) => return End::failed(format!("connect failed: {e}")),
+            Err(_) => return End::failed("connect timed out"),
+        };
+        let send_req = |id: u64, method: &str, params: serde_json::Value| {
+            let text =
+                serde_json::to_string(&RpcRequest::new(id, method, &params)).unwrap_or_default();
+            Message::Text(text.into())
+        };
+        if let Err(e) = ws.send(send_req(ID_CHAIN, "eth_chainId", json!([]))).await {
+            return End::failed(format!("send failed: {e}"));
+        }
+
+        let started = Instant::now();
+        let mut live_since: Option<Instant> = None;
+        let mut subs: Vec<(String, SubKind)> = Vec::with_capacity(2);
+        let mut awaiting_subs = 0u8;
+        let mut heads_ok = false;
+        let mut polling = false;
+
+        let ping_every = Duration::from_secs(self.cfg.ping_interval_secs.max(1));
+        let mut ping = tokio::time::interval_at((Instant::now() + ping_every).into(), ping_every);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut ping_out: Option<(u64, Instant)> = None;
+        let mut ping_seq = 0u64;
+
+        let mut window =
+            tokio::time::interval_at((Instant::now() + PENDING_WINDOW).into(), PENDING_WINDOW);
+        window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut window_start = Instant::now();
+        let mut pending: u64 = 0;
+        let mut pending_reported_nonzero = false;
+        let mut poll = tokio::time::interval(POLL_INTERVAL);
+
+        let live_for = |since: Option<Instant>| since.map(|s| s.elapsed());
+
+        loop {
+            tokio::select! {
+                biased;
+                cmd = self.cmd_rx.recv() => match cmd {
+                    Some(Command::Reconnect) => {
+                        let _ = ws.close(None).await;
+                        return End { reason: "reconnect requested".into(), live_for: live_for(live_since), refused: false, immediate: true };
+                    }
+                    None => return End::failed("app closed"),
+                },
+                msg = ws.next() => {
+                    let msg = match msg {
+                        Some(Ok(m)) => m,
+                        Some(Err(e)) => return End { reason: format!("connection error: {e}"), live_for: live_for(live_since), refused: false, immediate: false },
+                        None => return End { reason: "connection closed".into(), live_for: live_for(live_since), refused: false, immediate: false },
+                    };
+                    let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
+                    self.shared.messages.fetch_add(1, Ordering::Relaxed);
+                    self.shared.last_message_ms.store(now_ms, Ordering::Relaxed);
+                    let text = match msg {
+                        Message::Text(t) => t,
+                        Message::Binary(b) => { self.shared.bad_frame(format!("unexpected binary frame of {} bytes", b.len())); continue; }
+                        Message::Pong(p) => {
+                            if let Some((seq, at)) = ping_out
+                                && p.as_ref() == seq.to_be_bytes()
+                            {
+                                self.shared.ping_rtt_us.store(at.elapsed().as_micros().max(1) as u64, Ordering::Relaxed);
+                                ping_out = None;
+                            }
+                            continue;
+                        }
+                        Message::Ping(_) | Message::Frame(_) => continue,
+                        Message::Close(frame) => {
+                            let why = match frame {
+                                Some(f) => format!("closed by server (code {}{}{})", u16::from(f.code), if f.reason.is_empty() { "" } else { ": " }, sanitize(&f.reason)),
+                                None => "closed by server".to_string(),
+                            };
+                            return End { reason: why, live_for: live_for(live_since), refused: false, immediate: false };
+                        }
+                    };
+                    if text.len() > limit {
+                        self.shared.bad_frame(format!("message of {} bytes exceeds the {limit}-byte limit", text.len()));
+                        continue;
+                    }
+                    let incoming = match frame::decode(text.as_str()) {
+                        Ok(i) => i,
+                        Err(e) => { self.shared.bad_frame(e.to_string()); continue; }
+                    };
+                    match incoming {
+                        Incoming::Notification { subscription, result } => {
+                            match subs.iter().find(|(id, _)| *id == subscription).map(|(_, k)| *k) {
+                                Some(SubKind::NewPendingTransactions) => match frame::decode_pending(result) {
+                                    Ok(()) => pending += 1,
+                                    Err(e) => self.shared.bad_frame(e.to_string()),
+                                },
+                                Some(SubKind::NewHeads) => match frame::decode_head(result) {
+                                    Ok(b) => if self.chain_tx.send(ChainInput::Head(Box::new(b))).await.is_err() {
+                                        return End::failed("chain task ended");
+                                    },
+                                    Err(e) => self.shared.bad_frame(format!("newHeads: {e}")),
+                                },
+                                Some(SubKind::Logs) | None => {}
+                            }
+                        }
+                        Incoming::Response { id: ID_CHAIN, result } => {
+                            let got = result
+                                .map_err(|e| format!("eth_chainId failed: {} {}", e.code, e.message))
+                                .and_then(|r| serde_json::from_str::<alloy_primitives::U64>(r.get()).map_err(|e| format!("eth_chainId: {e}")));
+                            let chain_id: u64 = match got {
+                                Ok(c) => c.to(),
+                                Err(e) => return End::failed(e),
+                            };
+                            if let Some(expected) = self.cfg.chain_id
+                                && expected != chain_id
+                            {
+                                let _ = ws.close(None).await;
+                                return End {
+                                    reason: format!("chain id mismatch: expected {expected}, endpoint is on {chain_id}; refusing its data"),
+                                    live_for: None, refused: true, immediate: false,
+                                };
+                            }
+                            if !self.emit(Update::ChainId { net: self.net, chain_id }).await {
+                                return End::failed("app closed");
+                            }
+                            for (id, kind) in [(ID_SUB_HEADS, SubKind::NewHeads), (ID_SUB_PENDING, SubKind::NewPendingTransactions)] {
+                                if let Err(e) = ws.send(send_req(id, "eth_subscribe", json!([kind.wire_name()]))).await {
+                                    return End::failed(format!("send failed: {e}"));
+                                }
+                                awaiting_subs += 1;
+                            }
+                        }
+                        Incoming::Response { id: id @ (ID_SUB_HEADS | ID_SUB_PENDING), result } => {
+                            let kind = if id == ID_SUB_HEADS { SubKind::NewHeads } else { SubKind::NewPendingTransactions };
+                            let status = match result.map(|r| serde_json::from_str::<String>(r.get())) {
+                                Ok(Ok(sub_id)) => { subs.push((sub_id, kind)); SubStatus::Active }
+                                Ok(Err(e)) => SubStatus::Unsupported(format!("bad subscription id: {e}")),
+                                Err(e) => SubStatus::Unsupported(sanitize(&self.redactor.text(&format!("{} {}", e.code, e.message))).into_owned()),
+                            };
+                            if kind == SubKind::NewHeads { heads_ok = status == SubStatus::Active; }
+                            if !self.emit(Update::Subscription { net: self.net, kind, status }).await {
+                                return End::failed("app closed");
+                            }
+                            awaiting_subs = awaiting_subs.saturating_sub(1);
+                            if awaiting_subs == 0 && live_since.is_none() {
+                                live_since = Some(Instant::now());
+                                if !heads_ok {
+                                    polling = true;
+                                }
+                                let state = if polling {
+                                    ConnState::Polling { endpoint: endpoint.clone() }
+                                } else {
+                                    ConnState::Live { endpoint: endpoint.clone() }
+                                };
+                                if !self.set_state(state).await { return End::failed("app closed"); }
+                                if self.ever_live {
+                                    self.reconnects += 1;
+                                    let _ = self.emit(Update::Reconnected { net: self.net, count: self.reconnects }).await;
+                                }
+                                self.ever_live = true;
+                                // Fill what was missed while we were away (and show the
+                                // current head at once on first connect).
+                                if self.chain_tx.send(ChainInput::CatchUp(HeadSource::Backfill)).await.is_err() {
+                                    return End::failed("chain task ended");
+                                }
+                            }
+                        }
+                        Incoming::Response { .. } => {}
+                    }
+                }
+                _ = ping.tick() => {
+                    if let Some((_, at)) = ping_out
+                        && at.elapsed() >= ping_every
+                    {
+                        return End { reason: format!("no pong within {}s: connection dead", ping_every.as_secs()), live_for: live_for(live_since), refused: false, immediate: false };
+                    }
+                    if ping_out.is_none() {
+                        ping_seq += 1;
+                        ping_out = Some((ping_seq, Instant::now()));
+                        if let Err(e) = ws.send(Message::Ping(ping_seq.to_be_bytes().to_vec().into())).await {
+                            return End { reason: format!("ping failed: {e}"), live_for: live_for(live_since), refused: false, immediate: false };
+                        }
+                    }
+                }
+                _ = window.tick() => {
+                    if live_since.is_none() && started.elapsed() > HANDSHAKE_TIMEOUT {
+                        return End::failed("endpoint did not answer eth_chainId / eth_subscribe in time");
+                    }
+                    if pending > 0 || pending_reported_nonzero {
+                        let window_ms = window_start.elapsed().as_millis() as u64;
+                        // Coalesced: a full channel carries the count to the next window
+                        // rather than delaying heads behind pending counts.
+                        match self.updates.try_send(Update::Pending { net: self.net, count: pending, window_ms }) {
+                            Ok(()) => {
+                                pending_reported_nonzero = pending > 0;
+                                pending = 0;
+                                window_start = Instant::now();
+                            }
+                            Err(TrySendError::Full(_)) => {}
+                            Err(TrySendError::Closed(_)) => return End::failed("app closed"),
+                        }
+                    }
+                    self.report_stats();
+                }
+                _ = poll.tick(), if polling && self.http.is_some() => {
+                    if self.chain_tx.send(ChainInput::CatchUp(HeadSource::Poll)).await.is_err() {
+                        return End::failed("chain task ended");
+                    }
+                }
+            }
+        }
+    }
+}
