@@ -7,6 +7,7 @@ pub mod backoff;
 pub mod chain;
 mod session;
 mod watch;
+pub mod watchdog;
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -40,6 +41,8 @@ pub(crate) struct Shared {
     pub last_message_ms: AtomicU64,
     pub ping_rtt_us: AtomicU64,
     pub pending_dropped: AtomicU64,
+    /// Smoothed block time in milliseconds (0 = unknown), from head timestamps.
+    pub block_time_ms: AtomicU64,
     last_error: Mutex<Option<String>>,
     http: Option<Arc<HttpMeter>>,
 }
@@ -55,6 +58,7 @@ impl Shared {
             last_message_ms: AtomicU64::new(0),
             ping_rtt_us: AtomicU64::new(0),
             pending_dropped: AtomicU64::new(0),
+            block_time_ms: AtomicU64::new(0),
             last_error: Mutex::new(None),
             http,
         }
@@ -74,6 +78,27 @@ impl Shared {
     pub fn bad_frame(&self, msg: impl AsRef<str>) {
         self.bad_frames.fetch_add(1, Ordering::Relaxed);
         self.error(format!("bad frame: {}", msg.as_ref()));
+    }
+
+    /// HTTP polling interval: about half the block time, within sane bounds.
+    pub fn poll_interval(&self) -> Duration {
+        match self.block_time_ms.load(Ordering::Relaxed) {
+            0 => Duration::from_secs(2),
+            ms => Duration::from_millis(ms / 2)
+                .clamp(Duration::from_millis(250), Duration::from_secs(10)),
+        }
+    }
+
+    /// Fold the interval between two consecutive heads into the block-time estimate.
+    fn observe_block_time(&self, secs: u64) {
+        let sample = secs.saturating_mul(1000).min(600_000);
+        let old = self.block_time_ms.load(Ordering::Relaxed);
+        let new = if old == 0 {
+            sample.max(1)
+        } else {
+            ((old * 7 + sample) / 8).max(1)
+        };
+        self.block_time_ms.store(new, Ordering::Relaxed);
     }
 
     pub fn stats(&self) -> ConnStats {
@@ -200,6 +225,7 @@ async fn chain_task(
     let mut tracker = ChainTracker::default();
     let src = HttpBlocks(http.as_ref());
     let mut out = Vec::new();
+    let mut prev: Option<(u64, u64)> = None;
     while let Some(input) = rx.recv().await {
         match input {
             ChainInput::Head(mut block) => {
@@ -238,6 +264,12 @@ async fn chain_task(
         for step in out.drain(..) {
             let update = match step {
                 Step::Head(head) => {
+                    if let Some((n, ts)) = prev
+                        && n + 1 == head.number
+                    {
+                        shared.observe_block_time(head.timestamp.saturating_sub(ts));
+                    }
+                    prev = Some((head.number, head.timestamp));
                     head_tx.send_replace(Some(head.number));
                     Update::Head { net, head }
                 }

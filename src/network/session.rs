@@ -12,6 +12,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::backoff::Backoff;
+use super::watchdog::Watchdog;
 use super::{ChainInput, Shared};
 use crate::config::NetworkConfig;
 use crate::event::{Command, ConnState, ConnStats, HeadSource, NetIdx, SubKind, SubStatus, Update};
@@ -29,12 +30,15 @@ pub const PENDING_WINDOW: Duration = Duration::from_secs(1);
 const STABLE_AFTER: Duration = Duration::from_secs(60);
 const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
-/// Poll interval when the endpoint has no usable `newHeads`.
-const POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// Consecutive failed connects before heads are polled over HTTP meanwhile.
+const POLL_AFTER_FAILURES: u32 = 3;
 
 const ID_CHAIN: u64 = 1;
 const ID_SUB_HEADS: u64 = 2;
 const ID_SUB_PENDING: u64 = 3;
+/// Re-subscription of `newHeads` by the stall watchdog.
+const ID_RESUB_HEADS: u64 = 4;
+const ID_UNSUB: u64 = 5;
 
 /// Why a session ended.
 struct End {
@@ -70,6 +74,9 @@ pub(crate) struct Supervisor {
     backoff: Backoff,
     reconnects: u64,
     ever_live: bool,
+    /// Consecutive sessions that never went live.
+    failures: u32,
+    polling_fallback: bool,
     last_stats: ConnStats,
 }
 
@@ -97,6 +104,8 @@ impl Supervisor {
             backoff: Backoff::new(BACKOFF_BASE, BACKOFF_CAP),
             reconnects: 0,
             ever_live: false,
+            failures: 0,
+            polling_fallback: false,
             last_stats: ConnStats::default(),
         }
     }
@@ -154,6 +163,31 @@ impl Supervisor {
                 self.backoff.next_delay()
             };
             let until = Instant::now() + delay;
+            self.failures = if end.live_for.is_some() {
+                0
+            } else {
+                self.failures + 1
+            };
+            // No WebSocket works for a while: follow the chain over HTTP meanwhile,
+            // and keep retrying the WebSocket at the backoff times.
+            if !end.refused && self.failures >= POLL_AFTER_FAILURES && self.http.is_some() {
+                if !self.polling_fallback {
+                    self.polling_fallback = true;
+                    let endpoint = self
+                        .cfg
+                        .http
+                        .as_deref()
+                        .map(|u| self.redactor.url(u))
+                        .unwrap_or_default();
+                    if !self.set_state(ConnState::Polling { endpoint }).await {
+                        return;
+                    }
+                }
+                if !self.poll_until(until).await {
+                    return;
+                }
+                continue;
+            }
             let state = if end.refused {
                 ConnState::Failed { reason: end.reason }
             } else {
@@ -173,6 +207,26 @@ impl Supervisor {
         }
     }
 
+    /// Poll over HTTP until `until` (or a reconnect command). False when the app is gone.
+    async fn poll_until(&mut self, until: Instant) -> bool {
+        loop {
+            if self
+                .chain_tx
+                .send(ChainInput::CatchUp(HeadSource::Poll))
+                .await
+                .is_err()
+            {
+                return false;
+            }
+            self.report_stats();
+            let next = (Instant::now() + self.shared.poll_interval()).min(until);
+            tokio::select! {
+                _ = tokio::time::sleep_until(next.into()) => if next >= until { return true },
+                cmd = self.cmd_rx.recv() => return cmd.is_some(),
+            }
+        }
+    }
+
     /// No WebSocket configured: follow the chain by polling HTTP.
     async fn poll_only(&mut self) -> End {
         let endpoint = self
@@ -184,10 +238,10 @@ impl Supervisor {
         if !self.set_state(ConnState::Polling { endpoint }).await {
             return End::failed("app closed");
         }
-        let mut tick = tokio::time::interval(POLL_INTERVAL);
         loop {
+            let wait = self.shared.poll_interval();
             tokio::select! {
-                _ = tick.tick() => {
+                _ = tokio::time::sleep(wait) => {
                     if self.chain_tx.send(ChainInput::CatchUp(HeadSource::Poll)).await.is_err() {
                         return End::failed("chain task ended");
                     }
@@ -199,6 +253,84 @@ impl Supervisor {
                 },
             }
         }
+    }
+
+    /// The stall watchdog's check, run once per window while subscribed to heads.
+    /// Returns `Some` when the session must end (resubscribing did not help).
+    async fn check_stall<S>(
+        &mut self,
+        ws: &mut S,
+        watchdog: &mut Watchdog,
+        subs: &[(String, SubKind)],
+    ) -> Option<End>
+    where
+        S: futures_util::Sink<Message> + Unpin,
+        S::Error: std::fmt::Display,
+    {
+        let now = Instant::now();
+        if watchdog.resubscribe_failed(now) {
+            return Some(End::failed(format!(
+                "stalled: no head for {}s even after resubscribing; reconnecting",
+                watchdog.threshold().as_secs()
+            )));
+        }
+        if !watchdog.check_due(now) {
+            return None;
+        }
+        let http = self.http.as_ref()?;
+        let current: u64 = match http
+            .call::<alloy_primitives::U64>("eth_blockNumber", json!([]))
+            .await
+        {
+            Ok(n) => n.to(),
+            Err(e) => {
+                self.shared
+                    .error(format!("stall check: eth_blockNumber: {e}"));
+                return None;
+            }
+        };
+        let last = watchdog.last_head_number()?;
+        if current <= last || watchdog.resubscribed_at.is_some() {
+            return None; // the chain is quiet, not us
+        }
+        let reason = format!(
+            "no head pushed for {}s while the node is at {current} (last pushed {last}); resubscribing",
+            watchdog.threshold().as_secs()
+        );
+        if !self
+            .set_state(ConnState::Stalled {
+                reason: reason.clone(),
+            })
+            .await
+        {
+            return Some(End::failed("app closed"));
+        }
+        self.shared.error(&reason);
+        watchdog.resubscribed_at = Some(now);
+        let req = |id: u64, method: &str, params: serde_json::Value| {
+            Message::Text(
+                serde_json::to_string(&RpcRequest::new(id, method, &params))
+                    .unwrap_or_default()
+                    .into(),
+            )
+        };
+        if let Some((old, _)) = subs.iter().find(|(_, k)| *k == SubKind::NewHeads) {
+            let _ = ws
+                .send(req(ID_UNSUB, "eth_unsubscribe", json!([old])))
+                .await;
+        }
+        if let Err(e) = ws
+            .send(req(ID_RESUB_HEADS, "eth_subscribe", json!(["newHeads"])))
+            .await
+        {
+            return Some(End::failed(format!("resubscribe failed: {e}")));
+        }
+        // Meanwhile the heads it missed are fetched over HTTP.
+        let _ = self
+            .chain_tx
+            .send(ChainInput::CatchUp(HeadSource::Backfill))
+            .await;
+        None
     }
 
     async fn session(&mut self, url: &str) -> End {
@@ -252,8 +384,9 @@ impl Supervisor {
         let mut window_start = Instant::now();
         let mut pending: u64 = 0;
         let mut pending_reported_nonzero = false;
-        let mut poll = tokio::time::interval(POLL_INTERVAL);
+        let mut poll = tokio::time::interval(self.shared.poll_interval());
 
+        let mut watchdog = Watchdog::default();
         let live_for = |since: Option<Instant>| since.map(|s| s.elapsed());
 
         loop {
@@ -312,9 +445,16 @@ impl Supervisor {
                                     Err(e) => self.shared.bad_frame(e.to_string()),
                                 },
                                 Some(SubKind::NewHeads) => match frame::decode_head(result) {
-                                    Ok(b) => if self.chain_tx.send(ChainInput::Head(Box::new(b))).await.is_err() {
-                                        return End::failed("chain task ended");
-                                    },
+                                    Ok(b) => {
+                                        if watchdog.on_head(b.number.to(), Instant::now())
+                                            && !self.set_state(ConnState::Live { endpoint: endpoint.clone() }).await
+                                        {
+                                            return End::failed("app closed");
+                                        }
+                                        if self.chain_tx.send(ChainInput::Head(Box::new(b))).await.is_err() {
+                                            return End::failed("chain task ended");
+                                        }
+                                    }
                                     Err(e) => self.shared.bad_frame(format!("newHeads: {e}")),
                                 },
                                 Some(SubKind::Logs) | None => {}
@@ -369,6 +509,7 @@ impl Supervisor {
                                 } else {
                                     ConnState::Live { endpoint: endpoint.clone() }
                                 };
+                                self.polling_fallback = false;
                                 if !self.set_state(state).await { return End::failed("app closed"); }
                                 if self.ever_live {
                                     self.reconnects += 1;
@@ -380,6 +521,15 @@ impl Supervisor {
                                 if self.chain_tx.send(ChainInput::CatchUp(HeadSource::Backfill)).await.is_err() {
                                     return End::failed("chain task ended");
                                 }
+                            }
+                        }
+                        Incoming::Response { id: ID_RESUB_HEADS, result } => {
+                            match result.map(|r| serde_json::from_str::<String>(r.get())) {
+                                Ok(Ok(sub_id)) => {
+                                    subs.retain(|(_, k)| *k != SubKind::NewHeads);
+                                    subs.push((sub_id, SubKind::NewHeads));
+                                }
+                                _ => self.shared.error("re-subscribing newHeads failed"),
                             }
                         }
                         Incoming::Response { .. } => {}
@@ -416,6 +566,9 @@ impl Supervisor {
                             Err(TrySendError::Full(_)) => {}
                             Err(TrySendError::Closed(_)) => return End::failed("app closed"),
                         }
+                    }
+                    if heads_ok && !polling && let Some(end) = self.check_stall(&mut ws, &mut watchdog, &subs).await {
+                        return End { live_for: live_for(live_since), ..end };
                     }
                     self.report_stats();
                 }

@@ -425,7 +425,10 @@ mod tests {
     fn heads_fold_in_order_with_derived_figures() {
         let mut s = state();
         for n in 1..=5 {
-            assert!(s.apply(Update::Head { net: 0, head: head(n, 0) }));
+            assert!(s.apply(Update::Head {
+                net: 0,
+                head: head(n, 0)
+            }));
         }
         let net = &s.networks[0];
         assert_eq!(net.latest().map(|h| h.number), Some(5));
@@ -434,27 +437,53 @@ mod tests {
         assert_eq!(net.gas_history(3), vec![50, 50, 50]);
         assert!(s.networks[1].heads.is_empty());
         // An update for an unknown network changes nothing.
-        assert!(!s.apply(Update::Head { net: 9, head: head(6, 0) }));
+        assert!(!s.apply(Update::Head {
+            net: 9,
+            head: head(6, 0)
+        }));
     }
 
     #[test]
     fn reorg_replaces_orphans_and_marks_replacements() {
         let mut s = state();
         for n in 1..=10 {
-            s.apply(Update::Head { net: 0, head: head(n, 0) });
+            s.apply(Update::Head {
+                net: 0,
+                head: head(n, 0),
+            });
         }
         let new_tip = head(10, 1);
         s.apply(Update::Reorg {
             net: 0,
-            reorg: Reorg { depth: 2, from_number: 9, old_hash: head(10, 0).hash, new_hash: new_tip.hash },
+            reorg: Reorg {
+                depth: 2,
+                from_number: 9,
+                old_hash: head(10, 0).hash,
+                new_hash: new_tip.hash,
+            },
         });
         assert_eq!(s.networks[0].latest().map(|h| h.number), Some(8));
-        s.apply(Update::Head { net: 0, head: head(9, 1) });
-        s.apply(Update::Head { net: 0, head: new_tip });
-        s.apply(Update::Head { net: 0, head: head(11, 0) });
+        s.apply(Update::Head {
+            net: 0,
+            head: head(9, 1),
+        });
+        s.apply(Update::Head {
+            net: 0,
+            head: new_tip,
+        });
+        s.apply(Update::Head {
+            net: 0,
+            head: head(11, 0),
+        });
         let net = &s.networks[0];
         assert_eq!((net.reorgs, net.deepest_reorg), (1, 2));
-        let marks: Vec<(u64, bool)> = net.heads.iter().rev().take(4).map(|r| (r.head.number, r.reorged)).collect();
+        let marks: Vec<(u64, bool)> = net
+            .heads
+            .iter()
+            .rev()
+            .take(4)
+            .map(|r| (r.head.number, r.reorged))
+            .collect();
         assert_eq!(marks, vec![(11, false), (10, true), (9, true), (8, false)]);
     }
 
@@ -462,26 +491,45 @@ mod tests {
     fn balances_track_start_and_change() {
         let mut s = state();
         let a = Address::repeat_byte(1);
-        let b = |wei: u64, block| Update::Balance { net: 0, address: a, wei: U256::from(wei), block };
+        let b = |wei: u64, block| Update::Balance {
+            net: 0,
+            address: a,
+            wei: U256::from(wei),
+            block,
+        };
         assert!(s.apply(b(100, 1)));
         assert!(!s.apply(b(100, 2)), "same balance is not a visible change");
         assert!(s.apply(b(40, 3)));
         let w = &s.networks[0].watches[0];
         assert_eq!(w.change(), Some((true, U256::from(60))));
         assert_eq!(w.last_change_block, Some(3));
-        assert!(!s.apply(Update::Balance { net: 0, address: Address::ZERO, wei: U256::from(1), block: 3 }));
+        assert!(!s.apply(Update::Balance {
+            net: 0,
+            address: Address::ZERO,
+            wei: U256::from(1),
+            block: 3
+        }));
     }
 
     #[test]
     fn connection_states_track_uptime_and_reconnects() {
         let mut s = state();
-        s.apply(Update::Connection { net: 0, state: ConnState::Live { endpoint: "ws://z".into() } });
+        s.apply(Update::Connection {
+            net: 0,
+            state: ConnState::Live {
+                endpoint: "ws://z".into(),
+            },
+        });
         assert!(s.networks[0].live_since.is_some());
         assert_eq!(s.networks[0].endpoint, "ws://z");
         let until = Instant::now() + Duration::from_secs(3);
         s.apply(Update::Connection {
             net: 0,
-            state: ConnState::BackingOff { until, attempt: 2, reason: "closed".into() },
+            state: ConnState::BackingOff {
+                until,
+                attempt: 2,
+                reason: "closed".into(),
+            },
         });
         assert!(s.networks[0].live_since.is_none());
         assert_eq!(s.networks[0].conn.name(), "reconnecting");
@@ -492,10 +540,20 @@ mod tests {
             kind: SubKind::NewPendingTransactions,
             status: SubStatus::Unsupported("-32602 nope".into()),
         });
-        assert!(matches!(s.networks[0].subs_pending, Some(SubStatus::Unsupported(_))));
-        s.apply(Update::Pending { net: 0, count: 50, window_ms: 500 });
+        assert!(matches!(
+            s.networks[0].subs_pending,
+            Some(SubStatus::Unsupported(_))
+        ));
+        s.apply(Update::Pending {
+            net: 0,
+            count: 50,
+            window_ms: 500,
+        });
         assert_eq!(s.networks[0].pending_rate, 100.0);
-        s.apply(Update::ChainId { net: 0, chain_id: 5 });
+        s.apply(Update::ChainId {
+            net: 0,
+            chain_id: 5,
+        });
         assert_eq!(s.networks[0].chain_id, Some(5));
     }
 
@@ -510,7 +568,10 @@ mod tests {
         assert_eq!(s.selected, 1);
         s.on_action(Action::SelectNetwork(7));
         assert_eq!(s.selected, 1, "out of range is ignored");
-        assert_eq!(s.on_action(Action::Reconnect), Some((1, Command::Reconnect)));
+        assert_eq!(
+            s.on_action(Action::Reconnect),
+            Some((1, Command::Reconnect))
+        );
         s.on_action(Action::FocusNext);
         assert_eq!(s.focus, Focus::Heads);
         s.on_action(Action::FocusPrev);
