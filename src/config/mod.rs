@@ -49,6 +49,15 @@ pub struct NetworkConfig {
     pub ping_interval_secs: u64,
     /// Largest accepted WebSocket message.
     pub max_message_bytes: usize,
+    /// Further endpoints, tried in order when the current one keeps failing.
+    pub fallbacks: Vec<Endpoint>,
+}
+
+/// One endpoint of a network (the primary is `NetworkConfig::ws`/`http`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub ws: Option<String>,
+    pub http: Option<String>,
 }
 
 impl NetworkConfig {
@@ -63,7 +72,19 @@ impl NetworkConfig {
             allow_insecure: false,
             ping_interval_secs: DEFAULT_PING_INTERVAL_SECS,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
+            fallbacks: Vec::new(),
         }
+    }
+
+    /// The primary endpoint followed by the fallbacks.
+    pub fn endpoints(&self) -> Vec<Endpoint> {
+        let primary = Endpoint {
+            ws: self.ws.clone(),
+            http: self.http.clone(),
+        };
+        std::iter::once(primary)
+            .chain(self.fallbacks.iter().cloned())
+            .collect()
     }
 }
 

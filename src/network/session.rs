@@ -14,7 +14,7 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use super::backoff::Backoff;
 use super::watchdog::Watchdog;
 use super::{ChainInput, Shared};
-use crate::config::NetworkConfig;
+use crate::config::{Endpoint, NetworkConfig};
 use crate::event::{Command, ConnState, ConnStats, HeadSource, NetIdx, SubKind, SubStatus, Update};
 use crate::rpc::frame::{self, Incoming};
 use crate::rpc::http::HttpClient;
@@ -32,6 +32,10 @@ const BACKOFF_BASE: Duration = Duration::from_secs(1);
 const BACKOFF_CAP: Duration = Duration::from_secs(30);
 /// Consecutive failed connects before heads are polled over HTTP meanwhile.
 const POLL_AFTER_FAILURES: u32 = 3;
+/// Consecutive failed connects before moving to the next endpoint.
+const FAILOVER_AFTER: u32 = 3;
+/// How often a fallback connection checks whether the primary is healthy again.
+const PRIMARY_PROBE: Duration = Duration::from_secs(60);
 
 const ID_CHAIN: u64 = 1;
 const ID_SUB_HEADS: u64 = 2;
@@ -43,6 +47,8 @@ const ID_UNSUB: u64 = 5;
 /// Why a session ended.
 struct End {
     reason: String,
+    /// Go back to the primary endpoint now (it answered a health probe).
+    to_primary: bool,
     /// Connected and subscribed for this long (None: never got there).
     live_for: Option<Duration>,
     /// The endpoint is wrong for this network (chain id): wait long, say "failed".
@@ -53,9 +59,15 @@ struct End {
 
 impl End {
     fn failed(reason: impl Into<String>) -> Self {
+        Self::lost(reason, None)
+    }
+
+    /// The connection was lost after `live_for` (None: never went live).
+    fn lost(reason: impl Into<String>, live_for: Option<Duration>) -> Self {
         Self {
             reason: reason.into(),
-            live_for: None,
+            to_primary: false,
+            live_for,
             refused: false,
             immediate: false,
         }
@@ -77,6 +89,11 @@ pub(crate) struct Supervisor {
     /// Consecutive sessions that never went live.
     failures: u32,
     polling_fallback: bool,
+    endpoints: Vec<Endpoint>,
+    /// Index into `endpoints` of the one in use.
+    current: usize,
+    /// Consecutive failed connects on the current endpoint.
+    endpoint_failures: u32,
     last_stats: ConnStats,
 }
 
@@ -94,7 +111,6 @@ impl Supervisor {
     ) -> Self {
         Self {
             net,
-            cfg,
             updates,
             redactor,
             shared,
@@ -106,7 +122,11 @@ impl Supervisor {
             ever_live: false,
             failures: 0,
             polling_fallback: false,
+            endpoints: cfg.endpoints(),
+            current: 0,
+            endpoint_failures: 0,
             last_stats: ConnStats::default(),
+            cfg,
         }
     }
 
@@ -140,7 +160,7 @@ impl Supervisor {
 
     pub(crate) async fn run(mut self) {
         loop {
-            let end = match self.cfg.ws.clone() {
+            let end = match self.endpoints[self.current].ws.clone() {
                 Some(url) => self.session(&url).await,
                 None => self.poll_only().await,
             };
@@ -154,8 +174,26 @@ impl Supervisor {
                 self.shared.error(&end.reason);
             }
             self.report_stats();
+            if end.to_primary {
+                self.use_endpoint(0);
+            }
             if end.immediate {
                 continue;
+            }
+            self.endpoint_failures = if end.live_for.is_some() {
+                0
+            } else {
+                self.endpoint_failures + 1
+            };
+            if self.endpoint_failures >= FAILOVER_AFTER && self.endpoints.len() > 1 {
+                let next = (self.current + 1) % self.endpoints.len();
+                self.shared.error(format!(
+                    "endpoint {} keeps failing; trying endpoint {}",
+                    self.current + 1,
+                    next + 1
+                ));
+                self.use_endpoint(next);
+                self.backoff.reset();
             }
             let delay = if end.refused {
                 BACKOFF_CAP
@@ -204,6 +242,32 @@ impl Supervisor {
                 _ = tokio::time::sleep_until(until.into()) => {}
                 cmd = self.cmd_rx.recv() => if cmd.is_none() { return },
             }
+        }
+    }
+
+    /// Switch to endpoint `i`: the next session connects there, HTTP follows it.
+    fn use_endpoint(&mut self, i: usize) {
+        self.current = i;
+        self.endpoint_failures = 0;
+        if let (Some(http), Some(url)) = (&self.http, self.endpoints[i].http.as_deref()) {
+            http.set_url(url);
+        }
+    }
+
+    /// Is the primary endpoint healthy again (answers over HTTP, right chain)?
+    async fn primary_healthy(&self) -> bool {
+        let Some(url) = self.endpoints.first().and_then(|e| e.http.as_deref()) else {
+            return false;
+        };
+        let Ok(probe) = HttpClient::new(url, self.redactor.clone(), 1 << 20) else {
+            return false;
+        };
+        match probe
+            .call::<alloy_primitives::U64>("eth_chainId", json!([]))
+            .await
+        {
+            Ok(id) => self.cfg.chain_id.is_none_or(|want| want == id.to::<u64>()),
+            Err(_) => false,
         }
     }
 
@@ -385,6 +449,8 @@ impl Supervisor {
         let mut pending: u64 = 0;
         let mut pending_reported_nonzero = false;
         let mut poll = tokio::time::interval(self.shared.poll_interval());
+        let mut primary_probe =
+            tokio::time::interval_at((Instant::now() + PRIMARY_PROBE).into(), PRIMARY_PROBE);
 
         let mut watchdog = Watchdog::default();
         let live_for = |since: Option<Instant>| since.map(|s| s.elapsed());
@@ -395,15 +461,15 @@ impl Supervisor {
                 cmd = self.cmd_rx.recv() => match cmd {
                     Some(Command::Reconnect) => {
                         let _ = ws.close(None).await;
-                        return End { reason: "reconnect requested".into(), live_for: live_for(live_since), refused: false, immediate: true };
+                        return End { reason: "reconnect requested".into(), live_for: live_for(live_since), refused: false, immediate: true, to_primary: false };
                     }
                     None => return End::failed("app closed"),
                 },
                 msg = ws.next() => {
                     let msg = match msg {
                         Some(Ok(m)) => m,
-                        Some(Err(e)) => return End { reason: format!("connection error: {e}"), live_for: live_for(live_since), refused: false, immediate: false },
-                        None => return End { reason: "connection closed".into(), live_for: live_for(live_since), refused: false, immediate: false },
+                        Some(Err(e)) => return End::lost(format!("connection error: {e}"), live_for(live_since)),
+                        None => return End::lost("connection closed", live_for(live_since)),
                     };
                     let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
                     self.shared.messages.fetch_add(1, Ordering::Relaxed);
@@ -426,7 +492,7 @@ impl Supervisor {
                                 Some(f) => format!("closed by server (code {}{}{})", u16::from(f.code), if f.reason.is_empty() { "" } else { ": " }, sanitize(&f.reason)),
                                 None => "closed by server".to_string(),
                             };
-                            return End { reason: why, live_for: live_for(live_since), refused: false, immediate: false };
+                            return End::lost(why, live_for(live_since));
                         }
                     };
                     if text.len() > limit {
@@ -474,7 +540,7 @@ impl Supervisor {
                                 let _ = ws.close(None).await;
                                 return End {
                                     reason: format!("chain id mismatch: expected {expected}, endpoint is on {chain_id}; refusing its data"),
-                                    live_for: None, refused: true, immediate: false,
+                                    live_for: None, refused: true, immediate: false, to_primary: false,
                                 };
                             }
                             if !self.emit(Update::ChainId { net: self.net, chain_id }).await {
@@ -539,13 +605,13 @@ impl Supervisor {
                     if let Some((_, at)) = ping_out
                         && at.elapsed() >= ping_every
                     {
-                        return End { reason: format!("no pong within {}s: connection dead", ping_every.as_secs()), live_for: live_for(live_since), refused: false, immediate: false };
+                        return End::lost(format!("no pong within {}s: connection dead", ping_every.as_secs()), live_for(live_since));
                     }
                     if ping_out.is_none() {
                         ping_seq += 1;
                         ping_out = Some((ping_seq, Instant::now()));
                         if let Err(e) = ws.send(Message::Ping(ping_seq.to_be_bytes().to_vec().into())).await {
-                            return End { reason: format!("ping failed: {e}"), live_for: live_for(live_since), refused: false, immediate: false };
+                            return End::lost(format!("ping failed: {e}"), live_for(live_since));
                         }
                     }
                 }
@@ -571,6 +637,12 @@ impl Supervisor {
                         return End { live_for: live_for(live_since), ..end };
                     }
                     self.report_stats();
+                }
+                _ = primary_probe.tick(), if self.current != 0 => {
+                    if self.primary_healthy().await {
+                        let _ = ws.close(None).await;
+                        return End { reason: "primary endpoint healthy again; switching back".into(), to_primary: true, live_for: live_for(live_since), refused: false, immediate: true };
+                    }
                 }
                 _ = poll.tick(), if polling && self.http.is_some() => {
                     if self.chain_tx.send(ChainInput::CatchUp(HeadSource::Poll)).await.is_err() {

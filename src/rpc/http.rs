@@ -58,7 +58,8 @@ pub type BatchResult = Result<Box<RawValue>, RpcErrorObj>;
 #[derive(Clone)]
 pub struct HttpClient {
     client: reqwest::Client,
-    url: Arc<str>,
+    /// Swappable so endpoint failover moves every clone of this client at once.
+    url: Arc<std::sync::RwLock<Arc<str>>>,
     redactor: Arc<Redactor>,
     max_bytes: usize,
     next_id: Arc<AtomicU64>,
@@ -68,7 +69,7 @@ pub struct HttpClient {
 impl std::fmt::Debug for HttpClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpClient")
-            .field("url", &self.redactor.url(&self.url))
+            .field("url", &self.redactor.url(&self.url()))
             .finish()
     }
 }
@@ -128,12 +129,28 @@ impl HttpClient {
             .map_err(|e| HttpError::Transport(redactor.text(&e.to_string())))?;
         Ok(Self {
             client,
-            url: url.into(),
+            url: Arc::new(std::sync::RwLock::new(url.into())),
             redactor,
             max_bytes,
             next_id: Arc::new(AtomicU64::new(1)),
             meter: Arc::default(),
         })
+    }
+
+    /// The endpoint requests currently go to.
+    pub fn url(&self) -> Arc<str> {
+        match self.url.read() {
+            Ok(u) => u.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Point this client (and all its clones) at another endpoint.
+    pub fn set_url(&self, url: &str) {
+        match self.url.write() {
+            Ok(mut u) => *u = url.into(),
+            Err(poisoned) => *poisoned.into_inner() = url.into(),
+        }
     }
 
     /// One call, decoded into `T`.
@@ -264,7 +281,7 @@ impl HttpClient {
         self.meter.requests.fetch_add(1, Ordering::Relaxed);
         let mut resp = self
             .client
-            .post(&*self.url)
+            .post(&*self.url())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body)
             .send()
