@@ -204,3 +204,6 @@ pub fn init(path: &Path) -> Result<PathBuf, ConfigError> {
         .map_err(|e| fail("cannot write", e))?;
     Ok(path.to_path_buf())
 }
+
+#[cfg(test)]
+mod tests;

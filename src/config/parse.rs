@@ -502,7 +502,7 @@ fn toml_error(cx: &Ctx<'_>, e: &toml::de::Error, prefix: &str) -> ConfigError {
     let offset = e.span().map_or(0, |s| s.start);
     let line = cx.line(offset);
     let msg = e.message().trim();
-    let (section, key_on_line) = locate(cx.text, offset);
+    let (section, key_on_line, on_header) = locate(cx.text, offset);
     let join = |k: &str| match &section {
         Some(s) => format!("{s}.{k}"),
         None => k.to_string(),
@@ -513,8 +513,14 @@ fn toml_error(cx: &Ctx<'_>, e: &toml::de::Error, prefix: &str) -> ConfigError {
         let hint = closest(field, &valid)
             .map(|s| format!(" (did you mean `{s}`?)"))
             .unwrap_or_default();
+        // On a `[table]` header line the unknown key is that table itself.
+        let key = if on_header {
+            field.to_string()
+        } else {
+            join(field)
+        };
         (
-            Some(join(field)),
+            Some(key),
             format!("unknown key{hint}; valid keys here: {}", quote_list(&valid)),
         )
     } else if let Some(rest) = msg.strip_prefix("missing field `") {
@@ -555,9 +561,10 @@ fn friendly(expected: &str) -> &str {
     }
 }
 
-/// Section (`networks[1]`, `theme`-less top level = None) and key of the assignment
-/// containing `offset`, read from the source lines.
-fn locate(text: &str, offset: usize) -> (Option<String>, Option<String>) {
+/// Section (`networks[1]`; None at top level) and key of the assignment containing
+/// `offset`, read from the source lines, and whether `offset` is on a table header.
+fn locate(text: &str, offset: usize) -> (Option<String>, Option<String>, bool) {
+    let mut on_header = false;
     let mut section = None;
     let mut counts: HashMap<String, usize> = HashMap::new();
     let mut key = None;
@@ -568,6 +575,7 @@ fn locate(text: &str, offset: usize) -> (Option<String>, Option<String>) {
         }
         start += line.len();
         let t = line.trim_start();
+        on_header = t.starts_with('[');
         if let Some(name) = t
             .strip_prefix("[[")
             .and_then(|r| r.split_once("]]"))
@@ -595,7 +603,7 @@ fn locate(text: &str, offset: usize) -> (Option<String>, Option<String>) {
             }
         }
     }
-    (section, key)
+    (section, key, on_header)
 }
 
 /// The valid key nearest to a misspelt one, if it is close.
