@@ -213,9 +213,16 @@ pub fn parse(
         networks.push(net);
     }
 
+    // For messages: what the file says, not interpolated values.
+    let mut raw_names: Vec<&str> = raw
+        .networks
+        .iter()
+        .map(|n| n.get_ref().name.get_ref().as_str())
+        .collect();
+    raw_names.sort_unstable();
     let mut watch = Vec::with_capacity(raw.watch.len());
     for (i, w) in raw.watch.iter().enumerate() {
-        watch.push(watch_entry(&mut cx, i, w.get_ref(), &names)?);
+        watch.push(watch_entry(&mut cx, i, w.get_ref(), &names, &raw_names)?);
     }
 
     Ok(Config {
@@ -255,7 +262,10 @@ fn network(
         return Err(cx.err(
             n.span(),
             &format!("networks[{i}]"),
-            format_args!("network {name:?}: expected a `ws` or an `http` URL (or both)"),
+            format_args!(
+                "network {:?}: expected a `ws` or an `http` URL (or both)",
+                r.name.get_ref()
+            ),
         ));
     }
     let explorer = match &r.explorer {
@@ -405,6 +415,7 @@ fn watch_entry(
     i: usize,
     w: &RawWatch,
     names: &HashMap<String, usize>,
+    raw_names: &[&str],
 ) -> Result<WatchConfig, ConfigError> {
     let key = |k: &str| format!("watch[{i}].{k}");
     let text = cx.interpolate(&w.address, &key("address"))?;
@@ -440,15 +451,13 @@ fn watch_entry(
             for n in list.get_ref() {
                 let name = cx.interpolate(n, &key("networks"))?;
                 if !names.contains_key(&name) {
-                    let mut known: Vec<&str> = names.keys().map(String::as_str).collect();
-                    known.sort_unstable();
                     return Err(cx.err(
                         n.span(),
                         &key("networks"),
                         format_args!(
                             "unknown network {:?}; expected one of {}",
                             n.get_ref(),
-                            quote_list(&known)
+                            quote_list(raw_names)
                         ),
                     ));
                 }
