@@ -150,8 +150,10 @@ fn interpolation_errors_name_the_variable_not_its_value() {
     assert!(e.contains("unknown network \"${KEY}\""), "{e}");
     let e = err("[[networks]]\nname = \"${KEY}\"\n");
     assert!(e.contains("network \"${KEY}\": expected a `ws`"), "{e}");
-    let e = err(&format!(
-        "[[networks]]\nname = \"${{KEY}}\"\nws = \"wss://a.example\"\n[[watch]]\naddress = \"0x0000000000000000000000000000000000000001\"\nlabel = \"x\"\nnetworks = [\"other\"]\n"
+    let e = err(concat!(
+        "[[networks]]\nname = \"${KEY}\"\nws = \"wss://a.example\"\n",
+        "[[watch]]\naddress = \"0x0000000000000000000000000000000000000001\"\n",
+        "label = \"x\"\nnetworks = [\"other\"]\n"
     ));
     assert!(e.contains("expected one of `${KEY}`"), "{e}");
 }
