@@ -492,7 +492,7 @@ fn parse_address(s: &str) -> Result<Address, &'static str> {
              (check it, or write it all in lowercase to skip the check)"
         })
     } else {
-        s.parse()
+        hex.parse()
             .map_err(|_| "expected a 20-byte hex address (0x followed by 40 hex digits)")
     }
 }
