@@ -1,5 +1,12 @@
 //! Configuration: serde types, file discovery, `${VAR}` interpolation and validation
 //! with `file:line: key` errors. No ratatui here.
+//!
+//! File shape and rules are documented for users in [`TEMPLATE`] and
+//! `assets/config.example.toml`. In short: any string value may contain `${NAME}`
+//! (environment variable; unset or empty is an error; `$${` is a literal `${`), and
+//! every substituted value lands in [`Config::secrets`]. Error messages quote the
+//! file's own text (`${NAME}`), never substituted values. A watch entry needs a
+//! non-empty `label`: the address alone is not a useful name on screen.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -83,6 +90,7 @@ impl NetworkConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchConfig {
     pub address: Address,
+    /// Required and non-empty in files.
     pub label: String,
     /// Network names; `None` = every network.
     pub networks: Option<Vec<String>>,
