@@ -19,6 +19,7 @@ fn concurrent_callers_get_one_anvil_binary() {
         .collect();
     assert!(paths[0].is_file(), "{} is not a file", paths[0].display());
     assert!(paths.iter().all(|p| p == &paths[0]), "{paths:?}");
+    assert!(support::chaintop_bin().is_file());
 }
 
 #[test]
