@@ -105,7 +105,7 @@ async fn send_eth_moves_value_and_automines() {
     let to = "0x000000000000000000000000000000000000dEaD";
     let before = support::balance(&url, to, "latest").await;
     let hash = support::send_eth(&url, DEV_ACCOUNTS[0], to, 12345).await;
-    let receipt = support::rpc(&url, "eth_getTransactionReceipt", json!([hash])).await;
+    let receipt = support::receipt(&url, hash).await;
     assert_eq!(receipt["status"], "0x1", "{receipt}");
     let after = support::balance(&url, to, "latest").await;
     assert_eq!(after - before, alloy_primitives::U256::from(12345));

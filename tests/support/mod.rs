@@ -517,6 +517,16 @@ pub async fn send_eth(url: &str, from: &str, to: &str, wei: u128) -> B256 {
     }
 }
 
+/// Waits (up to 10 s) for a transaction's receipt. Even with automine anvil answers
+/// `eth_sendTransaction` before the block is sealed, so a receipt can lag the hash.
+pub async fn receipt(url: &str, hash: B256) -> Value {
+    eventually("transaction receipt", Duration::from_secs(10), || async {
+        let r = rpc(url, "eth_getTransactionReceipt", json!([hash])).await;
+        (!r.is_null()).then_some(r)
+    })
+    .await
+}
+
 /// Mines `n` blocks at once (`anvil_mine`).
 pub async fn mine(url: &str, n: u64) {
     rpc(url, "anvil_mine", json!([format!("{n:#x}")])).await;
