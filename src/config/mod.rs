@@ -1,9 +1,29 @@
 //! Configuration: serde types, file discovery, `${VAR}` interpolation and validation
 //! with `file:line: key` errors. No ratatui here.
+//!
+//! File shape and rules are documented for users in [`TEMPLATE`] and
+//! `assets/config.example.toml`. In short: any string value may contain `${NAME}`
+//! (environment variable; unset or empty is an error; `$${` is a literal `${`), and
+//! every substituted value lands in [`Config::secrets`]. Error messages quote the
+//! file's own text (`${NAME}`), never substituted values. A watch entry needs a
+//! non-empty `label`: the address alone is not a useful name on screen.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use alloy_primitives::Address;
+
+mod parse;
+
+pub use parse::parse;
+
+/// Environment variable naming the config file (after `--config`, before the
+/// platform default).
+pub const CONFIG_ENV: &str = "CHAINTOP_CONFIG";
+
+/// The commented config written by `chaintop config init`; also what chaintop runs
+/// with when no config file exists (see [`builtin_default`]).
+pub const TEMPLATE: &str = include_str!("template.toml");
 
 /// Default WebSocket heartbeat interval.
 pub const DEFAULT_PING_INTERVAL_SECS: u64 = 15;
@@ -91,6 +111,7 @@ impl NetworkConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub struct WatchConfig {
     pub address: Address,
+    /// Required and non-empty in files.
     pub label: String,
     /// Network names; `None` = every network.
     pub networks: Option<Vec<String>>,
@@ -120,12 +141,98 @@ pub fn data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "chaintop").map(|d| d.data_dir().to_path_buf())
 }
 
-/// Parse a config file's text. `path` is only used in error messages.
-/// `env` looks up `${VAR}` values.
-pub fn parse(
-    _text: &str,
-    _path: &Path,
-    _env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Config, ConfigError> {
-    todo!("config parsing")
+/// Which file to read and why: `--config FILE`, else `$CHAINTOP_CONFIG`, else the
+/// platform default. The reason is `"--config"`, `"CHAINTOP_CONFIG"`,
+/// `"platform default"`, or `"no home directory"` (no platform path exists; the path
+/// is then empty and [`load`] uses the built-in default).
+pub fn lookup_path(cli_path: Option<&Path>) -> (PathBuf, &'static str) {
+    lookup_path_with(cli_path, &|k| std::env::var_os(k), default_path())
 }
+
+fn lookup_path_with(
+    cli_path: Option<&Path>,
+    env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
+    default: Option<PathBuf>,
+) -> (PathBuf, &'static str) {
+    if let Some(p) = cli_path {
+        return (p.to_path_buf(), "--config");
+    }
+    if let Some(p) = env(CONFIG_ENV).filter(|p| !p.is_empty()) {
+        return (PathBuf::from(p), CONFIG_ENV);
+    }
+    match default {
+        Some(p) => (p, "platform default"),
+        None => (PathBuf::new(), "no home directory"),
+    }
+}
+
+/// Finds, reads and parses the config (see [`lookup_path`]). A file named by
+/// `--config` or `$CHAINTOP_CONFIG` must exist; a missing platform default file means
+/// [`builtin_default`]. `${VAR}`s are taken from the process environment.
+pub fn load(cli_path: Option<&Path>) -> Result<Config, ConfigError> {
+    let env = |k: &str| std::env::var(k).ok();
+    load_with(lookup_path(cli_path), &env)
+}
+
+fn load_with(
+    (path, why): (PathBuf, &'static str),
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let implicit = matches!(why, "platform default" | "no home directory");
+    if why == "no home directory" {
+        return Ok(builtin_default());
+    }
+    match std::fs::read_to_string(&path) {
+        Ok(text) => parse(&text, &path, env),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && implicit => Ok(builtin_default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ConfigError(format!(
+            "{}: config file not found (named by {why}); `chaintop config init` writes one",
+            path.display()
+        ))),
+        Err(e) => Err(ConfigError(format!(
+            "{}: cannot read config file: {e}",
+            path.display()
+        ))),
+    }
+}
+
+/// The configuration used when no config file exists: [`TEMPLATE`] (public no-key
+/// endpoints for Ethereum, Base and Arbitrum One).
+pub fn builtin_default() -> Config {
+    let mut config = parse(TEMPLATE, Path::new("<built-in config>"), &|_| None)
+        .expect("TEMPLATE is a constant and parses; tested in config::tests");
+    config.source = ConfigSource::BuiltinDefault;
+    config
+}
+
+/// Writes [`TEMPLATE`] to `path` (creating parent directories), never overwriting an
+/// existing file. Returns the path written.
+pub fn init(path: &Path) -> Result<PathBuf, ConfigError> {
+    let fail =
+        |what: &str, e: std::io::Error| ConfigError(format!("{}: {what}: {e}", path.display()));
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| fail("cannot create its directory", e))?;
+    }
+    // create_new: the existence check and the creation are one step, so a file that
+    // appears in between is not clobbered either.
+    let mut file = match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(ConfigError(format!(
+                "{}: already exists; not overwriting it (edit it, or remove it first)",
+                path.display()
+            )));
+        }
+        Err(e) => return Err(fail("cannot create", e)),
+    };
+    file.write_all(TEMPLATE.as_bytes())
+        .map_err(|e| fail("cannot write", e))?;
+    Ok(path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests;

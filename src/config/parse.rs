@@ -1,0 +1,641 @@
+//! Turning config text into a validated [`Config`]: TOML → raw spanned types →
+//! `${VAR}` interpolation → validation. Every error is `path:line: key `k`: message`.
+//!
+//! Error messages quote what the file says (with `${VAR}` names), never an
+//! interpolated value, so they cannot leak secrets.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::Path;
+
+use alloy_primitives::Address;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::{
+    Config, ConfigError, ConfigSource, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PING_INTERVAL_SECS,
+    NetworkConfig, WatchConfig,
+};
+use crate::text::redact_url;
+
+/// Smallest accepted `max_message_bytes`; anything less is surely a unit mistake.
+const MIN_MESSAGE_BYTES: u64 = 1024;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawConfig {
+    theme: Option<Spanned<String>>,
+    #[serde(default)]
+    networks: Vec<Spanned<RawNetwork>>,
+    #[serde(default)]
+    watch: Vec<Spanned<RawWatch>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNetwork {
+    name: Spanned<String>,
+    ws: Option<Spanned<String>>,
+    http: Option<Spanned<String>>,
+    chain_id: Option<Spanned<u64>>,
+    explorer: Option<Spanned<String>>,
+    #[serde(default)]
+    allow_insecure: bool,
+    ping_interval_secs: Option<Spanned<u64>>,
+    max_message_bytes: Option<Spanned<u64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawWatch {
+    address: Spanned<String>,
+    label: Spanned<String>,
+    networks: Option<Spanned<Vec<Spanned<String>>>>,
+}
+
+/// Builds errors located in one file.
+struct Ctx<'a> {
+    text: &'a str,
+    path: &'a Path,
+    env: &'a dyn Fn(&str) -> Option<String>,
+    secrets: Vec<String>,
+}
+
+impl Ctx<'_> {
+    fn line(&self, offset: usize) -> usize {
+        let end = offset.min(self.text.len());
+        self.text.as_bytes()[..end]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+
+    fn err(&self, span: Range<usize>, key: &str, msg: impl std::fmt::Display) -> ConfigError {
+        let line = self.line(span.start);
+        ConfigError(format!(
+            "{}:{line}: key `{key}`: {msg}",
+            self.path.display()
+        ))
+    }
+
+    /// Substitutes `${VAR}`s in a string value; `$${` is a literal `${`.
+    fn interpolate(&mut self, s: &Spanned<String>, key: &str) -> Result<String, ConfigError> {
+        let raw = s.get_ref();
+        let mut out = String::with_capacity(raw.len());
+        let mut rest = raw.as_str();
+        while let Some(i) = rest.find('$') {
+            out.push_str(&rest[..i]);
+            let tail = &rest[i..];
+            if let Some(after) = tail.strip_prefix("$${") {
+                out.push_str("${");
+                rest = after;
+            } else if let Some(after) = tail.strip_prefix("${") {
+                let Some(end) = after.find('}') else {
+                    return Err(self.err(
+                        s.span(),
+                        key,
+                        "unterminated `${` (write `$${` for a literal `${`)",
+                    ));
+                };
+                let name = &after[..end];
+                if !is_var_name(name) {
+                    return Err(self.err(
+                        s.span(),
+                        key,
+                        format_args!(
+                            "`${{{name}}}`: expected an environment variable name \
+                             (letters, digits, `_`)"
+                        ),
+                    ));
+                }
+                match (self.env)(name) {
+                    None => {
+                        return Err(self.err(
+                            s.span(),
+                            key,
+                            format_args!(
+                                "environment variable `{name}` (from `${{{name}}}`) is not set"
+                            ),
+                        ));
+                    }
+                    Some(v) if v.is_empty() => {
+                        return Err(self.err(
+                            s.span(),
+                            key,
+                            format_args!(
+                                "environment variable `{name}` (from `${{{name}}}`) is empty"
+                            ),
+                        ));
+                    }
+                    Some(v) => {
+                        out.push_str(&v);
+                        if !self.secrets.contains(&v) {
+                            self.secrets.push(v);
+                        }
+                    }
+                }
+                rest = &after[end + 1..];
+            } else {
+                out.push('$');
+                rest = &tail[1..];
+            }
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+fn is_var_name(s: &str) -> bool {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+}
+
+/// Parse a config file's text. `path` is only used in error messages.
+/// `env` looks up `${VAR}` values.
+pub fn parse(
+    text: &str,
+    path: &Path,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Config, ConfigError> {
+    let mut cx = Ctx {
+        text,
+        path,
+        env,
+        secrets: Vec::new(),
+    };
+    // Syntax first, so that "invalid TOML" is told apart from schema mistakes.
+    if let Err(e) = toml::from_str::<toml::Table>(text) {
+        return Err(toml_error(&cx, &e, "invalid TOML: "));
+    }
+    let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(&cx, &e, ""))?;
+
+    let theme = match &raw.theme {
+        Some(t) => {
+            let v = cx.interpolate(t, "theme")?;
+            if v.trim().is_empty() {
+                return Err(cx.err(
+                    t.span(),
+                    "theme",
+                    "expected a theme name, found an empty string",
+                ));
+            }
+            v
+        }
+        None => "dark".to_string(),
+    };
+
+    if raw.networks.is_empty() {
+        return Err(cx.err(
+            0..0,
+            "networks",
+            "expected at least one [[networks]] table (with `name` and `ws` or `http`)",
+        ));
+    }
+    let mut networks = Vec::with_capacity(raw.networks.len());
+    let mut names: HashMap<String, usize> = HashMap::new();
+    for (i, n) in raw.networks.iter().enumerate() {
+        let net = network(&mut cx, i, n)?;
+        if let Some(first) = names.insert(net.name.clone(), cx.line(n.get_ref().name.span().start))
+        {
+            return Err(cx.err(
+                n.get_ref().name.span(),
+                &format!("networks[{i}].name"),
+                format_args!(
+                    "duplicate network name {:?} (first used on line {first}); names must be unique",
+                    n.get_ref().name.get_ref()
+                ),
+            ));
+        }
+        networks.push(net);
+    }
+
+    // For messages: what the file says, not interpolated values.
+    let mut raw_names: Vec<&str> = raw
+        .networks
+        .iter()
+        .map(|n| n.get_ref().name.get_ref().as_str())
+        .collect();
+    raw_names.sort_unstable();
+    let mut watch = Vec::with_capacity(raw.watch.len());
+    for (i, w) in raw.watch.iter().enumerate() {
+        watch.push(watch_entry(&mut cx, i, w.get_ref(), &names, &raw_names)?);
+    }
+
+    Ok(Config {
+        theme,
+        networks,
+        watch,
+        source: ConfigSource::File(path.to_path_buf()),
+        secrets: cx.secrets,
+    })
+}
+
+fn network(
+    cx: &mut Ctx<'_>,
+    i: usize,
+    n: &Spanned<RawNetwork>,
+) -> Result<NetworkConfig, ConfigError> {
+    let key = |k: &str| format!("networks[{i}].{k}");
+    let r = n.get_ref();
+    let name = cx.interpolate(&r.name, &key("name"))?;
+    check_name(cx, &r.name, &name, &key("name"))?;
+
+    let ws = match &r.ws {
+        Some(s) => Some(check_url(cx, s, &key("ws"), UrlKind::Ws, r.allow_insecure)?),
+        None => None,
+    };
+    let http = match &r.http {
+        Some(s) => Some(check_url(
+            cx,
+            s,
+            &key("http"),
+            UrlKind::Http,
+            r.allow_insecure,
+        )?),
+        None => None,
+    };
+    if ws.is_none() && http.is_none() {
+        return Err(cx.err(
+            n.span(),
+            &format!("networks[{i}]"),
+            format_args!(
+                "network {:?}: expected a `ws` or an `http` URL (or both)",
+                r.name.get_ref()
+            ),
+        ));
+    }
+    let explorer = match &r.explorer {
+        Some(s) => {
+            let url = check_url(cx, s, &key("explorer"), UrlKind::Explorer, true)?;
+            Some(url.trim_end_matches('/').to_string())
+        }
+        None => None,
+    };
+    let chain_id = match &r.chain_id {
+        Some(c) if *c.get_ref() == 0 => {
+            return Err(cx.err(
+                c.span(),
+                &key("chain_id"),
+                "expected a chain id of at least 1, found 0",
+            ));
+        }
+        Some(c) => Some(*c.get_ref()),
+        None => None,
+    };
+    let ping_interval_secs = match &r.ping_interval_secs {
+        Some(p) if *p.get_ref() == 0 => {
+            return Err(cx.err(
+                p.span(),
+                &key("ping_interval_secs"),
+                "expected at least 1 (seconds), found 0",
+            ));
+        }
+        Some(p) => *p.get_ref(),
+        None => DEFAULT_PING_INTERVAL_SECS,
+    };
+    let max_message_bytes = match &r.max_message_bytes {
+        Some(m) => {
+            let v = *m.get_ref();
+            match usize::try_from(v) {
+                Ok(b) if v >= MIN_MESSAGE_BYTES => b,
+                _ => {
+                    return Err(cx.err(
+                        m.span(),
+                        &key("max_message_bytes"),
+                        format_args!(
+                            "expected a size in bytes of at least {MIN_MESSAGE_BYTES}, found {v}"
+                        ),
+                    ));
+                }
+            }
+        }
+        None => DEFAULT_MAX_MESSAGE_BYTES,
+    };
+    Ok(NetworkConfig {
+        name,
+        ws,
+        http,
+        chain_id,
+        explorer,
+        allow_insecure: r.allow_insecure,
+        ping_interval_secs,
+        max_message_bytes,
+    })
+}
+
+fn check_name(
+    cx: &Ctx<'_>,
+    s: &Spanned<String>,
+    value: &str,
+    key: &str,
+) -> Result<(), ConfigError> {
+    if value.trim().is_empty() {
+        return Err(cx.err(s.span(), key, "expected a non-empty name"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(cx.err(s.span(), key, "expected a name without control characters"));
+    }
+    Ok(())
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum UrlKind {
+    Ws,
+    Http,
+    Explorer,
+}
+
+/// Interpolates and checks a URL; returns the interpolated text unchanged.
+fn check_url(
+    cx: &mut Ctx<'_>,
+    s: &Spanned<String>,
+    key: &str,
+    kind: UrlKind,
+    allow_insecure: bool,
+) -> Result<String, ConfigError> {
+    let value = cx.interpolate(s, key)?;
+    // The raw text holds `${VAR}` names, not their values; literal keys pasted into
+    // the file are masked too.
+    let shown = redact_url(s.get_ref());
+    let url = url::Url::parse(&value).map_err(|e| {
+        cx.err(
+            s.span(),
+            key,
+            format_args!("expected a URL, found {shown:?} ({e})"),
+        )
+    })?;
+    let (secure, insecure) = match kind {
+        UrlKind::Ws => ("wss", "ws"),
+        UrlKind::Http | UrlKind::Explorer => ("https", "http"),
+    };
+    let scheme = url.scheme();
+    if scheme != secure && scheme != insecure {
+        return Err(cx.err(
+            s.span(),
+            key,
+            format_args!(
+                "expected a {secure}:// or {insecure}:// URL, found scheme `{scheme}` in {shown:?}"
+            ),
+        ));
+    }
+    let Some(host) = url.host() else {
+        return Err(cx.err(
+            s.span(),
+            key,
+            format_args!("expected a URL with a host, found {shown:?}"),
+        ));
+    };
+    if scheme == insecure && !allow_insecure && !is_loopback(&host) {
+        return Err(cx.err(
+            s.span(),
+            key,
+            format_args!(
+                "refusing unencrypted {insecure}:// to non-loopback host in {shown:?}: \
+                 use {secure}://, or set `allow_insecure = true` for this network"
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+fn is_loopback(host: &url::Host<&str>) -> bool {
+    match host {
+        url::Host::Domain(d) => d.eq_ignore_ascii_case("localhost"),
+        url::Host::Ipv4(ip) => ip.is_loopback(),
+        url::Host::Ipv6(ip) => ip.is_loopback(),
+    }
+}
+
+fn watch_entry(
+    cx: &mut Ctx<'_>,
+    i: usize,
+    w: &RawWatch,
+    names: &HashMap<String, usize>,
+    raw_names: &[&str],
+) -> Result<WatchConfig, ConfigError> {
+    let key = |k: &str| format!("watch[{i}].{k}");
+    let text = cx.interpolate(&w.address, &key("address"))?;
+    let address = parse_address(&text).map_err(|m| {
+        cx.err(
+            w.address.span(),
+            &key("address"),
+            format_args!("{m}, found {:?}", w.address.get_ref()),
+        )
+    })?;
+    let label = cx.interpolate(&w.label, &key("label"))?;
+    if label.trim().is_empty() {
+        return Err(cx.err(w.label.span(), &key("label"), "expected a non-empty label"));
+    }
+    if label.chars().any(char::is_control) {
+        return Err(cx.err(
+            w.label.span(),
+            &key("label"),
+            "expected a label without control characters",
+        ));
+    }
+    let networks = match &w.networks {
+        None => None,
+        Some(list) if list.get_ref().is_empty() => {
+            return Err(cx.err(
+                list.span(),
+                &key("networks"),
+                "expected at least one network name (leave `networks` out to watch on every network)",
+            ));
+        }
+        Some(list) => {
+            let mut out = Vec::with_capacity(list.get_ref().len());
+            for n in list.get_ref() {
+                let name = cx.interpolate(n, &key("networks"))?;
+                if !names.contains_key(&name) {
+                    return Err(cx.err(
+                        n.span(),
+                        &key("networks"),
+                        format_args!(
+                            "unknown network {:?}; expected one of {}",
+                            n.get_ref(),
+                            quote_list(raw_names)
+                        ),
+                    ));
+                }
+                if !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+            Some(out)
+        }
+    };
+    Ok(WatchConfig {
+        address,
+        label,
+        networks,
+    })
+}
+
+/// A 20-byte hex address; mixed case must carry a valid EIP-55 checksum, since a
+/// wrong one almost always means a typo.
+fn parse_address(s: &str) -> Result<Address, &'static str> {
+    let s = s.trim();
+    let hex = s
+        .strip_prefix("0x")
+        .or_else(|| s.strip_prefix("0X"))
+        .filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or("expected a 20-byte hex address (0x followed by 40 hex digits)")?;
+    let mixed =
+        hex.bytes().any(|b| b.is_ascii_lowercase()) && hex.bytes().any(|b| b.is_ascii_uppercase());
+    if mixed {
+        Address::parse_checksummed(format!("0x{hex}"), None).map_err(|_| {
+            "mixed-case address fails its EIP-55 checksum, which usually means a typo \
+             (check it, or write it all in lowercase to skip the check)"
+        })
+    } else {
+        hex.parse()
+            .map_err(|_| "expected a 20-byte hex address (0x followed by 40 hex digits)")
+    }
+}
+
+fn quote_list(items: &[&str]) -> String {
+    items
+        .iter()
+        .map(|s| format!("`{s}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Rewrites a toml/serde error as `path:line: key `k`: message`. The key is found from
+/// the error's position: the enclosing `[[table]]` and the `key =` it falls under.
+fn toml_error(cx: &Ctx<'_>, e: &toml::de::Error, prefix: &str) -> ConfigError {
+    let offset = e.span().map_or(0, |s| s.start);
+    let line = cx.line(offset);
+    let msg = e.message().trim();
+    let (section, key_on_line, on_header) = locate(cx.text, offset);
+    let join = |k: &str| match &section {
+        Some(s) => format!("{s}.{k}"),
+        None => k.to_string(),
+    };
+    let (key, what) = if let Some(rest) = msg.strip_prefix("unknown field `") {
+        let (field, valid) = rest.split_once('`').unwrap_or((rest, ""));
+        let valid: Vec<&str> = valid.split('`').skip(1).step_by(2).collect();
+        let hint = closest(field, &valid)
+            .map(|s| format!(" (did you mean `{s}`?)"))
+            .unwrap_or_default();
+        // On a `[table]` header line the unknown key is that table itself.
+        let key = if on_header {
+            field.to_string()
+        } else {
+            join(field)
+        };
+        (
+            Some(key),
+            format!("unknown key{hint}; valid keys here: {}", quote_list(&valid)),
+        )
+    } else if let Some(rest) = msg.strip_prefix("missing field `") {
+        let field = rest.split('`').next().unwrap_or(rest);
+        (Some(join(field)), "missing required key".to_string())
+    } else if let Some(rest) = msg
+        .strip_prefix("invalid type: ")
+        .or_else(|| msg.strip_prefix("invalid value: "))
+    {
+        let what = match rest.rsplit_once(", expected ") {
+            Some((found, expected)) => {
+                let article = if found.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                format!("expected {}, found {article} {found}", friendly(expected))
+            }
+            None => rest.to_string(),
+        };
+        (key_on_line.map(|k| join(&k)), what)
+    } else {
+        (key_on_line.map(|k| join(&k)).or(section), msg.to_string())
+    };
+    let path = cx.path.display();
+    match key {
+        Some(k) => ConfigError(format!("{path}:{line}: key `{k}`: {prefix}{what}")),
+        None => ConfigError(format!("{path}:{line}: {prefix}{what}")),
+    }
+}
+
+fn friendly(expected: &str) -> &str {
+    match expected {
+        "u64" | "usize" | "u32" | "u16" => "a non-negative integer",
+        "a boolean" => "a boolean (true or false)",
+        "a sequence" => "an array",
+        other => other,
+    }
+}
+
+/// Section (`networks[1]`; None at top level) and key of the assignment containing
+/// `offset`, read from the source lines, and whether `offset` is on a table header.
+fn locate(text: &str, offset: usize) -> (Option<String>, Option<String>, bool) {
+    let mut on_header = false;
+    let mut section = None;
+    let mut counts: HashMap<String, usize> = HashMap::new();
+    let mut key = None;
+    let mut start = 0;
+    for line in text.split_inclusive('\n') {
+        if start > offset {
+            break;
+        }
+        start += line.len();
+        let t = line.trim_start();
+        on_header = t.starts_with('[');
+        if let Some(name) = t
+            .strip_prefix("[[")
+            .and_then(|r| r.split_once("]]"))
+            .map(|(n, _)| n.trim())
+        {
+            let n = counts.entry(name.to_string()).or_insert(0);
+            section = Some(format!("{name}[{n}]"));
+            *n += 1;
+            key = None;
+        } else if let Some(name) = t
+            .strip_prefix('[')
+            .and_then(|r| r.split_once(']'))
+            .map(|(n, _)| n.trim())
+        {
+            section = Some(name.to_string());
+            key = None;
+        } else if let Some((k, _)) = t.split_once('=') {
+            let k = k.trim();
+            if !k.is_empty()
+                && !k.starts_with('#')
+                && k.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_-.\"'".contains(c))
+            {
+                key = Some(k.trim_matches(['"', '\'']).to_string());
+            }
+        }
+    }
+    (section, key, on_header)
+}
+
+/// The valid key nearest to a misspelt one, if it is close.
+fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (edit_distance(word, c), *c))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
