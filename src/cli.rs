@@ -5,7 +5,11 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "chaintop", version, about = "A terminal dashboard for live EVM chains")]
+#[command(
+    name = "chaintop",
+    version,
+    about = "A terminal dashboard for live EVM chains"
+)]
 pub struct Cli {
     /// Config file (default: the platform config dir; also CHAINTOP_CONFIG).
     #[arg(long, global = true, value_name = "FILE")]

@@ -5,10 +5,12 @@
 //! `ui::draw` renders the state. Nothing in `state` or `ui` does I/O.
 
 pub mod backend;
+pub mod cli;
 pub mod config;
 pub mod devnet;
 pub mod event;
 pub mod headless;
+pub mod logging;
 pub mod network;
 pub mod rpc;
 pub mod state;

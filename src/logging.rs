@@ -14,7 +14,11 @@ pub fn init() -> Option<PathBuf> {
         .or_else(crate::config::data_dir)?;
     std::fs::create_dir_all(&dir).ok()?;
     let path = dir.join("chaintop.log");
-    let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).ok()?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .ok()?;
     let filter = EnvFilter::try_from_env("CHAINTOP_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

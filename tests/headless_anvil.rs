@@ -52,17 +52,36 @@ fn two_networks_stream_linked_heads_balances_and_survive_a_node_restart() {
     }
 
     // A transfer to the watched address shows up as a balance line within two blocks.
-    let first = h.wait_for("initial alpha balance", t, |v| v["type"] == "balance" && v["network"] == "alpha");
-    assert_eq!(first["address"], WATCHED, "balances are shown EIP-55 checksummed");
-    let before: u128 = first["wei"].as_str().and_then(|s| s.parse().ok()).expect("wei");
+    let first = h.wait_for("initial alpha balance", t, |v| {
+        v["type"] == "balance" && v["network"] == "alpha"
+    });
+    assert_eq!(
+        first["address"], WATCHED,
+        "balances are shown EIP-55 checksummed"
+    );
+    let before: u128 = first["wei"]
+        .as_str()
+        .and_then(|s| s.parse().ok())
+        .expect("wei");
     let rt = tokio::runtime::Runtime::new().expect("runtime");
-    rt.block_on(support::send_eth(&a.http_url(), DEV_ACCOUNTS[0], WATCHED, 1_234_567));
+    rt.block_on(support::send_eth(
+        &a.http_url(),
+        DEV_ACCOUNTS[0],
+        WATCHED,
+        1_234_567,
+    ));
     let sent_at = rt.block_on(support::block_number(&a.http_url()));
     let after = h.wait_for("alpha balance after the transfer", t, |v| {
         v["type"] == "balance" && v["network"] == "alpha" && v["wei"] != first["wei"]
     });
-    assert_eq!(after["wei"].as_str().and_then(|s| s.parse::<u128>().ok()), Some(before + 1_234_567));
-    assert!(after["block"].as_u64().expect("block") <= sent_at + 2, "balance seen within two blocks: {after}");
+    assert_eq!(
+        after["wei"].as_str().and_then(|s| s.parse::<u128>().ok()),
+        Some(before + 1_234_567)
+    );
+    assert!(
+        after["block"].as_u64().expect("block") <= sent_at + 2,
+        "balance seen within two blocks: {after}"
+    );
 
     // Stop alpha's node: alpha turns to reconnecting while beta keeps streaming.
     let alpha_tip = h.heads("alpha").last().map(|x| x.0).expect("alpha heads");
@@ -72,7 +91,9 @@ fn two_networks_stream_linked_heads_balances_and_survive_a_node_restart() {
     });
     let beta_before = count_heads(&h, "beta");
     while count_heads(&h, "beta") < beta_before + 2 {
-        h.wait_for("beta heads while alpha is down", t, |v| v["type"] == "head" && v["network"] == "beta");
+        h.wait_for("beta heads while alpha is down", t, |v| {
+            v["type"] == "head" && v["network"] == "beta"
+        });
     }
 
     // Bring it back from its saved state: live again, and heads continue without a gap.
@@ -83,7 +104,11 @@ fn two_networks_stream_linked_heads_balances_and_survive_a_node_restart() {
     h.wait_for("alpha heads past the old tip", t, |v| {
         v["type"] == "head" && v["network"] == "alpha" && v["number"].as_u64() > Some(alpha_tip + 2)
     });
-    assert!(h.seen.iter().any(|v| v["type"] == "reconnected" && v["network"] == "alpha"));
+    assert!(
+        h.seen
+            .iter()
+            .any(|v| v["type"] == "reconnected" && v["network"] == "alpha")
+    );
     assert_linked(&h, "alpha");
     assert_linked(&h, "beta");
     let mut numbers: Vec<u64> = h.heads("alpha").iter().map(|x| x.0).collect();
@@ -95,18 +120,31 @@ fn two_networks_stream_linked_heads_balances_and_survive_a_node_restart() {
 #[test]
 fn chain_id_mismatch_is_refused_and_its_data_not_shown() {
     let node = Anvil::builder().block_time(1.0).spawn();
-    let config = format!("{}{}", network_toml("right", &node, 31337), network_toml("wrong", &node, 1));
+    let config = format!(
+        "{}{}",
+        network_toml("right", &node, 31337),
+        network_toml("wrong", &node, 1)
+    );
     let mut h = Headless::start(&support::chaintop_bin(), &config, &[]);
     let failed = h.wait_for("wrong refused", Duration::from_secs(20), |v| {
         v["type"] == "connection" && v["network"] == "wrong" && v["state"] == "failed"
     });
     let reason = failed["reason"].as_str().expect("reason");
-    assert!(reason.contains("chain id mismatch") && reason.contains("31337"), "{reason}");
+    assert!(
+        reason.contains("chain id mismatch") && reason.contains("31337"),
+        "{reason}"
+    );
     while count_heads(&h, "right") < 3 {
-        h.wait_for("heads on the right network", Duration::from_secs(20), |v| v["type"] == "head");
+        h.wait_for("heads on the right network", Duration::from_secs(20), |v| {
+            v["type"] == "head"
+        });
     }
     assert!(
-        !h.seen.iter().any(|v| v["network"] == "wrong" && matches!(v["type"].as_str(), Some("head" | "balance" | "pending" | "chain_id"))),
+        !h.seen.iter().any(|v| v["network"] == "wrong"
+            && matches!(
+                v["type"].as_str(),
+                Some("head" | "balance" | "pending" | "chain_id")
+            )),
         "no data from the refused endpoint"
     );
 }
@@ -118,7 +156,10 @@ fn headless_stops_cleanly_at_duration_and_on_sigterm() {
     let mut h = Headless::start(&support::chaintop_bin(), &config, &["--duration", "2"]);
     let status = h.wait_exit(Duration::from_secs(15));
     assert!(status.success(), "{status:?}");
-    assert!(h.seen.iter().any(|v| v["type"] == "head"), "heads printed before exiting");
+    assert!(
+        h.seen.iter().any(|v| v["type"] == "head"),
+        "heads printed before exiting"
+    );
 
     let mut h = Headless::start(&support::chaintop_bin(), &config, &[]);
     h.wait_for("a head", Duration::from_secs(20), |v| v["type"] == "head");

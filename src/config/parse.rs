@@ -14,7 +14,7 @@ use toml::Spanned;
 
 use super::{
     Config, ConfigError, ConfigSource, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PING_INTERVAL_SECS,
-    NetworkConfig, WatchConfig,
+    Endpoint, NetworkConfig, WatchConfig,
 };
 use crate::text::redact_url;
 
@@ -43,6 +43,15 @@ struct RawNetwork {
     allow_insecure: bool,
     ping_interval_secs: Option<Spanned<u64>>,
     max_message_bytes: Option<Spanned<u64>>,
+    #[serde(default)]
+    fallback: Vec<Spanned<RawEndpoint>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEndpoint {
+    ws: Option<Spanned<String>>,
+    http: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -315,6 +324,39 @@ fn network(
         }
         None => DEFAULT_MAX_MESSAGE_BYTES,
     };
+    let mut fallbacks = Vec::with_capacity(r.fallback.len());
+    for (j, f) in r.fallback.iter().enumerate() {
+        let fkey = |k: &str| format!("networks[{i}].fallback[{j}].{k}");
+        let e = f.get_ref();
+        let ws = match &e.ws {
+            Some(s) => Some(check_url(
+                cx,
+                s,
+                &fkey("ws"),
+                UrlKind::Ws,
+                r.allow_insecure,
+            )?),
+            None => None,
+        };
+        let http = match &e.http {
+            Some(s) => Some(check_url(
+                cx,
+                s,
+                &fkey("http"),
+                UrlKind::Http,
+                r.allow_insecure,
+            )?),
+            None => None,
+        };
+        if ws.is_none() && http.is_none() {
+            return Err(cx.err(
+                f.span(),
+                &format!("networks[{i}].fallback[{j}]"),
+                "expected a `ws` or an `http` URL (or both)",
+            ));
+        }
+        fallbacks.push(Endpoint { ws, http });
+    }
     Ok(NetworkConfig {
         name,
         ws,
@@ -324,6 +366,7 @@ fn network(
         allow_insecure: r.allow_insecure,
         ping_interval_secs,
         max_message_bytes,
+        fallbacks,
     })
 }
 

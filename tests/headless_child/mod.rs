@@ -50,7 +50,12 @@ impl Headless {
                 }
             }
         });
-        Self { child, lines: rx, seen: Vec::new(), _dir: dir }
+        Self {
+            child,
+            lines: rx,
+            seen: Vec::new(),
+            _dir: dir,
+        }
     }
 
     pub fn log_dir(&self) -> PathBuf {
@@ -58,7 +63,12 @@ impl Headless {
     }
 
     /// Read lines until `pred` matches one (returned) or `timeout` passes (panic).
-    pub fn wait_for(&mut self, what: &str, timeout: Duration, mut pred: impl FnMut(&Value) -> bool) -> Value {
+    pub fn wait_for(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&Value) -> bool,
+    ) -> Value {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
@@ -70,8 +80,17 @@ impl Headless {
                     }
                 }
                 Err(_) => {
-                    let tail: Vec<String> = self.seen.iter().rev().take(15).map(|v| v.to_string()).collect();
-                    panic!("timed out after {timeout:?} waiting for {what}; last lines (newest first):\n{}", tail.join("\n"));
+                    let tail: Vec<String> = self
+                        .seen
+                        .iter()
+                        .rev()
+                        .take(15)
+                        .map(|v| v.to_string())
+                        .collect();
+                    panic!(
+                        "timed out after {timeout:?} waiting for {what}; last lines (newest first):\n{}",
+                        tail.join("\n")
+                    );
                 }
             }
         }
@@ -91,7 +110,10 @@ impl Headless {
                 }
                 return status;
             }
-            assert!(Instant::now() < deadline, "chaintop did not exit within {timeout:?}");
+            assert!(
+                Instant::now() < deadline,
+                "chaintop did not exit within {timeout:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
