@@ -9,7 +9,7 @@ use chaintop::config::{self, ConfigSource};
 const SECRET: &str = "fixture-secret-4f1c9a";
 
 fn env(name: &str) -> Option<String> {
-    (name == "PROVIDER_KEY").then(|| SECRET.to_string())
+    matches!(name, "PROVIDER_KEY" | "OTHER_KEY").then(|| SECRET.to_string())
 }
 
 fn fixtures(kind: &str) -> Vec<PathBuf> {
@@ -98,4 +98,11 @@ fn template_and_example_parse() {
     .unwrap_or_else(|e| panic!("{e}"));
     assert!(!c.networks.is_empty());
     assert!(!c.watch.is_empty(), "the example should show a watch entry");
+    let fallbacks = &c.networks[0].fallbacks;
+    assert_eq!(fallbacks.len(), 1, "the example shows a fallback endpoint");
+    assert_eq!(
+        fallbacks[0].ws.as_deref(),
+        Some("wss://eth.other-provider.example/ws/value-of-OTHER_KEY")
+    );
+    assert_eq!(c.networks[0].endpoints().len(), 2);
 }
