@@ -1,1 +1,326 @@
-//! Drawing: `draw(frame, &AppState, &Theme)`.
+//! Drawing: `draw(frame, &AppState, &Theme)`, pure (clocks come from the state).
+//!
+//! Tall layout (body of 36 rows or more, e.g. 200x60):
+//!
+//! ```text
+//!  chaintop · 3 networks · mainnet                                          ? help
+//! ┌ 1 mainnet ● ───────────┐┌ 2 base ● ──────────────┐┌ 3 anvil ● ─────────────┐
+//! │chain 1                 ││chain 8453              ││chain 5 ≠ expected 1    │ network row:
+//! │head 19,234,567  3s     ││...                     ││                        │ one column per
+//! │12.0s/blk  12.34 gwei   ││                        ││                        │ network, >= 26
+//! │gas 45.2%  txs 123      ││                        ││                        │ cols; a window
+//! │▂▃▅▇█▅▃▂▃▅▇█▅▃          ││                        ││                        │ around the
+//! │pending 12.3/s          ││                        ││                        │ selected one
+//! └ ◀ 1 more ──────────────┘└────────────────────────┘└────────────── 2 more ▶ ┘
+//! ┌ health ────────────────┐┌ health ────────────────┐┌ health ────────────────┐
+//! │● live  up 1h02m        ││● reconnecting in 4s #3 ││● failed                │ health, same
+//! │last msg 2s  reconn 3   ││connection refused      ││chain id mismatch: ex…  │ column widths
+//! │ping 12ms  http 40ms    ││...                     ││                        │
+//! └────────────────────────┘└────────────────────────┘└────────────────────────┘
+//! ┌ Heads · mainnet ───────────────────────┐┌ Watches · mainnet ─────────────────┐
+//! │  number      hash         txs  gas  age││label  address  balance  change  blk│
+//! │⤳ 19,234,567  0x1234…abcd  123  45%  3s ││                                    │
+//! └────────────────────────────────────────┘└────────────────────────────────────┘
+//!  q quit  ? help  Tab focus  ←→/hl network  ↑↓/jk scroll  1-9 select  r reconnect
+//! ```
+//!
+//! Short layout (body under 36 rows, e.g. 80x24): summary and health merge into one
+//! block per network, cut to at most half the body; lines are ordered by importance so
+//! the cut drops the least useful ones. Below 60 columns one network column is shown
+//! and only the focused one of heads/watches. Every size down to 1x1 draws without
+//! panicking.
+
+mod format;
+mod heads;
+mod health;
+mod help;
+mod networks;
+mod theme;
+mod watches;
+
+pub use format::{age, eth, gwei, short_address, short_hash, thousands};
+pub use theme::Theme;
+
+use ratatui::Frame;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+
+use crate::state::{AppState, Focus};
+
+/// Narrowest useful network column.
+const MIN_COLUMN: u16 = 26;
+/// Below this width only one network column is shown.
+const NARROW: u16 = 60;
+/// Body rows needed for separate summary and health blocks.
+const TALL_BODY: u16 = 36;
+const SUMMARY_HEIGHT: u16 = 10;
+const HEALTH_HEIGHT: u16 = 12;
+
+/// Draw the whole screen from `state`.
+pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
+    let area = frame.area();
+    if area.is_empty() {
+        return;
+    }
+    let with_footer = area.height >= 3;
+    let [title, body, footer] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(u16::from(with_footer)),
+    ])
+    .areas(area);
+    title_bar(frame, title, state, theme);
+    if with_footer {
+        key_hints(frame, footer, theme);
+    }
+    if state.networks.is_empty() {
+        let msg = Line::styled("no networks configured", theme.dim());
+        frame.render_widget(Paragraph::new(msg), body);
+    } else if !body.is_empty() {
+        draw_body(frame, body, state, theme);
+    }
+    if state.show_help {
+        help::draw(frame, area, theme);
+    }
+}
+
+fn draw_body(frame: &mut Frame, body: Rect, state: &AppState, theme: &Theme) {
+    let tall = body.height >= TALL_BODY;
+    let net_rows = if tall {
+        SUMMARY_HEIGHT + HEALTH_HEIGHT
+    } else if body.height < 8 {
+        body.height
+    } else {
+        (body.height / 2).min(networks::COMPACT_MAX_LINES + 2)
+    };
+    let [row, bottom] =
+        Layout::vertical([Constraint::Length(net_rows), Constraint::Fill(1)]).areas(body);
+
+    let n = state.networks.len();
+    let fit = if body.width < NARROW {
+        1
+    } else {
+        usize::from(body.width / MIN_COLUMN)
+    };
+    let (start, shown) = window(n, state.selected, fit);
+    let columns = Layout::horizontal(vec![Constraint::Fill(1); shown]).split(row);
+    for (i, col) in columns.iter().enumerate() {
+        let idx = start + i;
+        let more = networks::More {
+            left: if i == 0 { start } else { 0 },
+            right: if i + 1 == shown { n - start - shown } else { 0 },
+        };
+        if tall {
+            let [summary, health] = Layout::vertical([
+                Constraint::Length(SUMMARY_HEIGHT),
+                Constraint::Length(HEALTH_HEIGHT),
+            ])
+            .areas(*col);
+            networks::draw_summary(frame, summary, state, theme, idx, more);
+            health::draw(frame, health, state, theme, idx);
+        } else {
+            networks::draw_compact(frame, *col, state, theme, idx, more);
+        }
+    }
+
+    if bottom.is_empty() {
+        return;
+    }
+    if body.width < NARROW {
+        if state.focus == Focus::Watches {
+            watches::draw(frame, bottom, state, theme);
+        } else {
+            heads::draw(frame, bottom, state, theme);
+        }
+    } else {
+        let [left, right] =
+            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+                .areas(bottom);
+        heads::draw(frame, left, state, theme);
+        watches::draw(frame, right, state, theme);
+    }
+}
+
+/// First index and count of the network columns shown: as many as `fit`, centred on the
+/// selected one where possible (the selection scrolls the window).
+fn window(n: usize, selected: usize, fit: usize) -> (usize, usize) {
+    let shown = fit.clamp(1, n.max(1)).min(n);
+    let selected = selected.min(n.saturating_sub(1));
+    let start = selected
+        .saturating_sub((shown.saturating_sub(1)) / 2)
+        .min(n - shown);
+    (start, shown)
+}
+
+fn title_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let n = state.networks.len();
+    let mut spans = vec![
+        Span::styled(" chaintop", theme.title_bar()),
+        Span::styled(" · ", theme.dim()),
+        Span::styled(
+            format!("{n} network{}", if n == 1 { "" } else { "s" }),
+            theme.text(),
+        ),
+    ];
+    if let Some(net) = state.selected_network() {
+        spans.push(Span::styled(" · ", theme.dim()));
+        spans.push(Span::styled(
+            crate::text::sanitize(&net.name).into_owned(),
+            theme.title(true),
+        ));
+    }
+    frame.render_widget(Line::from(spans), area);
+    let help = Line::from(vec![
+        Span::styled("?", theme.key()),
+        Span::styled(" help ", theme.dim()),
+    ])
+    .right_aligned();
+    // A narrow terminal keeps the product name rather than the hint.
+    if area.width >= 40 {
+        frame.render_widget(help, area);
+    }
+}
+
+const HINTS: &[(&str, &str)] = &[
+    ("q", "quit"),
+    ("?", "help"),
+    ("Tab", "focus"),
+    ("←→/hl", "network"),
+    ("↑↓/jk", "scroll"),
+    ("1-9", "select"),
+    ("r", "reconnect"),
+];
+
+fn key_hints(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let mut spans = Vec::with_capacity(HINTS.len() * 3);
+    for (key, what) in HINTS {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(*key, theme.key()));
+        spans.push(Span::styled(format!(" {what} "), theme.dim()));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+/// One row (or a few, for a sparkline) of a network's block.
+enum Item {
+    Line(Line<'static>),
+    Spark { data: Vec<u64>, height: u16 },
+}
+
+/// Draw items top to bottom, dropping whatever does not fit.
+fn render_items(frame: &mut Frame, area: Rect, items: Vec<Item>, theme: &Theme) {
+    let mut y = area.y;
+    for item in items {
+        if y >= area.bottom() {
+            break;
+        }
+        match item {
+            Item::Line(line) => {
+                frame.render_widget(
+                    line,
+                    Rect {
+                        y,
+                        height: 1,
+                        ..area
+                    },
+                );
+                y += 1;
+            }
+            Item::Spark { data, height } => {
+                let height = height.min(area.bottom() - y);
+                let spark = Sparkline::default()
+                    .data(&data)
+                    .max(100)
+                    .style(theme.sparkline());
+                frame.render_widget(spark, Rect { y, height, ..area });
+                y += height;
+            }
+        }
+    }
+}
+
+/// `label value` with the label dimmed.
+fn label(text: &'static str, theme: &Theme) -> Span<'static> {
+    Span::styled(text, theme.dim())
+}
+
+/// Which columns of a table fit in `width` (one space between columns): the highest
+/// `priority` numbers are dropped first, priority 0 never.
+fn fit_columns<const N: usize>(cols: [(u16, u8); N], width: u16) -> [bool; N] {
+    let mut keep = [true; N];
+    let total = |keep: &[bool; N]| -> u16 {
+        let (sum, n) = cols
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .fold((0u16, 0u16), |(s, n), ((w, _), _)| {
+                (s.saturating_add(*w), n + 1)
+            });
+        sum.saturating_add(n.saturating_sub(1))
+    };
+    let max_prio = cols.iter().map(|c| c.1).max().unwrap_or(0);
+    for prio in (1..=max_prio).rev() {
+        if total(&keep) <= width {
+            break;
+        }
+        for (k, (_, p)) in keep.iter_mut().zip(cols.iter()) {
+            if *p == prio {
+                *k = false;
+            }
+        }
+    }
+    keep
+}
+
+/// First visible row of a list so that `cursor` stays on screen.
+fn scroll_offset(cursor: usize, rows: usize) -> usize {
+    cursor.saturating_sub(rows.saturating_sub(1))
+}
+
+/// The title of a list pane, e.g. ` heads · mainnet `.
+fn pane_title(name: &'static str, state: &AppState, focused: bool, theme: &Theme) -> Line<'static> {
+    let net = state
+        .selected_network()
+        .map(|n| crate::text::sanitize(&n.name).into_owned());
+    let text = match net {
+        Some(net) => format!(" {name} · {net} "),
+        None => format!(" {name} "),
+    };
+    Line::styled(text, theme.title(focused))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fit_columns, scroll_offset, window};
+
+    #[test]
+    fn columns_drop_by_priority() {
+        let cols = [(10, 0), (5, 2), (5, 1)];
+        assert_eq!(fit_columns(cols, 22), [true, true, true]);
+        assert_eq!(fit_columns(cols, 21), [true, false, true]);
+        assert_eq!(fit_columns(cols, 15), [true, false, false]);
+        assert_eq!(fit_columns(cols, 0), [true, false, false]);
+        assert_eq!(scroll_offset(0, 5), 0);
+        assert_eq!(scroll_offset(7, 5), 3);
+        assert_eq!(scroll_offset(7, 0), 7);
+    }
+
+    #[test]
+    fn window_contains_selected_and_stays_in_bounds() {
+        assert_eq!(window(5, 0, 3), (0, 3));
+        assert_eq!(window(5, 2, 3), (1, 3));
+        assert_eq!(window(5, 4, 3), (2, 3));
+        assert_eq!(window(2, 1, 7), (0, 2));
+        assert_eq!(window(5, 3, 1), (3, 1));
+        assert_eq!(window(5, 3, 0), (3, 1));
+        for n in 1..8 {
+            for sel in 0..n {
+                for fit in 0..9 {
+                    let (start, shown) = window(n, sel, fit);
+                    assert!(start <= sel && sel < start + shown && start + shown <= n);
+                }
+            }
+        }
+    }
+}
