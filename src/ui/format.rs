@@ -136,7 +136,12 @@ pub fn wrap(s: &str, width: usize, lines: usize) -> Vec<String> {
         let piece = if last {
             truncate(rest, width).into_owned()
         } else {
-            rest.chars().take(width).collect()
+            let head: String = rest.chars().take(width).collect();
+            // Break after the last space when it keeps most of the line.
+            match head.rfind(' ') {
+                Some(i) if head.len() < rest.len() && i >= head.len() / 2 => head[..=i].to_string(),
+                _ => head,
+            }
         };
         let used = if last { rest.len() } else { piece.len() };
         rest = &rest[used..];
@@ -194,5 +199,9 @@ mod tests {
         assert_eq!(wrap("abcdefgh", 3, 2), vec!["abc", "de…"]);
         assert_eq!(wrap("abcdef", 3, 2), vec!["abc", "def"]);
         assert_eq!(wrap("ab", 3, 2), vec!["ab"]);
+        assert_eq!(
+            wrap("chain id mismatch", 12, 2),
+            vec!["chain id ", "mismatch"]
+        );
     }
 }

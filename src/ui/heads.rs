@@ -10,8 +10,8 @@ use crate::event::HeadSource;
 use crate::state::{AppState, Focus, age_secs};
 
 /// Width and drop priority of: reorg mark, number, hash, txs, gas, age, source.
-const COLUMNS: [(u16, u8); 7] = [(1, 0), (11, 0), (13, 3), (5, 2), (6, 1), (6, 1), (8, 4)];
-const HEADERS: [&str; 7] = ["", "number", "hash", "txs", "gas", "age", "source"];
+const COLUMNS: [(u16, u8); 7] = [(1, 0), (11, 0), (13, 3), (5, 2), (5, 1), (6, 1), (8, 4)];
+const HEADERS: [&str; 7] = ["", "number", "hash", "txs", "gas%", "age", "source"];
 /// Columns whose values are numbers, aligned right.
 const RIGHT: [bool; 7] = [false, true, false, true, true, true, false];
 
@@ -58,7 +58,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
                 if h.gas_limit == 0 {
                     "—".into()
                 } else {
-                    format!("{:.1}%", h.gas_used as f64 * 100.0 / h.gas_limit as f64)
+                    format!("{:.1}", h.gas_used as f64 * 100.0 / h.gas_limit as f64)
                 },
                 format::age(age_secs(h.timestamp, state.wall_now)),
                 match h.source {

@@ -28,6 +28,11 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     frame.render_widget(block, area);
     let mut items = vec![Item::Line(state_line(net, state, theme))];
     items.extend(
+        reason_lines(net, theme, inner.width)
+            .into_iter()
+            .map(Item::Line),
+    );
+    items.extend(
         detail_lines(net, state, theme, inner.width)
             .into_iter()
             .map(Item::Line),
@@ -64,8 +69,24 @@ pub(super) fn state_line(net: &NetworkState, state: &AppState, theme: &Theme) ->
     Line::from(spans)
 }
 
-/// Reason, errors and traffic counters, most important first (the short layout cuts
-/// from the end).
+/// Why the connection is not live (up to two lines).
+pub(super) fn reason_lines(net: &NetworkState, theme: &Theme, width: u16) -> Vec<Line<'static>> {
+    let Some(reason) = net.conn.reason() else {
+        return Vec::new();
+    };
+    let style = if matches!(net.conn, ConnState::Failed { .. }) {
+        theme.error()
+    } else {
+        theme.warn()
+    };
+    format::wrap(&sanitize(reason), usize::from(width), 2)
+        .into_iter()
+        .map(|piece| Line::styled(piece, style))
+        .collect()
+}
+
+/// Errors and traffic counters, most important first (the short layout cuts from the
+/// end).
 pub(super) fn detail_lines(
     net: &NetworkState,
     state: &AppState,
@@ -73,18 +94,8 @@ pub(super) fn detail_lines(
     width: u16,
 ) -> Vec<Line<'static>> {
     let width = usize::from(width);
-    let mut lines = Vec::with_capacity(12);
+    let mut lines = Vec::with_capacity(10);
     let reason = net.conn.reason().map(sanitize);
-    if let Some(reason) = &reason {
-        let style = if matches!(net.conn, ConnState::Failed { .. }) {
-            theme.error()
-        } else {
-            theme.warn()
-        };
-        for piece in format::wrap(reason, width, 2) {
-            lines.push(Line::styled(piece, style));
-        }
-    }
     let endpoint = || {
         Line::styled(
             format::truncate(&sanitize(&net.endpoint), width).into_owned(),

@@ -135,7 +135,7 @@ fn draw_body(frame: &mut Frame, body: Rect, state: &AppState, theme: &Theme) {
         }
     } else {
         let [left, right] =
-            Layout::horizontal([Constraint::Percentage(55), Constraint::Percentage(45)])
+            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
                 .areas(bottom);
         heads::draw(frame, left, state, theme);
         watches::draw(frame, right, state, theme);

@@ -55,6 +55,11 @@ pub(super) fn draw_compact(
     frame.render_widget(block, area);
     let mut items = Vec::with_capacity(COMPACT_MAX_LINES as usize);
     items.push(Item::Line(health::state_line(net, state, theme)));
+    items.extend(
+        health::reason_lines(net, theme, inner.width)
+            .into_iter()
+            .map(Item::Line),
+    );
     items.extend(summary_items(net, state, theme, inner.width, 1));
     items.extend(
         health::detail_lines(net, state, theme, inner.width)
@@ -119,7 +124,10 @@ fn summary_items(
     if let (Some(want), Some(got)) = (net.expected_chain_id, net.chain_id)
         && want != got
     {
-        chain.push(Span::styled(format!(" ≠ expected {want}"), theme.error()));
+        let long = format!(" ≠ expected {want}");
+        let fits = 6 + digits(got) + long.chars().count() <= usize::from(width);
+        let text = if fits { long } else { format!(" ≠ {want}") };
+        chain.push(Span::styled(text, theme.error()));
     }
     items.push(Item::Line(Line::from(chain)));
 
@@ -140,7 +148,13 @@ fn summary_items(
                 Span::styled(format!("  {}", format::age(age)), age_style),
             ]
         }
-        None => vec![label("head ", theme), Span::styled("waiting…", theme.dim())],
+        None => {
+            // Nothing below the head line means anything before the first head.
+            let waiting = vec![label("head ", theme), Span::styled("waiting…", theme.dim())];
+            items.push(Item::Line(Line::from(waiting)));
+            pending_items(net, theme, width, &mut items);
+            return items;
+        }
     };
     items.push(Item::Line(Line::from(head)));
 
@@ -178,6 +192,11 @@ fn summary_items(
         });
     }
 
+    pending_items(net, theme, width, &mut items);
+    items
+}
+
+fn pending_items(net: &NetworkState, theme: &Theme, width: u16, items: &mut Vec<Item>) {
     match &net.subs_pending {
         Some(SubStatus::Unsupported(_)) if width >= 32 => {
             items.push(Item::Line(Line::styled(
@@ -200,5 +219,8 @@ fn summary_items(
         }
         Some(SubStatus::Active) | None => {}
     }
-    items
+}
+
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
 }

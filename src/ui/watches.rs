@@ -2,6 +2,7 @@
 
 use ratatui::Frame;
 use ratatui::layout::{Constraint, Rect};
+use ratatui::style::Style;
 use ratatui::text::Line;
 use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
 
@@ -9,9 +10,17 @@ use super::{Theme, fit_columns, format, pane_title, scroll_offset};
 use crate::state::{AppState, Focus, WatchRow};
 use crate::text::sanitize;
 
-/// Width and drop priority of: label (grows), address, balance, change, last change block.
-const COLUMNS: [(u16, u8); 5] = [(8, 0), (13, 2), (14, 0), (12, 1), (11, 3)];
-const HEADERS: [&str; 5] = ["label", "address", "balance ETH", "change", "changed at"];
+/// Header, drop priority and whether right-aligned, for: label (grows), address,
+/// balance, change, block of the last change.
+const COLUMNS: [(&str, u8, bool); 5] = [
+    ("label", 0, false),
+    ("address", 2, false),
+    ("balance ETH", 0, true),
+    ("change", 1, true),
+    ("changed at", 3, true),
+];
+/// The label column keeps at least this many characters.
+const MIN_LABEL: u16 = 8;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let focused = state.focus == Focus::Watches;
@@ -24,89 +33,110 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         return;
     };
     if net.watches.is_empty() {
-        let hint = Line::styled(
-            "no watched addresses ([[watch]] in the config)",
-            theme.dim(),
-        );
+        let hint = Line::styled("no watched addresses", theme.dim());
         frame.render_widget(Paragraph::new(hint), inner);
         return;
     }
 
-    let keep = fit_columns(COLUMNS, inner.width);
     let rows_fit = usize::from(inner.height.saturating_sub(1));
     let cursor = state.watch_cursor.min(net.watches.len() - 1);
     let offset = scroll_offset(cursor, rows_fit);
-    let rows = net
+    let visible: Vec<(usize, [Value; 5])> = net
         .watches
         .iter()
         .enumerate()
         .skip(offset)
         .take(rows_fit)
-        .map(|(i, w)| {
-            let cells = row_cells(w, theme)
-                .into_iter()
+        .map(|(i, w)| (i, values(w, theme)))
+        .collect();
+    // Columns as wide as their widest visible value, so big balances never get cut.
+    let mut widths = COLUMNS.map(|(h, _, _)| h.chars().count() as u16);
+    widths[0] = MIN_LABEL;
+    for (_, row) in &visible {
+        for (w, v) in widths.iter_mut().zip(row).skip(1) {
+            *w = (*w).max(v.0.chars().count() as u16);
+        }
+    }
+    let specs: [(u16, u8); 5] = std::array::from_fn(|c| (widths[c], COLUMNS[c].1));
+    let keep = fit_columns(specs, inner.width);
+
+    let rows = visible.into_iter().map(|(i, row)| {
+        let cells =
+            row.into_iter()
                 .enumerate()
-                .filter(|(c, _)| keep[*c]);
-            let style = if focused && i == cursor {
-                theme.selected()
-            } else {
-                theme.text()
-            };
-            Row::new(cells.map(|(_, cell)| cell)).style(style)
-        });
-    let header = HEADERS
+                .filter(|(c, _)| keep[*c])
+                .map(|(c, (text, style))| {
+                    let line = if COLUMNS[c].2 {
+                        Line::from(text).right_aligned()
+                    } else {
+                        Line::from(text)
+                    };
+                    Cell::from(line).style(style)
+                });
+        let style = if focused && i == cursor {
+            theme.selected()
+        } else {
+            theme.text()
+        };
+        Row::new(cells).style(style)
+    });
+    let header = COLUMNS
         .iter()
-        .enumerate()
-        .filter(|(c, _)| keep[*c])
-        .map(|(c, h)| {
-            if c >= 2 {
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|((h, _, right), _)| {
+            if *right {
                 Line::from(*h).right_aligned()
             } else {
                 Line::from(*h)
             }
         });
-    let widths = COLUMNS
+    let constraints = widths
         .iter()
         .zip(keep)
         .enumerate()
         .filter(|(_, (_, k))| *k)
-        .map(|(c, ((w, _), _))| {
+        .map(|(c, (w, _))| {
             if c == 0 {
                 Constraint::Min(*w)
             } else {
                 Constraint::Length(*w)
             }
         });
-    let table = Table::new(rows, widths)
+    let table = Table::new(rows, constraints)
         .header(Row::new(header).style(theme.dim()))
         .column_spacing(1);
     frame.render_widget(table, inner);
 }
 
-fn row_cells(w: &WatchRow, theme: &Theme) -> [Cell<'static>; 5] {
+/// A cell's text and its own style (patched over the row's).
+type Value = (String, Style);
+
+fn values(w: &WatchRow, theme: &Theme) -> [Value; 5] {
+    let none = || ("—".to_string(), theme.dim());
     let balance = match w.balance {
-        Some(b) => Cell::from(Line::from(format::eth(b)).right_aligned()),
-        None => Cell::from(Line::from("…").right_aligned()).style(theme.dim()),
+        Some(b) => (format::eth(b), Style::new()),
+        None => ("…".to_string(), theme.dim()),
     };
     let change = match w.change() {
-        Some((_, d)) if d.is_zero() => Cell::from(Line::from("0").right_aligned()),
+        Some((_, d)) if d.is_zero() => ("0".to_string(), Style::new()),
         Some((negative, d)) => {
             let (sign, style) = if negative {
                 ('-', theme.down())
             } else {
                 ('+', theme.up())
             };
-            Cell::from(Line::from(format!("{sign}{}", format::eth(d))).right_aligned()).style(style)
+            (format!("{sign}{}", format::eth(d)), style)
         }
-        None => Cell::from(Line::from("—").right_aligned()).style(theme.dim()),
+        None => none(),
     };
     let block = match w.last_change_block {
-        Some(b) => Cell::from(Line::from(format!("#{}", format::thousands(b))).right_aligned()),
-        None => Cell::from(Line::from("—").right_aligned()).style(theme.dim()),
+        Some(b) => (format!("#{}", format::thousands(b)), Style::new()),
+        None => none(),
     };
     [
-        Cell::from(sanitize(&w.label).into_owned()),
-        Cell::from(format::short_address(&w.address)),
+        (sanitize(&w.label).into_owned(), Style::new()),
+        (format::short_address(&w.address), Style::new()),
         balance,
         change,
         block,
