@@ -462,7 +462,7 @@ fn no_color_theme_uses_only_modifiers() {
     // The focused list's cursor row is still visible without colour.
     let row = text(&buf)
         .lines()
-        .position(|l| l.contains(&format!("{}", "19,234,566")))
+        .position(|l| l.contains("19,234,566"))
         .unwrap();
     let reversed = buf.content[row * 120..(row + 1) * 120]
         .iter()

@@ -30,7 +30,7 @@
 //! and only the focused one of heads/watches. Every size down to 1x1 draws without
 //! panicking.
 
-mod format;
+pub mod format;
 mod heads;
 mod health;
 mod help;
@@ -38,7 +38,6 @@ mod networks;
 mod theme;
 mod watches;
 
-pub use format::{age, eth, gwei, short_address, short_hash, thousands};
 pub use theme::Theme;
 
 use ratatui::Frame;
