@@ -1,11 +1,12 @@
 //! Recent heads of the selected network, newest first.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Paragraph};
 
-use super::{Theme, fit_columns, format, pane_title, scroll_offset};
+use super::{Column, Theme, fit_columns, format, pane_title, scroll_offset, table_row};
 use crate::event::HeadSource;
 use crate::state::{AppState, Focus, age_secs};
 
@@ -37,79 +38,69 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let rows_fit = usize::from(inner.height.saturating_sub(1));
     let cursor = state.heads_cursor.min(net.heads.len() - 1);
     let offset = scroll_offset(cursor, rows_fit);
+    let cols: Vec<Column> = COLUMNS
+        .iter()
+        .zip(RIGHT)
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(((width, _), right), _)| Column {
+            width: *width,
+            right,
+        })
+        .collect();
+    let buf = frame.buffer_mut();
+    let header = HEADERS
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(h, _)| (*h, Style::new()));
+    table_row(buf, inner, inner.y, &cols, header, theme.dim());
     let rows = net
         .heads
         .iter()
         .rev()
         .enumerate()
         .skip(offset)
-        .take(rows_fit)
-        .map(|(i, row)| {
-            let h = &row.head;
-            let values: [String; 7] = [
-                if row.reorged {
-                    "⤳".into()
-                } else {
-                    String::new()
-                },
-                format::thousands(h.number),
-                format::short_hash(&h.hash),
-                h.tx_count.map_or_else(|| "—".into(), |n| n.to_string()),
-                if h.gas_limit == 0 {
-                    "—".into()
-                } else {
-                    format!("{:.1}", h.gas_used as f64 * 100.0 / h.gas_limit as f64)
-                },
-                format::age(age_secs(h.timestamp, state.wall_now)),
+        .take(rows_fit);
+    for (y, (i, row)) in (inner.y + 1..).zip(rows) {
+        let h = &row.head;
+        let gas = if h.gas_limit == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.1}", h.gas_used as f64 * 100.0 / h.gas_limit as f64)
+        };
+        let values: [(&str, Style); 7] = [
+            (if row.reorged { "⤳" } else { "" }, theme.warn()),
+            (&format::thousands(h.number), Style::new()),
+            (&format::short_hash(&h.hash), Style::new()),
+            (
+                &h.tx_count.map_or_else(|| "—".into(), |n| n.to_string()),
+                Style::new(),
+            ),
+            (&gas, Style::new()),
+            (
+                &format::age(age_secs(h.timestamp, state.wall_now)),
+                Style::new(),
+            ),
+            (
                 match h.source {
                     HeadSource::Ws => "ws",
                     HeadSource::Backfill => "backfill",
                     HeadSource::Poll => "poll",
-                }
-                .into(),
-            ];
-            let cells = values
-                .into_iter()
-                .enumerate()
-                .filter(|(c, _)| keep[*c])
-                .map(|(c, v)| {
-                    let line = if RIGHT[c] {
-                        Line::from(v).right_aligned()
-                    } else {
-                        Line::from(v)
-                    };
-                    let cell = Cell::from(line);
-                    if c == 0 {
-                        cell.style(theme.warn())
-                    } else {
-                        cell
-                    }
-                });
-            let style = if focused && i == cursor {
-                theme.selected()
-            } else {
-                theme.text()
-            };
-            Row::new(cells).style(style)
-        });
-    let header = HEADERS
-        .iter()
-        .enumerate()
-        .filter(|(c, _)| keep[*c])
-        .map(|(c, h)| {
-            if RIGHT[c] {
-                Line::from(*h).right_aligned()
-            } else {
-                Line::from(*h)
-            }
-        });
-    let widths = COLUMNS
-        .iter()
-        .zip(keep)
-        .filter(|(_, k)| *k)
-        .map(|((w, _), _)| Constraint::Length(*w));
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).style(theme.dim()))
-        .column_spacing(1);
-    frame.render_widget(table, inner);
+                },
+                Style::new(),
+            ),
+        ];
+        let cells = values
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(v, _)| v);
+        let style = if focused && i == cursor {
+            theme.selected()
+        } else {
+            theme.text()
+        };
+        table_row(buf, inner, y, &cols, cells, style);
+    }
 }

@@ -41,7 +41,9 @@ mod watches;
 pub use theme::Theme;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Sparkline};
 
@@ -63,12 +65,8 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
         return;
     }
     let with_footer = area.height >= 3;
-    let [title, body, footer] = Layout::vertical([
-        Constraint::Length(1),
-        Constraint::Fill(1),
-        Constraint::Length(u16::from(with_footer)),
-    ])
-    .areas(area);
+    let (title, rest) = cut_top(area, 1);
+    let (body, footer) = cut_top(rest, rest.height.saturating_sub(u16::from(with_footer)));
     title_bar(frame, title, state, theme);
     if with_footer {
         key_hints(frame, footer, theme);
@@ -93,8 +91,7 @@ fn draw_body(frame: &mut Frame, body: Rect, state: &AppState, theme: &Theme) {
     } else {
         (body.height / 2).min(networks::COMPACT_MAX_LINES + 2)
     };
-    let [row, bottom] =
-        Layout::vertical([Constraint::Length(net_rows), Constraint::Fill(1)]).areas(body);
+    let (row, bottom) = cut_top(body, net_rows);
 
     let n = state.networks.len();
     let fit = if body.width < NARROW {
@@ -103,23 +100,24 @@ fn draw_body(frame: &mut Frame, body: Rect, state: &AppState, theme: &Theme) {
         usize::from(body.width / MIN_COLUMN)
     };
     let (start, shown) = window(n, state.selected, fit);
-    let columns = Layout::horizontal(vec![Constraint::Fill(1); shown]).split(row);
-    for (i, col) in columns.iter().enumerate() {
+    // `shown` is at least 1 and at most the width / MIN_COLUMN (or 1).
+    let (base, extra) = (row.width / shown as u16, row.width % shown as u16);
+    let mut x = row.x;
+    for i in 0..shown {
+        let width = base + u16::from((i as u16) < extra);
+        let col = Rect { x, width, ..row };
+        x += width;
         let idx = start + i;
         let more = networks::More {
             left: if i == 0 { start } else { 0 },
             right: if i + 1 == shown { n - start - shown } else { 0 },
         };
         if tall {
-            let [summary, health] = Layout::vertical([
-                Constraint::Length(SUMMARY_HEIGHT),
-                Constraint::Length(HEALTH_HEIGHT),
-            ])
-            .areas(*col);
+            let (summary, health) = cut_top(col, SUMMARY_HEIGHT);
             networks::draw_summary(frame, summary, state, theme, idx, more);
             health::draw(frame, health, state, theme, idx);
         } else {
-            networks::draw_compact(frame, *col, state, theme, idx, more);
+            networks::draw_compact(frame, col, state, theme, idx, more);
         }
     }
 
@@ -133,12 +131,35 @@ fn draw_body(frame: &mut Frame, body: Rect, state: &AppState, theme: &Theme) {
             heads::draw(frame, bottom, state, theme);
         }
     } else {
-        let [left, right] =
-            Layout::horizontal([Constraint::Percentage(60), Constraint::Percentage(40)])
-                .areas(bottom);
+        let left_width = (u32::from(bottom.width) * 60 / 100) as u16;
+        let left = Rect {
+            width: left_width,
+            ..bottom
+        };
+        let right = Rect {
+            x: bottom.x + left_width,
+            width: bottom.width - left_width,
+            ..bottom
+        };
         heads::draw(frame, left, state, theme);
         watches::draw(frame, right, state, theme);
     }
+}
+
+/// Split `area` into its top `rows` rows and the rest. Plain arithmetic rather than
+/// `Layout`: the constraint solver costs more than the whole frame's text.
+fn cut_top(area: Rect, rows: u16) -> (Rect, Rect) {
+    let rows = rows.min(area.height);
+    let top = Rect {
+        height: rows,
+        ..area
+    };
+    let rest = Rect {
+        y: area.y + rows,
+        height: area.height - rows,
+        ..area
+    };
+    (top, rest)
 }
 
 /// First index and count of the network columns shown: as many as `fit`, centred on the
@@ -270,6 +291,51 @@ fn fit_columns<const N: usize>(cols: [(u16, u8); N], width: u16) -> [bool; N] {
         }
     }
     keep
+}
+
+/// A column of a hand-drawn table (ratatui's `Table` runs the layout solver each frame).
+#[derive(Debug, Clone, Copy)]
+struct Column {
+    width: u16,
+    right: bool,
+}
+
+/// Draw one table row at `y`: `row_style` over the whole row, then each cell's text
+/// (clipped to its column, one space between columns) patched with its own style.
+fn table_row<'a>(
+    buf: &mut Buffer,
+    area: Rect,
+    y: u16,
+    cols: &[Column],
+    cells: impl IntoIterator<Item = (&'a str, Style)>,
+    row_style: Style,
+) {
+    if y >= area.bottom() {
+        return;
+    }
+    buf.set_style(
+        Rect {
+            y,
+            height: 1,
+            ..area
+        },
+        row_style,
+    );
+    let mut x = area.x;
+    for (col, (text, style)) in cols.iter().zip(cells) {
+        if x >= area.right() {
+            break;
+        }
+        let width = col.width.min(area.right() - x);
+        let text_width = u16::try_from(Span::raw(text).width()).unwrap_or(u16::MAX);
+        let start = if col.right {
+            x + width.saturating_sub(text_width)
+        } else {
+            x
+        };
+        buf.set_stringn(start, y, text, usize::from(width - (start - x)), style);
+        x = x.saturating_add(col.width).saturating_add(1);
+    }
 }
 
 /// First visible row of a list so that `cursor` stays on screen.

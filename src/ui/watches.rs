@@ -1,12 +1,12 @@
 //! Watched addresses of the selected network: balance and change since start.
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Cell, Paragraph, Row, Table};
+use ratatui::widgets::{Block, Paragraph};
 
-use super::{Theme, fit_columns, format, pane_title, scroll_offset};
+use super::{Column, Theme, fit_columns, format, pane_title, scroll_offset, table_row};
 use crate::state::{AppState, Focus, WatchRow};
 use crate::text::sanitize;
 
@@ -60,53 +60,36 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let specs: [(u16, u8); 5] = std::array::from_fn(|c| (widths[c], COLUMNS[c].1));
     let keep = fit_columns(specs, inner.width);
 
-    let rows = visible.into_iter().map(|(i, row)| {
-        let cells =
-            row.into_iter()
-                .enumerate()
-                .filter(|(c, _)| keep[*c])
-                .map(|(c, (text, style))| {
-                    let line = if COLUMNS[c].2 {
-                        Line::from(text).right_aligned()
-                    } else {
-                        Line::from(text)
-                    };
-                    Cell::from(line).style(style)
-                });
-        let style = if focused && i == cursor {
-            theme.selected()
-        } else {
-            theme.text()
-        };
-        Row::new(cells).style(style)
-    });
+    // The label takes whatever the other kept columns leave.
+    let others: u16 = (1..5).filter(|c| keep[*c]).map(|c| widths[c] + 1).sum();
+    widths[0] = inner.width.saturating_sub(others).max(MIN_LABEL);
+    let cols: Vec<Column> = (0..5)
+        .filter(|c| keep[*c])
+        .map(|c| Column {
+            width: widths[c],
+            right: COLUMNS[c].2,
+        })
+        .collect();
+    let buf = frame.buffer_mut();
     let header = COLUMNS
         .iter()
         .zip(keep)
         .filter(|(_, k)| *k)
-        .map(|((h, _, right), _)| {
-            if *right {
-                Line::from(*h).right_aligned()
-            } else {
-                Line::from(*h)
-            }
-        });
-    let constraints = widths
-        .iter()
-        .zip(keep)
-        .enumerate()
-        .filter(|(_, (_, k))| *k)
-        .map(|(c, (w, _))| {
-            if c == 0 {
-                Constraint::Min(*w)
-            } else {
-                Constraint::Length(*w)
-            }
-        });
-    let table = Table::new(rows, constraints)
-        .header(Row::new(header).style(theme.dim()))
-        .column_spacing(1);
-    frame.render_widget(table, inner);
+        .map(|((h, _, _), _)| (*h, Style::new()));
+    table_row(buf, inner, inner.y, &cols, header, theme.dim());
+    for (y, (i, row)) in (inner.y + 1..).zip(&visible) {
+        let cells = row
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|((text, style), _)| (text.as_str(), *style));
+        let style = if focused && i == &cursor {
+            theme.selected()
+        } else {
+            theme.text()
+        };
+        table_row(buf, inner, y, &cols, cells, style);
+    }
 }
 
 /// A cell's text and its own style (patched over the row's).
