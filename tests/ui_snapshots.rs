@@ -494,6 +494,45 @@ fn focused_heads_row_is_highlighted_in_colour() {
 }
 
 #[test]
+fn heads_list_scrolls_with_cursor() {
+    let mut s = fixture(Instant::now());
+    s.focus = Focus::Heads;
+    s.heads_cursor = 30;
+    let theme = dark();
+    let buf = render(&s, &theme, 80, 24);
+    let out = text(&buf);
+    let cursor_number = "19,234,537";
+    assert!(
+        !out.contains("19,234,567 0x"),
+        "newest row should have scrolled away:\n{out}"
+    );
+    let row = out
+        .lines()
+        .position(|l| l.contains(cursor_number))
+        .expect("cursor row shown");
+    let cell = &buf.content[row * 80 + 5];
+    assert_eq!(Some(cell.bg), theme.selected().bg, "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn selected_and_focused_borders_differ() {
+    let mut s = fixture(Instant::now());
+    let theme = dark();
+    // Top-left corner of the first (selected) and second network column.
+    let corner_fg = |s: &AppState, x: usize| render(s, &theme, 80, 24).content[80 + x].fg;
+    let selected_focused = corner_fg(&s, 0);
+    let other = corner_fg(&s, 27);
+    s.focus = Focus::Heads;
+    let selected_unfocused = corner_fg(&s, 0);
+    assert_eq!(Some(selected_focused), theme.block_selected(true).fg);
+    assert_eq!(Some(selected_unfocused), theme.block_selected(false).fg);
+    assert_eq!(Some(other), theme.block(false).fg);
+    assert_ne!(selected_focused, selected_unfocused);
+    assert_ne!(selected_unfocused, other);
+}
+
+#[test]
 fn no_cell_holds_escape_or_control_chars() {
     let base = Instant::now();
     let mut states = vec![fixture(base), five_networks(base)];
@@ -524,6 +563,8 @@ fn tiny_sizes_do_not_panic() {
             render(&s, &dark(), w, h);
         }
     }
+    s.show_help = false;
+    s.selected = 0;
     insta::assert_snapshot!(screen(&s, 20, 5));
 }
 

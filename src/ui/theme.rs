@@ -68,12 +68,6 @@ pub struct Theme {
     failed: Style,
 }
 
-impl Default for Theme {
-    fn default() -> Self {
-        Self::no_color()
-    }
-}
-
 impl Theme {
     /// Names of the themes compiled into the binary.
     pub fn builtin_names() -> Vec<&'static str> {
@@ -87,7 +81,8 @@ impl Theme {
         Self::from_toml(text, &format!("themes/{name}.toml")).ok()
     }
 
-    /// A built-in theme by name, else `<user_dir>/<name>.toml`.
+    /// A built-in theme by name, else `<user_dir>/<name>.toml` (so a user file cannot
+    /// shadow a built-in; pick another name).
     pub fn load(name: &str, user_dir: Option<&Path>) -> Result<Theme, String> {
         if let Some(theme) = Self::builtin(name) {
             return Ok(theme);
