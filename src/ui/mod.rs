@@ -1,34 +1,70 @@
 //! Drawing: `draw(frame, &AppState, &Theme)`, pure (clocks come from the state).
 //!
-//! Tall layout (body of 36 rows or more, e.g. 200x60):
+//! Tall layout (body of 36 rows or more, e.g. 120x40; columns widen to fill the width):
 //!
 //! ```text
-//!  chaintop · 3 networks · mainnet                                          ? help
-//! ┌ 1 mainnet ● ───────────┐┌ 2 base ● ──────────────┐┌ 3 anvil ● ─────────────┐
-//! │chain 1                 ││chain 8453              ││chain 5 ≠ expected 1    │ network row:
-//! │head 19,234,567  3s     ││...                     ││                        │ one column per
-//! │12.0s/blk  12.34 gwei   ││                        ││                        │ network, >= 26
-//! │gas 45.2%  txs 123      ││                        ││                        │ cols; a window
-//! │▂▃▅▇█▅▃▂▃▅▇█▅▃          ││                        ││                        │ around the
-//! │pending 12.3/s          ││                        ││                        │ selected one
-//! └ ◀ 1 more ──────────────┘└────────────────────────┘└────────────── 2 more ▶ ┘
-//! ┌ health ────────────────┐┌ health ────────────────┐┌ health ────────────────┐
-//! │● live  up 1h02m        ││● reconnecting in 4s #3 ││● failed                │ health, same
-//! │last msg 2s  reconn 3   ││connection refused      ││chain id mismatch: ex…  │ column widths
-//! │ping 12ms  http 40ms    ││...                     ││                        │
-//! └────────────────────────┘└────────────────────────┘└────────────────────────┘
-//! ┌ Heads · mainnet ───────────────────────┐┌ Watches · mainnet ─────────────────┐
-//! │  number      hash         txs  gas  age││label  address  balance  change  blk│
-//! │⤳ 19,234,567  0x1234…abcd  123  45%  3s ││                                    │
-//! └────────────────────────────────────────┘└────────────────────────────────────┘
+//!  chaintop · 3 networks · mainnet                                              ? help  title bar
+//! ┌ 1 mainnet ● ─────────────┐┌ 2 base ● ────────────────┐┌ 3 sepolia ● ─────────────┐
+//! │chain 1                   ││chain 8453                ││chain 5 ≠ 11155111        │ network row:
+//! │head 19,234,567  3s       ││head 22,000,000  40s      ││head waiting…             │ one column per
+//! │12.0s/blk  12.55 gwei     ││12.45 gwei                ││                          │ network (>= 26
+//! │gas 48.0%  txs 117        ││gas 20.0%  txs 100        ││                          │ cols), a window
+//! │▄█▅█▆█▆█▇██████████▅█▅█▆█▇││▃                         ││                          │ around the
+//! │pending 187/s             ││                          ││                          │ selected one,
+//! └ ◀ 1 more ────────────────┘└──────────────────────────┘└─────────────── 2 more ▶ ┘ hidden counts
+//! ┌ health ──────────────────┐┌ health ──────────────────┐┌ health ──────────────────┐ in the borders
+//! │● live  up 1h02m          ││● reconnecting in 4s #3   ││● failed                  │
+//! │err ws read: connection r…││connection refused        ││chain id mismatch:        │ health: same
+//! │last msg 2s  reconn 2     ││last msg —  reconn 5      ││expected 11155111, got 5  │ column widths
+//! │ping 12ms  http 41ms      ││ping —  http —            ││last msg —  reconn 0      │
+//! │msgs 42.5/s  reqs 1,234   ││msgs 42.5/s  reqs 0       ││...                       │
+//! │bad 1  errors 3           ││bad 0  errors 0           ││                          │
+//! │pending dropped 17        ││wss://base.example/ws     ││                          │
+//! │reorgs 1  deepest 2       ││                          ││                          │
+//! │wss://eth.example/ws/***  ││                          ││                          │
+//! └──────────────────────────┘└──────────────────────────┘└──────────────────────────┘
+//! ┌ heads · mainnet ─────────────────────────────────────────┐┌ watches · mainnet ─────────────────┐
+//! │       number hash            txs  gas%    age source    ││label      address     balance ETH │ selected
+//! │   19,234,567 0x7a81…9c03     117  48.0     3s ws        ││vitalik    0xd8dA…6045  1,200.5000 │ network's
+//! │⤳  19,234,565 0xee91…9846     115  55.0    27s backfill  ││treasury   0x5aAe…eAed     10.2500 │ lists
+//! └─────────────────────────────────────────────────────────┘└───────────────────────────────────┘
+//!  q quit  ? help  Tab focus  ←→/hl network  ↑↓/jk scroll  1-9 select  r reconnect       key hints
+//! ```
+//!
+//! Short layout (body under 36 rows): state, reason, summary and health merge into one
+//! block per network, at most half the body high; lines are ordered by importance so
+//! the cut drops the least useful. Table columns are dropped by priority when narrow.
+//! At 80x24:
+//!
+//! ```text
+//!  chaintop · 3 networks · mainnet                                         ? help
+//! ┌ 1 mainnet ● ────────────┐┌ 2 base ● ───────────────┐┌ 3 sepolia ● ───────────┐
+//! │● live  up 1h02m         ││● reconnecting in 4s #3  ││● failed                │
+//! │chain 1                  ││connection refused       ││chain id mismatch:      │
+//! │head 19,234,567  3s      ││chain 8453               ││expected 11155111, got 5│
+//! │12.0s/blk  12.55 gwei    ││head 22,000,000  40s     ││chain 5 ≠ 11155111      │
+//! │gas 48.0%  txs 117       ││12.45 gwei               ││head waiting…           │
+//! │▇▄▇▄▇▅▂▅▂▅▃▆▃▆▃▆▄▇▄▇▄▄▄▃▃││gas 20.0%  txs 100       ││last msg —  reconn 0    │
+//! │pending 187/s            ││▁                        ││ping —  http —          │
+//! │err ws read: connection …││last msg —  reconn 5     ││msgs 42.5/s  reqs 0     │
+//! │last msg 2s  reconn 2    ││ping —  http —           ││bad 0  errors 0         │
+//! └─────────────────────────┘└─────────────────────────┘└────────────────────────┘
+//! ┌ heads · mainnet ─────────────────────────────┐┌ watches · mainnet ───────────┐
+//! │       number hash            txs  gas%    age││label     balance ETH   change│
+//! │   19,234,567 0x7a81…9c03     117  48.0     3s││vitalik    1,200.5000 -34.0679│
+//! │   19,234,566 0x541c…89cd     116  48.0    15s││treasury      10.2500  +0.2500│
+//! │⤳  19,234,565 0xee91…9846     115  55.0    27s││new                 …        —│
+//! │⤳  19,234,564 0xb831…b373     114  55.0    39s││                              │
+//! │   19,234,563 0x3a4b…6e3c     113  61.0    51s││                              │
+//! │   19,234,562 0x94c7…1201     112  94.0  1m03s││                              │
+//! │   19,234,561 0x28ea…9c86     111  57.0  1m15s││                              │
+//! │   19,234,560 0xe261…ecd6     110  90.0  1m27s││                              │
+//! └──────────────────────────────────────────────┘└──────────────────────────────┘
 //!  q quit  ? help  Tab focus  ←→/hl network  ↑↓/jk scroll  1-9 select  r reconnect
 //! ```
 //!
-//! Short layout (body under 36 rows, e.g. 80x24): summary and health merge into one
-//! block per network, cut to at most half the body; lines are ordered by importance so
-//! the cut drops the least useful ones. Below 60 columns one network column is shown
-//! and only the focused one of heads/watches. Every size down to 1x1 draws without
-//! panicking.
+//! Below 60 columns one network column is shown (with both "more" counts) and only the
+//! focused one of heads/watches. Every size down to 1x1 draws without panicking.
 
 pub mod format;
 mod heads;
