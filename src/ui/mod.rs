@@ -23,7 +23,7 @@
 //! │reorgs 1  deepest 2       ││                          ││                          │
 //! │wss://eth.example/ws/***  ││                          ││                          │
 //! └──────────────────────────┘└──────────────────────────┘└──────────────────────────┘
-//! ┌ heads · mainnet ─────────────────────────────────────────┐┌ watches · mainnet ─────────────────┐
+//! ┌ heads · mainnet ────────────────────────────────────────┐┌ watches · mainnet ────────────────┐
 //! │       number hash            txs  gas%    age source    ││label      address     balance ETH │ selected
 //! │   19,234,567 0x7a81…9c03     117  48.0     3s ws        ││vitalik    0xd8dA…6045  1,200.5000 │ network's
 //! │⤳  19,234,565 0xee91…9846     115  55.0    27s backfill  ││treasury   0x5aAe…eAed     10.2500 │ lists
