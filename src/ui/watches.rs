@@ -83,7 +83,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
             .zip(keep)
             .filter(|(_, k)| *k)
             .map(|((text, style), _)| (text.as_str(), *style));
-        let style = if focused && i == &cursor {
+        let style = if focused && *i == cursor {
             theme.selected()
         } else {
             theme.text()
