@@ -1,1 +1,427 @@
-//! Drawing: `draw(frame, &AppState, &Theme)`.
+//! Drawing: `draw(frame, &AppState, &Theme)`, pure (clocks come from the state).
+//!
+//! Tall layout (body of 36 rows or more, e.g. 120x40; columns widen to fill the width):
+//!
+//! ```text
+//!  chaintop · 3 networks · mainnet                                              ? help  title bar
+//! ┌ 1 mainnet ● ─────────────┐┌ 2 base ● ────────────────┐┌ 3 sepolia ● ─────────────┐
+//! │chain 1                   ││chain 8453                ││chain 5 ≠ 11155111        │ network row:
+//! │head 19,234,567  3s       ││head 22,000,000  40s      ││head waiting…             │ one column per
+//! │12.0s/blk  12.55 gwei     ││12.45 gwei                ││                          │ network (>= 26
+//! │gas 48.0%  txs 117        ││gas 20.0%  txs 100        ││                          │ cols), a window
+//! │▄█▅█▆█▆█▇██████████▅█▅█▆█▇││▃                         ││                          │ around the
+//! │pending 187/s             ││                          ││                          │ selected one,
+//! └ ◀ 1 more ────────────────┘└──────────────────────────┘└─────────────── 2 more ▶ ┘ hidden counts
+//! ┌ health ──────────────────┐┌ health ──────────────────┐┌ health ──────────────────┐ in the borders
+//! │● live  up 1h02m          ││● reconnecting in 4s #3   ││● failed                  │
+//! │err ws read: connection r…││connection refused        ││chain id mismatch:        │ health: same
+//! │last msg 2s  reconn 2     ││last msg —  reconn 5      ││expected 11155111, got 5  │ column widths
+//! │ping 12ms  http 41ms      ││ping —  http —            ││last msg —  reconn 0      │
+//! │msgs 42.5/s  reqs 1,234   ││msgs 42.5/s  reqs 0       ││...                       │
+//! │bad 1  errors 3           ││bad 0  errors 0           ││                          │
+//! │pending dropped 17        ││wss://base.example/ws     ││                          │
+//! │reorgs 1  deepest 2       ││                          ││                          │
+//! │wss://eth.example/ws/***  ││                          ││                          │
+//! └──────────────────────────┘└──────────────────────────┘└──────────────────────────┘
+//! ┌ heads · mainnet ────────────────────────────────────────┐┌ watches · mainnet ────────────────┐
+//! │       number hash            txs  gas%    age source    ││label      address     balance ETH │ selected
+//! │   19,234,567 0x7a81…9c03     117  48.0     3s ws        ││vitalik    0xd8dA…6045  1,200.5000 │ network's
+//! │⤳  19,234,565 0xee91…9846     115  55.0    27s backfill  ││treasury   0x5aAe…eAed     10.2500 │ lists
+//! └─────────────────────────────────────────────────────────┘└───────────────────────────────────┘
+//!  q quit  ? help  Tab focus  ←→/hl network  ↑↓/jk scroll  1-9 select  r reconnect       key hints
+//! ```
+//!
+//! Short layout (body under 36 rows): state, reason, summary and health merge into one
+//! block per network, at most half the body high; lines are ordered by importance so
+//! the cut drops the least useful. Table columns are dropped by priority when narrow.
+//! At 80x24:
+//!
+//! ```text
+//!  chaintop · 3 networks · mainnet                                         ? help
+//! ┌ 1 mainnet ● ────────────┐┌ 2 base ● ───────────────┐┌ 3 sepolia ● ───────────┐
+//! │● live  up 1h02m         ││● reconnecting in 4s #3  ││● failed                │
+//! │chain 1                  ││connection refused       ││chain id mismatch:      │
+//! │head 19,234,567  3s      ││chain 8453               ││expected 11155111, got 5│
+//! │12.0s/blk  12.55 gwei    ││head 22,000,000  40s     ││chain 5 ≠ 11155111      │
+//! │gas 48.0%  txs 117       ││12.45 gwei               ││head waiting…           │
+//! │▇▄▇▄▇▅▂▅▂▅▃▆▃▆▃▆▄▇▄▇▄▄▄▃▃││gas 20.0%  txs 100       ││last msg —  reconn 0    │
+//! │pending 187/s            ││▁                        ││ping —  http —          │
+//! │err ws read: connection …││last msg —  reconn 5     ││msgs 42.5/s  reqs 0     │
+//! │last msg 2s  reconn 2    ││ping —  http —           ││bad 0  errors 0         │
+//! └─────────────────────────┘└─────────────────────────┘└────────────────────────┘
+//! ┌ heads · mainnet ─────────────────────────────┐┌ watches · mainnet ───────────┐
+//! │       number hash            txs  gas%    age││label     balance ETH   change│
+//! │   19,234,567 0x7a81…9c03     117  48.0     3s││vitalik    1,200.5000 -34.0679│
+//! │   19,234,566 0x541c…89cd     116  48.0    15s││treasury      10.2500  +0.2500│
+//! │⤳  19,234,565 0xee91…9846     115  55.0    27s││new                 …        —│
+//! │⤳  19,234,564 0xb831…b373     114  55.0    39s││                              │
+//! │   19,234,563 0x3a4b…6e3c     113  61.0    51s││                              │
+//! │   19,234,562 0x94c7…1201     112  94.0  1m03s││                              │
+//! │   19,234,561 0x28ea…9c86     111  57.0  1m15s││                              │
+//! │   19,234,560 0xe261…ecd6     110  90.0  1m27s││                              │
+//! └──────────────────────────────────────────────┘└──────────────────────────────┘
+//!  q quit  ? help  Tab focus  ←→/hl network  ↑↓/jk scroll  1-9 select  r reconnect
+//! ```
+//!
+//! Below 60 columns one network column is shown (with both "more" counts) and only the
+//! focused one of heads/watches. Every size down to 1x1 draws without panicking.
+
+pub mod format;
+mod heads;
+mod health;
+mod help;
+mod networks;
+mod theme;
+mod watches;
+
+pub use theme::Theme;
+
+use ratatui::Frame;
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Sparkline};
+
+use crate::state::{AppState, Focus};
+
+/// Narrowest useful network column.
+const MIN_COLUMN: u16 = 26;
+/// Below this width only one network column is shown.
+const NARROW: u16 = 60;
+/// Body rows needed for separate summary and health blocks.
+const TALL_BODY: u16 = 36;
+const SUMMARY_HEIGHT: u16 = 10;
+const HEALTH_HEIGHT: u16 = 12;
+
+/// Draw the whole screen from `state`.
+pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
+    let area = frame.area();
+    if area.is_empty() {
+        return;
+    }
+    let with_footer = area.height >= 3;
+    let (title, rest) = cut_top(area, 1);
+    let (body, footer) = cut_top(rest, rest.height.saturating_sub(u16::from(with_footer)));
+    title_bar(frame, title, state, theme);
+    if with_footer {
+        key_hints(frame, footer, theme);
+    }
+    if state.networks.is_empty() {
+        let msg = Line::styled("no networks configured", theme.dim());
+        frame.render_widget(Paragraph::new(msg), body);
+    } else if !body.is_empty() {
+        draw_body(frame, body, state, theme);
+    }
+    if state.show_help {
+        help::draw(frame, area, theme);
+    }
+}
+
+fn draw_body(frame: &mut Frame, body: Rect, state: &AppState, theme: &Theme) {
+    let tall = body.height >= TALL_BODY;
+    let net_rows = if tall {
+        SUMMARY_HEIGHT + HEALTH_HEIGHT
+    } else if body.height < 8 {
+        body.height
+    } else {
+        (body.height / 2).min(networks::COMPACT_MAX_LINES + 2)
+    };
+    let (row, bottom) = cut_top(body, net_rows);
+
+    let n = state.networks.len();
+    let fit = if body.width < NARROW {
+        1
+    } else {
+        usize::from(body.width / MIN_COLUMN)
+    };
+    let (start, shown) = window(n, state.selected, fit);
+    // `shown` is at least 1 and at most the width / MIN_COLUMN (or 1).
+    let (base, extra) = (row.width / shown as u16, row.width % shown as u16);
+    let mut x = row.x;
+    for i in 0..shown {
+        let width = base + u16::from((i as u16) < extra);
+        let col = Rect { x, width, ..row };
+        x += width;
+        let idx = start + i;
+        let more = networks::More {
+            left: if i == 0 { start } else { 0 },
+            right: if i + 1 == shown { n - start - shown } else { 0 },
+        };
+        if tall {
+            let (summary, health) = cut_top(col, SUMMARY_HEIGHT);
+            networks::draw_summary(frame, summary, state, theme, idx, more);
+            health::draw(frame, health, state, theme, idx);
+        } else {
+            networks::draw_compact(frame, col, state, theme, idx, more);
+        }
+    }
+
+    if bottom.is_empty() {
+        return;
+    }
+    if body.width < NARROW {
+        if state.focus == Focus::Watches {
+            watches::draw(frame, bottom, state, theme);
+        } else {
+            heads::draw(frame, bottom, state, theme);
+        }
+    } else {
+        let left_width = (u32::from(bottom.width) * 60 / 100) as u16;
+        let left = Rect {
+            width: left_width,
+            ..bottom
+        };
+        let right = Rect {
+            x: bottom.x + left_width,
+            width: bottom.width - left_width,
+            ..bottom
+        };
+        heads::draw(frame, left, state, theme);
+        watches::draw(frame, right, state, theme);
+    }
+}
+
+/// Split `area` into its top `rows` rows and the rest. Plain arithmetic rather than
+/// `Layout`: the constraint solver costs more than the whole frame's text.
+fn cut_top(area: Rect, rows: u16) -> (Rect, Rect) {
+    let rows = rows.min(area.height);
+    let top = Rect {
+        height: rows,
+        ..area
+    };
+    let rest = Rect {
+        y: area.y + rows,
+        height: area.height - rows,
+        ..area
+    };
+    (top, rest)
+}
+
+/// First index and count of the network columns shown: as many as `fit`, centred on the
+/// selected one where possible (the selection scrolls the window).
+fn window(n: usize, selected: usize, fit: usize) -> (usize, usize) {
+    let shown = fit.clamp(1, n.max(1)).min(n);
+    let selected = selected.min(n.saturating_sub(1));
+    let start = selected
+        .saturating_sub((shown.saturating_sub(1)) / 2)
+        .min(n - shown);
+    (start, shown)
+}
+
+fn title_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let n = state.networks.len();
+    let mut spans = vec![
+        Span::styled(" chaintop", theme.title_bar()),
+        Span::styled(" · ", theme.dim()),
+        Span::styled(
+            format!("{n} network{}", if n == 1 { "" } else { "s" }),
+            theme.text(),
+        ),
+    ];
+    if let Some(net) = state.selected_network() {
+        spans.push(Span::styled(" · ", theme.dim()));
+        spans.push(Span::styled(
+            crate::text::sanitize(&net.name).into_owned(),
+            theme.title(true),
+        ));
+    }
+    frame.render_widget(Line::from(spans), area);
+    let help = Line::from(vec![
+        Span::styled("?", theme.key()),
+        Span::styled(" help ", theme.dim()),
+    ])
+    .right_aligned();
+    // A narrow terminal keeps the product name rather than the hint.
+    if area.width >= 40 {
+        frame.render_widget(help, area);
+    }
+}
+
+const HINTS: &[(&str, &str)] = &[
+    ("q", "quit"),
+    ("?", "help"),
+    ("Tab", "focus"),
+    ("←→/hl", "network"),
+    ("↑↓/jk", "scroll"),
+    ("1-9", "select"),
+    ("r", "reconnect"),
+];
+
+fn key_hints(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let mut spans = Vec::with_capacity(HINTS.len() * 3);
+    for (key, what) in HINTS {
+        spans.push(Span::raw(" "));
+        spans.push(Span::styled(*key, theme.key()));
+        spans.push(Span::styled(format!(" {what} "), theme.dim()));
+    }
+    frame.render_widget(Line::from(spans), area);
+}
+
+/// One row (or a few, for a sparkline) of a network's block.
+enum Item {
+    Line(Line<'static>),
+    Spark { data: Vec<u64>, height: u16 },
+}
+
+/// Draw items top to bottom, dropping whatever does not fit.
+fn render_items(frame: &mut Frame, area: Rect, items: Vec<Item>, theme: &Theme) {
+    let mut y = area.y;
+    for item in items {
+        if y >= area.bottom() {
+            break;
+        }
+        match item {
+            Item::Line(line) => {
+                frame.render_widget(
+                    line,
+                    Rect {
+                        y,
+                        height: 1,
+                        ..area
+                    },
+                );
+                y += 1;
+            }
+            Item::Spark { data, height } => {
+                let height = height.min(area.bottom() - y);
+                let spark = Sparkline::default()
+                    .data(&data)
+                    .max(100)
+                    .style(theme.sparkline());
+                frame.render_widget(spark, Rect { y, height, ..area });
+                y += height;
+            }
+        }
+    }
+}
+
+/// `label value` with the label dimmed.
+fn label(text: &'static str, theme: &Theme) -> Span<'static> {
+    Span::styled(text, theme.dim())
+}
+
+/// Which columns of a table fit in `width` (one space between columns): the highest
+/// `priority` numbers are dropped first, priority 0 never.
+fn fit_columns<const N: usize>(cols: [(u16, u8); N], width: u16) -> [bool; N] {
+    let mut keep = [true; N];
+    let total = |keep: &[bool; N]| -> u16 {
+        let (sum, n) = cols
+            .iter()
+            .zip(keep)
+            .filter(|(_, k)| **k)
+            .fold((0u16, 0u16), |(s, n), ((w, _), _)| {
+                (s.saturating_add(*w), n + 1)
+            });
+        sum.saturating_add(n.saturating_sub(1))
+    };
+    let max_prio = cols.iter().map(|c| c.1).max().unwrap_or(0);
+    for prio in (1..=max_prio).rev() {
+        if total(&keep) <= width {
+            break;
+        }
+        for (k, (_, p)) in keep.iter_mut().zip(cols.iter()) {
+            if *p == prio {
+                *k = false;
+            }
+        }
+    }
+    keep
+}
+
+/// A column of a hand-drawn table (ratatui's `Table` runs the layout solver each frame).
+#[derive(Debug, Clone, Copy)]
+struct Column {
+    width: u16,
+    right: bool,
+}
+
+/// Draw one table row at `y`: `row_style` over the whole row, then each cell's text
+/// (clipped to its column, one space between columns) patched with its own style.
+fn table_row<'a>(
+    buf: &mut Buffer,
+    area: Rect,
+    y: u16,
+    cols: &[Column],
+    cells: impl IntoIterator<Item = (&'a str, Style)>,
+    row_style: Style,
+) {
+    if y >= area.bottom() {
+        return;
+    }
+    buf.set_style(
+        Rect {
+            y,
+            height: 1,
+            ..area
+        },
+        row_style,
+    );
+    let mut x = area.x;
+    for (col, (text, style)) in cols.iter().zip(cells) {
+        if x >= area.right() {
+            break;
+        }
+        let width = col.width.min(area.right() - x);
+        let text_width = u16::try_from(Span::raw(text).width()).unwrap_or(u16::MAX);
+        let start = if col.right {
+            x + width.saturating_sub(text_width)
+        } else {
+            x
+        };
+        buf.set_stringn(start, y, text, usize::from(width - (start - x)), style);
+        x = x.saturating_add(col.width).saturating_add(1);
+    }
+}
+
+/// First visible row of a list so that `cursor` stays on screen.
+fn scroll_offset(cursor: usize, rows: usize) -> usize {
+    cursor.saturating_sub(rows.saturating_sub(1))
+}
+
+/// The title of a list pane, e.g. ` heads · mainnet `.
+fn pane_title(name: &'static str, state: &AppState, focused: bool, theme: &Theme) -> Line<'static> {
+    let net = state
+        .selected_network()
+        .map(|n| crate::text::sanitize(&n.name).into_owned());
+    let text = match net {
+        Some(net) => format!(" {name} · {net} "),
+        None => format!(" {name} "),
+    };
+    Line::styled(text, theme.title(focused))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{fit_columns, scroll_offset, window};
+
+    #[test]
+    fn columns_drop_by_priority() {
+        let cols = [(10, 0), (5, 2), (5, 1)];
+        assert_eq!(fit_columns(cols, 22), [true, true, true]);
+        assert_eq!(fit_columns(cols, 21), [true, false, true]);
+        assert_eq!(fit_columns(cols, 15), [true, false, false]);
+        assert_eq!(fit_columns(cols, 0), [true, false, false]);
+        assert_eq!(scroll_offset(0, 5), 0);
+        assert_eq!(scroll_offset(7, 5), 3);
+        assert_eq!(scroll_offset(7, 0), 7);
+    }
+
+    #[test]
+    fn window_contains_selected_and_stays_in_bounds() {
+        assert_eq!(window(5, 0, 3), (0, 3));
+        assert_eq!(window(5, 2, 3), (1, 3));
+        assert_eq!(window(5, 4, 3), (2, 3));
+        assert_eq!(window(2, 1, 7), (0, 2));
+        assert_eq!(window(5, 3, 1), (3, 1));
+        assert_eq!(window(5, 3, 0), (3, 1));
+        for n in 1..8 {
+            for sel in 0..n {
+                for fit in 0..9 {
+                    let (start, shown) = window(n, sel, fit);
+                    assert!(start <= sel && sel < start + shown && start + shown <= n);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,207 @@
+//! Number, time, hash and address formatting shared by the panes.
+
+use std::borrow::Cow;
+use std::time::Duration;
+
+use alloy_primitives::utils::format_units;
+use alloy_primitives::{Address, B256, U256};
+
+/// `19234567` → `19,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    group_digits(&digits)
+}
+
+fn group_digits(digits: &str) -> String {
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A compact age or countdown: `3s`, `1m12s`, `1h02m`, `2d03h`.
+pub fn age(secs: u64) -> String {
+    match secs {
+        0..60 => format!("{secs}s"),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        3600..86400 => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+        _ => format!("{}d{:02}h", secs / 86400, secs % 86400 / 3600),
+    }
+}
+
+/// A duration rounded up to whole seconds (so a countdown never shows `0s` early).
+pub fn countdown(d: Duration) -> String {
+    let secs = d.as_secs() + u64::from(d.subsec_nanos() > 0);
+    age(secs)
+}
+
+/// Milliseconds: `12ms`, `0.4ms` below one.
+pub fn millis(d: Duration) -> String {
+    let ms = d.as_secs_f64() * 1000.0;
+    if ms < 1.0 {
+        format!("{ms:.1}ms")
+    } else {
+        format!("{ms:.0}ms")
+    }
+}
+
+/// A per-second rate: `3.2/s`, `1.2k/s`.
+pub fn rate(per_sec: f64) -> String {
+    if per_sec >= 10_000.0 {
+        format!("{:.1}k/s", per_sec / 1000.0)
+    } else if per_sec >= 100.0 {
+        format!("{per_sec:.0}/s")
+    } else {
+        format!("{per_sec:.1}/s")
+    }
+}
+
+/// `0x1234…abcd`.
+pub fn short_hash(hash: &B256) -> String {
+    let s = hash.to_string();
+    shorten_hex(&s)
+}
+
+/// EIP-55 checksummed `0xAbCd…1234`.
+pub fn short_address(address: &Address) -> String {
+    shorten_hex(&address.to_checksum(None))
+}
+
+fn shorten_hex(s: &str) -> String {
+    if s.len() <= 12 {
+        return s.to_string();
+    }
+    format!("{}…{}", &s[..6], &s[s.len() - 4..])
+}
+
+/// A wei amount in `decimals`-unit with `places` fraction digits, rounded half up,
+/// with thousands separators in the integer part: `1,234.5678`.
+pub fn units(wei: U256, decimals: u8, places: u8) -> String {
+    let places = places.min(decimals);
+    let half = if places < decimals {
+        U256::from(5u8) * U256::from(10u8).pow(U256::from(decimals - places - 1))
+    } else {
+        U256::ZERO
+    };
+    let rounded = wei.saturating_add(half);
+    let Ok(full) = format_units(rounded, decimals) else {
+        return "?".to_string();
+    };
+    let (int, frac) = full.split_once('.').unwrap_or((&full, ""));
+    let mut out = group_digits(int);
+    if places > 0 {
+        out.push('.');
+        out.push_str(frac.get(..usize::from(places)).unwrap_or(frac));
+    }
+    out
+}
+
+/// Base fee in gwei with two decimals.
+pub fn gwei(wei: U256) -> String {
+    units(wei, 9, 2)
+}
+
+/// A balance in ETH with four decimals.
+pub fn eth(wei: U256) -> String {
+    units(wei, 18, 4)
+}
+
+/// Cut `s` to at most `max` characters, ending in `…` when cut.
+pub fn truncate(s: &str, max: usize) -> Cow<'_, str> {
+    if s.chars().count() <= max {
+        return Cow::Borrowed(s);
+    }
+    if max == 0 {
+        return Cow::Borrowed("");
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    Cow::Owned(out)
+}
+
+/// Split `s` into at most `lines` pieces of `width` characters, the last ending in `…`
+/// when the text does not fit.
+pub fn wrap(s: &str, width: usize, lines: usize) -> Vec<String> {
+    let mut out = Vec::new();
+    if width == 0 || lines == 0 {
+        return out;
+    }
+    let mut rest = s;
+    while !rest.is_empty() && out.len() < lines {
+        let last = out.len() + 1 == lines;
+        let piece = if last {
+            truncate(rest, width).into_owned()
+        } else {
+            let head: String = rest.chars().take(width).collect();
+            // Break after the last space when it keeps most of the line.
+            match head.rfind(' ') {
+                Some(i) if head.len() < rest.len() && i >= head.len() / 2 => head[..=i].to_string(),
+                _ => head,
+            }
+        };
+        let used = if last { rest.len() } else { piece.len() };
+        rest = &rest[used..];
+        out.push(piece);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formats_numbers_and_times() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000), "1,000");
+        assert_eq!(thousands(19_234_567), "19,234,567");
+        assert_eq!(age(3), "3s");
+        assert_eq!(age(72), "1m12s");
+        assert_eq!(age(3723), "1h02m");
+        assert_eq!(age(2 * 86400 + 3 * 3600 + 5), "2d03h");
+        assert_eq!(countdown(Duration::from_millis(3200)), "4s");
+        assert_eq!(millis(Duration::from_micros(12_400)), "12ms");
+        assert_eq!(rate(3.24), "3.2/s");
+        assert_eq!(rate(12_345.0), "12.3k/s");
+    }
+
+    #[test]
+    fn formats_units_with_rounding() {
+        assert_eq!(gwei(U256::from(12_345_678_901u64)), "12.35");
+        assert_eq!(gwei(U256::from(7u64)), "0.00");
+        let wei = |s: &str| alloy_primitives::utils::parse_ether(s).unwrap();
+        assert_eq!(eth(wei("1234.00005")), "1,234.0001");
+        assert_eq!(eth(wei("1234.00004999")), "1,234.0000");
+        assert_eq!(eth(wei("1.99995")), "2.0000");
+        assert!(eth(U256::MAX).starts_with("115,792,089,237,"));
+    }
+
+    #[test]
+    fn shortens_hashes_and_checksums_addresses() {
+        let h = B256::repeat_byte(0xab);
+        assert_eq!(short_hash(&h), "0xabab…abab");
+        let a: Address = "0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"
+            .parse()
+            .unwrap();
+        assert_eq!(short_address(&a), "0x5aAe…eAed");
+    }
+
+    #[test]
+    fn truncates_and_wraps() {
+        assert_eq!(truncate("hello", 5), "hello");
+        assert_eq!(truncate("hello!", 5), "hell…");
+        assert_eq!(truncate("hello", 0), "");
+        assert_eq!(wrap("abcdefgh", 3, 2), vec!["abc", "de…"]);
+        assert_eq!(wrap("abcdef", 3, 2), vec!["abc", "def"]);
+        assert_eq!(wrap("ab", 3, 2), vec!["ab"]);
+        assert_eq!(
+            wrap("chain id mismatch", 12, 2),
+            vec!["chain id ", "mismatch"]
+        );
+    }
+}

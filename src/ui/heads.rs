@@ -1,0 +1,106 @@
+//! Recent heads of the selected network, newest first.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Paragraph};
+
+use super::{Column, Theme, fit_columns, format, pane_title, scroll_offset, table_row};
+use crate::event::HeadSource;
+use crate::state::{AppState, Focus, age_secs};
+
+/// Width and drop priority of: reorg mark, number, hash, txs, gas, age, source.
+const COLUMNS: [(u16, u8); 7] = [(1, 0), (11, 0), (13, 3), (5, 2), (5, 1), (6, 1), (8, 4)];
+const HEADERS: [&str; 7] = ["", "number", "hash", "txs", "gas%", "age", "source"];
+/// Columns whose values are numbers, aligned right.
+const RIGHT: [bool; 7] = [false, true, false, true, true, true, false];
+
+pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    let focused = state.focus == Focus::Heads;
+    let block = Block::bordered()
+        .border_style(theme.block(focused))
+        .title(pane_title("heads", state, focused, theme));
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(net) = state.selected_network() else {
+        return;
+    };
+    if net.heads.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled("waiting for heads…", theme.dim())),
+            inner,
+        );
+        return;
+    }
+
+    let keep = fit_columns(COLUMNS, inner.width);
+    let rows_fit = usize::from(inner.height.saturating_sub(1));
+    let cursor = state.heads_cursor.min(net.heads.len() - 1);
+    let offset = scroll_offset(cursor, rows_fit);
+    let cols: Vec<Column> = COLUMNS
+        .iter()
+        .zip(RIGHT)
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(((width, _), right), _)| Column {
+            width: *width,
+            right,
+        })
+        .collect();
+    let buf = frame.buffer_mut();
+    let header = HEADERS
+        .iter()
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(h, _)| (*h, Style::new()));
+    table_row(buf, inner, inner.y, &cols, header, theme.dim());
+    let rows = net
+        .heads
+        .iter()
+        .rev()
+        .enumerate()
+        .skip(offset)
+        .take(rows_fit);
+    for (y, (i, row)) in (inner.y + 1..).zip(rows) {
+        let h = &row.head;
+        let gas = if h.gas_limit == 0 {
+            "—".to_string()
+        } else {
+            format!("{:.1}", h.gas_used as f64 * 100.0 / h.gas_limit as f64)
+        };
+        let values: [(&str, Style); 7] = [
+            (if row.reorged { "⤳" } else { "" }, theme.warn()),
+            (&format::thousands(h.number), Style::new()),
+            (&format::short_hash(&h.hash), Style::new()),
+            (
+                &h.tx_count.map_or_else(|| "—".into(), |n| n.to_string()),
+                Style::new(),
+            ),
+            (&gas, Style::new()),
+            (
+                &format::age(age_secs(h.timestamp, state.wall_now)),
+                Style::new(),
+            ),
+            (
+                match h.source {
+                    HeadSource::Ws => "ws",
+                    HeadSource::Backfill => "backfill",
+                    HeadSource::Poll => "poll",
+                },
+                Style::new(),
+            ),
+        ];
+        let cells = values
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(v, _)| v);
+        let style = if focused && i == cursor {
+            theme.selected()
+        } else {
+            theme.text()
+        };
+        table_row(buf, inner, y, &cols, cells, style);
+    }
+}

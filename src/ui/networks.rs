@@ -1,0 +1,226 @@
+//! The network row: one bordered column per network with chain, head, fees, gas and
+//! pending rate (and, in the short layout, its health merged in).
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Block;
+
+use super::{Item, Theme, format, health, label, render_items};
+use crate::event::SubStatus;
+use crate::state::{AppState, Focus, NetworkState, age_secs};
+use crate::text::sanitize;
+
+/// Most lines a merged (short layout) network block can use.
+pub(super) const COMPACT_MAX_LINES: u16 = 16;
+
+/// Networks hidden to the left of this column / to the right of it.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct More {
+    pub left: usize,
+    pub right: usize,
+}
+
+pub(super) fn draw_summary(
+    frame: &mut Frame,
+    area: Rect,
+    state: &AppState,
+    theme: &Theme,
+    idx: usize,
+    more: More,
+) {
+    let Some(net) = state.networks.get(idx) else {
+        return;
+    };
+    let block = column_block(net, state, theme, idx, more);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let items = summary_items(net, state, theme, inner.width, 2);
+    render_items(frame, inner, items, theme);
+}
+
+pub(super) fn draw_compact(
+    frame: &mut Frame,
+    area: Rect,
+    state: &AppState,
+    theme: &Theme,
+    idx: usize,
+    more: More,
+) {
+    let Some(net) = state.networks.get(idx) else {
+        return;
+    };
+    let block = column_block(net, state, theme, idx, more);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let mut items = Vec::with_capacity(COMPACT_MAX_LINES as usize);
+    items.push(Item::Line(health::state_line(net, state, theme)));
+    items.extend(
+        health::reason_lines(net, theme, inner.width)
+            .into_iter()
+            .map(Item::Line),
+    );
+    items.extend(summary_items(net, state, theme, inner.width, 1));
+    items.extend(
+        health::detail_lines(net, state, theme, inner.width)
+            .into_iter()
+            .map(Item::Line),
+    );
+    render_items(frame, inner, items, theme);
+}
+
+fn column_block(
+    net: &NetworkState,
+    state: &AppState,
+    theme: &Theme,
+    idx: usize,
+    more: More,
+) -> Block<'static> {
+    let selected = idx == state.selected;
+    let focused = selected && state.focus == Focus::Networks;
+    let border = if selected {
+        theme.block_selected(focused)
+    } else {
+        theme.block(false)
+    };
+    let mut title = vec![Span::raw(" ")];
+    if idx < 9 {
+        title.push(Span::styled(format!("{} ", idx + 1), theme.key()));
+    }
+    title.push(Span::styled(
+        sanitize(&net.name).into_owned(),
+        theme.title(selected),
+    ));
+    title.push(Span::styled(" ● ", theme.state(&net.conn)));
+    let mut block = Block::bordered()
+        .border_style(border)
+        .title(Line::from(title));
+    if more.left > 0 {
+        block = block.title_bottom(Line::styled(format!(" ◀ {} more ", more.left), theme.key()));
+    }
+    if more.right > 0 {
+        block = block.title_bottom(
+            Line::styled(format!(" {} more ▶ ", more.right), theme.key()).right_aligned(),
+        );
+    }
+    block
+}
+
+/// Chain, head, fee, gas, sparkline and pending lines, most important first.
+fn summary_items(
+    net: &NetworkState,
+    state: &AppState,
+    theme: &Theme,
+    width: u16,
+    spark_height: u16,
+) -> Vec<Item> {
+    let mut items = Vec::with_capacity(8);
+
+    let mut chain = vec![label("chain ", theme)];
+    match net.chain_id {
+        Some(id) => chain.push(Span::styled(id.to_string(), theme.text())),
+        None => chain.push(Span::styled("—", theme.dim())),
+    }
+    if let (Some(want), Some(got)) = (net.expected_chain_id, net.chain_id)
+        && want != got
+    {
+        let long = format!(" ≠ expected {want}");
+        let fits = 6 + digits(got) + long.chars().count() <= usize::from(width);
+        let text = if fits { long } else { format!(" ≠ {want}") };
+        chain.push(Span::styled(text, theme.error()));
+    }
+    items.push(Item::Line(Line::from(chain)));
+
+    let avg = net.avg_block_time();
+    let head = match net.latest() {
+        Some(h) => {
+            let age = age_secs(h.timestamp, state.wall_now);
+            // Late by three block times (at least 30 s) looks stuck: say so in colour.
+            let late = avg.map_or(30.0, |a| (a * 3.0).max(30.0));
+            let age_style = if age as f64 > late {
+                theme.warn()
+            } else {
+                theme.text()
+            };
+            vec![
+                label("head ", theme),
+                Span::styled(format::thousands(h.number), theme.text()),
+                Span::styled(format!("  {}", format::age(age)), age_style),
+            ]
+        }
+        None => {
+            // Nothing below the head line means anything before the first head.
+            let waiting = vec![label("head ", theme), Span::styled("waiting…", theme.dim())];
+            items.push(Item::Line(Line::from(waiting)));
+            pending_items(net, theme, width, &mut items);
+            return items;
+        }
+    };
+    items.push(Item::Line(Line::from(head)));
+
+    let mut fee = Vec::with_capacity(4);
+    if let Some(avg) = avg {
+        fee.push(Span::styled(format!("{avg:.1}s"), theme.text()));
+        fee.push(label("/blk  ", theme));
+    }
+    if let Some(base) = net.latest().and_then(|h| h.base_fee) {
+        fee.push(Span::styled(format::gwei(base), theme.text()));
+        fee.push(label(" gwei", theme));
+    }
+    if !fee.is_empty() {
+        items.push(Item::Line(Line::from(fee)));
+    }
+
+    let mut gas = vec![label("gas ", theme)];
+    match net.gas_used_pct() {
+        Some(pct) => gas.push(Span::styled(format!("{pct:.1}%"), theme.text())),
+        None => gas.push(Span::styled("—", theme.dim())),
+    }
+    if let Some(txs) = net.latest().and_then(|h| h.tx_count) {
+        gas.push(label("  txs ", theme));
+        gas.push(Span::styled(
+            format::thousands(u64::from(txs)),
+            theme.text(),
+        ));
+    }
+    items.push(Item::Line(Line::from(gas)));
+
+    if !net.heads.is_empty() {
+        items.push(Item::Spark {
+            data: net.gas_history(usize::from(width)),
+            height: spark_height,
+        });
+    }
+
+    pending_items(net, theme, width, &mut items);
+    items
+}
+
+fn pending_items(net: &NetworkState, theme: &Theme, width: u16, items: &mut Vec<Item>) {
+    match &net.subs_pending {
+        Some(SubStatus::Unsupported(_)) if width >= 32 => {
+            items.push(Item::Line(Line::styled(
+                "pending: unsupported by endpoint",
+                theme.dim(),
+            )));
+        }
+        Some(SubStatus::Unsupported(_)) => {
+            items.push(Item::Line(Line::styled(
+                "pending: unsupported",
+                theme.dim(),
+            )));
+            items.push(Item::Line(Line::styled("  by endpoint", theme.dim())));
+        }
+        Some(SubStatus::Active) | None if net.subs_pending.is_some() || net.pending_total > 0 => {
+            items.push(Item::Line(Line::from(vec![
+                label("pending ", theme),
+                Span::styled(format::rate(net.pending_rate), theme.text()),
+            ])))
+        }
+        Some(SubStatus::Active) | None => {}
+    }
+}
+
+fn digits(n: u64) -> usize {
+    n.checked_ilog10().map_or(1, |d| d as usize + 1)
+}

@@ -1,0 +1,579 @@
+//! Snapshot tests of the whole screen at several sizes and in the awkward states a
+//! user meets: backing off, chain id mismatch, unsupported subscriptions, hostile
+//! error text, no colour, too many networks and tiny terminals.
+//!
+//! Fixtures are built through `AppState::apply` with fixed values; the clocks are then
+//! pinned (`state.now`, `state.wall_now`, `live_since`) so every age is stable.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use alloy_primitives::utils::parse_ether;
+use alloy_primitives::{Address, B256, U256, keccak256};
+use chaintop::event::{ConnState, ConnStats, Head, HeadSource, Reorg, SubKind, SubStatus, Update};
+use chaintop::state::{AppState, Focus, NetworkState, WatchRow};
+use chaintop::ui::{Theme, draw};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::style::{Color, Modifier};
+
+/// Wall clock of every fixture (unix seconds).
+const WALL: u64 = 1_700_000_000;
+const MAINNET_TIP: u64 = 19_234_567;
+/// How long mainnet has been live when the fixture's clocks are pinned.
+const UPTIME: Duration = Duration::from_secs(3_723);
+
+fn wall() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(WALL)
+}
+
+fn hash(n: u64, salt: u8) -> B256 {
+    let mut bytes = n.to_be_bytes().to_vec();
+    bytes.push(salt);
+    keccak256(bytes)
+}
+
+fn head(number: u64, timestamp: u64, fill: u64, source: HeadSource) -> Head {
+    Head {
+        number,
+        hash: hash(number, 0),
+        parent_hash: hash(number.saturating_sub(1), 0),
+        timestamp,
+        gas_used: 30_000_000 * fill / 100,
+        gas_limit: 30_000_000,
+        base_fee: Some(U256::from(12_345_678_901u64 + number % 7 * 100_000_000)),
+        tx_count: Some(100 + (number % 50) as u32),
+        source,
+    }
+}
+
+fn addr(s: &str) -> Address {
+    s.parse().expect("fixture address")
+}
+
+/// Three networks: live mainnet with heads, a reorg, watches and traffic; one backing off;
+/// one failed on a chain id mismatch. Clocks pinned to `base`.
+fn fixture(base: Instant) -> AppState {
+    let mut mainnet = NetworkState::new("mainnet", "wss://eth.example/ws/***");
+    mainnet.expected_chain_id = Some(1);
+    mainnet.watches = vec![
+        WatchRow::new(
+            "vitalik",
+            addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045"),
+        ),
+        WatchRow::new(
+            "treasury",
+            addr("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed"),
+        ),
+        WatchRow::new("new", addr("0xfb6916095ca1df60bb79ce92ce3ea74c37c5d359")),
+    ];
+    let mut base_net = NetworkState::new("base", "wss://base.example/ws");
+    base_net.expected_chain_id = Some(8453);
+    let mut wrong = NetworkState::new("sepolia", "wss://sepolia.example/ws");
+    wrong.expected_chain_id = Some(11_155_111);
+    let mut s = AppState::new(vec![mainnet, base_net, wrong]);
+
+    let live = ConnState::Live {
+        endpoint: "wss://eth.example/ws/***".into(),
+    };
+    s.apply(Update::Connection {
+        net: 0,
+        state: live,
+    });
+    s.apply(Update::ChainId {
+        net: 0,
+        chain_id: 1,
+    });
+    let active = SubStatus::Active;
+    s.apply(Update::Subscription {
+        net: 0,
+        kind: SubKind::NewHeads,
+        status: active.clone(),
+    });
+    s.apply(Update::Subscription {
+        net: 0,
+        kind: SubKind::NewPendingTransactions,
+        status: active,
+    });
+    let first = MAINNET_TIP - 59;
+    for n in first..=MAINNET_TIP - 2 {
+        let source = if n % 10 == 3 {
+            HeadSource::Backfill
+        } else {
+            HeadSource::Ws
+        };
+        let ts = WALL - 3 - (MAINNET_TIP - n) * 12;
+        s.apply(Update::Head {
+            net: 0,
+            head: head(n, ts, 30 + n * 37 % 70, source),
+        });
+    }
+    // A depth-2 reorg replaces the last two heads; the replacements are marked.
+    let new_tip = hash(MAINNET_TIP - 2, 1);
+    s.apply(Update::Reorg {
+        net: 0,
+        reorg: Reorg {
+            depth: 2,
+            from_number: MAINNET_TIP - 3,
+            old_hash: hash(MAINNET_TIP - 2, 0),
+            new_hash: new_tip,
+        },
+    });
+    for n in MAINNET_TIP - 3..=MAINNET_TIP - 2 {
+        let mut h = head(
+            n,
+            WALL - 3 - (MAINNET_TIP - n) * 12,
+            55,
+            HeadSource::Backfill,
+        );
+        h.hash = hash(n, 1);
+        s.apply(Update::Head { net: 0, head: h });
+    }
+    for n in MAINNET_TIP - 1..=MAINNET_TIP {
+        let ts = WALL - 3 - (MAINNET_TIP - n) * 12;
+        s.apply(Update::Head {
+            net: 0,
+            head: head(n, ts, 48, HeadSource::Ws),
+        });
+    }
+    let vitalik = addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045");
+    let treasury = addr("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+    let eth = |v: &str| parse_ether(v).expect("fixture amount");
+    for (address, wei, block) in [
+        (vitalik, eth("1234.56789"), MAINNET_TIP - 50),
+        (vitalik, eth("1200.5"), MAINNET_TIP - 20),
+        (treasury, eth("10"), MAINNET_TIP - 50),
+        (treasury, eth("10.25"), MAINNET_TIP - 4),
+    ] {
+        s.apply(Update::Balance {
+            net: 0,
+            address,
+            wei,
+            block,
+        });
+    }
+    s.apply(Update::Pending {
+        net: 0,
+        count: 187,
+        window_ms: 1000,
+    });
+    s.apply(Update::Stats {
+        net: 0,
+        stats: ConnStats {
+            messages: 12_345,
+            bad_frames: 1,
+            errors: 3,
+            last_message: Some(wall() - Duration::from_secs(2)),
+            http_latency: Some(Duration::from_millis(41)),
+            ping_rtt: Some(Duration::from_micros(12_400)),
+            http_requests: 1_234,
+            pending_dropped: 17,
+            last_error: Some("ws read: connection reset by peer".into()),
+        },
+    });
+    s.apply(Update::Reconnected { net: 0, count: 2 });
+
+    s.apply(Update::ChainId {
+        net: 1,
+        chain_id: 8453,
+    });
+    s.apply(Update::Head {
+        net: 1,
+        head: head(22_000_000, WALL - 40, 20, HeadSource::Ws),
+    });
+    s.apply(Update::Connection {
+        net: 1,
+        state: ConnState::BackingOff {
+            until: base + UPTIME + Duration::from_millis(3_200),
+            attempt: 3,
+            reason: "connection refused".into(),
+        },
+    });
+    s.apply(Update::Reconnected { net: 1, count: 5 });
+
+    s.apply(Update::ChainId {
+        net: 2,
+        chain_id: 5,
+    });
+    s.apply(Update::Connection {
+        net: 2,
+        state: ConnState::Failed {
+            reason: "chain id mismatch: expected 11155111, got 5".into(),
+        },
+    });
+
+    pin_clocks(&mut s, base);
+    s
+}
+
+fn pin_clocks(s: &mut AppState, base: Instant) {
+    s.now = base + UPTIME;
+    s.wall_now = wall();
+    for net in &mut s.networks {
+        if net.live_since.is_some() {
+            net.live_since = Some(base);
+        }
+        // Derived from the OS clock between two samples; pin it.
+        net.msgs_per_sec = 42.5;
+    }
+}
+
+/// Five networks in every remaining connection state; too many for 80 columns.
+fn five_networks(base: Instant) -> AppState {
+    let mut s = fixture(base);
+    s.networks
+        .push(NetworkState::new("optimism", "wss://op.example/ws"));
+    s.networks
+        .push(NetworkState::new("arbitrum", "https://arb.example/rpc"));
+    s.apply(Update::Connection {
+        net: 3,
+        state: ConnState::Stalled {
+            reason: "no head for 60s".into(),
+        },
+    });
+    s.apply(Update::Connection {
+        net: 4,
+        state: ConnState::Polling {
+            endpoint: "https://arb.example/rpc".into(),
+        },
+    });
+    s.apply(Update::Head {
+        net: 4,
+        head: head(250_000_000, WALL - 1, 5, HeadSource::Poll),
+    });
+    pin_clocks(&mut s, base);
+    s
+}
+
+fn render(state: &AppState, theme: &Theme, width: u16, height: u16) -> Buffer {
+    let mut term = Terminal::new(TestBackend::new(width, height)).expect("test backend");
+    term.draw(|f| draw(f, state, theme)).expect("draw");
+    term.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let width = usize::from(buf.area.width.max(1));
+    let mut out = String::new();
+    for row in buf.content.chunks(width) {
+        let line: String = row.iter().map(|c| c.symbol()).collect();
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+fn screen(state: &AppState, width: u16, height: u16) -> String {
+    text(&render(state, &dark(), width, height))
+}
+
+fn dark() -> Theme {
+    Theme::builtin("dark").expect("built-in theme")
+}
+
+fn assert_clean(buf: &Buffer) {
+    for (i, cell) in buf.content.iter().enumerate() {
+        let sym = cell.symbol();
+        let bad = sym.chars().any(|c| {
+            c.is_control()
+                || matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+        });
+        assert!(!bad, "cell {i} holds {sym:?}");
+    }
+}
+
+#[test]
+fn overview_80x24() {
+    let s = fixture(Instant::now());
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn overview_200x60() {
+    let s = fixture(Instant::now());
+    insta::assert_snapshot!(screen(&s, 200, 60));
+}
+
+#[test]
+fn overview_120x40() {
+    let s = fixture(Instant::now());
+    insta::assert_snapshot!(screen(&s, 120, 40));
+}
+
+#[test]
+fn narrow_50x24_shows_one_column() {
+    let mut s = fixture(Instant::now());
+    s.selected = 1;
+    let out = screen(&s, 50, 24);
+    assert!(out.contains("2 base"), "{out}");
+    assert!(!out.contains("1 mainnet"), "{out}");
+    assert!(
+        out.contains("◀ 1 more") && out.contains("1 more ▶"),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn help_popup_80x24() {
+    let mut s = fixture(Instant::now());
+    s.show_help = true;
+    let out = screen(&s, 80, 24);
+    for key in [
+        "quit",
+        "Tab",
+        "reconnect the selected network",
+        "Esc or ? closes",
+    ] {
+        assert!(out.contains(key), "{key} missing:\n{out}");
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn five_networks_80x24_window_follows_selection() {
+    let mut s = five_networks(Instant::now());
+    let first = screen(&s, 80, 24);
+    assert!(
+        first.contains("1 mainnet") && first.contains("2 more ▶"),
+        "{first}"
+    );
+    assert!(!first.contains("◀"), "{first}");
+    s.selected = 2;
+    let middle = screen(&s, 80, 24);
+    assert!(
+        middle.contains("◀ 1 more") && middle.contains("1 more ▶"),
+        "{middle}"
+    );
+    insta::assert_snapshot!(middle);
+    s.selected = 4;
+    let last = screen(&s, 80, 24);
+    assert!(
+        last.contains("5 arbitrum") && last.contains("◀ 2 more"),
+        "{last}"
+    );
+    assert!(!last.contains("more ▶"), "{last}");
+    insta::assert_snapshot!(last);
+}
+
+#[test]
+fn five_networks_200x60() {
+    let s = five_networks(Instant::now());
+    insta::assert_snapshot!(screen(&s, 200, 60));
+}
+
+#[test]
+fn backing_off_counts_down() {
+    let mut s = fixture(Instant::now());
+    s.selected = 1;
+    let out = screen(&s, 200, 60);
+    assert!(out.contains("reconnecting in 4s #3"), "{out}");
+    assert!(out.contains("connection refused"), "{out}");
+    let now = s.now;
+    s.tick(
+        now + Duration::from_millis(1_500),
+        wall() + Duration::from_millis(1_500),
+    );
+    let later = screen(&s, 200, 60);
+    assert!(later.contains("reconnecting in 2s #3"), "{later}");
+    // Past the deadline the countdown stays at zero rather than going negative.
+    s.tick(
+        now + Duration::from_secs(10),
+        wall() + Duration::from_secs(10),
+    );
+    assert!(screen(&s, 200, 60).contains("reconnecting in 0s #3"));
+    insta::assert_snapshot!(screen(&s, 100, 30));
+}
+
+#[test]
+fn failed_chain_id_mismatch() {
+    let mut s = fixture(Instant::now());
+    s.selected = 2;
+    for (w, h, mismatch) in [
+        (80, 24, "chain 5 ≠ 11155111"),
+        (200, 60, "chain 5 ≠ expected 11155111"),
+    ] {
+        let out = screen(&s, w, h);
+        assert!(out.contains(mismatch), "{out}");
+        assert!(out.contains("● failed"), "{out}");
+        assert!(out.contains("chain id mismatch"), "{out}");
+    }
+    insta::assert_snapshot!(screen(&s, 80, 24));
+}
+
+#[test]
+fn pending_unsupported_by_endpoint() {
+    let base = Instant::now();
+    let mut s = fixture(base);
+    let refused = SubStatus::Unsupported("the method eth_subscribe does not exist".into());
+    s.apply(Update::Subscription {
+        net: 0,
+        kind: SubKind::NewPendingTransactions,
+        status: refused,
+    });
+    pin_clocks(&mut s, base);
+    let wide = screen(&s, 200, 60);
+    assert!(wide.contains("pending: unsupported by endpoint"), "{wide}");
+    let short = screen(&s, 80, 24);
+    assert!(short.contains("pending: unsupported"), "{short}");
+    insta::assert_snapshot!(wide);
+}
+
+#[test]
+fn hostile_text_is_escaped() {
+    let mut s = fixture(Instant::now());
+    let evil = "bad\x1b[31mred\x1b]8;;http://x\x07link\u{202E}gnp.exe\r\n";
+    s.networks[0].stats.last_error = Some(evil.into());
+    s.networks[1].conn = ConnState::BackingOff {
+        until: s.now + Duration::from_secs(3),
+        attempt: 1,
+        reason: format!("refused {evil}"),
+    };
+    s.networks[2].endpoint = "wss://x\x1b[2J\u{2066}.example".into();
+    s.networks[2].conn = ConnState::Connecting {
+        endpoint: s.networks[2].endpoint.clone(),
+    };
+    s.networks[0].watches[0].label = "lbl\x1b[5m\u{202E}".into();
+    s.networks[0].name = "main\x1bnet".into();
+    for (w, h) in [(80, 24), (200, 60), (120, 40)] {
+        let buf = render(&s, &dark(), w, h);
+        assert_clean(&buf);
+        let out = text(&buf);
+        assert!(out.contains("\\x1b"), "{out}");
+    }
+    let out = screen(&s, 200, 60);
+    assert!(
+        out.contains("bad\\x1b[31mred\\x1b]8;;http://x\\x07link\\u{202e}gnp.exe"),
+        "{out}"
+    );
+    assert!(out.contains("wss://x\\x1b[2J\\u{2066}.example"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn no_color_theme_uses_only_modifiers() {
+    let mut s = fixture(Instant::now());
+    s.focus = Focus::Heads;
+    s.heads_cursor = 1;
+    let theme = Theme::no_color();
+    let buf = render(&s, &theme, 120, 40);
+    for cell in &buf.content {
+        assert_eq!((cell.fg, cell.bg), (Color::Reset, Color::Reset), "{cell:?}");
+    }
+    // The focused list's cursor row is still visible without colour.
+    let row = text(&buf)
+        .lines()
+        .position(|l| l.contains("19,234,566"))
+        .unwrap();
+    let reversed = buf.content[row * 120..(row + 1) * 120]
+        .iter()
+        .filter(|c| c.modifier.contains(Modifier::REVERSED))
+        .count();
+    assert!(reversed > 20, "cursor row not highlighted");
+    insta::assert_snapshot!(text(&buf));
+}
+
+#[test]
+fn focused_heads_row_is_highlighted_in_colour() {
+    let mut s = fixture(Instant::now());
+    s.focus = Focus::Heads;
+    s.heads_cursor = 2;
+    let theme = dark();
+    let buf = render(&s, &theme, 200, 60);
+    let out = text(&buf);
+    let row = out
+        .lines()
+        .position(|l| l.contains("19,234,565"))
+        .expect("third head shown");
+    let selected_bg = theme.selected().bg;
+    assert!(selected_bg.is_some());
+    let hits = buf.content[row * 200..(row + 1) * 200]
+        .iter()
+        .filter(|c| Some(c.bg) == selected_bg)
+        .count();
+    assert!(hits > 20, "cursor row not highlighted");
+}
+
+#[test]
+fn heads_list_scrolls_with_cursor() {
+    let mut s = fixture(Instant::now());
+    s.focus = Focus::Heads;
+    s.heads_cursor = 30;
+    let theme = dark();
+    let buf = render(&s, &theme, 80, 24);
+    let out = text(&buf);
+    let cursor_number = "19,234,537";
+    assert!(
+        !out.contains("19,234,567 0x"),
+        "newest row should have scrolled away:\n{out}"
+    );
+    let row = out
+        .lines()
+        .position(|l| l.contains(cursor_number))
+        .expect("cursor row shown");
+    let cell = &buf.content[row * 80 + 5];
+    assert_eq!(Some(cell.bg), theme.selected().bg, "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn selected_and_focused_borders_differ() {
+    let mut s = fixture(Instant::now());
+    let theme = dark();
+    // Top-left corner of the first (selected) and second network column.
+    let corner_fg = |s: &AppState, x: usize| render(s, &theme, 80, 24).content[80 + x].fg;
+    let selected_focused = corner_fg(&s, 0);
+    let other = corner_fg(&s, 27);
+    s.focus = Focus::Heads;
+    let selected_unfocused = corner_fg(&s, 0);
+    assert_eq!(Some(selected_focused), theme.block_selected(true).fg);
+    assert_eq!(Some(selected_unfocused), theme.block_selected(false).fg);
+    assert_eq!(Some(other), theme.block(false).fg);
+    assert_ne!(selected_focused, selected_unfocused);
+    assert_ne!(selected_unfocused, other);
+}
+
+#[test]
+fn no_cell_holds_escape_or_control_chars() {
+    let base = Instant::now();
+    let mut states = vec![fixture(base), five_networks(base)];
+    let mut help = fixture(base);
+    help.show_help = true;
+    states.push(help);
+    for s in &states {
+        for (w, h) in [(80, 24), (200, 60), (50, 20), (26, 10)] {
+            assert_clean(&render(s, &dark(), w, h));
+        }
+    }
+}
+
+#[test]
+fn tiny_sizes_do_not_panic() {
+    let base = Instant::now();
+    let mut s = five_networks(base);
+    s.show_help = true;
+    let empty = AppState::new(Vec::new());
+    for (w, h) in [(1, 1), (20, 5), (2, 2), (0, 0), (5, 1), (1, 40), (300, 3)] {
+        render(&s, &dark(), w, h);
+        render(&empty, &dark(), w, h);
+    }
+    for w in (1..=90).step_by(7) {
+        for h in (1..=45).step_by(4) {
+            s.show_help = !s.show_help;
+            s.selected = usize::from(w % 5);
+            render(&s, &dark(), w, h);
+        }
+    }
+    s.show_help = false;
+    s.selected = 0;
+    insta::assert_snapshot!(screen(&s, 20, 5));
+}
+
+#[test]
+fn theme_load_rejects_bad_user_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("broken.toml");
+    std::fs::write(&path, "text = \"#ffffff\"\nborder = \"blue\"\n").expect("write theme");
+    let err = Theme::load("broken", Some(dir.path())).unwrap_err();
+    assert!(err.contains("broken.toml:2: key `border`"), "{err}");
+    assert!(Theme::builtin_names().contains(&"light"));
+}
