@@ -883,13 +883,20 @@ async fn demo_networks_are_distinct_and_show_a_head_at_once() {
 }
 
 /// Throughput probe, run by hand:
-/// `cargo test --test devnet_server load_ceiling -- --ignored --nocapture`.
+/// `cargo test --test devnet_server load_ceiling -- --ignored --nocapture`
+/// (`DEVNET_BLOCK_US` and `DEVNET_PENDING` override 1000 µs and 100,000/s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]
 async fn load_ceiling() {
+    let env = |k: &str, d: u64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
     let net = devnet(DevnetConfig {
-        block_time: Duration::from_millis(1),
-        pending_rate: 100_000,
+        block_time: Duration::from_micros(env("DEVNET_BLOCK_US", 1000)),
+        pending_rate: env("DEVNET_PENDING", 100_000) as u32,
         ..cfg()
     })
     .await;

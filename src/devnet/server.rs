@@ -400,7 +400,7 @@ async fn produce_blocks(shared: Arc<Shared>, block_time: Duration) {
         tokio::time::sleep_until(next.into()).await;
         let now = Instant::now();
         // Timers tick at about 1 ms, so sub-millisecond block times catch up in bursts.
-        let mut made = 0;
+        let mut made = 0u32;
         while next <= now && made < 10_000 {
             if let Ok(mut chain) = shared.chain.lock() {
                 let ev = chain.advance(unix_now());
@@ -408,6 +408,11 @@ async fn produce_blocks(shared: Arc<Shared>, block_time: Duration) {
             }
             next += block_time;
             made += 1;
+            // Subscribers woken by the send sit in this worker's LIFO slot, which
+            // other workers cannot steal: without yielding they starve.
+            if made % 8 == 0 {
+                tokio::task::yield_now().await;
+            }
         }
         if next + Duration::from_secs(1) < now {
             next = now + block_time;
@@ -673,8 +678,8 @@ async fn ws_session(shared: &Shared, mut ws: Ws, mut ctl: mpsc::UnboundedReceive
     let mut heads: Option<broadcast::Receiver<Arc<ChainEvent>>> = None;
     let mut pending: Option<broadcast::Receiver<Arc<PendingBatch>>> = None;
     loop {
+        // Unbiased on purpose: a busy head stream must not starve pending hashes.
         let ok = tokio::select! {
-            biased;
             c = ctl.recv() => match c {
                 None => return,
                 Some(Ctl::Reset) => {
