@@ -922,3 +922,35 @@ async fn load_ceiling() {
         p as f64 / secs
     );
 }
+
+#[tokio::test]
+async fn scheduled_specs_hit_only_their_network() {
+    let a = devnet(DevnetConfig {
+        name: "a".into(),
+        ..cfg()
+    })
+    .await;
+    let b = devnet(DevnetConfig {
+        name: "b".into(),
+        ..cfg()
+    })
+    .await;
+    let handles = vec![("a".to_string(), a.handle()), ("b".to_string(), b.handle())];
+    let specs = ["0.05@chain-id=77/b", "logs-range=alchemy", "reorg/nowhere"];
+    chaintop::devnet::schedule(&handles, specs.iter().map(|s| s.parse().unwrap()).collect());
+    let t0 = Instant::now();
+    while b.chain_id() != 77 {
+        assert!(t0.elapsed() < DEADLINE, "scheduled fault never applied");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(a.chain_id(), 31_337);
+    for net in [&a, &b] {
+        let r = rpc(
+            net,
+            "eth_getLogs",
+            json!([{"fromBlock": "0x0", "toBlock": "latest"}]),
+        )
+        .await;
+        assert_eq!(r["error"]["message"], "exceed maximum block range: 5000");
+    }
+}
