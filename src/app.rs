@@ -12,7 +12,7 @@ use crate::event::{Action, Update};
 use crate::network::NetworkHandle;
 use crate::state::AppState;
 use crate::tui::TerminalGuard;
-use crate::ui::{self, theme::Theme};
+use crate::ui::{self, Theme};
 
 /// Minimum time between two frames (60 fps).
 pub const FRAME_BUDGET: Duration = Duration::from_millis(16);

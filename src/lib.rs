@@ -16,3 +16,5 @@ pub mod rpc;
 pub mod state;
 pub mod text;
 pub mod ui;
+pub mod app;
+pub mod tui;

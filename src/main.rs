@@ -1,1 +1,139 @@
-fn main() {}
+//! Wiring only: panic hook → logging → CLI → config → the chosen mode.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use clap::Parser;
+
+use chaintop::cli::{Cli, Cmd, ConfigCmd, DemoArgs, RunArgs};
+use chaintop::config::{self, Config, ConfigSource, NetworkConfig, WatchConfig};
+use chaintop::text::Redactor;
+use chaintop::ui::Theme;
+use chaintop::{app, backend, devnet, headless, logging, tui};
+
+fn main() -> ExitCode {
+    tui::install_panic_hook();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tui::restore();
+            eprintln!("chaintop: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Cmd::Config(cmd)) => config_cmd(cmd, cli.config),
+        Some(Cmd::Demo(demo)) => {
+            logging::init();
+            runtime()?.block_on(run_demo(cli.run, demo))
+        }
+        None => {
+            let config = config::load(cli.config.as_deref()).map_err(|e| anyhow!(e))?;
+            logging::init();
+            runtime()?.block_on(async move { dashboard(config, &cli.run).await })
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    // One TLS provider for every crate (ring builds fastest here); a second one
+    // pulled in later would otherwise make rustls panic at the first handshake.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+fn config_cmd(cmd: ConfigCmd, cli_path: Option<PathBuf>) -> anyhow::Result<()> {
+    let (path, why) = config::lookup_path(cli_path.as_deref());
+    match cmd {
+        ConfigCmd::Path => {
+            let exists = if path.exists() { "exists" } else { "does not exist: built-in defaults are used" };
+            println!("{}", path.display());
+            eprintln!("({why}; {exists})");
+        }
+        ConfigCmd::Init => {
+            let written = config::init(&path).map_err(|e| anyhow!(e))?;
+            println!("wrote {}", written.display());
+        }
+        ConfigCmd::Check => {
+            let c = config::load(cli_path.as_deref()).map_err(|e| anyhow!(e))?;
+            let redactor = Redactor::new(c.secrets.clone());
+            println!("config OK: {} network(s), {} watch(es), theme {}", c.networks.len(), c.watch.len(), c.theme);
+            for n in &c.networks {
+                let url = n.ws.as_deref().or(n.http.as_deref()).map(|u| redactor.url(u)).unwrap_or_default();
+                println!("  {} {url}", n.name);
+            }
+        }
+    }
+    Ok(())
+}
+
+fn pick_theme(config: &Config, args: &RunArgs) -> anyhow::Result<Theme> {
+    if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
+        return Ok(Theme::no_color());
+    }
+    let name = args.theme.as_deref().unwrap_or(&config.theme);
+    let user_dir = config::default_path().and_then(|p| p.parent().map(|d| d.join("themes")));
+    Theme::load(name, user_dir.as_deref()).map_err(|e| anyhow!(e))
+}
+
+async fn dashboard(config: Config, args: &RunArgs) -> anyhow::Result<()> {
+    let redactor = Arc::new(Redactor::new(config.secrets.clone()));
+    let duration = args.duration.filter(|d| d.is_finite() && *d > 0.0).map(Duration::from_secs_f64);
+    let backend = backend::start(&config, &redactor);
+    if args.headless {
+        let names = config.networks.iter().map(|n| n.name.clone()).collect();
+        let stdout = std::io::stdout();
+        headless::run(backend.updates, names, duration, stdout.lock()).await?;
+        return Ok(());
+    }
+    let theme = pick_theme(&config, args)?;
+    let state = backend::initial_state(&config, &redactor);
+    app::run(state, theme, backend.updates, backend.networks, duration).await
+}
+
+async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<()> {
+    let specs = demo
+        .faults
+        .iter()
+        .map(|s| s.parse::<devnet::FaultSpec>().map_err(|e| anyhow!("--fault {s}: {e}")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut nets = Vec::new();
+    let mut handles = Vec::new();
+    let mut networks = Vec::new();
+    for mut cfg in devnet::demo_networks() {
+        cfg.seed = cfg.seed.wrapping_add(demo.seed);
+        let name = cfg.name.clone();
+        let node = devnet::Devnet::start(cfg).await.context("starting the demo devnet")?;
+        let mut n = NetworkConfig::new(name.clone(), Some(node.ws_url()), Some(node.http_url()));
+        n.chain_id = Some(node.chain_id());
+        handles.push((name, node.handle()));
+        networks.push(n);
+        nets.push(node);
+    }
+    let watch = devnet::demo_watch()
+        .into_iter()
+        .map(|(address, label)| WatchConfig { address, label: label.to_string(), networks: None })
+        .collect();
+    let config = Config {
+        theme: "dark".into(),
+        networks,
+        watch,
+        source: ConfigSource::Generated,
+        secrets: Vec::new(),
+    };
+    devnet::schedule(&handles, specs);
+    let result = dashboard(config, &args).await;
+    drop(nets);
+    result
+}

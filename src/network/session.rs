@@ -208,14 +208,14 @@ impl Supervisor {
             };
             // No WebSocket works for a while: follow the chain over HTTP meanwhile,
             // and keep retrying the WebSocket at the backoff times.
-            if !end.refused && self.failures >= POLL_AFTER_FAILURES && self.http.is_some() {
+            let poll_after = POLL_AFTER_FAILURES * self.endpoints.len() as u32;
+            if !end.refused && self.failures >= poll_after && self.http_answers().await {
                 if !self.polling_fallback {
                     self.polling_fallback = true;
                     let endpoint = self
-                        .cfg
                         .http
-                        .as_deref()
-                        .map(|u| self.redactor.url(u))
+                        .as_ref()
+                        .map(|h| self.redactor.url(&h.url()))
                         .unwrap_or_default();
                     if !self.set_state(ConnState::Polling { endpoint }).await {
                         return;
@@ -242,6 +242,17 @@ impl Supervisor {
                 _ = tokio::time::sleep_until(until.into()) => {}
                 cmd = self.cmd_rx.recv() => if cmd.is_none() { return },
             }
+        }
+    }
+
+    /// Does the HTTP endpoint answer at all? (Polling a dead endpoint is not "polling".)
+    async fn http_answers(&self) -> bool {
+        match &self.http {
+            Some(http) => http
+                .call::<alloy_primitives::U64>("eth_blockNumber", json!([]))
+                .await
+                .is_ok(),
+            None => false,
         }
     }
 
@@ -437,7 +448,8 @@ impl Supervisor {
         let mut polling = false;
 
         let ping_every = Duration::from_secs(self.cfg.ping_interval_secs.max(1));
-        let mut ping = tokio::time::interval_at((Instant::now() + ping_every).into(), ping_every);
+        // The first tick is immediate: RTT is known right after connecting.
+        let mut ping = tokio::time::interval(ping_every);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut ping_out: Option<(u64, Instant)> = None;
         let mut ping_seq = 0u64;
