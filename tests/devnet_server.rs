@@ -6,7 +6,7 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256, U256, b256};
 use chaintop::devnet::{
     DEMO_TOKEN, DEMO_TOKEN_DECIMALS, DEMO_TOKEN_SYMBOL, Devnet, DevnetConfig, Fault,
-    LogsRangeStyle, Malformed, demo_networks, demo_watch, next_base_fee,
+    LogsRangeStyle, Malformed, demo_networks, demo_watch,
 };
 use chaintop::rpc::types::{WireBlock, WireLog, WireTx, WireTxs};
 use futures_util::{SinkExt, StreamExt};
@@ -218,6 +218,7 @@ async fn http_methods_and_block_shapes() {
 #[tokio::test]
 async fn counters_track_requests_methods_and_sockets() {
     let net = devnet(cfg()).await;
+    let port = net.port();
     let h = net.handle();
     let batch = json!([
         {"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]},
@@ -242,6 +243,25 @@ async fn counters_track_requests_methods_and_sockets() {
         2,
         "WS traffic is not counted as HTTP requests"
     );
+
+    // Batches work over WebSocket too, answered in order.
+    let mut b = ws(&net).await;
+    let batch = json!([
+        {"jsonrpc":"2.0","id":7,"method":"eth_blockNumber","params":[]},
+        {"jsonrpc":"2.0","id":8,"method":"eth_chainId","params":[]},
+    ]);
+    b.send(Message::text(batch.to_string())).await.unwrap();
+    let answers: Vec<Value> = serde_json::from_str(&next_text(&mut b).await).unwrap();
+    assert_eq!(answers[0]["id"], 7);
+    assert_eq!(answers[1]["result"], "0x7a69");
+
+    net.shutdown();
+    expect_end(&mut b).await;
+    assert!(
+        connect_async(format!("ws://127.0.0.1:{port}"))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -256,12 +276,19 @@ async fn new_heads_link_and_follow_the_base_fee_rule() {
             serde_json::from_value(notification(&mut c, &sub).await).expect("head");
         assert_eq!(head.parent_hash, prev.hash);
         assert_eq!(head.number.to::<u64>(), prev.number.to::<u64>() + 1);
-        let expect = next_base_fee(
-            prev.base_fee_per_gas.unwrap().to(),
-            prev.gas_used.to(),
-            prev.gas_limit.to(),
+        let (fee, used, limit) = (
+            prev.base_fee_per_gas.unwrap(),
+            U256::from(prev.gas_used),
+            U256::from(prev.gas_limit),
         );
-        assert_eq!(head.base_fee_per_gas, Some(U256::from(expect)));
+        // EIP-1559, written out independently of the devnet's own helper.
+        let target = limit / U256::from(2);
+        let expect = if used > target {
+            fee + (fee * (used - target) / target / U256::from(8)).max(U256::from(1))
+        } else {
+            fee - fee * (target - used) / target / U256::from(8)
+        };
+        assert_eq!(head.base_fee_per_gas, Some(expect));
         prev = head;
     }
     let unsub = call(&mut c, "eth_unsubscribe", json!([sub])).await;
@@ -568,7 +595,13 @@ async fn fault_reset_drops_without_close_frame() {
     })
     .await
     .expect("connection ends");
-    assert!(end.is_some(), "abrupt end surfaces as an error");
+    // SO_LINGER 0 turns the drop into a TCP RST rather than a FIN.
+    match end {
+        Some(tokio_tungstenite::tungstenite::Error::Io(e)) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset)
+        }
+        other => panic!("expected a connection reset, got {other:?}"),
+    }
 }
 
 #[tokio::test]

@@ -334,8 +334,10 @@ impl Devnet {
         self.handle.clone()
     }
 
-    /// Stops producing and serving; open sockets are dropped.
-    pub fn shutdown(self) {}
+    /// Stops producing and serving; open sockets are dropped. Dropping does the same.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
 
     fn stop(&mut self) {
         for t in self.tasks.drain(..) {
