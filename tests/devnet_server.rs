@@ -992,3 +992,29 @@ async fn scheduled_specs_hit_only_their_network() {
         assert_eq!(r["error"]["message"], "exceed maximum block range: 5000");
     }
 }
+
+#[tokio::test]
+async fn pruned_history_errors_like_geth() {
+    let net = devnet(DevnetConfig {
+        block_time: Duration::from_micros(200),
+        ..cfg()
+    })
+    .await;
+    wait_for_head(&net, 19_001_100).await;
+    let alice = demo_watch()[0].0;
+    let old = rpc(&net, "eth_getBalance", json!([alice, "0x121eac0"])).await;
+    assert_eq!(old["error"]["code"], -32000);
+    assert!(
+        old["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("missing trie node")
+    );
+    let block = rpc(&net, "eth_getBlockByNumber", json!(["0x121eac0", false])).await;
+    assert_eq!(block["result"], Value::Null);
+    assert!(rpc(&net, "eth_getBalance", json!([alice, "latest"])).await["result"].is_string());
+    assert!(
+        net.canonical_chain().len() > 1100,
+        "every canonical hash is kept"
+    );
+}
