@@ -6,7 +6,7 @@ use std::time::Duration;
 use alloy_primitives::{Address, B256, U256, b256};
 use chaintop::devnet::{
     DEMO_TOKEN, DEMO_TOKEN_DECIMALS, DEMO_TOKEN_SYMBOL, Devnet, DevnetConfig, Fault,
-    LogsRangeStyle, Malformed, demo_networks, demo_watch, next_base_fee,
+    LogsRangeStyle, Malformed, demo_networks, demo_watch,
 };
 use chaintop::rpc::types::{WireBlock, WireLog, WireTx, WireTxs};
 use futures_util::{SinkExt, StreamExt};
@@ -218,6 +218,7 @@ async fn http_methods_and_block_shapes() {
 #[tokio::test]
 async fn counters_track_requests_methods_and_sockets() {
     let net = devnet(cfg()).await;
+    let port = net.port();
     let h = net.handle();
     let batch = json!([
         {"jsonrpc":"2.0","id":1,"method":"eth_blockNumber","params":[]},
@@ -242,6 +243,25 @@ async fn counters_track_requests_methods_and_sockets() {
         2,
         "WS traffic is not counted as HTTP requests"
     );
+
+    // Batches work over WebSocket too, answered in order.
+    let mut b = ws(&net).await;
+    let batch = json!([
+        {"jsonrpc":"2.0","id":7,"method":"eth_blockNumber","params":[]},
+        {"jsonrpc":"2.0","id":8,"method":"eth_chainId","params":[]},
+    ]);
+    b.send(Message::text(batch.to_string())).await.unwrap();
+    let answers: Vec<Value> = serde_json::from_str(&next_text(&mut b).await).unwrap();
+    assert_eq!(answers[0]["id"], 7);
+    assert_eq!(answers[1]["result"], "0x7a69");
+
+    net.shutdown();
+    expect_end(&mut b).await;
+    assert!(
+        connect_async(format!("ws://127.0.0.1:{port}"))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test]
@@ -256,12 +276,19 @@ async fn new_heads_link_and_follow_the_base_fee_rule() {
             serde_json::from_value(notification(&mut c, &sub).await).expect("head");
         assert_eq!(head.parent_hash, prev.hash);
         assert_eq!(head.number.to::<u64>(), prev.number.to::<u64>() + 1);
-        let expect = next_base_fee(
-            prev.base_fee_per_gas.unwrap().to(),
-            prev.gas_used.to(),
-            prev.gas_limit.to(),
+        let (fee, used, limit) = (
+            prev.base_fee_per_gas.unwrap(),
+            U256::from(prev.gas_used),
+            U256::from(prev.gas_limit),
         );
-        assert_eq!(head.base_fee_per_gas, Some(U256::from(expect)));
+        // EIP-1559, written out independently of the devnet's own helper.
+        let target = limit / U256::from(2);
+        let expect = if used > target {
+            fee + (fee * (used - target) / target / U256::from(8)).max(U256::from(1))
+        } else {
+            fee - fee * (target - used) / target / U256::from(8)
+        };
+        assert_eq!(head.base_fee_per_gas, Some(expect));
         prev = head;
     }
     let unsub = call(&mut c, "eth_unsubscribe", json!([sub])).await;
@@ -568,7 +595,13 @@ async fn fault_reset_drops_without_close_frame() {
     })
     .await
     .expect("connection ends");
-    assert!(end.is_some(), "abrupt end surfaces as an error");
+    // SO_LINGER 0 turns the drop into a TCP RST rather than a FIN.
+    match end {
+        Some(tokio_tungstenite::tungstenite::Error::Io(e)) => {
+            assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset)
+        }
+        other => panic!("expected a connection reset, got {other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -588,7 +621,12 @@ async fn fault_half_open_stops_pongs() {
         .inject(Fault::HalfOpen(Duration::from_secs(60)));
     // Let frames already in flight arrive, then ask.
     tokio::time::sleep(Duration::from_millis(100)).await;
-    while timeout(Duration::from_millis(50), c.next()).await.is_ok() {}
+    // Bounded, so a socket that never goes quiet fails below instead of hanging.
+    for _ in 0..20 {
+        if timeout(Duration::from_millis(50), c.next()).await.is_err() {
+            break;
+        }
+    }
     c.send(Message::Ping(Bytes::from_static(b"during")))
         .await
         .unwrap();
@@ -953,4 +991,30 @@ async fn scheduled_specs_hit_only_their_network() {
         .await;
         assert_eq!(r["error"]["message"], "exceed maximum block range: 5000");
     }
+}
+
+#[tokio::test]
+async fn pruned_history_errors_like_geth() {
+    let net = devnet(DevnetConfig {
+        block_time: Duration::from_micros(200),
+        ..cfg()
+    })
+    .await;
+    wait_for_head(&net, 19_001_100).await;
+    let alice = demo_watch()[0].0;
+    let old = rpc(&net, "eth_getBalance", json!([alice, "0x121eac0"])).await;
+    assert_eq!(old["error"]["code"], -32000);
+    assert!(
+        old["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("missing trie node")
+    );
+    let block = rpc(&net, "eth_getBlockByNumber", json!(["0x121eac0", false])).await;
+    assert_eq!(block["result"], Value::Null);
+    assert!(rpc(&net, "eth_getBalance", json!([alice, "latest"])).await["result"].is_string());
+    assert!(
+        net.canonical_chain().len() > 1100,
+        "every canonical hash is kept"
+    );
 }

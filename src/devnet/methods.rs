@@ -391,7 +391,10 @@ fn call(
     params: &[Value],
     subs: Option<&mut Vec<Sub>>,
 ) -> Result<Value, RpcErrorObj> {
-    if let Ok(mut counts) = shared.method_counts.lock() {
+    // Bounded: method names come from the client.
+    if let Ok(mut counts) = shared.method_counts.lock()
+        && (counts.len() < 1024 || counts.contains_key(method))
+    {
         *counts.entry(method.to_string()).or_default() += 1;
     }
     if let Ok(mut modes) = shared.modes.lock()

@@ -17,7 +17,7 @@ use std::time::Duration;
 use alloy_primitives::{Address, address};
 
 pub use chain::next_base_fee;
-pub use fault::{Fault, FaultSpec, LogsRangeStyle, Malformed, schedule};
+pub use fault::{Fault, FaultSpec, FaultSpecError, LogsRangeStyle, Malformed, schedule};
 pub use server::{Devnet, DevnetHandle};
 
 /// The demo ERC-20 token every devnet simulates (`eth_call` answers, `Transfer` logs).

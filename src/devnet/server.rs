@@ -334,8 +334,10 @@ impl Devnet {
         self.handle.clone()
     }
 
-    /// Stops producing and serving; open sockets are dropped.
-    pub fn shutdown(self) {}
+    /// Stops producing and serving; open sockets are dropped. Dropping does the same.
+    pub fn shutdown(mut self) {
+        self.stop();
+    }
 
     fn stop(&mut self) {
         for t in self.tasks.drain(..) {
@@ -421,6 +423,9 @@ async fn produce_blocks(shared: Arc<Shared>, block_time: Duration) {
 }
 
 async fn produce_pending(shared: Arc<Shared>, rate: u32, seed: u64) {
+    if rate == 0 {
+        return;
+    }
     let mut rng = fastrand::Rng::with_seed(seed ^ 0x9e37_79b9_7f4a_7c15);
     let mut tick = tokio::time::interval(PENDING_TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -431,7 +436,7 @@ async fn produce_pending(shared: Arc<Shared>, rate: u32, seed: u64) {
         let now = Instant::now();
         let dt = now - last;
         last = now;
-        if rate == 0 || shared.pending_tx.receiver_count() == 0 {
+        if shared.pending_tx.receiver_count() == 0 {
             carry = 0.0;
             continue;
         }
