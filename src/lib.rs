@@ -4,6 +4,7 @@
 //! `event::Update`s over one bounded channel; `state::AppState::apply` folds them;
 //! `ui::draw` renders the state. Nothing in `state` or `ui` does I/O.
 
+pub mod app;
 pub mod backend;
 pub mod cli;
 pub mod config;
@@ -15,6 +16,5 @@ pub mod network;
 pub mod rpc;
 pub mod state;
 pub mod text;
-pub mod ui;
-pub mod app;
 pub mod tui;
+pub mod ui;

@@ -57,7 +57,11 @@ fn config_cmd(cmd: ConfigCmd, cli_path: Option<PathBuf>) -> anyhow::Result<()> {
     let (path, why) = config::lookup_path(cli_path.as_deref());
     match cmd {
         ConfigCmd::Path => {
-            let exists = if path.exists() { "exists" } else { "does not exist: built-in defaults are used" };
+            let exists = if path.exists() {
+                "exists"
+            } else {
+                "does not exist: built-in defaults are used"
+            };
             println!("{}", path.display());
             eprintln!("({why}; {exists})");
         }
@@ -68,9 +72,18 @@ fn config_cmd(cmd: ConfigCmd, cli_path: Option<PathBuf>) -> anyhow::Result<()> {
         ConfigCmd::Check => {
             let c = config::load(cli_path.as_deref()).map_err(|e| anyhow!(e))?;
             let redactor = Redactor::new(c.secrets.clone());
-            println!("config OK: {} network(s), {} watch(es), theme {}", c.networks.len(), c.watch.len(), c.theme);
+            println!(
+                "config OK: {} network(s), {} watch(es), theme {}",
+                c.networks.len(),
+                c.watch.len(),
+                c.theme
+            );
             for n in &c.networks {
-                let url = n.ws.as_deref().or(n.http.as_deref()).map(|u| redactor.url(u)).unwrap_or_default();
+                let url =
+                    n.ws.as_deref()
+                        .or(n.http.as_deref())
+                        .map(|u| redactor.url(u))
+                        .unwrap_or_default();
                 println!("  {} {url}", n.name);
             }
         }
@@ -89,7 +102,10 @@ fn pick_theme(config: &Config, args: &RunArgs) -> anyhow::Result<Theme> {
 
 async fn dashboard(config: Config, args: &RunArgs) -> anyhow::Result<()> {
     let redactor = Arc::new(Redactor::new(config.secrets.clone()));
-    let duration = args.duration.filter(|d| d.is_finite() && *d > 0.0).map(Duration::from_secs_f64);
+    let duration = args
+        .duration
+        .filter(|d| d.is_finite() && *d > 0.0)
+        .map(Duration::from_secs_f64);
     let backend = backend::start(&config, &redactor);
     if args.headless {
         let names = config.networks.iter().map(|n| n.name.clone()).collect();
@@ -106,7 +122,10 @@ async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<()> {
     let specs = demo
         .faults
         .iter()
-        .map(|s| s.parse::<devnet::FaultSpec>().map_err(|e| anyhow!("--fault {s}: {e}")))
+        .map(|s| {
+            s.parse::<devnet::FaultSpec>()
+                .map_err(|e| anyhow!("--fault {s}: {e}"))
+        })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut nets = Vec::new();
     let mut handles = Vec::new();
@@ -114,7 +133,9 @@ async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<()> {
     for mut cfg in devnet::demo_networks() {
         cfg.seed = cfg.seed.wrapping_add(demo.seed);
         let name = cfg.name.clone();
-        let node = devnet::Devnet::start(cfg).await.context("starting the demo devnet")?;
+        let node = devnet::Devnet::start(cfg)
+            .await
+            .context("starting the demo devnet")?;
         let mut n = NetworkConfig::new(name.clone(), Some(node.ws_url()), Some(node.http_url()));
         n.chain_id = Some(node.chain_id());
         handles.push((name, node.handle()));
@@ -123,7 +144,11 @@ async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<()> {
     }
     let watch = devnet::demo_watch()
         .into_iter()
-        .map(|(address, label)| WatchConfig { address, label: label.to_string(), networks: None })
+        .map(|(address, label)| WatchConfig {
+            address,
+            label: label.to_string(),
+            networks: None,
+        })
         .collect();
     let config = Config {
         theme: "dark".into(),
