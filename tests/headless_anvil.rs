@@ -43,7 +43,7 @@ fn two_networks_stream_linked_heads_balances_and_survive_a_node_restart() {
     let t = Duration::from_secs(20);
 
     for net in ["alpha", "beta"] {
-        h.wait_for(&format!("{net} live"), t, |v| {
+        h.saw_or_wait(&format!("{net} live"), t, |v| {
             v["type"] == "connection" && v["network"] == net && v["state"] == "live"
         });
     }
@@ -52,7 +52,7 @@ fn two_networks_stream_linked_heads_balances_and_survive_a_node_restart() {
     }
 
     // A transfer to the watched address shows up as a balance line within two blocks.
-    let first = h.wait_for("initial alpha balance", t, |v| {
+    let first = h.saw_or_wait("initial alpha balance", t, |v| {
         v["type"] == "balance" && v["network"] == "alpha"
     });
     assert_eq!(

@@ -62,6 +62,19 @@ impl Headless {
         self._dir.path().to_path_buf()
     }
 
+    /// Like `wait_for`, but a line already read also counts.
+    pub fn saw_or_wait(
+        &mut self,
+        what: &str,
+        timeout: Duration,
+        mut pred: impl FnMut(&Value) -> bool,
+    ) -> Value {
+        if let Some(v) = self.seen.iter().find(|v| pred(v)) {
+            return v.clone();
+        }
+        self.wait_for(what, timeout, pred)
+    }
+
     /// Read lines until `pred` matches one (returned) or `timeout` passes (panic).
     pub fn wait_for(
         &mut self,
