@@ -2,6 +2,7 @@
 //! the panic hook restores before the panic message is printed.
 
 use std::io::{self, Stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use crossterm::{cursor, execute, terminal};
 use ratatui::Terminal;
@@ -14,8 +15,15 @@ pub struct TerminalGuard {
     pub terminal: Term,
 }
 
+/// Whether the terminal is in raw mode / the alternate screen (restore is a no-op
+/// otherwise, so errors before the TUI starts print no escape codes).
+static ENTERED: AtomicBool = AtomicBool::new(false);
+
 /// Put the terminal back the way we found it. Safe to call more than once.
 pub fn restore() {
+    if !ENTERED.swap(false, Ordering::SeqCst) {
+        return;
+    }
     let _ = terminal::disable_raw_mode();
     let _ = execute!(io::stdout(), terminal::LeaveAlternateScreen, cursor::Show);
 }
@@ -32,7 +40,11 @@ pub fn install_panic_hook() {
 
 impl TerminalGuard {
     pub fn enter() -> io::Result<Self> {
-        terminal::enable_raw_mode()?;
+        ENTERED.store(true, Ordering::SeqCst);
+        if let Err(e) = terminal::enable_raw_mode() {
+            restore();
+            return Err(e);
+        }
         let setup = execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)
             .and_then(|_| Terminal::new(CrosstermBackend::new(io::stdout())));
         match setup {
