@@ -80,6 +80,14 @@ impl Shared {
         self.error(format!("bad frame: {}", msg.as_ref()));
     }
 
+    /// The smoothed block time, once two consecutive heads have been seen.
+    pub fn block_time(&self) -> Option<Duration> {
+        match self.block_time_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
     /// HTTP polling interval: about half the block time, within sane bounds.
     pub fn poll_interval(&self) -> Duration {
         match self.block_time_ms.load(Ordering::Relaxed) {

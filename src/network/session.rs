@@ -94,6 +94,9 @@ pub(crate) struct Supervisor {
     current: usize,
     /// Consecutive failed connects on the current endpoint.
     endpoint_failures: u32,
+    /// Outlives sessions: a subscription that is silent right after a reconnect
+    /// is judged against the last head seen before it.
+    watchdog: Watchdog,
     last_stats: ConnStats,
 }
 
@@ -125,6 +128,7 @@ impl Supervisor {
             endpoints: cfg.endpoints(),
             current: 0,
             endpoint_failures: 0,
+            watchdog: Watchdog::default(),
             last_stats: ConnStats::default(),
             cfg,
         }
@@ -332,24 +336,20 @@ impl Supervisor {
 
     /// The stall watchdog's check, run once per window while subscribed to heads.
     /// Returns `Some` when the session must end (resubscribing did not help).
-    async fn check_stall<S>(
-        &mut self,
-        ws: &mut S,
-        watchdog: &mut Watchdog,
-        subs: &[(String, SubKind)],
-    ) -> Option<End>
+    async fn check_stall<S>(&mut self, ws: &mut S, subs: &[(String, SubKind)]) -> Option<End>
     where
         S: futures_util::Sink<Message> + Unpin,
         S::Error: std::fmt::Display,
     {
         let now = Instant::now();
-        if watchdog.resubscribe_failed(now) {
+        self.watchdog.hint_block_time(self.shared.block_time());
+        if self.watchdog.resubscribe_failed(now) {
             return Some(End::failed(format!(
                 "stalled: no head for {}s even after resubscribing; reconnecting",
-                watchdog.threshold().as_secs()
+                self.watchdog.threshold().as_secs()
             )));
         }
-        if !watchdog.check_due(now) {
+        if !self.watchdog.check_due(now) {
             return None;
         }
         let http = self.http.as_ref()?;
@@ -364,13 +364,13 @@ impl Supervisor {
                 return None;
             }
         };
-        let last = watchdog.last_head_number()?;
-        if current <= last || watchdog.resubscribed_at.is_some() {
+        let last = self.watchdog.last_head_number()?;
+        if current <= last || self.watchdog.resubscribed_at.is_some() {
             return None; // the chain is quiet, not us
         }
         let reason = format!(
             "no head pushed for {}s while the node is at {current} (last pushed {last}); resubscribing",
-            watchdog.threshold().as_secs()
+            self.watchdog.threshold().as_secs()
         );
         if !self
             .set_state(ConnState::Stalled {
@@ -381,7 +381,7 @@ impl Supervisor {
             return Some(End::failed("app closed"));
         }
         self.shared.error(&reason);
-        watchdog.resubscribed_at = Some(now);
+        self.watchdog.resubscribed_at = Some(now);
         let req = |id: u64, method: &str, params: serde_json::Value| {
             Message::Text(
                 serde_json::to_string(&RpcRequest::new(id, method, &params))
@@ -464,7 +464,6 @@ impl Supervisor {
         let mut primary_probe =
             tokio::time::interval_at((Instant::now() + PRIMARY_PROBE).into(), PRIMARY_PROBE);
 
-        let mut watchdog = Watchdog::default();
         let live_for = |since: Option<Instant>| since.map(|s| s.elapsed());
 
         loop {
@@ -524,7 +523,7 @@ impl Supervisor {
                                 },
                                 Some(SubKind::NewHeads) => match frame::decode_head(result) {
                                     Ok(b) => {
-                                        if watchdog.on_head(b.number.to(), Instant::now())
+                                        if self.watchdog.on_head(b.number.to(), Instant::now())
                                             && !self.set_state(ConnState::Live { endpoint: endpoint.clone() }).await
                                         {
                                             return End::failed("app closed");
@@ -579,6 +578,7 @@ impl Supervisor {
                             awaiting_subs = awaiting_subs.saturating_sub(1);
                             if awaiting_subs == 0 && live_since.is_none() {
                                 live_since = Some(Instant::now());
+                                self.watchdog.session_started(Instant::now());
                                 if !heads_ok {
                                     polling = true;
                                 }
@@ -645,7 +645,7 @@ impl Supervisor {
                             Err(TrySendError::Closed(_)) => return End::failed("app closed"),
                         }
                     }
-                    if heads_ok && !polling && let Some(end) = self.check_stall(&mut ws, &mut watchdog, &subs).await {
+                    if heads_ok && !polling && let Some(end) = self.check_stall(&mut ws, &subs).await {
                         return End { live_for: live_for(live_since), ..end };
                     }
                     self.report_stats();

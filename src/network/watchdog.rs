@@ -22,6 +22,17 @@ pub struct Watchdog {
 }
 
 impl Watchdog {
+    /// A new session subscribed: it gets a full threshold from now before a check,
+    /// but keeps what was learnt (last head number, block time) so a subscription
+    /// that is silent from the start is still caught.
+    pub fn session_started(&mut self, now: Instant) {
+        if let Some((n, _)) = self.last_head {
+            self.last_head = Some((n, now));
+        }
+        self.checked_at = None;
+        self.resubscribed_at = None;
+    }
+
     /// A head arrived over the WebSocket. Returns true if this ends a stall.
     pub fn on_head(&mut self, number: u64, now: Instant) -> bool {
         if let Some((prev_n, prev_t)) = self.last_head
@@ -39,6 +50,14 @@ impl Watchdog {
         }
         self.checked_at = None;
         self.resubscribed_at.take().is_some()
+    }
+
+    /// Block time learnt elsewhere (head timestamps), used until pushed heads have
+    /// shown their own interval.
+    pub fn hint_block_time(&mut self, block_time: Option<Duration>) {
+        if self.interval.is_none() {
+            self.interval = block_time.filter(|d| !d.is_zero());
+        }
     }
 
     pub fn last_head_number(&self) -> Option<u64> {
@@ -107,6 +126,25 @@ mod tests {
             "a head ends the stall"
         );
         assert!(w.resubscribed_at.is_none());
+    }
+
+    #[test]
+    fn a_new_session_keeps_the_last_head_with_a_grace_period() {
+        let t0 = Instant::now();
+        let mut w = Watchdog::default();
+        for i in 0..5u64 {
+            w.on_head(i, t0 + Duration::from_secs(2 * i));
+        }
+        w.resubscribed_at = Some(t0 + Duration::from_secs(20));
+        let reconnect = t0 + Duration::from_secs(30);
+        w.session_started(reconnect);
+        assert!(w.resubscribed_at.is_none());
+        assert_eq!(w.last_head_number(), Some(4));
+        assert!(!w.check_due(reconnect + Duration::from_secs(7)));
+        assert!(
+            w.check_due(reconnect + Duration::from_secs(8)),
+            "silent new subscription is caught"
+        );
     }
 
     #[test]
