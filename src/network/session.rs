@@ -174,6 +174,12 @@ impl Supervisor {
             if end.live_for.is_some_and(|d| d >= STABLE_AFTER) {
                 self.backoff.reset();
             }
+            // Reasons can quote the node (close frames, errors) or a URL: mask and
+            // escape them once, here, before they reach any screen or log.
+            let end = End {
+                reason: sanitize(&self.redactor.text(&end.reason)).into_owned(),
+                ..end
+            };
             if !end.refused && !end.immediate {
                 self.shared.error(&end.reason);
             }
