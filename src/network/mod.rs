@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod chain;
+mod logs;
 mod session;
 mod watch;
 pub mod watchdog;
@@ -140,11 +141,15 @@ pub struct NetworkHandle {
     pub commands: mpsc::Sender<Command>,
 }
 
-/// Start the supervisor (and its chain and watch tasks) for one network.
+/// Capacity of the channel into the log task.
+const LOG_QUEUE: usize = 1024;
+
+/// Start the supervisor (and its chain, watch and log tasks) for one network.
+/// `watches` are (address, label); tokens and contracts come from `cfg`.
 pub fn spawn(
     net: NetIdx,
     cfg: NetworkConfig,
-    watches: Vec<Address>,
+    watches: Vec<(Address, String)>,
     updates: mpsc::Sender<Update>,
     redactor: Arc<Redactor>,
 ) -> NetworkHandle {
@@ -161,6 +166,20 @@ pub fn spawn(
     ));
     let (chain_tx, chain_rx) = mpsc::channel(CHAIN_QUEUE);
     let (head_tx, head_rx) = tokio::sync::watch::channel(None);
+    let watched = Arc::new(watch::Watched::new(watches));
+    let decoder = logs::LogDecoder::new(&cfg.contracts, &cfg.tokens);
+    let log_filter = decoder.filter();
+    let (log_tx, log_rx) = mpsc::channel(LOG_QUEUE);
+    let log_tx = log_filter.is_some().then_some(log_tx);
+    tokio::spawn(logs::run(
+        net,
+        http.clone(),
+        decoder,
+        watched.clone(),
+        log_rx,
+        updates.clone(),
+        shared.clone(),
+    ));
     tokio::spawn(chain_task(
         net,
         http.clone(),
@@ -168,18 +187,22 @@ pub fn spawn(
         updates.clone(),
         head_tx,
         shared.clone(),
+        log_tx.clone(),
     ));
     if let Some(http) = http.clone() {
         tokio::spawn(watch::run(
             net,
             http,
-            watches,
+            cfg.tokens.clone(),
+            cfg.contracts.clone(),
+            watched.clone(),
             head_rx,
             updates.clone(),
             shared.clone(),
         ));
     }
-    let sup = session::Supervisor::new(net, cfg, updates, redactor, shared, http, chain_tx, cmd_rx);
+    let sup = session::Supervisor::new(net, cfg, updates, redactor, shared, http, chain_tx, cmd_rx)
+        .with_watch(watched, log_filter.zip(log_tx));
     tokio::spawn(sup.run());
     NetworkHandle { commands: cmd_tx }
 }
@@ -221,6 +244,7 @@ async fn chain_task(
     updates: mpsc::Sender<Update>,
     head_tx: tokio::sync::watch::Sender<Option<u64>>,
     shared: Arc<Shared>,
+    log_tx: Option<mpsc::Sender<logs::LogInput>>,
 ) {
     let mut tracker = ChainTracker::default();
     let src = HttpBlocks(http.as_ref());
@@ -251,6 +275,7 @@ async fn chain_task(
             }
             ChainInput::CatchUp(source) => {
                 let Some(http) = &http else { continue };
+                let before = tracker.tip().map(|(n, _)| n);
                 match http.call::<U64>("eth_blockNumber", json!([])).await {
                     Ok(current) => {
                         tracker
@@ -258,6 +283,15 @@ async fn chain_task(
                             .await
                     }
                     Err(e) => shared.error(format!("eth_blockNumber: {e}")),
+                }
+                // Logs of the blocks caught up on (and of the last one seen before,
+                // whose logs may have been cut off) were not pushed to us: refill
+                // them. Duplicates are dropped by the log task.
+                if let (Some(from), Some((to, _)), Some(tx)) = (before, tracker.tip(), &log_tx)
+                    && to > from
+                    && tx.send(logs::LogInput::Range { from, to }).await.is_err()
+                {
+                    return;
                 }
             }
         }

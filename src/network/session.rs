@@ -12,6 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::backoff::Backoff;
+use super::logs::LogInput;
+use super::watch::Watched;
 use super::watchdog::Watchdog;
 use super::{ChainInput, Shared};
 use crate::config::{Endpoint, NetworkConfig};
@@ -43,6 +45,7 @@ const ID_SUB_PENDING: u64 = 3;
 /// Re-subscription of `newHeads` by the stall watchdog.
 const ID_RESUB_HEADS: u64 = 4;
 const ID_UNSUB: u64 = 5;
+const ID_SUB_LOGS: u64 = 6;
 
 /// Why a session ended.
 struct End {
@@ -95,6 +98,20 @@ pub(crate) struct Supervisor {
     /// Consecutive failed connects on the current endpoint.
     endpoint_failures: u32,
     last_stats: ConnStats,
+    watched: Arc<Watched>,
+    /// The `logs` filter and where notifications go (None: nothing to subscribe).
+    logs: Option<(serde_json::Value, mpsc::Sender<LogInput>)>,
+}
+
+/// Next command that is not a watch-list change; those are applied on the way.
+async fn recv_command(rx: &mut mpsc::Receiver<Command>, watched: &Watched) -> Option<Command> {
+    loop {
+        match rx.recv().await? {
+            Command::AddWatch { address, label } => watched.add(address, label),
+            Command::RemoveWatch { address } => watched.remove(address),
+            other => return Some(other),
+        }
+    }
 }
 
 impl Supervisor {
@@ -126,8 +143,21 @@ impl Supervisor {
             current: 0,
             endpoint_failures: 0,
             last_stats: ConnStats::default(),
+            watched: Arc::default(),
+            logs: None,
             cfg,
         }
+    }
+
+    /// The watched addresses to update on commands, and the `logs` subscription.
+    pub(crate) fn with_watch(
+        mut self,
+        watched: Arc<Watched>,
+        logs: Option<(serde_json::Value, mpsc::Sender<LogInput>)>,
+    ) -> Self {
+        self.watched = watched;
+        self.logs = logs;
+        self
     }
 
     /// Send a fact to the app; false when the app has gone away.
@@ -240,7 +270,7 @@ impl Supervisor {
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(until.into()) => {}
-                cmd = self.cmd_rx.recv() => if cmd.is_none() { return },
+                cmd = recv_command(&mut self.cmd_rx, &self.watched) => if cmd.is_none() { return },
             }
         }
     }
@@ -286,7 +316,7 @@ impl Supervisor {
             let next = (Instant::now() + self.shared.poll_interval()).min(until);
             tokio::select! {
                 _ = tokio::time::sleep_until(next.into()) => if next >= until { return true },
-                cmd = self.cmd_rx.recv() => return cmd.is_some(),
+                cmd = recv_command(&mut self.cmd_rx, &self.watched) => return cmd.is_some(),
             }
         }
     }
@@ -311,8 +341,8 @@ impl Supervisor {
                     }
                     self.report_stats();
                 }
-                cmd = self.cmd_rx.recv() => match cmd {
-                    Some(Command::Reconnect) => continue,
+                cmd = recv_command(&mut self.cmd_rx, &self.watched) => match cmd {
+                    Some(_) => continue,
                     None => return End::failed("app closed"),
                 },
             }
@@ -458,8 +488,8 @@ impl Supervisor {
         loop {
             tokio::select! {
                 biased;
-                cmd = self.cmd_rx.recv() => match cmd {
-                    Some(Command::Reconnect) => {
+                cmd = recv_command(&mut self.cmd_rx, &self.watched) => match cmd {
+                    Some(_) => {
                         let _ = ws.close(None).await;
                         return End { reason: "reconnect requested".into(), live_for: live_for(live_since), refused: false, immediate: true, to_primary: false };
                     }
@@ -523,7 +553,17 @@ impl Supervisor {
                                     }
                                     Err(e) => self.shared.bad_frame(format!("newHeads: {e}")),
                                 },
-                                Some(SubKind::Logs) | None => {}
+                                Some(SubKind::Logs) => match serde_json::from_str::<crate::rpc::types::WireLog>(result.get()) {
+                                    Ok(log) => {
+                                        if let Some((_, tx)) = &self.logs
+                                            && tx.send(LogInput::Log(Box::new(log))).await.is_err()
+                                        {
+                                            return End::failed("log task ended");
+                                        }
+                                    }
+                                    Err(e) => self.shared.bad_frame(format!("logs: {e}")),
+                                },
+                                None => {}
                             }
                         }
                         Incoming::Response { id: ID_CHAIN, result } => {
@@ -552,9 +592,19 @@ impl Supervisor {
                                 }
                                 awaiting_subs += 1;
                             }
+                            if let Some((filter, _)) = &self.logs {
+                                if let Err(e) = ws.send(send_req(ID_SUB_LOGS, "eth_subscribe", json!(["logs", filter]))).await {
+                                    return End::failed(format!("send failed: {e}"));
+                                }
+                                awaiting_subs += 1;
+                            }
                         }
-                        Incoming::Response { id: id @ (ID_SUB_HEADS | ID_SUB_PENDING), result } => {
-                            let kind = if id == ID_SUB_HEADS { SubKind::NewHeads } else { SubKind::NewPendingTransactions };
+                        Incoming::Response { id: id @ (ID_SUB_HEADS | ID_SUB_PENDING | ID_SUB_LOGS), result } => {
+                            let kind = match id {
+                                ID_SUB_HEADS => SubKind::NewHeads,
+                                ID_SUB_PENDING => SubKind::NewPendingTransactions,
+                                _ => SubKind::Logs,
+                            };
                             let status = match result.map(|r| serde_json::from_str::<String>(r.get())) {
                                 Ok(Ok(sub_id)) => { subs.push((sub_id, kind)); SubStatus::Active }
                                 Ok(Err(e)) => SubStatus::Unsupported(format!("bad subscription id: {e}")),

@@ -1,5 +1,6 @@
 //! Pure application state: `apply(Update)` and `on_action(Action)`; no I/O here.
 
+pub mod input;
 pub mod ring;
 
 use std::time::{Duration, Instant, SystemTime};
@@ -7,12 +8,16 @@ use std::time::{Duration, Instant, SystemTime};
 use alloy_primitives::{Address, B256, U256};
 
 use crate::event::{
-    Action, Command, ConnState, ConnStats, Head, NetIdx, Reorg, SubKind, SubStatus, Update,
+    Action, Command, ConnState, ConnStats, EventLog, Head, NetIdx, Reorg, SubKind, SubStatus,
+    TokenMeta, Update, ViewValue,
 };
+pub use input::{InputField, InputState, Submit};
 pub use ring::Ring;
 
 /// How many recent heads each network keeps.
 pub const HEADS_KEPT: usize = 256;
+/// How many recent logs each network's event feed keeps.
+pub const EVENTS_KEPT: usize = 512;
 /// How many recent heads the average block time is computed over.
 const BLOCK_TIME_WINDOW: usize = 32;
 
@@ -64,6 +69,69 @@ pub struct WatchRow {
     pub block: Option<u64>,
     /// Block at which the balance last changed.
     pub last_change_block: Option<u64>,
+    /// The balance change at `last_change_block`: (is_negative, magnitude).
+    pub last_delta: Option<(bool, U256)>,
+    /// Transactions sent (`eth_getTransactionCount` at the latest refresh).
+    pub nonce: Option<u64>,
+    /// Balances of the network's tokens, in the order first seen.
+    pub tokens: Vec<TokenBalanceRow>,
+    /// The latest transaction seen touching this address.
+    pub last_activity: Option<Activity>,
+}
+
+/// A watched address's balance of one token (raw units; format with the token's
+/// decimals from `NetworkState::token`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenBalanceRow {
+    pub token: Address,
+    pub amount: U256,
+    /// First amount seen since start.
+    pub initial: U256,
+    pub block: u64,
+    pub last_change_block: Option<u64>,
+}
+
+/// A transaction that touched a watched address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub block: Option<u64>,
+    pub tx: B256,
+    pub pending: bool,
+}
+
+/// A watched contract and its views, in config order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContractRow {
+    pub address: Address,
+    pub label: String,
+    pub views: Vec<ViewRow>,
+}
+
+/// One view of a contract and what it last answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewRow {
+    /// The signature as configured, e.g. `balanceOf(address)(uint256)`.
+    pub call: String,
+    /// Latest answer (`Err`: revert reason or error, for this view only).
+    pub value: Option<Result<ViewValue, String>>,
+    /// Block of the latest answer.
+    pub block: Option<u64>,
+    /// Block at which the answer last changed (highlight it when it is the latest).
+    pub last_change_block: Option<u64>,
+    /// The answer before the last change.
+    pub previous: Option<Result<ViewValue, String>>,
+}
+
+impl ViewRow {
+    pub fn new(call: impl Into<String>) -> Self {
+        Self {
+            call: call.into(),
+            value: None,
+            block: None,
+            last_change_block: None,
+            previous: None,
+        }
+    }
 }
 
 impl WatchRow {
@@ -75,7 +143,24 @@ impl WatchRow {
             initial: None,
             block: None,
             last_change_block: None,
+            last_delta: None,
+            nonce: None,
+            tokens: Vec::new(),
+            last_activity: None,
         }
+    }
+
+    /// The balance change in block `latest` (usually the network's newest head), if
+    /// the balance changed in that block.
+    pub fn change_in_block(&self, latest: u64) -> Option<(bool, U256)> {
+        (self.last_change_block == Some(latest))
+            .then_some(self.last_delta)
+            .flatten()
+    }
+
+    /// This address's balance of `token`, if read yet.
+    pub fn token(&self, token: Address) -> Option<&TokenBalanceRow> {
+        self.tokens.iter().find(|t| t.token == token)
     }
 
     /// Signed change since start: (is_negative, magnitude).
@@ -117,6 +202,12 @@ pub struct NetworkState {
     /// New tip hash of a reorg whose replacement heads are still arriving.
     reorg_replacing: Option<B256>,
     pub watches: Vec<WatchRow>,
+    /// The network's tokens (from the config); symbol/name/decimals filled in once read.
+    pub tokens: Vec<TokenMeta>,
+    pub contracts: Vec<ContractRow>,
+    /// Recent logs of watched contracts and tokens, oldest first.
+    pub events: Ring<EventLog>,
+    pub subs_logs: Option<SubStatus>,
 }
 
 impl NetworkState {
@@ -145,7 +236,129 @@ impl NetworkState {
             last_reorg: None,
             reorg_replacing: None,
             watches: Vec::new(),
+            tokens: Vec::new(),
+            contracts: Vec::new(),
+            events: Ring::new(EVENTS_KEPT),
+            subs_logs: None,
         }
+    }
+
+    /// Token and contract rows from the network's config (metadata and values come
+    /// later as updates).
+    pub fn add_config(&mut self, cfg: &crate::config::NetworkConfig) {
+        for t in &cfg.tokens {
+            if self.token(*t).is_none() {
+                self.tokens.push(TokenMeta {
+                    address: *t,
+                    symbol: None,
+                    name: None,
+                    decimals: None,
+                });
+            }
+        }
+        for c in &cfg.contracts {
+            self.contracts.push(ContractRow {
+                address: c.address,
+                label: c.label.clone(),
+                views: c
+                    .views
+                    .iter()
+                    .map(|v| ViewRow::new(v.call.clone()))
+                    .collect(),
+            });
+        }
+    }
+
+    /// Metadata of a token of this network, if it is one.
+    pub fn token(&self, address: Address) -> Option<&TokenMeta> {
+        self.tokens.iter().find(|t| t.address == address)
+    }
+
+    /// The label of a watched address or contract, if it is one.
+    pub fn label_of(&self, address: Address) -> Option<&str> {
+        self.watches
+            .iter()
+            .find(|w| w.address == address)
+            .map(|w| w.label.as_str())
+            .or_else(|| {
+                self.contracts
+                    .iter()
+                    .find(|c| c.address == address)
+                    .map(|c| c.label.as_str())
+            })
+    }
+
+    fn apply_token_balance(
+        &mut self,
+        holder: Address,
+        token: Address,
+        amount: U256,
+        block: u64,
+    ) -> bool {
+        let mut changed = false;
+        for w in self.watches.iter_mut().filter(|w| w.address == holder) {
+            match w.tokens.iter_mut().find(|t| t.token == token) {
+                Some(t) => {
+                    if t.amount != amount {
+                        t.last_change_block = Some(block);
+                        t.amount = amount;
+                        changed = true;
+                    }
+                    t.block = block;
+                }
+                None => {
+                    w.tokens.push(TokenBalanceRow {
+                        token,
+                        amount,
+                        initial: amount,
+                        block,
+                        last_change_block: None,
+                    });
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    fn apply_log(&mut self, log: EventLog) {
+        // A retraction marks the log already shown (same block hash and index); one
+        // never shown is still listed, as reverted.
+        if log.removed
+            && let Some(shown) = self.events.iter_mut().rev().find(|e| {
+                e.block_hash == log.block_hash && e.log_index == log.log_index && !e.removed
+            })
+        {
+            shown.removed = true;
+            return;
+        }
+        self.events.push(log);
+    }
+
+    fn apply_view(
+        &mut self,
+        contract: Address,
+        index: usize,
+        block: u64,
+        value: Result<ViewValue, String>,
+    ) -> bool {
+        let Some(row) = self
+            .contracts
+            .iter_mut()
+            .find(|c| c.address == contract)
+            .and_then(|c| c.views.get_mut(index))
+        else {
+            return false;
+        };
+        row.block = Some(block);
+        if row.value.as_ref() == Some(&value) {
+            return false;
+        }
+        if row.value.is_some() {
+            row.last_change_block = Some(block);
+        }
+        row.previous = row.value.replace(value);
+        true
     }
 
     pub fn latest(&self) -> Option<&Head> {
@@ -230,6 +443,8 @@ pub struct AppState {
     /// Selected row in the watch list.
     pub watch_cursor: usize,
     pub should_quit: bool,
+    /// The open "add watch address" input, if any.
+    pub input: Option<InputState>,
     /// Monotonic and wall clocks as of the last tick; drawing reads these, never the OS.
     pub now: Instant,
     pub wall_now: SystemTime,
@@ -245,6 +460,7 @@ impl AppState {
             heads_cursor: 0,
             watch_cursor: 0,
             should_quit: false,
+            input: None,
             now: Instant::now(),
             wall_now: SystemTime::now(),
         }
@@ -287,7 +503,7 @@ impl AppState {
             Update::Subscription { kind, status, .. } => match kind {
                 SubKind::NewHeads => net.subs_heads = Some(status),
                 SubKind::NewPendingTransactions => net.subs_pending = Some(status),
-                SubKind::Logs => return false,
+                SubKind::Logs => net.subs_logs = Some(status),
             },
             Update::Head { head, .. } => net.apply_head(head, wall_now),
             Update::Reorg { reorg, .. } => net.apply_reorg(reorg),
@@ -302,8 +518,13 @@ impl AppState {
                     if w.initial.is_none() {
                         w.initial = Some(wei);
                     }
-                    if w.balance.is_some_and(|b| b != wei) {
+                    if let Some(old) = w.balance.filter(|b| *b != wei) {
                         w.last_change_block = Some(block);
+                        w.last_delta = Some(if wei >= old {
+                            (false, wei - old)
+                        } else {
+                            (true, old - wei)
+                        });
                     }
                     changed |= w.balance != Some(wei);
                     w.balance = Some(wei);
@@ -329,13 +550,71 @@ impl AppState {
                 net.stats = stats;
             }
             Update::Reconnected { count, .. } => net.reconnects = count,
+            Update::Token { meta, .. } => {
+                match net.tokens.iter_mut().find(|t| t.address == meta.address) {
+                    Some(t) => *t = meta,
+                    None => net.tokens.push(meta),
+                }
+            }
+            Update::TokenBalance {
+                holder,
+                token,
+                amount,
+                block,
+                ..
+            } => return net.apply_token_balance(holder, token, amount, block),
+            Update::Nonce { address, nonce, .. } => {
+                let mut changed = false;
+                for w in net.watches.iter_mut().filter(|w| w.address == address) {
+                    changed |= w.nonce.replace(nonce) != Some(nonce);
+                }
+                return changed;
+            }
+            Update::Activity {
+                address,
+                block,
+                tx,
+                pending,
+                ..
+            } => {
+                let mut changed = false;
+                for w in net.watches.iter_mut().filter(|w| w.address == address) {
+                    // A block's confirmation replaces the pending sighting, never the
+                    // reverse; an older block never replaces a newer one.
+                    let older = match (&w.last_activity, block) {
+                        (Some(a), Some(b)) => a.block.is_some_and(|x| x > b),
+                        (Some(a), None) => a.block.is_some() || a.tx == tx,
+                        (None, _) => false,
+                    };
+                    if !older {
+                        w.last_activity = Some(Activity { block, tx, pending });
+                        changed = true;
+                    }
+                }
+                return changed;
+            }
+            Update::Log { log, .. } => net.apply_log(*log),
+            Update::View {
+                contract,
+                index,
+                block,
+                value,
+                ..
+            } => return net.apply_view(contract, index, block, value),
         }
         true
     }
 
     /// Apply a user action; may return a command for one network's supervisor.
+    ///
+    /// `AddWatch`/`RemoveWatch` commands concern every network: the state already
+    /// changed all of them, and the app loop sends the command to every network handle
+    /// (and records it in the watch-list file).
     pub fn on_action(&mut self, action: Action) -> Option<(NetIdx, Command)> {
         let n = self.networks.len();
+        if self.input.is_some() {
+            return self.on_input(action);
+        }
         match action {
             Action::Quit => self.should_quit = true,
             Action::ToggleHelp => self.show_help = !self.show_help,
@@ -368,6 +647,50 @@ impl AppState {
             }
             Action::Reconnect if n > 0 => return Some((self.selected, Command::Reconnect)),
             Action::Reconnect => {}
+            Action::AddWatch if n > 0 => self.input = Some(InputState::new()),
+            Action::RemoveWatch if self.focus == Focus::Watches => {
+                let address = self
+                    .selected_network()?
+                    .watches
+                    .get(self.watch_cursor)?
+                    .address;
+                for net in &mut self.networks {
+                    net.watches.retain(|w| w.address != address);
+                }
+                let len = self.selected_network().map_or(0, |n| n.watches.len());
+                self.watch_cursor = self.watch_cursor.min(len.saturating_sub(1));
+                return Some((self.selected, Command::RemoveWatch { address }));
+            }
+            Action::AddWatch
+            | Action::RemoveWatch
+            | Action::InputChar(_)
+            | Action::InputBackspace
+            | Action::InputSubmit => {}
+        }
+        None
+    }
+
+    /// Keys while the add-watch input is open.
+    fn on_input(&mut self, action: Action) -> Option<(NetIdx, Command)> {
+        let input = self.input.as_mut()?;
+        match action {
+            Action::InputChar(c) => input.push(c),
+            Action::InputBackspace => input.backspace(),
+            Action::Escape => self.input = None,
+            Action::Quit => self.should_quit = true,
+            Action::InputSubmit => match input.submit() {
+                Submit::Next | Submit::Invalid(_) => {}
+                Submit::Done(address, label) => {
+                    self.input = None;
+                    for net in &mut self.networks {
+                        if !net.watches.iter().any(|w| w.address == address) {
+                            net.watches.push(WatchRow::new(label.clone(), address));
+                        }
+                    }
+                    return Some((self.selected, Command::AddWatch { address, label }));
+                }
+            },
+            _ => {}
         }
         None
     }
@@ -378,6 +701,23 @@ impl AppState {
             self.heads_cursor = 0;
             self.watch_cursor = 0;
         }
+    }
+}
+
+/// A raw token amount with `decimals` places: `1500000` with 6 gives `1.5`.
+pub fn format_units(amount: U256, decimals: u8) -> String {
+    let digits = amount.to_string();
+    let places = usize::from(decimals);
+    if places == 0 {
+        return digits;
+    }
+    let padded = format!("{digits:0>width$}", width = places + 1);
+    let (int, frac) = padded.split_at(padded.len() - places);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
     }
 }
 
