@@ -57,9 +57,26 @@ impl WatchList {
     }
 }
 
-/// `<data dir>/watchlist.toml`, if the platform has a data dir.
+/// Environment variable naming another watch-list file (tests, several profiles).
+pub const WATCHLIST_ENV: &str = "CHAINTOP_WATCHLIST";
+
+/// `$CHAINTOP_WATCHLIST`, else `<data dir>/watchlist.toml` if the platform has a
+/// data dir.
 pub fn watchlist_path() -> Option<PathBuf> {
-    data_dir().map(|d| d.join(WATCHLIST_FILE))
+    std::env::var_os(WATCHLIST_ENV)
+        .filter(|p| !p.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| data_dir().map(|d| d.join(WATCHLIST_FILE)))
+}
+
+/// Merge the watch-list file (see [`watchlist_path`]) into a loaded config; what
+/// main calls at startup. Returns the path, for saving changes later.
+pub fn merge_watchlist(config: &mut Config) -> Result<Option<PathBuf>, ConfigError> {
+    let Some(path) = watchlist_path() else {
+        return Ok(None);
+    };
+    load_watchlist(&path)?.apply(config);
+    Ok(Some(path))
 }
 
 #[derive(Deserialize)]
