@@ -924,4 +924,291 @@ mod tests {
         s.on_action(Action::Quit);
         assert!(s.should_quit);
     }
+
+    fn token_addr() -> Address {
+        Address::repeat_byte(0xee)
+    }
+
+    fn log(index: u64, removed: bool) -> EventLog {
+        EventLog {
+            address: token_addr(),
+            source: Some("TT".into()),
+            event: Some("Transfer".into()),
+            args: Vec::new(),
+            topics: Vec::new(),
+            data: Default::default(),
+            block: Some(5),
+            block_hash: Some(B256::repeat_byte(5)),
+            tx: Some(B256::repeat_byte(9)),
+            log_index: Some(index),
+            removed,
+        }
+    }
+
+    #[test]
+    fn balance_change_in_the_last_block() {
+        let mut s = state();
+        let a = Address::repeat_byte(1);
+        for (wei, block) in [(100u64, 1), (130, 2), (130, 3)] {
+            s.apply(Update::Balance {
+                net: 0,
+                address: a,
+                wei: U256::from(wei),
+                block,
+            });
+        }
+        let w = &s.networks[0].watches[0];
+        assert_eq!(w.change_in_block(2), Some((false, U256::from(30))));
+        assert_eq!(w.change_in_block(3), None, "no change in block 3");
+    }
+
+    #[test]
+    fn token_metadata_and_balances_fold_into_rows() {
+        let mut s = state();
+        let a = Address::repeat_byte(1);
+        let meta = TokenMeta {
+            address: token_addr(),
+            symbol: Some("\\x1b[31mEVIL".into()),
+            name: None,
+            decimals: Some(6),
+        };
+        assert!(s.apply(Update::Token {
+            net: 0,
+            meta: meta.clone()
+        }));
+        assert_eq!(s.networks[0].token(token_addr()), Some(&meta));
+        let tb = |amount: u64, block| Update::TokenBalance {
+            net: 0,
+            holder: a,
+            token: token_addr(),
+            amount: U256::from(amount),
+            block,
+        };
+        assert!(s.apply(tb(5, 1)));
+        assert!(!s.apply(tb(5, 2)), "same amount is not a visible change");
+        assert!(s.apply(tb(7, 3)));
+        let row = s.networks[0].watches[0].token(token_addr()).expect("row");
+        assert_eq!(
+            (row.amount, row.initial, row.block, row.last_change_block),
+            (U256::from(7), U256::from(5), 3, Some(3))
+        );
+        assert_eq!(format_units(row.amount, 6), "0.000007");
+        assert_eq!(format_units(U256::from(1_500_000u64), 6), "1.5");
+        assert_eq!(format_units(U256::from(2_000_000u64), 6), "2");
+        assert_eq!(format_units(U256::from(42u64), 0), "42");
+    }
+
+    #[test]
+    fn hostile_token_symbol_stays_escaped_in_state() {
+        // The backend escapes chain text (see network::watch::token_text); the state
+        // keeps it as it came, so nothing interpretable reaches drawing.
+        let mut s = state();
+        let symbol = crate::text::sanitize("\u{1b}[31mEVIL\u{1b}]0;owned\u{7}").into_owned();
+        s.apply(Update::Token {
+            net: 0,
+            meta: TokenMeta {
+                address: token_addr(),
+                symbol: Some(symbol),
+                name: None,
+                decimals: None,
+            },
+        });
+        let shown = s.networks[0]
+            .token(token_addr())
+            .and_then(|t| t.symbol.clone())
+            .expect("symbol");
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "\\x1b[31mEVIL\\x1b]0;owned\\x07");
+    }
+
+    #[test]
+    fn nonce_and_activity() {
+        let mut s = state();
+        let a = Address::repeat_byte(1);
+        assert!(s.apply(Update::Nonce {
+            net: 0,
+            address: a,
+            nonce: 3,
+            block: 1
+        }));
+        assert!(!s.apply(Update::Nonce {
+            net: 0,
+            address: a,
+            nonce: 3,
+            block: 2
+        }));
+        assert_eq!(s.networks[0].watches[0].nonce, Some(3));
+        let act = |block, tx: u8| Update::Activity {
+            net: 0,
+            address: a,
+            block,
+            tx: B256::repeat_byte(tx),
+            pending: block.is_none(),
+        };
+        assert!(s.apply(act(Some(10), 1)));
+        assert!(
+            !s.apply(act(Some(9), 2)),
+            "older blocks never replace newer"
+        );
+        assert!(s.apply(act(Some(11), 3)));
+        let last = s.networks[0].watches[0]
+            .last_activity
+            .clone()
+            .expect("activity");
+        assert_eq!((last.block, last.tx), (Some(11), B256::repeat_byte(3)));
+    }
+
+    #[test]
+    fn event_feed_is_bounded_and_retractions_mark_shown_logs() {
+        let mut s = state();
+        s.apply(Update::Log {
+            net: 0,
+            log: Box::new(log(0, false)),
+        });
+        s.apply(Update::Log {
+            net: 0,
+            log: Box::new(log(0, true)),
+        });
+        s.apply(Update::Log {
+            net: 0,
+            log: Box::new(log(1, true)),
+        });
+        let feed: Vec<(Option<u64>, bool)> = s.networks[0]
+            .events
+            .iter()
+            .map(|e| (e.log_index, e.removed))
+            .collect();
+        assert_eq!(
+            feed,
+            vec![(Some(0), true), (Some(1), true)],
+            "the shown log is marked reverted; an unseen retraction is listed as reverted"
+        );
+        for i in 0..(EVENTS_KEPT as u64 + 5) {
+            s.apply(Update::Log {
+                net: 0,
+                log: Box::new(log(i + 10, false)),
+            });
+        }
+        assert_eq!(s.networks[0].events.len(), EVENTS_KEPT);
+        s.apply(Update::Subscription {
+            net: 0,
+            kind: SubKind::Logs,
+            status: SubStatus::Unsupported("-32602 nope".into()),
+        });
+        assert!(matches!(
+            s.networks[0].subs_logs,
+            Some(SubStatus::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn views_track_last_change_and_errors_per_view() {
+        let mut cfg = crate::config::NetworkConfig::new("a", None, None);
+        cfg.tokens = vec![token_addr()];
+        let f = alloy_json_abi::Function::parse("f()(uint256)").expect("sig");
+        let view = |call: &str| crate::config::ViewConfig {
+            call: call.into(),
+            function: f.clone(),
+            calldata: Default::default(),
+            every: 1,
+        };
+        cfg.contracts = vec![crate::config::ContractConfig {
+            address: token_addr(),
+            label: "pool".into(),
+            events: Vec::new(),
+            views: vec![view("f()(uint256)"), view("g()(uint256)")],
+        }];
+        let mut s = state();
+        s.networks[0].add_config(&cfg);
+        assert_eq!(s.networks[0].tokens.len(), 1);
+        assert_eq!(s.networks[0].label_of(token_addr()), Some("pool"));
+        let v = |index, block, value: Result<&str, &str>| Update::View {
+            net: 0,
+            contract: token_addr(),
+            index,
+            block,
+            value: value
+                .map(|d| ViewValue {
+                    display: d.into(),
+                    json: serde_json::json!(d),
+                })
+                .map_err(str::to_string),
+        };
+        assert!(s.apply(v(0, 1, Ok("1"))));
+        assert!(s.apply(v(1, 1, Err("execution reverted: no"))));
+        assert!(!s.apply(v(0, 2, Ok("1"))), "same answer is no change");
+        assert!(s.apply(v(0, 3, Ok("2"))));
+        assert!(!s.apply(v(7, 3, Ok("2"))), "unknown view index");
+        let rows = &s.networks[0].contracts[0].views;
+        assert_eq!(rows[0].last_change_block, Some(3));
+        assert_eq!(rows[0].block, Some(3));
+        assert_eq!(
+            rows[0]
+                .previous
+                .as_ref()
+                .and_then(|p| p.as_ref().ok())
+                .map(|p| p.display.as_str()),
+            Some("1")
+        );
+        assert!(matches!(&rows[1].value, Some(Err(e)) if e.contains("reverted")));
+    }
+
+    #[test]
+    fn add_and_remove_watch_through_the_input() {
+        let mut s = state();
+        assert_eq!(s.on_action(Action::AddWatch), None);
+        assert!(s.input.is_some());
+        for c in "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266".chars() {
+            s.on_action(Action::InputChar(c));
+        }
+        assert_eq!(s.on_action(Action::InputSubmit), None, "to the label field");
+        for c in "dev".chars() {
+            s.on_action(Action::InputChar(c));
+        }
+        s.on_action(Action::InputChar('x'));
+        s.on_action(Action::InputBackspace);
+        let a: Address = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+            .parse()
+            .expect("addr");
+        assert_eq!(
+            s.on_action(Action::InputSubmit),
+            Some((
+                0,
+                Command::AddWatch {
+                    address: a,
+                    label: "dev".into()
+                }
+            ))
+        );
+        assert!(s.input.is_none());
+        assert!(
+            s.networks
+                .iter()
+                .all(|n| n.watches.iter().any(|w| w.address == a))
+        );
+
+        // Escape closes the input without adding anything.
+        s.on_action(Action::AddWatch);
+        s.on_action(Action::InputChar('0'));
+        assert_eq!(s.on_action(Action::Escape), None);
+        assert!(s.input.is_none());
+
+        // `d` on the watch list removes the selected address everywhere.
+        s.on_action(Action::SelectNetwork(1));
+        s.focus = Focus::Watches;
+        assert_eq!(
+            s.on_action(Action::RemoveWatch),
+            Some((1, Command::RemoveWatch { address: a }))
+        );
+        assert!(
+            s.networks
+                .iter()
+                .all(|n| n.watches.iter().all(|w| w.address != a))
+        );
+        assert_eq!(
+            s.on_action(Action::RemoveWatch),
+            None,
+            "nothing left to remove"
+        );
+    }
 }
