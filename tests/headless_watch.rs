@@ -148,6 +148,7 @@ fn token_balances_decoded_transfers_and_views_stream_live() {
             ],
         ),
     ));
+    let value_s = value.to_string();
     let tx = r["transactionHash"].as_str().expect("tx hash").to_string();
     let log = find(&mut h, "decoded Transfer", |v| {
         is(v, "log") && v["event"] == "Transfer" && v["tx"] == tx.as_str()
@@ -173,14 +174,14 @@ fn token_balances_decoded_transfers_and_views_stream_live() {
         "labelled and formatted with the token's decimals"
     );
     let bal = find(&mut h, "holder token balance", |v| {
-        is(v, "token_balance") && v["holder"] == holder && v["amount"] == value.to_string()
+        is(v, "token_balance") && v["holder"] == holder && v["amount"] == value_s.as_str()
     });
     assert_eq!(bal["token"], token.to_checksum(None));
     find(&mut h, "holder activity", |v| {
         is(v, "activity") && v["address"] == holder && v["tx"] == tx.as_str()
     });
     find(&mut h, "balanceOf view", |v| {
-        is(v, "view") && v["index"] == 3 && v["value"] == value.to_string()
+        is(v, "view") && v["index"] == 3 && v["value"] == value_s.as_str()
     });
 
     // A state change shows in its view; the reverting view does not stop the others.

@@ -224,7 +224,7 @@ async fn refresh(
     }
     for (ci, c) in contracts.iter().enumerate() {
         for (vi, v) in c.views.iter().enumerate() {
-            if block % v.every == 0 || !last.views.contains_key(&(ci, vi)) {
+            if block.is_multiple_of(v.every) || !last.views.contains_key(&(ci, vi)) {
                 calls.push(("eth_call", call(c.address, &v.calldata, &tag)));
                 slots.push(Slot::View {
                     contract: ci,

@@ -10,8 +10,9 @@ pub const MAX_LABEL: usize = 40;
 /// `0x` and 40 hex digits.
 const ADDRESS_LEN: usize = 42;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum InputField {
+    #[default]
     Address,
     Label,
 }
@@ -21,12 +22,6 @@ pub struct InputState {
     pub address: String,
     pub label: String,
     pub field: InputField,
-}
-
-impl Default for InputField {
-    fn default() -> Self {
-        InputField::Address
-    }
 }
 
 /// What Enter did.
