@@ -399,3 +399,72 @@ fn a_thousand_watched_addresses_and_a_token_cost_one_request_per_head() {
         c.refresh.iter().map(|(k, v)| (k, v.0)).collect::<Vec<_>>()
     );
 }
+
+#[test]
+fn logs_missed_while_disconnected_are_refilled_once() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let state = dir.path().join("state.json");
+    let mut node = Anvil::builder()
+        .arg("--state")
+        .arg(state.to_string_lossy())
+        .spawn();
+    let url = node.http_url();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let token = rt.block_on(deploy_token(&url, "TT", 1_000_000));
+    let holder = DEV_ACCOUNTS[1];
+    let config = format!(
+        "{}\n[[watch]]\naddress = \"{holder}\"\nlabel = \"holder\"\n",
+        network_toml("local", &node.ws_url(), &url, token)
+    );
+    let mut h = Headless::start(&support::chaintop_bin(), &config, &[]);
+    h.wait_for("logs subscription", T, |v| {
+        is(v, "subscription") && v["kind"] == "logs" && v["status"] == "active"
+    });
+    let transfer = |amount: u64| {
+        call_data(
+            "transfer(address,uint256)",
+            vec![
+                DynSolValue::Address(addr(holder)),
+                DynSolValue::Uint(U256::from(amount), 256),
+            ],
+        )
+    };
+    rt.block_on(send(&url, DEV_ACCOUNTS[0], Some(token), transfer(1)));
+    find(&mut h, "first transfer", |v| {
+        is(v, "log") && v["args"]["value"] == "1"
+    });
+
+    // Restart the node and transfer at once, before chaintop is back (its reconnect
+    // waits out a backoff): those logs are not pushed, the refill must bring them.
+    node.restart();
+    let mut txs = Vec::new();
+    for amount in [2u64, 3, 4] {
+        let r = rt.block_on(send(&url, DEV_ACCOUNTS[0], Some(token), transfer(amount)));
+        txs.push(r["transactionHash"].as_str().expect("tx").to_string());
+    }
+    for tx in &txs {
+        find(&mut h, "transfer made while disconnected", |v| {
+            is(v, "log") && v["tx"] == tx.as_str()
+        });
+    }
+    // One more block, so anything delivered twice would have arrived by its log.
+    let r = rt.block_on(send(&url, DEV_ACCOUNTS[0], Some(token), transfer(5)));
+    let last = r["transactionHash"].as_str().expect("tx").to_string();
+    find(&mut h, "transfer after reconnecting", |v| {
+        is(v, "log") && v["tx"] == last.as_str()
+    });
+    for tx in &txs {
+        let n = h
+            .seen
+            .iter()
+            .filter(|v| is(v, "log") && v["tx"] == tx.as_str())
+            .count();
+        assert_eq!(n, 1, "log of {tx} delivered once");
+    }
+    let backfilled = h
+        .seen
+        .iter()
+        .filter(|v| is(v, "head") && v["source"] == "backfill")
+        .count();
+    eprintln!("heads backfilled after the restart: {backfilled}");
+}
