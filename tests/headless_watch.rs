@@ -86,6 +86,20 @@ fn is(v: &Value, ty: &str) -> bool {
     v["type"] == ty
 }
 
+/// `chaintop --config FILE --headless` with a private (empty) runtime watch list,
+/// so a developer's own `watchlist.toml` cannot change what the test sees.
+fn start(config: &str) -> Headless {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("config.toml");
+    std::fs::write(&path, config).expect("write config");
+    let mut cmd = std::process::Command::new(support::chaintop_bin());
+    cmd.arg("--config")
+        .arg(&path)
+        .arg("--headless")
+        .env("CHAINTOP_WATCHLIST", dir.path().join("watchlist.toml"));
+    Headless::spawn(cmd, dir)
+}
+
 /// A line already printed, or the next one to match (lines of one block may come in
 /// any order across the log and watch tasks).
 fn find(h: &mut Headless, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
@@ -112,7 +126,7 @@ fn token_balances_decoded_transfers_and_views_stream_live() {
         holder.to_lowercase(),
         contract_file("TestToken.abi.json").display().to_string(),
     );
-    let mut h = Headless::start(&support::chaintop_bin(), &config, &[]);
+    let mut h = start(&config);
     h.wait_for("logs subscription", T, |v| {
         is(v, "subscription") && v["kind"] == "logs" && v["status"] == "active"
     });
@@ -350,7 +364,7 @@ fn a_thousand_watched_addresses_and_a_token_cost_one_request_per_head() {
             "\n[[watch]]\naddress = \"{a}\"\nlabel = \"w{i}\"\n"
         ));
     }
-    let mut h = Headless::start(&support::chaintop_bin(), &config, &[]);
+    let mut h = start(&config);
     h.wait_for("live", T, |v| is(v, "connection") && v["state"] == "live");
 
     // Each block pays one watched address; its balance line means the refresh of that
@@ -416,7 +430,7 @@ fn logs_missed_while_disconnected_are_refilled_once() {
         "{}\n[[watch]]\naddress = \"{holder}\"\nlabel = \"holder\"\n",
         network_toml("local", &node.ws_url(), &url, token)
     );
-    let mut h = Headless::start(&support::chaintop_bin(), &config, &[]);
+    let mut h = start(&config);
     h.wait_for("logs subscription", T, |v| {
         is(v, "subscription") && v["kind"] == "logs" && v["status"] == "active"
     });
