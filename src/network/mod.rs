@@ -187,7 +187,7 @@ pub fn spawn(
         updates.clone(),
         head_tx,
         shared.clone(),
-        log_tx.clone(),
+        log_tx.clone().map(|tx| (tx, watched.clone())),
     ));
     if let Some(http) = http.clone() {
         tokio::spawn(watch::run(
@@ -244,7 +244,8 @@ async fn chain_task(
     updates: mpsc::Sender<Update>,
     head_tx: tokio::sync::watch::Sender<Option<u64>>,
     shared: Arc<Shared>,
-    log_tx: Option<mpsc::Sender<logs::LogInput>>,
+    // Where the logs of caught-up and (without a logs subscription) pushed heads go.
+    logs: Option<(mpsc::Sender<logs::LogInput>, Arc<watch::Watched>)>,
 ) {
     let mut tracker = ChainTracker::default();
     let src = HttpBlocks(http.as_ref());
@@ -287,7 +288,7 @@ async fn chain_task(
                 // Logs of the blocks caught up on (and of the last one seen before,
                 // whose logs may have been cut off) were not pushed to us: refill
                 // them. Duplicates are dropped by the log task.
-                if let (Some(from), Some((to, _)), Some(tx)) = (before, tracker.tip(), &log_tx)
+                if let (Some(from), Some((to, _)), Some((tx, _))) = (before, tracker.tip(), &logs)
                     && to > from
                     && tx.send(logs::LogInput::Range { from, to }).await.is_err()
                 {
@@ -305,6 +306,21 @@ async fn chain_task(
                     }
                     prev = Some((head.number, head.timestamp));
                     head_tx.send_replace(Some(head.number));
+                    // Pushed heads without a live `logs` subscription (refused by the
+                    // endpoint): fetch their logs. Caught-up heads get theirs above.
+                    if head.source == HeadSource::Ws
+                        && let Some((tx, watched)) = &logs
+                        && !watched.logs_live.load(Ordering::Relaxed)
+                        && tx
+                            .send(logs::LogInput::Range {
+                                from: head.number,
+                                to: head.number,
+                            })
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
                     Update::Head { net, head }
                 }
                 Step::Reorg(reorg) => Update::Reorg { net, reorg },

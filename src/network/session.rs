@@ -194,6 +194,7 @@ impl Supervisor {
                 Some(url) => self.session(&url).await,
                 None => self.poll_only().await,
             };
+            self.watched.logs_live.store(false, Ordering::Relaxed);
             if self.updates.is_closed() {
                 return;
             }
@@ -611,6 +612,7 @@ impl Supervisor {
                                 Err(e) => SubStatus::Unsupported(sanitize(&self.redactor.text(&format!("{} {}", e.code, e.message))).into_owned()),
                             };
                             if kind == SubKind::NewHeads { heads_ok = status == SubStatus::Active; }
+                            if kind == SubKind::Logs { self.watched.logs_live.store(status == SubStatus::Active, Ordering::Relaxed); }
                             if !self.emit(Update::Subscription { net: self.net, kind, status }).await {
                                 return End::failed("app closed");
                             }

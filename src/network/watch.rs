@@ -6,6 +6,7 @@
 //! works for nonces and views alike, and one failing entry does not fail the others.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
 use alloy_dyn_abi::{DynSolType, DynSolValue, FunctionExt};
@@ -32,6 +33,9 @@ pub(crate) struct Watched {
     tokens: RwLock<HashMap<Address, TokenMeta>>,
     /// Woken when the address list changes, so new addresses are read at once.
     pub changed: Notify,
+    /// The `logs` subscription is active on the current connection; while it is not,
+    /// the logs of each new head are fetched with `eth_getLogs`.
+    pub logs_live: AtomicBool,
 }
 
 impl Watched {
