@@ -482,3 +482,141 @@ fn logs_missed_while_disconnected_are_refilled_once() {
         .count();
     eprintln!("heads backfilled after the restart: {backfilled}");
 }
+
+/// A WebSocket proxy in front of anvil that refuses `logs` subscriptions (as some
+/// providers do) and passes everything else through.
+async fn logs_refusing_proxy(upstream: String) -> u16 {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let port = listener.local_addr().expect("addr").port();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let Ok(client) = tokio_tungstenite::accept_async(stream).await else {
+                    return;
+                };
+                let Ok((node, _)) = tokio_tungstenite::connect_async(upstream.as_str()).await
+                else {
+                    return;
+                };
+                let (mut to_client, mut from_client) = client.split();
+                let (mut to_node, mut from_node) = node.split();
+                loop {
+                    tokio::select! {
+                        m = from_client.next() => {
+                            let Some(Ok(m)) = m else { return };
+                            if let Message::Text(t) = &m {
+                                let v: Value = serde_json::from_str(t.as_str()).unwrap_or_default();
+                                if v["method"] == "eth_subscribe" && v["params"][0] == "logs" {
+                                    let refusal = json!({"jsonrpc": "2.0", "id": v["id"], "error": {"code": -32601, "message": "logs subscriptions are not available on this plan"}});
+                                    if to_client.send(Message::Text(refusal.to_string().into())).await.is_err() {
+                                        return;
+                                    }
+                                    continue;
+                                }
+                            }
+                            if matches!(m, Message::Text(_)) && to_node.send(m).await.is_err() {
+                                return;
+                            }
+                        }
+                        m = from_node.next() => {
+                            let Some(Ok(m)) = m else { return };
+                            if matches!(m, Message::Text(_)) && to_client.send(m).await.is_err() {
+                                return;
+                            }
+                        }
+                    }
+                }
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn refused_logs_subscription_is_reported_and_logs_still_arrive() {
+    let node = Anvil::spawn();
+    let url = node.http_url();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let token = rt.block_on(deploy_token(&url, "TT", 1_000_000));
+    let proxy_port = rt.block_on(logs_refusing_proxy(node.ws_url()));
+    let holder = DEV_ACCOUNTS[1];
+    let config = format!(
+        "{}{}\n[[watch]]\naddress = \"{holder}\"\nlabel = \"holder\"\n",
+        network_toml("pushed", &node.ws_url(), &url, token),
+        network_toml(
+            "refused",
+            &format!("ws://127.0.0.1:{proxy_port}"),
+            &url,
+            token
+        ),
+    );
+    let mut h = start(&config);
+    let refused = find(&mut h, "refused logs subscription", |v| {
+        is(v, "subscription") && v["network"] == "refused" && v["kind"] == "logs"
+    });
+    assert_eq!(refused["status"], "unsupported", "{refused}");
+    assert!(
+        refused["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("not available on this plan")),
+        "{refused}"
+    );
+    find(&mut h, "pushed logs subscription", |v| {
+        is(v, "subscription")
+            && v["network"] == "pushed"
+            && v["kind"] == "logs"
+            && v["status"] == "active"
+    });
+    find(&mut h, "refused network live", |v| {
+        is(v, "connection") && v["network"] == "refused" && v["state"] == "live"
+    });
+
+    let r = rt.block_on(send(
+        &url,
+        DEV_ACCOUNTS[0],
+        Some(token),
+        call_data(
+            "transfer(address,uint256)",
+            vec![
+                DynSolValue::Address(addr(holder)),
+                DynSolValue::Uint(U256::from(77u64), 256),
+            ],
+        ),
+    ));
+    let tx = r["transactionHash"].as_str().expect("tx").to_string();
+    for net in ["pushed", "refused"] {
+        let log = find(&mut h, &format!("Transfer on {net}"), |v| {
+            is(v, "log") && v["network"] == net && v["tx"] == tx.as_str()
+        });
+        assert_eq!(log["args"]["value"], "77");
+    }
+    // Both networks keep going: the next transfer arrives on both too, and nothing
+    // is delivered twice.
+    let r = rt.block_on(send(
+        &url,
+        DEV_ACCOUNTS[0],
+        Some(token),
+        call_data(
+            "transfer(address,uint256)",
+            vec![
+                DynSolValue::Address(addr(holder)),
+                DynSolValue::Uint(U256::from(78u64), 256),
+            ],
+        ),
+    ));
+    let tx2 = r["transactionHash"].as_str().expect("tx").to_string();
+    for net in ["pushed", "refused"] {
+        find(&mut h, &format!("second Transfer on {net}"), |v| {
+            is(v, "log") && v["network"] == net && v["tx"] == tx2.as_str()
+        });
+        let n = h
+            .seen
+            .iter()
+            .filter(|v| is(v, "log") && v["network"] == net && v["tx"] == tx.as_str())
+            .count();
+        assert_eq!(n, 1, "{net}: first Transfer delivered once");
+    }
+}
