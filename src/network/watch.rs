@@ -18,7 +18,7 @@ use super::Shared;
 use super::logs::render;
 use crate::config::ContractConfig;
 use crate::event::{NetIdx, TokenMeta, Update, ViewValue};
-use crate::rpc::http::{BatchResult, HttpClient};
+use crate::rpc::http::{BatchResult, HttpClient, HttpError};
 use crate::rpc::types::{RpcErrorObj, WireBlock, WireTxs};
 use crate::text::sanitize;
 
@@ -127,6 +127,8 @@ struct Last {
     views: HashMap<(usize, usize), Result<ViewValue, String>>,
     meta_asked: HashSet<Address>,
     scanned_block: Option<u64>,
+    /// Set once the endpoint refused a whole batch: the most entries per request.
+    batch_limit: Option<usize>,
 }
 
 impl Last {
@@ -244,7 +246,7 @@ async fn refresh(
     if calls.is_empty() {
         return true;
     }
-    let results = match http.batch(&calls).await {
+    let results = match batch(http, &calls, &mut last.batch_limit, shared).await {
         Ok(r) => r,
         Err(e) => {
             shared.error(format!("watch refresh at block {block}: {e}"));
@@ -384,6 +386,41 @@ async fn refresh(
     true
 }
 
+/// Entries per request once an endpoint has refused a big batch (many providers cap
+/// batches at 100 to 1,000 entries).
+const SPLIT_BATCH: usize = 100;
+
+/// The refresh batch: one request, unless the endpoint refuses batches that big;
+/// then (and from then on) chunks of [`SPLIT_BATCH`], which is said once as an error
+/// because it costs more requests per head.
+async fn batch(
+    http: &HttpClient,
+    calls: &[(&str, Value)],
+    limit: &mut Option<usize>,
+    shared: &Shared,
+) -> Result<Vec<BatchResult>, HttpError> {
+    if limit.is_none_or(|l| calls.len() <= l) {
+        match http.batch(calls).await {
+            Ok(r) => return Ok(r),
+            Err(e @ (HttpError::Transport(_) | HttpError::RateLimited(_))) => return Err(e),
+            Err(e) if calls.len() <= SPLIT_BATCH => return Err(e),
+            Err(e) => {
+                shared.error(format!(
+                    "the endpoint refused a batch of {} requests ({e}); \
+                     splitting the refresh into requests of {SPLIT_BATCH}",
+                    calls.len()
+                ));
+                *limit = Some(SPLIT_BATCH);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(calls.len());
+    for chunk in calls.chunks(limit.unwrap_or(SPLIT_BATCH)) {
+        out.extend(http.batch(chunk).await?);
+    }
+    Ok(out)
+}
+
 fn decode<T: serde::de::DeserializeOwned>(
     res: &BatchResult,
     shared: &Shared,
@@ -498,6 +535,106 @@ mod tests {
             token_text(&long).map(|s| s.chars().count()),
             Some(MAX_TOKEN_TEXT + 1)
         );
+    }
+
+    /// A node refusing batches of more than 100 entries with a single error object
+    /// (as hosted providers do); answers `eth_getBalance` with the entry's index.
+    async fn capped_node() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 65536];
+                let body = loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        break None;
+                    };
+                    if n == 0 {
+                        break None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().to_string())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break Some(body.to_string());
+                        }
+                    }
+                };
+                let Some(body) = body else { continue };
+                let reqs: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+                let answer = if reqs.len() > 100 {
+                    json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "batch size too large"}})
+                } else {
+                    Value::Array(
+                        reqs.iter()
+                            .map(|r| json!({"jsonrpc": "2.0", "id": r["id"], "result": "0x1"}))
+                            .collect(),
+                    )
+                };
+                let text = answer.to_string();
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+                let _ = s.shutdown().await;
+            }
+        });
+        (url, requests)
+    }
+
+    #[tokio::test]
+    async fn a_refused_big_batch_is_split_from_then_on() {
+        let (url, requests) = capped_node().await;
+        let http = HttpClient::new(&url, Arc::default(), 1 << 22).expect("client");
+        let shared = Shared::new("n".into(), Arc::default(), None);
+        let calls: Vec<(&str, Value)> = (0..250)
+            .map(|_| {
+                (
+                    "eth_getBalance",
+                    json!(["0x0000000000000000000000000000000000000001", "latest"]),
+                )
+            })
+            .collect();
+        let mut limit = None;
+        let r = batch(&http, &calls, &mut limit, &shared)
+            .await
+            .expect("split");
+        assert_eq!(r.len(), 250);
+        assert!(
+            r.iter()
+                .all(|x| x.as_ref().is_ok_and(|v| v.get() == "\"0x1\""))
+        );
+        assert_eq!(limit, Some(SPLIT_BATCH));
+        // The refused batch, then 3 chunks.
+        assert_eq!(requests.load(std::sync::atomic::Ordering::Relaxed), 4);
+        assert!(
+            shared
+                .stats()
+                .last_error
+                .is_some_and(|e| e.contains("splitting"))
+        );
+        // Next time it goes straight to chunks.
+        batch(&http, &calls, &mut limit, &shared)
+            .await
+            .expect("split");
+        assert_eq!(requests.load(std::sync::atomic::Ordering::Relaxed), 7);
     }
 
     #[test]
