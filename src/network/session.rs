@@ -705,3 +705,38 @@ impl Supervisor {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::Address;
+
+    #[tokio::test]
+    async fn watch_commands_change_the_list_and_other_commands_come_through() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let watched = Watched::new(vec![(Address::repeat_byte(1), "one".into())]);
+        let (a, b) = (Address::repeat_byte(2), Address::repeat_byte(1));
+        for cmd in [
+            Command::AddWatch {
+                address: a,
+                label: "two".into(),
+            },
+            Command::RemoveWatch { address: b },
+            Command::Reconnect,
+        ] {
+            tx.send(cmd).await.expect("send");
+        }
+        assert_eq!(
+            recv_command(&mut rx, &watched).await,
+            Some(Command::Reconnect)
+        );
+        assert_eq!(watched.addresses(), vec![(a, "two".to_string())]);
+        assert_eq!(watched.label(a).as_deref(), Some("two"));
+        // The watch task is woken to read the new address at once.
+        tokio::time::timeout(Duration::from_secs(5), watched.changed.notified())
+            .await
+            .expect("notified");
+        drop(tx);
+        assert_eq!(recv_command(&mut rx, &watched).await, None);
+    }
+}
