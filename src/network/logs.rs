@@ -90,15 +90,20 @@ impl LogDecoder {
         Self { sources }
     }
 
-    /// The `eth_subscribe` / `eth_getLogs` filter, or `None` when nothing is watched.
+    /// The `eth_subscribe` / `eth_getLogs` filter, or `None` when nothing is watched:
+    /// tokens, and contracts that declare events (a views-only contract's logs are
+    /// not subscribed to).
     pub fn filter(&self) -> Option<Value> {
-        let mut addresses: Vec<&Address> = self.sources.keys().collect();
-        addresses.sort();
+        let mut addresses: Vec<&Address> = Vec::new();
         let mut topics: Vec<B256> = Vec::new();
         let mut any_topic = false;
-        for s in self.sources.values() {
-            // A contract with only an ABI of anonymous events (or none) needs all topics.
-            if s.contract && s.events.iter().all(|e| e.anonymous) {
+        for (a, s) in &self.sources {
+            if s.events.is_empty() {
+                continue;
+            }
+            addresses.push(a);
+            // Anonymous events have no selector topic: such a contract needs all topics.
+            if s.events.iter().any(|e| e.anonymous) {
                 any_topic = true;
             }
             for e in s.events.iter().filter(|e| !e.anonymous) {
@@ -111,6 +116,7 @@ impl LogDecoder {
         if addresses.is_empty() {
             return None;
         }
+        addresses.sort();
         topics.sort();
         Some(if any_topic {
             json!({ "address": addresses })
@@ -450,6 +456,21 @@ mod tests {
         );
         let f = d.filter().expect("filter");
         assert_eq!(f["topics"], json!([[TRANSFER_TOPIC]]));
+        // A contract with views only adds nothing to the subscription.
+        let views_only = ContractConfig {
+            address: addr(0xcc),
+            label: "feed".into(),
+            events: Vec::new(),
+            views: Vec::new(),
+        };
+        assert_eq!(
+            LogDecoder::new(std::slice::from_ref(&views_only), &[]).filter(),
+            None
+        );
+        let both = LogDecoder::new(&[views_only], &[addr(0xee)])
+            .filter()
+            .expect("filter");
+        assert_eq!(both["address"], json!([addr(0xee)]));
     }
 
     #[test]
