@@ -372,20 +372,22 @@ fn a_thousand_watched_addresses_and_a_token_cost_one_request_per_head() {
     let mut blocks = Vec::new();
     for round in 0..3usize {
         let target = watched[round * 333];
-        rt.block_on(async {
-            support::send_eth(
-                &url,
-                DEV_ACCOUNTS[2],
-                &target.to_string(),
-                1_000 + round as u128,
-            )
-            .await;
-            support::mine(&url, 1).await;
-        });
+        rt.block_on(support::send_eth(
+            &url,
+            DEV_ACCOUNTS[2],
+            &target.to_string(),
+            1_000 + round as u128,
+        ));
+        let mined = Instant::now();
+        rt.block_on(support::mine(&url, 1));
         let n = rt.block_on(support::block_number(&url));
         h.wait_for("balance line of the paid address", T, |v| {
             is(v, "balance") && v["address"] == target.to_checksum(None) && v["block"] == n
         });
+        eprintln!(
+            "block {n}: from mining to the paid address's balance line: {:?}",
+            mined.elapsed()
+        );
         blocks.push(n);
     }
     let c = counts.lock().expect("counts");
