@@ -449,6 +449,11 @@ mod tests {
         );
         assert_eq!(log.args[2].value, json!("1500000"));
         assert_eq!(activity, vec![addr(1)]);
+        assert!(!log.removed);
+        let mut retracted = transfer(addr(0xee), addr(2), addr(1), 1_500_000, 0);
+        retracted.removed = true;
+        let (log, _) = d.decode(retracted, &w).expect("retraction shown");
+        assert!(log.removed, "marked reverted");
         // Transfers between strangers are not for the feed.
         assert!(
             d.decode(transfer(addr(0xee), addr(2), addr(3), 1, 1), &w)
