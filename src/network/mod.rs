@@ -286,10 +286,15 @@ async fn chain_task(
                     Err(e) => shared.error(format!("eth_blockNumber: {e}")),
                 }
                 // Logs of the blocks caught up on (and of the last one seen before,
-                // whose logs may have been cut off) were not pushed to us: refill
-                // them. Duplicates are dropped by the log task.
-                if let (Some(from), Some((to, _)), Some((tx, _))) = (before, tracker.tip(), &logs)
-                    && to > from
+                // whose logs may have been cut off; on first connect, of the first
+                // head) were not pushed to us: refill them. The log task drops
+                // duplicates.
+                let range = match (before, tracker.tip()) {
+                    (Some(from), Some((to, _))) if to > from => Some((from, to)),
+                    (None, Some((to, _))) => Some((to, to)),
+                    _ => None,
+                };
+                if let (Some((from, to)), Some((tx, _))) = (range, &logs)
                     && tx.send(logs::LogInput::Range { from, to }).await.is_err()
                 {
                     return;
