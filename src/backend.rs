@@ -31,7 +31,7 @@ pub fn start(config: &Config, redactor: &Arc<Redactor>) -> Backend {
                 .watch
                 .iter()
                 .filter(|w| w.applies_to(&n.name))
-                .map(|w| w.address)
+                .map(|w| (w.address, w.label.clone()))
                 .collect();
             network::spawn(i, n.clone(), watches, tx.clone(), redactor.clone())
         })
@@ -60,6 +60,7 @@ pub fn initial_state(config: &Config, redactor: &Redactor) -> AppState {
                 .filter(|w| w.applies_to(&n.name))
                 .map(|w| WatchRow::new(w.label.clone(), w.address))
                 .collect();
+            s.add_config(n);
             s
         })
         .collect();

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use alloy_primitives::{Address, B256, U256};
+use alloy_primitives::{Address, B256, Bytes, U256};
 use serde::Serialize;
 
 /// Index of a network in `Config::networks` (and `AppState::networks`).
@@ -149,6 +149,61 @@ pub struct ConnStats {
     pub last_error: Option<String>,
 }
 
+/// ERC-20 metadata, read once per token. Text fields come from the chain and are
+/// already sanitised (escaped); `None` when the token does not answer (or answers
+/// garbage) for that field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenMeta {
+    pub address: Address,
+    pub symbol: Option<String>,
+    pub name: Option<String>,
+    pub decimals: Option<u8>,
+}
+
+/// One decoded argument of a log or one output of a view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Arg {
+    /// Parameter name from the signature (may be empty).
+    pub name: String,
+    /// Solidity type, e.g. `uint256`.
+    pub ty: String,
+    pub indexed: bool,
+    /// For people: addresses checksummed and labelled when watched, token amounts
+    /// with the token's decimals, strings sanitised.
+    pub display: String,
+    /// For machines: addresses as checksummed strings, integers as decimal strings,
+    /// bytes as hex, arrays and tuples as arrays.
+    pub value: serde_json::Value,
+}
+
+/// A log from a watched contract or token, decoded when its event is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventLog {
+    pub address: Address,
+    /// Label of the contract (or the token symbol) that emitted it, if known.
+    pub source: Option<String>,
+    /// Event name; `None` when the log could not be decoded (see `topics`/`data`).
+    pub event: Option<String>,
+    pub args: Vec<Arg>,
+    pub topics: Vec<B256>,
+    pub data: Bytes,
+    pub block: Option<u64>,
+    pub block_hash: Option<B256>,
+    pub tx: Option<B256>,
+    pub log_index: Option<u64>,
+    /// The node retracted it (`removed: true`, a reorg): show it as reverted.
+    pub removed: bool,
+}
+
+/// What a contract view answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewValue {
+    /// Outputs joined for display (e.g. `1000000` or `(1, 0xAb…)`).
+    pub display: String,
+    /// The outputs as JSON (one value, or an array when there are several).
+    pub json: serde_json::Value,
+}
+
 /// A fact from the backend.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Update {
@@ -195,6 +250,50 @@ pub enum Update {
         net: NetIdx,
         count: u64,
     },
+    /// A token's metadata was read (once per token and run).
+    Token {
+        net: NetIdx,
+        meta: TokenMeta,
+    },
+    /// A watched address's balance of a token (sent when it changes).
+    TokenBalance {
+        net: NetIdx,
+        holder: Address,
+        token: Address,
+        amount: U256,
+        block: u64,
+    },
+    /// A watched address's nonce (transactions sent), sent when it changes.
+    Nonce {
+        net: NetIdx,
+        address: Address,
+        nonce: u64,
+        block: u64,
+    },
+    /// A transaction touching a watched address (sender, recipient, or a token
+    /// `Transfer` from or to it). `pending` is false: activity comes from blocks.
+    Activity {
+        net: NetIdx,
+        address: Address,
+        block: Option<u64>,
+        tx: B256,
+        pending: bool,
+    },
+    /// A log from a watched contract, or a watched token's Transfer involving a
+    /// watched address.
+    Log {
+        net: NetIdx,
+        log: Box<EventLog>,
+    },
+    /// A contract view was read. `index` is the view's position in its contract's
+    /// `views`; `Err` holds the (sanitised) revert reason or error for that view only.
+    View {
+        net: NetIdx,
+        contract: Address,
+        index: usize,
+        block: u64,
+        value: Result<ViewValue, String>,
+    },
 }
 
 impl Update {
@@ -208,7 +307,13 @@ impl Update {
             | Update::Balance { net, .. }
             | Update::Pending { net, .. }
             | Update::Stats { net, .. }
-            | Update::Reconnected { net, .. } => *net,
+            | Update::Reconnected { net, .. }
+            | Update::Token { net, .. }
+            | Update::TokenBalance { net, .. }
+            | Update::Nonce { net, .. }
+            | Update::Activity { net, .. }
+            | Update::Log { net, .. }
+            | Update::View { net, .. } => *net,
         }
     }
 }
@@ -218,6 +323,10 @@ impl Update {
 pub enum Command {
     /// Drop the current connection (if any) and connect again now.
     Reconnect,
+    /// Start watching an address (balance, nonce, tokens, activity) on this network.
+    AddWatch { address: Address, label: String },
+    /// Stop watching an address on this network.
+    RemoveWatch { address: Address },
 }
 
 /// What a key press means, independent of the key.
@@ -245,4 +354,14 @@ pub enum Action {
     Reconnect,
     /// Close a popup.
     Escape,
+    /// Open the "add watch address" input (key `a`).
+    AddWatch,
+    /// Stop watching the selected address on every network (key `d`).
+    RemoveWatch,
+    /// A character typed into the open input.
+    InputChar(char),
+    /// Backspace in the open input.
+    InputBackspace,
+    /// Enter in the open input: next field, or submit.
+    InputSubmit,
 }

@@ -98,6 +98,108 @@ pub fn to_json(
             "network": network,
             "count": count,
         }),
+        Update::Token { meta, .. } => json!({
+            "type": "token",
+            "network": network,
+            "token": checksum(&meta.address),
+            "symbol": meta.symbol,
+            "name": meta.name,
+            "decimals": meta.decimals,
+        }),
+        Update::TokenBalance {
+            holder,
+            token,
+            amount,
+            block,
+            ..
+        } => json!({
+            "type": "token_balance",
+            "network": network,
+            "holder": checksum(holder),
+            "token": checksum(token),
+            "amount": amount.to_string(),
+            "block": block,
+        }),
+        Update::Nonce {
+            address,
+            nonce,
+            block,
+            ..
+        } => json!({
+            "type": "nonce",
+            "network": network,
+            "address": checksum(address),
+            "nonce": nonce,
+            "block": block,
+        }),
+        Update::Activity {
+            address,
+            block,
+            tx,
+            pending,
+            ..
+        } => json!({
+            "type": "activity",
+            "network": network,
+            "address": checksum(address),
+            "block": block,
+            "tx": tx,
+            "pending": pending,
+        }),
+        Update::Log { log, .. } => {
+            let args: serde_json::Map<String, Value> = log
+                .args
+                .iter()
+                .enumerate()
+                .map(|(i, a)| {
+                    let key = if a.name.is_empty() {
+                        i.to_string()
+                    } else {
+                        a.name.clone()
+                    };
+                    (key, a.value.clone())
+                })
+                .collect();
+            json!({
+                "type": "log",
+                "network": network,
+                "address": checksum(&log.address),
+                "source": log.source,
+                "event": log.event,
+                "args": args,
+                "display": log.args.iter().map(|a| json!({"name": a.name, "type": a.ty, "value": a.display})).collect::<Vec<_>>(),
+                "topics": log.topics,
+                "data": log.data,
+                "block": log.block,
+                "block_hash": log.block_hash,
+                "tx": log.tx,
+                "log_index": log.log_index,
+                "removed": log.removed,
+            })
+        }
+        Update::View {
+            contract,
+            index,
+            block,
+            value,
+            ..
+        } => {
+            let mut v = json!({
+                "type": "view",
+                "network": network,
+                "contract": checksum(contract),
+                "index": index,
+                "block": block,
+            });
+            match value {
+                Ok(val) => {
+                    v["value"] = val.json.clone();
+                    v["display"] = json!(val.display);
+                }
+                Err(e) => v["error"] = json!(e),
+            }
+            v
+        }
         Update::Stats { stats, .. } => {
             let slot = last_errors.get_mut(net)?;
             if stats.last_error.is_none() || *slot == stats.last_error {

@@ -14,8 +14,10 @@ use std::path::{Path, PathBuf};
 use alloy_primitives::Address;
 
 mod parse;
+pub mod watchlist;
 
 pub use parse::parse;
+pub(crate) use parse::parse_address;
 
 /// Environment variable naming the config file (after `--config`, before the
 /// platform default).
@@ -71,6 +73,33 @@ pub struct NetworkConfig {
     pub max_message_bytes: usize,
     /// Further endpoints, tried in order when the current one keeps failing.
     pub fallbacks: Vec<Endpoint>,
+    /// ERC-20 tokens whose balance is shown for every watched address here.
+    pub tokens: Vec<Address>,
+    /// `[[contracts]]` entries for this network (in file order).
+    pub contracts: Vec<ContractConfig>,
+}
+
+/// A watched contract: its events feed the event list, its views are read per head.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContractConfig {
+    pub address: Address,
+    pub label: String,
+    /// From `events = [...]` signatures and the `abi` file, without duplicates.
+    pub events: Vec<alloy_json_abi::Event>,
+    pub views: Vec<ViewConfig>,
+}
+
+/// One `eth_call` read of a contract, e.g. `balanceOf(address)(uint256)`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewConfig {
+    /// The signature as written (shown in the contract pane).
+    pub call: String,
+    /// Parsed signature; its outputs decode the answer.
+    pub function: alloy_json_abi::Function,
+    /// Selector and ABI-encoded arguments.
+    pub calldata: alloy_primitives::Bytes,
+    /// Read every this many blocks (at least 1).
+    pub every: u64,
 }
 
 /// One endpoint of a network (the primary is `NetworkConfig::ws`/`http`).
@@ -93,6 +122,8 @@ impl NetworkConfig {
             ping_interval_secs: DEFAULT_PING_INTERVAL_SECS,
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             fallbacks: Vec::new(),
+            tokens: Vec::new(),
+            contracts: Vec::new(),
         }
     }
 

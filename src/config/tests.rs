@@ -357,3 +357,52 @@ fn init_writes_the_template_once() {
         "theme = \"mine\"\n"
     );
 }
+
+#[test]
+fn tokens_contracts_events_and_views() {
+    let c = ok(&format!(
+        r#"{WS}tokens = ["0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48", "0xA0b86991c6218b36c1d19D4a2e9Eb0cE3606eB48"]
+
+[[contracts]]
+network = "n"
+address = "0x5fbdb2315678afecb367f032d93f642f64180aa3"
+label = "token"
+events = ["Transfer(address indexed from, address indexed to, uint256 value)", "event Transfer(address indexed a, address indexed b, uint256 c)"]
+views = [
+  {{ call = "totalSupply()(uint256)" }},
+  {{ call = "balanceOf(address)(uint256)", args = ["0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"], every = 5 }},
+]
+"#
+    ));
+    let n = &c.networks[0];
+    assert_eq!(n.tokens.len(), 1, "duplicate tokens (any case) are merged");
+    let k = &n.contracts[0];
+    assert_eq!(k.label, "token");
+    assert_eq!(k.events.len(), 1, "the same event twice is kept once");
+    assert_eq!(k.events[0].name, "Transfer");
+    assert_eq!(k.views[0].every, 1);
+    assert_eq!(k.views[0].calldata.as_ref(), [0x18, 0x16, 0x0d, 0xdd]);
+    let v = &k.views[1];
+    assert_eq!(v.every, 5);
+    assert_eq!(v.calldata.len(), 4 + 32);
+    assert_eq!(v.calldata[..4], [0x70, 0xa0, 0x82, 0x31]);
+    assert_eq!(
+        v.calldata[16..],
+        alloy_primitives::hex!("f39fd6e51aad88f6f4ce6ab8827279cfffb92266")
+    );
+
+    let e = err(&format!(
+        "{WS}\n[[contracts]]\nnetwork = \"n\"\naddress = \"0x5fbdb2315678afecb367f032d93f642f64180aa3\"\nlabel = \"t\"\n"
+    ));
+    assert!(
+        e.contains("key `contracts[0]`") && e.contains("`events`, `abi` or `views`"),
+        "{e}"
+    );
+    let e = err(&format!(
+        "{WS}\n[[contracts]]\nnetwork = \"n\"\naddress = \"0x5fbdb2315678afecb367f032d93f642f64180aa3\"\nlabel = \"t\"\nviews = [{{ call = \"f(uint8)(uint256)\", args = [\"300\"] }}]\n"
+    ));
+    assert!(
+        e.contains("c.toml:9: key `contracts[0].views[0].args`") && e.contains("uint8"),
+        "{e}"
+    );
+}

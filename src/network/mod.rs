@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod chain;
+mod logs;
 mod session;
 mod watch;
 pub mod watchdog;
@@ -148,11 +149,15 @@ pub struct NetworkHandle {
     pub commands: mpsc::Sender<Command>,
 }
 
-/// Start the supervisor (and its chain and watch tasks) for one network.
+/// Capacity of the channel into the log task.
+const LOG_QUEUE: usize = 1024;
+
+/// Start the supervisor (and its chain, watch and log tasks) for one network.
+/// `watches` are (address, label); tokens and contracts come from `cfg`.
 pub fn spawn(
     net: NetIdx,
     cfg: NetworkConfig,
-    watches: Vec<Address>,
+    watches: Vec<(Address, String)>,
     updates: mpsc::Sender<Update>,
     redactor: Arc<Redactor>,
 ) -> NetworkHandle {
@@ -169,6 +174,20 @@ pub fn spawn(
     ));
     let (chain_tx, chain_rx) = mpsc::channel(CHAIN_QUEUE);
     let (head_tx, head_rx) = tokio::sync::watch::channel(None);
+    let watched = Arc::new(watch::Watched::new(watches));
+    let decoder = logs::LogDecoder::new(&cfg.contracts, &cfg.tokens);
+    let log_filter = decoder.filter();
+    let (log_tx, log_rx) = mpsc::channel(LOG_QUEUE);
+    let log_tx = log_filter.is_some().then_some(log_tx);
+    tokio::spawn(logs::run(
+        net,
+        http.clone(),
+        decoder,
+        watched.clone(),
+        log_rx,
+        updates.clone(),
+        shared.clone(),
+    ));
     tokio::spawn(chain_task(
         net,
         http.clone(),
@@ -176,18 +195,22 @@ pub fn spawn(
         updates.clone(),
         head_tx,
         shared.clone(),
+        log_tx.clone().map(|tx| (tx, watched.clone())),
     ));
     if let Some(http) = http.clone() {
         tokio::spawn(watch::run(
             net,
             http,
-            watches,
+            cfg.tokens.clone(),
+            cfg.contracts.clone(),
+            watched.clone(),
             head_rx,
             updates.clone(),
             shared.clone(),
         ));
     }
-    let sup = session::Supervisor::new(net, cfg, updates, redactor, shared, http, chain_tx, cmd_rx);
+    let sup = session::Supervisor::new(net, cfg, updates, redactor, shared, http, chain_tx, cmd_rx)
+        .with_watch(watched, log_filter.zip(log_tx));
     tokio::spawn(sup.run());
     NetworkHandle { commands: cmd_tx }
 }
@@ -229,6 +252,8 @@ async fn chain_task(
     updates: mpsc::Sender<Update>,
     head_tx: tokio::sync::watch::Sender<Option<u64>>,
     shared: Arc<Shared>,
+    // Where the logs of caught-up and (without a logs subscription) pushed heads go.
+    logs: Option<(mpsc::Sender<logs::LogInput>, Arc<watch::Watched>)>,
 ) {
     let mut tracker = ChainTracker::default();
     let src = HttpBlocks(http.as_ref());
@@ -259,6 +284,7 @@ async fn chain_task(
             }
             ChainInput::CatchUp(source) => {
                 let Some(http) = &http else { continue };
+                let before = tracker.tip().map(|(n, _)| n);
                 match http.call::<U64>("eth_blockNumber", json!([])).await {
                     Ok(current) => {
                         tracker
@@ -266,6 +292,20 @@ async fn chain_task(
                             .await
                     }
                     Err(e) => shared.error(format!("eth_blockNumber: {e}")),
+                }
+                // Logs of the blocks caught up on (and of the last one seen before,
+                // whose logs may have been cut off; on first connect, of the first
+                // head) were not pushed to us: refill them. The log task drops
+                // duplicates.
+                let range = match (before, tracker.tip()) {
+                    (Some(from), Some((to, _))) if to > from => Some((from, to)),
+                    (None, Some((to, _))) => Some((to, to)),
+                    _ => None,
+                };
+                if let (Some((from, to)), Some((tx, _))) = (range, &logs)
+                    && tx.send(logs::LogInput::Range { from, to }).await.is_err()
+                {
+                    return;
                 }
             }
         }
@@ -279,6 +319,21 @@ async fn chain_task(
                     }
                     prev = Some((head.number, head.timestamp));
                     head_tx.send_replace(Some(head.number));
+                    // Pushed heads without a live `logs` subscription (refused by the
+                    // endpoint): fetch their logs. Caught-up heads get theirs above.
+                    if head.source == HeadSource::Ws
+                        && let Some((tx, watched)) = &logs
+                        && !watched.logs_live.load(Ordering::Relaxed)
+                        && tx
+                            .send(logs::LogInput::Range {
+                                from: head.number,
+                                to: head.number,
+                            })
+                            .await
+                            .is_err()
+                    {
+                        return;
+                    }
                     Update::Head { net, head }
                 }
                 Step::Reorg(reorg) => Update::Reorg { net, reorg },

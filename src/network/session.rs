@@ -12,6 +12,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
 use super::backoff::Backoff;
+use super::logs::LogInput;
+use super::watch::Watched;
 use super::watchdog::Watchdog;
 use super::{ChainInput, Shared};
 use crate::config::{Endpoint, NetworkConfig};
@@ -43,6 +45,7 @@ const ID_SUB_PENDING: u64 = 3;
 /// Re-subscription of `newHeads` by the stall watchdog.
 const ID_RESUB_HEADS: u64 = 4;
 const ID_UNSUB: u64 = 5;
+const ID_SUB_LOGS: u64 = 6;
 
 /// Why a session ended.
 struct End {
@@ -98,6 +101,20 @@ pub(crate) struct Supervisor {
     /// is judged against the last head seen before it.
     watchdog: Watchdog,
     last_stats: ConnStats,
+    watched: Arc<Watched>,
+    /// The `logs` filter and where notifications go (None: nothing to subscribe).
+    logs: Option<(serde_json::Value, mpsc::Sender<LogInput>)>,
+}
+
+/// Next command that is not a watch-list change; those are applied on the way.
+async fn recv_command(rx: &mut mpsc::Receiver<Command>, watched: &Watched) -> Option<Command> {
+    loop {
+        match rx.recv().await? {
+            Command::AddWatch { address, label } => watched.add(address, label),
+            Command::RemoveWatch { address } => watched.remove(address),
+            other => return Some(other),
+        }
+    }
 }
 
 impl Supervisor {
@@ -130,8 +147,21 @@ impl Supervisor {
             endpoint_failures: 0,
             watchdog: Watchdog::default(),
             last_stats: ConnStats::default(),
+            watched: Arc::default(),
+            logs: None,
             cfg,
         }
+    }
+
+    /// The watched addresses to update on commands, and the `logs` subscription.
+    pub(crate) fn with_watch(
+        mut self,
+        watched: Arc<Watched>,
+        logs: Option<(serde_json::Value, mpsc::Sender<LogInput>)>,
+    ) -> Self {
+        self.watched = watched;
+        self.logs = logs;
+        self
     }
 
     /// Send a fact to the app; false when the app has gone away.
@@ -168,6 +198,7 @@ impl Supervisor {
                 Some(url) => self.session(&url).await,
                 None => self.poll_only().await,
             };
+            self.watched.logs_live.store(false, Ordering::Relaxed);
             if self.updates.is_closed() {
                 return;
             }
@@ -250,7 +281,7 @@ impl Supervisor {
             }
             tokio::select! {
                 _ = tokio::time::sleep_until(until.into()) => {}
-                cmd = self.cmd_rx.recv() => if cmd.is_none() { return },
+                cmd = recv_command(&mut self.cmd_rx, &self.watched) => if cmd.is_none() { return },
             }
         }
     }
@@ -307,7 +338,7 @@ impl Supervisor {
             let next = (Instant::now() + self.shared.poll_interval()).min(until);
             tokio::select! {
                 _ = tokio::time::sleep_until(next.into()) => if next >= until { return true },
-                cmd = self.cmd_rx.recv() => return cmd.is_some(),
+                cmd = recv_command(&mut self.cmd_rx, &self.watched) => return cmd.is_some(),
             }
         }
     }
@@ -332,8 +363,8 @@ impl Supervisor {
                     }
                     self.report_stats();
                 }
-                cmd = self.cmd_rx.recv() => match cmd {
-                    Some(Command::Reconnect) => continue,
+                cmd = recv_command(&mut self.cmd_rx, &self.watched) => match cmd {
+                    Some(_) => continue,
                     None => return End::failed("app closed"),
                 },
             }
@@ -475,8 +506,8 @@ impl Supervisor {
         loop {
             tokio::select! {
                 biased;
-                cmd = self.cmd_rx.recv() => match cmd {
-                    Some(Command::Reconnect) => {
+                cmd = recv_command(&mut self.cmd_rx, &self.watched) => match cmd {
+                    Some(_) => {
                         let _ = ws.close(None).await;
                         return End { reason: "reconnect requested".into(), live_for: live_for(live_since), refused: false, immediate: true, to_primary: false };
                     }
@@ -540,7 +571,17 @@ impl Supervisor {
                                     }
                                     Err(e) => self.shared.bad_frame(format!("newHeads: {e}")),
                                 },
-                                Some(SubKind::Logs) | None => {}
+                                Some(SubKind::Logs) => match serde_json::from_str::<crate::rpc::types::WireLog>(result.get()) {
+                                    Ok(log) => {
+                                        if let Some((_, tx)) = &self.logs
+                                            && tx.send(LogInput::Log(Box::new(log))).await.is_err()
+                                        {
+                                            return End::failed("log task ended");
+                                        }
+                                    }
+                                    Err(e) => self.shared.bad_frame(format!("logs: {e}")),
+                                },
+                                None => {}
                             }
                         }
                         Incoming::Response { id: ID_CHAIN, result } => {
@@ -569,15 +610,26 @@ impl Supervisor {
                                 }
                                 awaiting_subs += 1;
                             }
+                            if let Some((filter, _)) = &self.logs {
+                                if let Err(e) = ws.send(send_req(ID_SUB_LOGS, "eth_subscribe", json!(["logs", filter]))).await {
+                                    return End::failed(format!("send failed: {e}"));
+                                }
+                                awaiting_subs += 1;
+                            }
                         }
-                        Incoming::Response { id: id @ (ID_SUB_HEADS | ID_SUB_PENDING), result } => {
-                            let kind = if id == ID_SUB_HEADS { SubKind::NewHeads } else { SubKind::NewPendingTransactions };
+                        Incoming::Response { id: id @ (ID_SUB_HEADS | ID_SUB_PENDING | ID_SUB_LOGS), result } => {
+                            let kind = match id {
+                                ID_SUB_HEADS => SubKind::NewHeads,
+                                ID_SUB_PENDING => SubKind::NewPendingTransactions,
+                                _ => SubKind::Logs,
+                            };
                             let status = match result.map(|r| serde_json::from_str::<String>(r.get())) {
                                 Ok(Ok(sub_id)) => { subs.push((sub_id, kind)); SubStatus::Active }
                                 Ok(Err(e)) => SubStatus::Unsupported(format!("bad subscription id: {e}")),
                                 Err(e) => SubStatus::Unsupported(sanitize(&self.redactor.text(&format!("{} {}", e.code, e.message))).into_owned()),
                             };
                             if kind == SubKind::NewHeads { heads_ok = status == SubStatus::Active; }
+                            if kind == SubKind::Logs { self.watched.logs_live.store(status == SubStatus::Active, Ordering::Relaxed); }
                             if !self.emit(Update::Subscription { net: self.net, kind, status }).await {
                                 return End::failed("app closed");
                             }
@@ -669,5 +721,40 @@ impl Supervisor {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloy_primitives::Address;
+
+    #[tokio::test]
+    async fn watch_commands_change_the_list_and_other_commands_come_through() {
+        let (tx, mut rx) = mpsc::channel(8);
+        let watched = Watched::new(vec![(Address::repeat_byte(1), "one".into())]);
+        let (a, b) = (Address::repeat_byte(2), Address::repeat_byte(1));
+        for cmd in [
+            Command::AddWatch {
+                address: a,
+                label: "two".into(),
+            },
+            Command::RemoveWatch { address: b },
+            Command::Reconnect,
+        ] {
+            tx.send(cmd).await.expect("send");
+        }
+        assert_eq!(
+            recv_command(&mut rx, &watched).await,
+            Some(Command::Reconnect)
+        );
+        assert_eq!(watched.addresses(), vec![(a, "two".to_string())]);
+        assert_eq!(watched.label(a).as_deref(), Some("two"));
+        // The watch task is woken to read the new address at once.
+        tokio::time::timeout(Duration::from_secs(5), watched.changed.notified())
+            .await
+            .expect("notified");
+        drop(tx);
+        assert_eq!(recv_command(&mut rx, &watched).await, None);
     }
 }

@@ -1,70 +1,651 @@
-//! Watched-address refresh: all balances of one network in ONE JSON-RPC batch per
-//! new head, coalesced (a head arriving during a refresh only triggers one more).
+//! Watched-address refresh: for each new head, ONE JSON-RPC batch (one HTTP request)
+//! carries every watched address's balance and nonce, its balance of each token,
+//! every contract view that is due, token metadata not read yet, and the block with
+//! its transactions (for activity). Coalesced: a head arriving during a refresh only
+//! triggers one more. A batch rather than Multicall3: it needs no deployed contract,
+//! works for nonces and views alike, and one failing entry does not fail the others.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, RwLock};
 
-use alloy_primitives::{Address, U256};
-use serde_json::json;
-use tokio::sync::{mpsc, watch};
-
-use crate::event::{NetIdx, Update};
-use crate::rpc::http::HttpClient;
+use alloy_dyn_abi::{DynSolType, DynSolValue, FunctionExt};
+use alloy_primitives::{Address, Bytes, U64, U256};
+use serde_json::{Value, json};
+use tokio::sync::{Notify, mpsc, watch};
 
 use super::Shared;
+use super::logs::render;
+use crate::config::ContractConfig;
+use crate::event::{NetIdx, TokenMeta, Update, ViewValue};
+use crate::rpc::http::{BatchResult, HttpClient, HttpError};
+use crate::rpc::types::{RpcErrorObj, WireBlock, WireTxs};
+use crate::text::sanitize;
 
+/// Longest token symbol/name kept (after escaping).
+const MAX_TOKEN_TEXT: usize = 64;
+
+/// The network's watched addresses (changed at runtime) and token metadata (read
+/// once), shared by the supervisor, the watch task and the log task.
+#[derive(Debug, Default)]
+pub(crate) struct Watched {
+    addresses: RwLock<Vec<(Address, String)>>,
+    tokens: RwLock<HashMap<Address, TokenMeta>>,
+    /// Woken when the address list changes, so new addresses are read at once.
+    pub changed: Notify,
+    /// The `logs` subscription is active on the current connection; while it is not,
+    /// the logs of each new head are fetched with `eth_getLogs`.
+    pub logs_live: AtomicBool,
+}
+
+impl Watched {
+    pub fn new(addresses: Vec<(Address, String)>) -> Self {
+        Self {
+            addresses: RwLock::new(addresses),
+            ..Self::default()
+        }
+    }
+
+    pub fn addresses(&self) -> Vec<(Address, String)> {
+        match self.addresses.read() {
+            Ok(a) => a.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn label(&self, address: Address) -> Option<String> {
+        let read = |a: &Vec<(Address, String)>| {
+            a.iter()
+                .find(|(x, _)| *x == address)
+                .map(|(_, l)| l.clone())
+        };
+        match self.addresses.read() {
+            Ok(a) => read(&a),
+            Err(p) => read(&p.into_inner()),
+        }
+    }
+
+    pub fn add(&self, address: Address, label: String) {
+        let mut list = match self.addresses.write() {
+            Ok(a) => a,
+            Err(p) => p.into_inner(),
+        };
+        match list.iter_mut().find(|(a, _)| *a == address) {
+            Some(entry) => entry.1 = label,
+            None => list.push((address, label)),
+        }
+        drop(list);
+        self.changed.notify_one();
+    }
+
+    pub fn remove(&self, address: Address) {
+        match self.addresses.write() {
+            Ok(mut a) => a.retain(|(x, _)| *x != address),
+            Err(p) => p.into_inner().retain(|(x, _)| *x != address),
+        }
+        self.changed.notify_one();
+    }
+
+    pub fn token(&self, address: Address) -> Option<TokenMeta> {
+        match self.tokens.read() {
+            Ok(t) => t.get(&address).cloned(),
+            Err(p) => p.into_inner().get(&address).cloned(),
+        }
+    }
+
+    pub fn set_token(&self, meta: TokenMeta) {
+        match self.tokens.write() {
+            Ok(mut t) => t.insert(meta.address, meta),
+            Err(p) => p.into_inner().insert(meta.address, meta),
+        };
+    }
+}
+
+/// What one batch entry is for.
+enum Slot {
+    Balance(Address),
+    Nonce(Address),
+    TokenBalance { holder: Address, token: Address },
+    View { contract: usize, view: usize },
+    Meta { token: Address, field: MetaField },
+    Block,
+}
+
+#[derive(Clone, Copy)]
+enum MetaField {
+    Decimals,
+    Symbol,
+    Name,
+}
+
+/// Last values sent, so only changes go out.
+#[derive(Default)]
+struct Last {
+    balances: HashMap<Address, U256>,
+    nonces: HashMap<Address, u64>,
+    tokens: HashMap<(Address, Address), U256>,
+    views: HashMap<(usize, usize), Result<ViewValue, String>>,
+    meta_asked: HashSet<Address>,
+    scanned_block: Option<u64>,
+    /// Set once the endpoint refused a whole batch: the most entries per request.
+    batch_limit: Option<usize>,
+}
+
+impl Last {
+    fn forget(&mut self, keep: &[(Address, String)]) {
+        let kept = |a: &Address| keep.iter().any(|(k, _)| k == a);
+        self.balances.retain(|a, _| kept(a));
+        self.nonces.retain(|a, _| kept(a));
+        self.tokens.retain(|(h, _), _| kept(h));
+    }
+}
+
+const SEL_BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
+const SEL_DECIMALS: [u8; 4] = [0x31, 0x3c, 0xe5, 0x67];
+const SEL_SYMBOL: [u8; 4] = [0x95, 0xd8, 0x9b, 0x41];
+const SEL_NAME: [u8; 4] = [0x06, 0xfd, 0xde, 0x03];
+
+fn call(to: Address, data: &[u8], tag: &str) -> Value {
+    json!([{ "to": to, "data": Bytes::copy_from_slice(data) }, tag])
+}
+
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn run(
     net: NetIdx,
     http: HttpClient,
-    addresses: Vec<Address>,
+    tokens: Vec<Address>,
+    contracts: Vec<ContractConfig>,
+    watched: Arc<Watched>,
     mut heads: watch::Receiver<Option<u64>>,
     updates: mpsc::Sender<Update>,
-    shared: std::sync::Arc<Shared>,
+    shared: Arc<Shared>,
 ) {
-    if addresses.is_empty() {
-        return;
-    }
-    let mut last: HashMap<Address, U256> = HashMap::new();
-    while heads.changed().await.is_ok() {
-        let Some(block) = *heads.borrow_and_update() else {
-            continue;
-        };
-        let tag = format!("{block:#x}");
-        let calls: Vec<(&str, serde_json::Value)> = addresses
-            .iter()
-            .map(|a| ("eth_getBalance", json!([a, tag])))
-            .collect();
-        let results = match http.batch(&calls).await {
-            Ok(r) => r,
-            Err(e) => {
-                shared.error(format!("balance refresh at block {block}: {e}"));
-                continue;
+    let mut last = Last::default();
+    let mut block: Option<u64> = None;
+    loop {
+        tokio::select! {
+            changed = heads.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+                block = *heads.borrow_and_update();
             }
-        };
-        for (addr, res) in addresses.iter().zip(results) {
-            let wei = match res.map(|raw| serde_json::from_str::<U256>(raw.get())) {
-                Ok(Ok(wei)) => wei,
-                Ok(Err(e)) => {
-                    shared.error(format!("balance of {addr}: bad answer: {e}"));
-                    continue;
-                }
-                Err(e) => {
-                    shared.error(format!("balance of {addr}: {} {}", e.code, e.message));
-                    continue;
-                }
-            };
-            if last.insert(*addr, wei) != Some(wei)
-                && updates
-                    .send(Update::Balance {
-                        net,
-                        address: *addr,
-                        wei,
-                        block,
-                    })
-                    .await
-                    .is_err()
-            {
-                return;
+            () = watched.changed.notified() => {}
+        }
+        let Some(block) = block else { continue };
+        if !refresh(
+            net, &http, &tokens, &contracts, &watched, block, &mut last, &updates, &shared,
+        )
+        .await
+        {
+            return;
+        }
+    }
+}
+
+/// One refresh at `block`. False when the app has gone away.
+#[allow(clippy::too_many_arguments)]
+async fn refresh(
+    net: NetIdx,
+    http: &HttpClient,
+    tokens: &[Address],
+    contracts: &[ContractConfig],
+    watched: &Watched,
+    block: u64,
+    last: &mut Last,
+    updates: &mpsc::Sender<Update>,
+    shared: &Shared,
+) -> bool {
+    let addresses = watched.addresses();
+    last.forget(&addresses);
+    let tag = format!("{block:#x}");
+    let mut calls: Vec<(&str, Value)> = Vec::new();
+    let mut slots: Vec<Slot> = Vec::new();
+    for (a, _) in &addresses {
+        calls.push(("eth_getBalance", json!([a, tag])));
+        slots.push(Slot::Balance(*a));
+        calls.push(("eth_getTransactionCount", json!([a, tag])));
+        slots.push(Slot::Nonce(*a));
+        for t in tokens {
+            let mut data = SEL_BALANCE_OF.to_vec();
+            data.extend_from_slice(a.into_word().as_slice());
+            calls.push(("eth_call", call(*t, &data, &tag)));
+            slots.push(Slot::TokenBalance {
+                holder: *a,
+                token: *t,
+            });
+        }
+    }
+    for t in tokens {
+        if last.meta_asked.insert(*t) {
+            for (sel, field) in [
+                (SEL_DECIMALS, MetaField::Decimals),
+                (SEL_SYMBOL, MetaField::Symbol),
+                (SEL_NAME, MetaField::Name),
+            ] {
+                calls.push(("eth_call", call(*t, &sel, &tag)));
+                slots.push(Slot::Meta { token: *t, field });
             }
         }
+    }
+    for (ci, c) in contracts.iter().enumerate() {
+        for (vi, v) in c.views.iter().enumerate() {
+            if block.is_multiple_of(v.every) || !last.views.contains_key(&(ci, vi)) {
+                calls.push(("eth_call", call(c.address, &v.calldata, &tag)));
+                slots.push(Slot::View {
+                    contract: ci,
+                    view: vi,
+                });
+            }
+        }
+    }
+    if !addresses.is_empty() && last.scanned_block.is_none_or(|b| b < block) {
+        calls.push(("eth_getBlockByNumber", json!([tag, true])));
+        slots.push(Slot::Block);
+    }
+    if calls.is_empty() {
+        return true;
+    }
+    let results = match batch(http, &calls, &mut last.batch_limit, shared).await {
+        Ok(r) => r,
+        Err(e) => {
+            shared.error(format!("watch refresh at block {block}: {e}"));
+            return true;
+        }
+    };
+    let mut metas: HashMap<Address, TokenMeta> = HashMap::new();
+    let mut out = Vec::new();
+    for (slot, res) in slots.into_iter().zip(results) {
+        match slot {
+            Slot::Balance(address) => {
+                let Some(wei) = decode::<U256>(&res, shared, "balance", address) else {
+                    continue;
+                };
+                if last.balances.insert(address, wei) != Some(wei) {
+                    out.push(Update::Balance {
+                        net,
+                        address,
+                        wei,
+                        block,
+                    });
+                }
+            }
+            Slot::Nonce(address) => {
+                let Some(n) = decode::<U64>(&res, shared, "nonce", address) else {
+                    continue;
+                };
+                let nonce = n.to::<u64>();
+                if last.nonces.insert(address, nonce) != Some(nonce) {
+                    out.push(Update::Nonce {
+                        net,
+                        address,
+                        nonce,
+                        block,
+                    });
+                }
+            }
+            Slot::TokenBalance { holder, token } => {
+                let Some(bytes) = decode::<Bytes>(&res, shared, "token balance", token) else {
+                    continue;
+                };
+                let Some(amount) = word(&bytes) else {
+                    shared.error(format!(
+                        "token {token}: balanceOf answered {} bytes; is it an ERC-20?",
+                        bytes.len()
+                    ));
+                    continue;
+                };
+                if last.tokens.insert((holder, token), amount) != Some(amount) {
+                    out.push(Update::TokenBalance {
+                        net,
+                        holder,
+                        token,
+                        amount,
+                        block,
+                    });
+                }
+            }
+            Slot::Meta { token, field } => {
+                let meta = metas.entry(token).or_insert(TokenMeta {
+                    address: token,
+                    symbol: None,
+                    name: None,
+                    decimals: None,
+                });
+                // Untrusted and optional: a token that does not answer keeps `None`.
+                let Ok(raw) = &res else { continue };
+                let Ok(bytes) = serde_json::from_str::<Bytes>(raw.get()) else {
+                    continue;
+                };
+                match field {
+                    MetaField::Decimals => {
+                        meta.decimals = word(&bytes).and_then(|w| u8::try_from(w).ok())
+                    }
+                    MetaField::Symbol => meta.symbol = token_text(&bytes),
+                    MetaField::Name => meta.name = token_text(&bytes),
+                }
+            }
+            Slot::View { contract, view } => {
+                let c = &contracts[contract];
+                let value = view_value(&res, &c.views[view].function, watched);
+                if last.views.get(&(contract, view)) != Some(&value) {
+                    last.views.insert((contract, view), value.clone());
+                    out.push(Update::View {
+                        net,
+                        contract: c.address,
+                        index: view,
+                        block,
+                        value,
+                    });
+                }
+            }
+            Slot::Block => {
+                let b = match res.map(|raw| serde_json::from_str::<Option<WireBlock>>(raw.get())) {
+                    Ok(Ok(Some(b))) => b,
+                    Ok(Ok(None)) => continue,
+                    Ok(Err(e)) => {
+                        shared.error(format!("block {block} for activity: {e}"));
+                        continue;
+                    }
+                    Err(e) => {
+                        shared.error(format!("block {block} for activity: {}", e.message));
+                        continue;
+                    }
+                };
+                last.scanned_block = Some(block);
+                if let Some(WireTxs::Full(txs)) = b.transactions {
+                    for tx in txs {
+                        for a in [Some(tx.from), tx.to].into_iter().flatten() {
+                            if addresses.iter().any(|(w, _)| *w == a) {
+                                out.push(Update::Activity {
+                                    net,
+                                    address: a,
+                                    block: Some(block),
+                                    tx: tx.hash,
+                                    pending: false,
+                                });
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Metadata first, so token balances arrive with their decimals known.
+    for meta in metas.into_values() {
+        watched.set_token(meta.clone());
+        if updates.send(Update::Token { net, meta }).await.is_err() {
+            return false;
+        }
+    }
+    for u in out {
+        if updates.send(u).await.is_err() {
+            return false;
+        }
+    }
+    true
+}
+
+/// Entries per request once an endpoint has refused a big batch (many providers cap
+/// batches at 100 to 1,000 entries).
+const SPLIT_BATCH: usize = 100;
+
+/// The refresh batch: one request, unless the endpoint refuses batches that big;
+/// then (and from then on) chunks of [`SPLIT_BATCH`], which is said once as an error
+/// because it costs more requests per head.
+async fn batch(
+    http: &HttpClient,
+    calls: &[(&str, Value)],
+    limit: &mut Option<usize>,
+    shared: &Shared,
+) -> Result<Vec<BatchResult>, HttpError> {
+    if limit.is_none_or(|l| calls.len() <= l) {
+        match http.batch(calls).await {
+            Ok(r) => return Ok(r),
+            Err(e @ (HttpError::Transport(_) | HttpError::RateLimited(_))) => return Err(e),
+            Err(e) if calls.len() <= SPLIT_BATCH => return Err(e),
+            Err(e) => {
+                shared.error(format!(
+                    "the endpoint refused a batch of {} requests ({e}); \
+                     splitting the refresh into requests of {SPLIT_BATCH}",
+                    calls.len()
+                ));
+                *limit = Some(SPLIT_BATCH);
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(calls.len());
+    for chunk in calls.chunks(limit.unwrap_or(SPLIT_BATCH)) {
+        out.extend(http.batch(chunk).await?);
+    }
+    Ok(out)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(
+    res: &BatchResult,
+    shared: &Shared,
+    what: &str,
+    address: Address,
+) -> Option<T> {
+    match res {
+        Ok(raw) => match serde_json::from_str::<T>(raw.get()) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                shared.error(format!("{what} of {address}: bad answer: {e}"));
+                None
+            }
+        },
+        Err(e) => {
+            shared.error(format!("{what} of {address}: {} {}", e.code, e.message));
+            None
+        }
+    }
+}
+
+/// The first 32-byte word of a call's answer as a number.
+fn word(bytes: &[u8]) -> Option<U256> {
+    (bytes.len() >= 32).then(|| U256::from_be_slice(&bytes[..32]))
+}
+
+/// A token's `symbol()`/`name()`: an ABI string, or a bytes32 in old tokens (MKR).
+/// Escaped for display and bounded in length.
+pub(crate) fn token_text(bytes: &[u8]) -> Option<String> {
+    let text = match DynSolType::String.abi_decode(bytes) {
+        Ok(DynSolValue::String(s)) => s,
+        _ if bytes.len() == 32 => {
+            let end = bytes.iter().position(|b| *b == 0).unwrap_or(32);
+            String::from_utf8_lossy(&bytes[..end]).into_owned()
+        }
+        _ => return None,
+    };
+    let clean = sanitize(text.trim()).into_owned();
+    if clean.is_empty() {
+        return None;
+    }
+    Some(match clean.char_indices().nth(MAX_TOKEN_TEXT) {
+        Some((i, _)) => format!("{}…", &clean[..i]),
+        None => clean,
+    })
+}
+
+/// A view's answer, or the reason it has none (revert, error, undecodable).
+fn view_value(
+    res: &BatchResult,
+    function: &alloy_json_abi::Function,
+    watched: &Watched,
+) -> Result<ViewValue, String> {
+    let raw = res.as_ref().map_err(revert_reason)?;
+    let bytes: Bytes = serde_json::from_str(raw.get()).map_err(|e| format!("bad answer: {e}"))?;
+    if bytes.is_empty() {
+        return Err("empty answer (no contract at this address on this network?)".into());
+    }
+    let values = function
+        .abi_decode_output(&bytes)
+        .map_err(|e| sanitize(&format!("cannot decode the answer: {e}")).into_owned())?;
+    let (display, json) = match values.as_slice() {
+        [one] => render(one, None, watched),
+        many => render(&DynSolValue::Tuple(many.to_vec()), None, watched),
+    };
+    Ok(ViewValue { display, json })
+}
+
+/// The message of a failed call, with the `Error(string)` reason when the node only
+/// gives it in `data`.
+fn revert_reason(e: &RpcErrorObj) -> String {
+    let reason = e
+        .data
+        .as_ref()
+        .and_then(Value::as_str)
+        .and_then(|d| d.parse::<Bytes>().ok())
+        .filter(|d| d.len() > 4 && d[..4] == [0x08, 0xc3, 0x79, 0xa0])
+        .and_then(|d| match DynSolType::String.abi_decode(&d[4..]) {
+            Ok(DynSolValue::String(s)) => Some(s),
+            _ => None,
+        });
+    let msg = match reason {
+        Some(r) if !e.message.contains(&r) => format!("{}: {r}", e.message),
+        _ => e.message.clone(),
+    };
+    sanitize(&msg).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn abi_string(s: &str) -> Vec<u8> {
+        DynSolValue::String(s.to_string()).abi_encode()
+    }
+
+    #[test]
+    fn hostile_and_old_style_token_text_is_escaped() {
+        let hostile = abi_string("\x1b[31mUSDC\x1b]0;pwned\x07\u{202e}");
+        let shown = token_text(&hostile).expect("text");
+        assert!(!shown.chars().any(|c| c.is_control()), "{shown:?}");
+        assert!(
+            shown.starts_with("\\x1b[31mUSDC\\x1b]0;pwned\\x07"),
+            "{shown:?}"
+        );
+        let mut b32 = [0u8; 32];
+        b32[..3].copy_from_slice(b"MKR");
+        assert_eq!(token_text(&b32).as_deref(), Some("MKR"));
+        assert_eq!(token_text(&[1, 2]), None);
+        let long = abi_string(&"A".repeat(200));
+        assert_eq!(
+            token_text(&long).map(|s| s.chars().count()),
+            Some(MAX_TOKEN_TEXT + 1)
+        );
+    }
+
+    /// A node refusing batches of more than 100 entries with a single error object
+    /// (as hosted providers do); answers `eth_getBalance` with the entry's index.
+    async fn capped_node() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 65536];
+                let body = loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        break None;
+                    };
+                    if n == 0 {
+                        break None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().to_string())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break Some(body.to_string());
+                        }
+                    }
+                };
+                let Some(body) = body else { continue };
+                let reqs: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
+                let answer = if reqs.len() > 100 {
+                    json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "batch size too large"}})
+                } else {
+                    Value::Array(
+                        reqs.iter()
+                            .map(|r| json!({"jsonrpc": "2.0", "id": r["id"], "result": "0x1"}))
+                            .collect(),
+                    )
+                };
+                let text = answer.to_string();
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+                let _ = s.shutdown().await;
+            }
+        });
+        (url, requests)
+    }
+
+    #[tokio::test]
+    async fn a_refused_big_batch_is_split_from_then_on() {
+        let (url, requests) = capped_node().await;
+        let http = HttpClient::new(&url, Arc::default(), 1 << 22).expect("client");
+        let shared = Shared::new("n".into(), Arc::default(), None);
+        let calls: Vec<(&str, Value)> = (0..250)
+            .map(|_| {
+                (
+                    "eth_getBalance",
+                    json!(["0x0000000000000000000000000000000000000001", "latest"]),
+                )
+            })
+            .collect();
+        let mut limit = None;
+        let r = batch(&http, &calls, &mut limit, &shared)
+            .await
+            .expect("split");
+        assert_eq!(r.len(), 250);
+        assert!(
+            r.iter()
+                .all(|x| x.as_ref().is_ok_and(|v| v.get() == "\"0x1\""))
+        );
+        assert_eq!(limit, Some(SPLIT_BATCH));
+        // The refused batch, then 3 chunks.
+        assert_eq!(requests.load(std::sync::atomic::Ordering::Relaxed), 4);
+        assert!(
+            shared
+                .stats()
+                .last_error
+                .is_some_and(|e| e.contains("splitting"))
+        );
+        // Next time it goes straight to chunks.
+        batch(&http, &calls, &mut limit, &shared)
+            .await
+            .expect("split");
+        assert_eq!(requests.load(std::sync::atomic::Ordering::Relaxed), 7);
+    }
+
+    #[test]
+    fn revert_reasons_are_read_from_data_when_the_message_lacks_them() {
+        let mut data = vec![0x08, 0xc3, 0x79, 0xa0];
+        data.extend(DynSolValue::String("nope".into()).abi_encode_params());
+        let e = RpcErrorObj {
+            code: 3,
+            message: "execution reverted".into(),
+            data: Some(json!(Bytes::from(data))),
+        };
+        assert_eq!(revert_reason(&e), "execution reverted: nope");
     }
 }

@@ -1,5 +1,6 @@
 //! Pure application state: `apply(Update)` and `on_action(Action)`; no I/O here.
 
+pub mod input;
 pub mod ring;
 
 use std::time::{Duration, Instant, SystemTime};
@@ -7,12 +8,16 @@ use std::time::{Duration, Instant, SystemTime};
 use alloy_primitives::{Address, B256, U256};
 
 use crate::event::{
-    Action, Command, ConnState, ConnStats, Head, NetIdx, Reorg, SubKind, SubStatus, Update,
+    Action, Command, ConnState, ConnStats, EventLog, Head, NetIdx, Reorg, SubKind, SubStatus,
+    TokenMeta, Update, ViewValue,
 };
+pub use input::{InputField, InputState, Submit};
 pub use ring::Ring;
 
 /// How many recent heads each network keeps.
 pub const HEADS_KEPT: usize = 256;
+/// How many recent logs each network's event feed keeps.
+pub const EVENTS_KEPT: usize = 512;
 /// How many recent heads the average block time is computed over.
 const BLOCK_TIME_WINDOW: usize = 32;
 
@@ -64,6 +69,69 @@ pub struct WatchRow {
     pub block: Option<u64>,
     /// Block at which the balance last changed.
     pub last_change_block: Option<u64>,
+    /// The balance change at `last_change_block`: (is_negative, magnitude).
+    pub last_delta: Option<(bool, U256)>,
+    /// Transactions sent (`eth_getTransactionCount` at the latest refresh).
+    pub nonce: Option<u64>,
+    /// Balances of the network's tokens, in the order first seen.
+    pub tokens: Vec<TokenBalanceRow>,
+    /// The latest transaction seen touching this address.
+    pub last_activity: Option<Activity>,
+}
+
+/// A watched address's balance of one token (raw units; format with the token's
+/// decimals from `NetworkState::token`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenBalanceRow {
+    pub token: Address,
+    pub amount: U256,
+    /// First amount seen since start.
+    pub initial: U256,
+    pub block: u64,
+    pub last_change_block: Option<u64>,
+}
+
+/// A transaction that touched a watched address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Activity {
+    pub block: Option<u64>,
+    pub tx: B256,
+    pub pending: bool,
+}
+
+/// A watched contract and its views, in config order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContractRow {
+    pub address: Address,
+    pub label: String,
+    pub views: Vec<ViewRow>,
+}
+
+/// One view of a contract and what it last answered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ViewRow {
+    /// The signature as configured, e.g. `balanceOf(address)(uint256)`.
+    pub call: String,
+    /// Latest answer (`Err`: revert reason or error, for this view only).
+    pub value: Option<Result<ViewValue, String>>,
+    /// Block of the latest answer.
+    pub block: Option<u64>,
+    /// Block at which the answer last changed (highlight it when it is the latest).
+    pub last_change_block: Option<u64>,
+    /// The answer before the last change.
+    pub previous: Option<Result<ViewValue, String>>,
+}
+
+impl ViewRow {
+    pub fn new(call: impl Into<String>) -> Self {
+        Self {
+            call: call.into(),
+            value: None,
+            block: None,
+            last_change_block: None,
+            previous: None,
+        }
+    }
 }
 
 impl WatchRow {
@@ -75,7 +143,24 @@ impl WatchRow {
             initial: None,
             block: None,
             last_change_block: None,
+            last_delta: None,
+            nonce: None,
+            tokens: Vec::new(),
+            last_activity: None,
         }
+    }
+
+    /// The balance change in block `latest` (usually the network's newest head), if
+    /// the balance changed in that block.
+    pub fn change_in_block(&self, latest: u64) -> Option<(bool, U256)> {
+        (self.last_change_block == Some(latest))
+            .then_some(self.last_delta)
+            .flatten()
+    }
+
+    /// This address's balance of `token`, if read yet.
+    pub fn token(&self, token: Address) -> Option<&TokenBalanceRow> {
+        self.tokens.iter().find(|t| t.token == token)
     }
 
     /// Signed change since start: (is_negative, magnitude).
@@ -117,6 +202,12 @@ pub struct NetworkState {
     /// New tip hash of a reorg whose replacement heads are still arriving.
     reorg_replacing: Option<B256>,
     pub watches: Vec<WatchRow>,
+    /// The network's tokens (from the config); symbol/name/decimals filled in once read.
+    pub tokens: Vec<TokenMeta>,
+    pub contracts: Vec<ContractRow>,
+    /// Recent logs of watched contracts and tokens, oldest first.
+    pub events: Ring<EventLog>,
+    pub subs_logs: Option<SubStatus>,
 }
 
 impl NetworkState {
@@ -145,7 +236,129 @@ impl NetworkState {
             last_reorg: None,
             reorg_replacing: None,
             watches: Vec::new(),
+            tokens: Vec::new(),
+            contracts: Vec::new(),
+            events: Ring::new(EVENTS_KEPT),
+            subs_logs: None,
         }
+    }
+
+    /// Token and contract rows from the network's config (metadata and values come
+    /// later as updates).
+    pub fn add_config(&mut self, cfg: &crate::config::NetworkConfig) {
+        for t in &cfg.tokens {
+            if self.token(*t).is_none() {
+                self.tokens.push(TokenMeta {
+                    address: *t,
+                    symbol: None,
+                    name: None,
+                    decimals: None,
+                });
+            }
+        }
+        for c in &cfg.contracts {
+            self.contracts.push(ContractRow {
+                address: c.address,
+                label: c.label.clone(),
+                views: c
+                    .views
+                    .iter()
+                    .map(|v| ViewRow::new(v.call.clone()))
+                    .collect(),
+            });
+        }
+    }
+
+    /// Metadata of a token of this network, if it is one.
+    pub fn token(&self, address: Address) -> Option<&TokenMeta> {
+        self.tokens.iter().find(|t| t.address == address)
+    }
+
+    /// The label of a watched address or contract, if it is one.
+    pub fn label_of(&self, address: Address) -> Option<&str> {
+        self.watches
+            .iter()
+            .find(|w| w.address == address)
+            .map(|w| w.label.as_str())
+            .or_else(|| {
+                self.contracts
+                    .iter()
+                    .find(|c| c.address == address)
+                    .map(|c| c.label.as_str())
+            })
+    }
+
+    fn apply_token_balance(
+        &mut self,
+        holder: Address,
+        token: Address,
+        amount: U256,
+        block: u64,
+    ) -> bool {
+        let mut changed = false;
+        for w in self.watches.iter_mut().filter(|w| w.address == holder) {
+            match w.tokens.iter_mut().find(|t| t.token == token) {
+                Some(t) => {
+                    if t.amount != amount {
+                        t.last_change_block = Some(block);
+                        t.amount = amount;
+                        changed = true;
+                    }
+                    t.block = block;
+                }
+                None => {
+                    w.tokens.push(TokenBalanceRow {
+                        token,
+                        amount,
+                        initial: amount,
+                        block,
+                        last_change_block: None,
+                    });
+                    changed = true;
+                }
+            }
+        }
+        changed
+    }
+
+    fn apply_log(&mut self, log: EventLog) {
+        // A retraction marks the log already shown (same block hash and index); one
+        // never shown is still listed, as reverted.
+        if log.removed
+            && let Some(shown) = self.events.iter_mut().rev().find(|e| {
+                e.block_hash == log.block_hash && e.log_index == log.log_index && !e.removed
+            })
+        {
+            shown.removed = true;
+            return;
+        }
+        self.events.push(log);
+    }
+
+    fn apply_view(
+        &mut self,
+        contract: Address,
+        index: usize,
+        block: u64,
+        value: Result<ViewValue, String>,
+    ) -> bool {
+        let Some(row) = self
+            .contracts
+            .iter_mut()
+            .find(|c| c.address == contract)
+            .and_then(|c| c.views.get_mut(index))
+        else {
+            return false;
+        };
+        row.block = Some(block);
+        if row.value.as_ref() == Some(&value) {
+            return false;
+        }
+        if row.value.is_some() {
+            row.last_change_block = Some(block);
+        }
+        row.previous = row.value.replace(value);
+        true
     }
 
     pub fn latest(&self) -> Option<&Head> {
@@ -230,6 +443,8 @@ pub struct AppState {
     /// Selected row in the watch list.
     pub watch_cursor: usize,
     pub should_quit: bool,
+    /// The open "add watch address" input, if any.
+    pub input: Option<InputState>,
     /// Monotonic and wall clocks as of the last tick; drawing reads these, never the OS.
     pub now: Instant,
     pub wall_now: SystemTime,
@@ -245,6 +460,7 @@ impl AppState {
             heads_cursor: 0,
             watch_cursor: 0,
             should_quit: false,
+            input: None,
             now: Instant::now(),
             wall_now: SystemTime::now(),
         }
@@ -287,7 +503,7 @@ impl AppState {
             Update::Subscription { kind, status, .. } => match kind {
                 SubKind::NewHeads => net.subs_heads = Some(status),
                 SubKind::NewPendingTransactions => net.subs_pending = Some(status),
-                SubKind::Logs => return false,
+                SubKind::Logs => net.subs_logs = Some(status),
             },
             Update::Head { head, .. } => net.apply_head(head, wall_now),
             Update::Reorg { reorg, .. } => net.apply_reorg(reorg),
@@ -302,8 +518,13 @@ impl AppState {
                     if w.initial.is_none() {
                         w.initial = Some(wei);
                     }
-                    if w.balance.is_some_and(|b| b != wei) {
+                    if let Some(old) = w.balance.filter(|b| *b != wei) {
                         w.last_change_block = Some(block);
+                        w.last_delta = Some(if wei >= old {
+                            (false, wei - old)
+                        } else {
+                            (true, old - wei)
+                        });
                     }
                     changed |= w.balance != Some(wei);
                     w.balance = Some(wei);
@@ -329,13 +550,71 @@ impl AppState {
                 net.stats = stats;
             }
             Update::Reconnected { count, .. } => net.reconnects = count,
+            Update::Token { meta, .. } => {
+                match net.tokens.iter_mut().find(|t| t.address == meta.address) {
+                    Some(t) => *t = meta,
+                    None => net.tokens.push(meta),
+                }
+            }
+            Update::TokenBalance {
+                holder,
+                token,
+                amount,
+                block,
+                ..
+            } => return net.apply_token_balance(holder, token, amount, block),
+            Update::Nonce { address, nonce, .. } => {
+                let mut changed = false;
+                for w in net.watches.iter_mut().filter(|w| w.address == address) {
+                    changed |= w.nonce.replace(nonce) != Some(nonce);
+                }
+                return changed;
+            }
+            Update::Activity {
+                address,
+                block,
+                tx,
+                pending,
+                ..
+            } => {
+                let mut changed = false;
+                for w in net.watches.iter_mut().filter(|w| w.address == address) {
+                    // A block's confirmation replaces the pending sighting, never the
+                    // reverse; an older block never replaces a newer one.
+                    let older = match (&w.last_activity, block) {
+                        (Some(a), Some(b)) => a.block.is_some_and(|x| x > b),
+                        (Some(a), None) => a.block.is_some() || a.tx == tx,
+                        (None, _) => false,
+                    };
+                    if !older {
+                        w.last_activity = Some(Activity { block, tx, pending });
+                        changed = true;
+                    }
+                }
+                return changed;
+            }
+            Update::Log { log, .. } => net.apply_log(*log),
+            Update::View {
+                contract,
+                index,
+                block,
+                value,
+                ..
+            } => return net.apply_view(contract, index, block, value),
         }
         true
     }
 
     /// Apply a user action; may return a command for one network's supervisor.
+    ///
+    /// `AddWatch`/`RemoveWatch` commands concern every network: the state already
+    /// changed all of them, and the app loop sends the command to every network handle
+    /// (and records it in the watch-list file).
     pub fn on_action(&mut self, action: Action) -> Option<(NetIdx, Command)> {
         let n = self.networks.len();
+        if self.input.is_some() {
+            return self.on_input(action);
+        }
         match action {
             Action::Quit => self.should_quit = true,
             Action::ToggleHelp => self.show_help = !self.show_help,
@@ -368,6 +647,50 @@ impl AppState {
             }
             Action::Reconnect if n > 0 => return Some((self.selected, Command::Reconnect)),
             Action::Reconnect => {}
+            Action::AddWatch if n > 0 => self.input = Some(InputState::new()),
+            Action::RemoveWatch if self.focus == Focus::Watches => {
+                let address = self
+                    .selected_network()?
+                    .watches
+                    .get(self.watch_cursor)?
+                    .address;
+                for net in &mut self.networks {
+                    net.watches.retain(|w| w.address != address);
+                }
+                let len = self.selected_network().map_or(0, |n| n.watches.len());
+                self.watch_cursor = self.watch_cursor.min(len.saturating_sub(1));
+                return Some((self.selected, Command::RemoveWatch { address }));
+            }
+            Action::AddWatch
+            | Action::RemoveWatch
+            | Action::InputChar(_)
+            | Action::InputBackspace
+            | Action::InputSubmit => {}
+        }
+        None
+    }
+
+    /// Keys while the add-watch input is open.
+    fn on_input(&mut self, action: Action) -> Option<(NetIdx, Command)> {
+        let input = self.input.as_mut()?;
+        match action {
+            Action::InputChar(c) => input.push(c),
+            Action::InputBackspace => input.backspace(),
+            Action::Escape => self.input = None,
+            Action::Quit => self.should_quit = true,
+            Action::InputSubmit => match input.submit() {
+                Submit::Next | Submit::Invalid(_) => {}
+                Submit::Done(address, label) => {
+                    self.input = None;
+                    for net in &mut self.networks {
+                        if !net.watches.iter().any(|w| w.address == address) {
+                            net.watches.push(WatchRow::new(label.clone(), address));
+                        }
+                    }
+                    return Some((self.selected, Command::AddWatch { address, label }));
+                }
+            },
+            _ => {}
         }
         None
     }
@@ -378,6 +701,23 @@ impl AppState {
             self.heads_cursor = 0;
             self.watch_cursor = 0;
         }
+    }
+}
+
+/// A raw token amount with `decimals` places: `1500000` with 6 gives `1.5`.
+pub fn format_units(amount: U256, decimals: u8) -> String {
+    let digits = amount.to_string();
+    let places = usize::from(decimals);
+    if places == 0 {
+        return digits;
+    }
+    let padded = format!("{digits:0>width$}", width = places + 1);
+    let (int, frac) = padded.split_at(padded.len() - places);
+    let frac = frac.trim_end_matches('0');
+    if frac.is_empty() {
+        int.to_string()
+    } else {
+        format!("{int}.{frac}")
     }
 }
 
@@ -583,5 +923,292 @@ mod tests {
         assert!(!s.show_help);
         s.on_action(Action::Quit);
         assert!(s.should_quit);
+    }
+
+    fn token_addr() -> Address {
+        Address::repeat_byte(0xee)
+    }
+
+    fn log(index: u64, removed: bool) -> EventLog {
+        EventLog {
+            address: token_addr(),
+            source: Some("TT".into()),
+            event: Some("Transfer".into()),
+            args: Vec::new(),
+            topics: Vec::new(),
+            data: Default::default(),
+            block: Some(5),
+            block_hash: Some(B256::repeat_byte(5)),
+            tx: Some(B256::repeat_byte(9)),
+            log_index: Some(index),
+            removed,
+        }
+    }
+
+    #[test]
+    fn balance_change_in_the_last_block() {
+        let mut s = state();
+        let a = Address::repeat_byte(1);
+        for (wei, block) in [(100u64, 1), (130, 2), (130, 3)] {
+            s.apply(Update::Balance {
+                net: 0,
+                address: a,
+                wei: U256::from(wei),
+                block,
+            });
+        }
+        let w = &s.networks[0].watches[0];
+        assert_eq!(w.change_in_block(2), Some((false, U256::from(30))));
+        assert_eq!(w.change_in_block(3), None, "no change in block 3");
+    }
+
+    #[test]
+    fn token_metadata_and_balances_fold_into_rows() {
+        let mut s = state();
+        let a = Address::repeat_byte(1);
+        let meta = TokenMeta {
+            address: token_addr(),
+            symbol: Some("\\x1b[31mEVIL".into()),
+            name: None,
+            decimals: Some(6),
+        };
+        assert!(s.apply(Update::Token {
+            net: 0,
+            meta: meta.clone()
+        }));
+        assert_eq!(s.networks[0].token(token_addr()), Some(&meta));
+        let tb = |amount: u64, block| Update::TokenBalance {
+            net: 0,
+            holder: a,
+            token: token_addr(),
+            amount: U256::from(amount),
+            block,
+        };
+        assert!(s.apply(tb(5, 1)));
+        assert!(!s.apply(tb(5, 2)), "same amount is not a visible change");
+        assert!(s.apply(tb(7, 3)));
+        let row = s.networks[0].watches[0].token(token_addr()).expect("row");
+        assert_eq!(
+            (row.amount, row.initial, row.block, row.last_change_block),
+            (U256::from(7), U256::from(5), 3, Some(3))
+        );
+        assert_eq!(format_units(row.amount, 6), "0.000007");
+        assert_eq!(format_units(U256::from(1_500_000u64), 6), "1.5");
+        assert_eq!(format_units(U256::from(2_000_000u64), 6), "2");
+        assert_eq!(format_units(U256::from(42u64), 0), "42");
+    }
+
+    #[test]
+    fn hostile_token_symbol_stays_escaped_in_state() {
+        // The backend escapes chain text (see network::watch::token_text); the state
+        // keeps it as it came, so nothing interpretable reaches drawing.
+        let mut s = state();
+        let symbol = crate::text::sanitize("\u{1b}[31mEVIL\u{1b}]0;owned\u{7}").into_owned();
+        s.apply(Update::Token {
+            net: 0,
+            meta: TokenMeta {
+                address: token_addr(),
+                symbol: Some(symbol),
+                name: None,
+                decimals: None,
+            },
+        });
+        let shown = s.networks[0]
+            .token(token_addr())
+            .and_then(|t| t.symbol.clone())
+            .expect("symbol");
+        assert!(!shown.chars().any(char::is_control), "{shown:?}");
+        assert_eq!(shown, "\\x1b[31mEVIL\\x1b]0;owned\\x07");
+    }
+
+    #[test]
+    fn nonce_and_activity() {
+        let mut s = state();
+        let a = Address::repeat_byte(1);
+        assert!(s.apply(Update::Nonce {
+            net: 0,
+            address: a,
+            nonce: 3,
+            block: 1
+        }));
+        assert!(!s.apply(Update::Nonce {
+            net: 0,
+            address: a,
+            nonce: 3,
+            block: 2
+        }));
+        assert_eq!(s.networks[0].watches[0].nonce, Some(3));
+        let act = |block, tx: u8| Update::Activity {
+            net: 0,
+            address: a,
+            block,
+            tx: B256::repeat_byte(tx),
+            pending: block.is_none(),
+        };
+        assert!(s.apply(act(Some(10), 1)));
+        assert!(
+            !s.apply(act(Some(9), 2)),
+            "older blocks never replace newer"
+        );
+        assert!(s.apply(act(Some(11), 3)));
+        let last = s.networks[0].watches[0]
+            .last_activity
+            .clone()
+            .expect("activity");
+        assert_eq!((last.block, last.tx), (Some(11), B256::repeat_byte(3)));
+    }
+
+    #[test]
+    fn event_feed_is_bounded_and_retractions_mark_shown_logs() {
+        let mut s = state();
+        s.apply(Update::Log {
+            net: 0,
+            log: Box::new(log(0, false)),
+        });
+        s.apply(Update::Log {
+            net: 0,
+            log: Box::new(log(0, true)),
+        });
+        s.apply(Update::Log {
+            net: 0,
+            log: Box::new(log(1, true)),
+        });
+        let feed: Vec<(Option<u64>, bool)> = s.networks[0]
+            .events
+            .iter()
+            .map(|e| (e.log_index, e.removed))
+            .collect();
+        assert_eq!(
+            feed,
+            vec![(Some(0), true), (Some(1), true)],
+            "the shown log is marked reverted; an unseen retraction is listed as reverted"
+        );
+        for i in 0..(EVENTS_KEPT as u64 + 5) {
+            s.apply(Update::Log {
+                net: 0,
+                log: Box::new(log(i + 10, false)),
+            });
+        }
+        assert_eq!(s.networks[0].events.len(), EVENTS_KEPT);
+        s.apply(Update::Subscription {
+            net: 0,
+            kind: SubKind::Logs,
+            status: SubStatus::Unsupported("-32602 nope".into()),
+        });
+        assert!(matches!(
+            s.networks[0].subs_logs,
+            Some(SubStatus::Unsupported(_))
+        ));
+    }
+
+    #[test]
+    fn views_track_last_change_and_errors_per_view() {
+        let mut cfg = crate::config::NetworkConfig::new("a", None, None);
+        cfg.tokens = vec![token_addr()];
+        let f = alloy_json_abi::Function::parse("f()(uint256)").expect("sig");
+        let view = |call: &str| crate::config::ViewConfig {
+            call: call.into(),
+            function: f.clone(),
+            calldata: Default::default(),
+            every: 1,
+        };
+        cfg.contracts = vec![crate::config::ContractConfig {
+            address: token_addr(),
+            label: "pool".into(),
+            events: Vec::new(),
+            views: vec![view("f()(uint256)"), view("g()(uint256)")],
+        }];
+        let mut s = state();
+        s.networks[0].add_config(&cfg);
+        assert_eq!(s.networks[0].tokens.len(), 1);
+        assert_eq!(s.networks[0].label_of(token_addr()), Some("pool"));
+        let v = |index, block, value: Result<&str, &str>| Update::View {
+            net: 0,
+            contract: token_addr(),
+            index,
+            block,
+            value: value
+                .map(|d| ViewValue {
+                    display: d.into(),
+                    json: serde_json::json!(d),
+                })
+                .map_err(str::to_string),
+        };
+        assert!(s.apply(v(0, 1, Ok("1"))));
+        assert!(s.apply(v(1, 1, Err("execution reverted: no"))));
+        assert!(!s.apply(v(0, 2, Ok("1"))), "same answer is no change");
+        assert!(s.apply(v(0, 3, Ok("2"))));
+        assert!(!s.apply(v(7, 3, Ok("2"))), "unknown view index");
+        let rows = &s.networks[0].contracts[0].views;
+        assert_eq!(rows[0].last_change_block, Some(3));
+        assert_eq!(rows[0].block, Some(3));
+        assert_eq!(
+            rows[0]
+                .previous
+                .as_ref()
+                .and_then(|p| p.as_ref().ok())
+                .map(|p| p.display.as_str()),
+            Some("1")
+        );
+        assert!(matches!(&rows[1].value, Some(Err(e)) if e.contains("reverted")));
+    }
+
+    #[test]
+    fn add_and_remove_watch_through_the_input() {
+        let mut s = state();
+        assert_eq!(s.on_action(Action::AddWatch), None);
+        assert!(s.input.is_some());
+        for c in "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266".chars() {
+            s.on_action(Action::InputChar(c));
+        }
+        assert_eq!(s.on_action(Action::InputSubmit), None, "to the label field");
+        for c in "dev".chars() {
+            s.on_action(Action::InputChar(c));
+        }
+        s.on_action(Action::InputChar('x'));
+        s.on_action(Action::InputBackspace);
+        let a: Address = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+            .parse()
+            .expect("addr");
+        assert_eq!(
+            s.on_action(Action::InputSubmit),
+            Some((
+                0,
+                Command::AddWatch {
+                    address: a,
+                    label: "dev".into()
+                }
+            ))
+        );
+        assert!(s.input.is_none());
+        assert!(
+            s.networks
+                .iter()
+                .all(|n| n.watches.iter().any(|w| w.address == a))
+        );
+
+        // Escape closes the input without adding anything.
+        s.on_action(Action::AddWatch);
+        s.on_action(Action::InputChar('0'));
+        assert_eq!(s.on_action(Action::Escape), None);
+        assert!(s.input.is_none());
+
+        // `d` on the watch list removes the selected address everywhere.
+        s.on_action(Action::SelectNetwork(1));
+        s.focus = Focus::Watches;
+        assert_eq!(
+            s.on_action(Action::RemoveWatch),
+            Some((1, Command::RemoveWatch { address: a }))
+        );
+        assert!(
+            s.networks
+                .iter()
+                .all(|n| n.watches.iter().all(|w| w.address != a))
+        );
+        assert_eq!(
+            s.on_action(Action::RemoveWatch),
+            None,
+            "nothing left to remove"
+        );
     }
 }

@@ -1,0 +1,611 @@
+//! Logs of watched contracts and tokens: one `logs` subscription filter per network,
+//! decoding with the configured events (alloy-dyn-abi), labelling, dedupe, and the
+//! `eth_getLogs` refill of blocks missed while disconnected.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+
+use alloy_dyn_abi::{DynSolValue, EventExt};
+use alloy_json_abi::Event;
+use alloy_primitives::{Address, B256, U64};
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+
+use super::Shared;
+use super::watch::Watched;
+use crate::config::ContractConfig;
+use crate::event::{Arg, EventLog, NetIdx, Update};
+use crate::rpc::http::{HttpClient, HttpError, is_range_error};
+use crate::rpc::types::WireLog;
+use crate::state::format_units;
+use crate::text::sanitize;
+
+/// `Transfer(address,address,uint256)`, shared by ERC-20 and ERC-721.
+pub const TRANSFER_TOPIC: B256 =
+    alloy_primitives::b256!("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
+/// How many (block hash, log index) keys are remembered to deliver each log once.
+const SEEN_KEPT: usize = 8192;
+/// Smallest block range split further when a provider refuses a range.
+const MAX_SPLITS: u32 = 16;
+
+/// What the session and the chain task hand to the log task.
+#[derive(Debug)]
+pub(crate) enum LogInput {
+    /// A `logs` notification.
+    Log(Box<WireLog>),
+    /// Blocks `from..=to` may have logs we did not get pushed (reconnect, polling).
+    Range { from: u64, to: u64 },
+}
+
+/// The events known for one address.
+struct Source {
+    label: Option<String>,
+    events: Vec<Event>,
+    /// A configured token: its Transfers are shown when they involve a watched address.
+    token: bool,
+    /// A configured contract: all its logs are shown.
+    contract: bool,
+}
+
+/// Decodes logs of one network's contracts and tokens.
+pub(crate) struct LogDecoder {
+    sources: HashMap<Address, Source>,
+}
+
+fn transfer_event() -> Event {
+    Event::parse("Transfer(address indexed from, address indexed to, uint256 value)")
+        .unwrap_or_else(|_| Event {
+            name: "Transfer".into(),
+            inputs: Vec::new(),
+            anonymous: false,
+        })
+}
+
+impl LogDecoder {
+    pub fn new(contracts: &[ContractConfig], tokens: &[Address]) -> Self {
+        let mut sources: HashMap<Address, Source> = HashMap::new();
+        for c in contracts {
+            let s = sources.entry(c.address).or_insert_with(|| Source {
+                label: None,
+                events: Vec::new(),
+                token: false,
+                contract: false,
+            });
+            s.label = Some(c.label.clone());
+            s.contract = true;
+            s.events.extend(c.events.iter().cloned());
+        }
+        for t in tokens {
+            let s = sources.entry(*t).or_insert_with(|| Source {
+                label: None,
+                events: Vec::new(),
+                token: false,
+                contract: false,
+            });
+            s.token = true;
+            if !s.events.iter().any(|e| e.selector() == TRANSFER_TOPIC) {
+                s.events.push(transfer_event());
+            }
+        }
+        Self { sources }
+    }
+
+    /// The `eth_subscribe` / `eth_getLogs` filter, or `None` when nothing is watched:
+    /// tokens, and contracts that declare events (a views-only contract's logs are
+    /// not subscribed to).
+    pub fn filter(&self) -> Option<Value> {
+        let mut addresses: Vec<&Address> = Vec::new();
+        let mut topics: Vec<B256> = Vec::new();
+        let mut any_topic = false;
+        for (a, s) in &self.sources {
+            if s.events.is_empty() {
+                continue;
+            }
+            addresses.push(a);
+            // Anonymous events have no selector topic: such a contract needs all topics.
+            if s.events.iter().any(|e| e.anonymous) {
+                any_topic = true;
+            }
+            for e in s.events.iter().filter(|e| !e.anonymous) {
+                let t = e.selector();
+                if !topics.contains(&t) {
+                    topics.push(t);
+                }
+            }
+        }
+        if addresses.is_empty() {
+            return None;
+        }
+        addresses.sort();
+        topics.sort();
+        Some(if any_topic {
+            json!({ "address": addresses })
+        } else {
+            json!({ "address": addresses, "topics": [topics] })
+        })
+    }
+
+    /// Decode one log. `None` when it is not for the feed: a token Transfer not
+    /// involving a watched address (unless the token is also a watched contract).
+    /// Also returns the watched addresses it is activity for.
+    pub fn decode(&self, log: WireLog, watched: &Watched) -> Option<(EventLog, Vec<Address>)> {
+        let source = self.sources.get(&log.address);
+        let mut decoded = None;
+        for e in source.map(|s| s.events.as_slice()).unwrap_or_default() {
+            if !e.anonymous && log.topics.first() != Some(&e.selector()) {
+                continue;
+            }
+            if let Ok(d) = e.decode_log_parts(log.topics.iter().copied(), &log.data) {
+                decoded = Some((e, d));
+                break;
+            }
+        }
+        let token_meta = watched.token(log.address);
+        let mut args = Vec::new();
+        let mut activity = Vec::new();
+        if let Some((e, d)) = &decoded {
+            let (mut indexed, mut body) = (d.indexed.iter(), d.body.iter());
+            for p in &e.inputs {
+                let Some(v) = (if p.indexed {
+                    indexed.next()
+                } else {
+                    body.next()
+                }) else {
+                    break;
+                };
+                // Amounts of a known token get its decimals; only value-like
+                // (non-indexed uint) arguments are amounts.
+                let decimals = token_meta
+                    .as_ref()
+                    .and_then(|m| m.decimals)
+                    .filter(|_| !p.indexed && p.ty.starts_with("uint"));
+                let (display, value) = render(v, decimals, watched);
+                if let DynSolValue::Address(a) = v
+                    && watched.label(*a).is_some()
+                    && !activity.contains(a)
+                {
+                    activity.push(*a);
+                }
+                args.push(Arg {
+                    name: sanitize(&p.name).into_owned(),
+                    ty: p.ty.clone(),
+                    indexed: p.indexed,
+                    display,
+                    value,
+                });
+            }
+        }
+        let is_transfer = decoded
+            .as_ref()
+            .is_some_and(|(e, _)| e.selector() == TRANSFER_TOPIC);
+        let shown = source.is_none_or(|s| s.contract)
+            || (source.is_some_and(|s| s.token) && is_transfer && !activity.is_empty());
+        if !shown {
+            return None;
+        }
+        if !is_transfer {
+            // Only a token movement counts as activity of the addresses it names.
+            activity.clear();
+        }
+        let label = source
+            .and_then(|s| s.label.clone())
+            .or_else(|| token_meta.and_then(|m| m.symbol));
+        Some((
+            EventLog {
+                address: log.address,
+                source: label,
+                event: decoded.map(|(e, _)| sanitize(&e.name).into_owned()),
+                args,
+                topics: log.topics,
+                data: log.data,
+                block: log.block_number.map(|n| n.to()),
+                block_hash: log.block_hash,
+                tx: log.transaction_hash,
+                log_index: log.log_index.map(|n| n.to()),
+                removed: log.removed,
+            },
+            activity,
+        ))
+    }
+}
+
+/// A decoded value for people (`display`) and machines (`value`).
+pub(crate) fn render(v: &DynSolValue, decimals: Option<u8>, watched: &Watched) -> (String, Value) {
+    match v {
+        DynSolValue::Address(a) => {
+            let c = a.to_checksum(None);
+            let display = match watched.label(*a) {
+                Some(l) => format!("{l} ({c})"),
+                None => c.clone(),
+            };
+            (display, json!(c))
+        }
+        DynSolValue::Uint(u, _) => {
+            let display = match decimals {
+                Some(d) => format_units(*u, d),
+                None => u.to_string(),
+            };
+            (display, json!(u.to_string()))
+        }
+        DynSolValue::Int(i, _) => (i.to_string(), json!(i.to_string())),
+        DynSolValue::Bool(b) => (b.to_string(), json!(b)),
+        DynSolValue::String(s) => {
+            let clean = sanitize(s).into_owned();
+            (format!("{clean:?}"), json!(clean))
+        }
+        DynSolValue::Bytes(b) => {
+            let h = alloy_primitives::hex::encode_prefixed(b);
+            (h.clone(), json!(h))
+        }
+        DynSolValue::FixedBytes(w, n) => {
+            let h = alloy_primitives::hex::encode_prefixed(&w[..(*n).min(32)]);
+            (h.clone(), json!(h))
+        }
+        DynSolValue::Function(f) => {
+            let h = alloy_primitives::hex::encode_prefixed(f.as_slice());
+            (h.clone(), json!(h))
+        }
+        DynSolValue::Array(items) | DynSolValue::FixedArray(items) | DynSolValue::Tuple(items) => {
+            let parts: Vec<(String, Value)> =
+                items.iter().map(|i| render(i, None, watched)).collect();
+            let open_close = if matches!(v, DynSolValue::Tuple(_)) {
+                ("(", ")")
+            } else {
+                ("[", "]")
+            };
+            let display = format!(
+                "{}{}{}",
+                open_close.0,
+                parts
+                    .iter()
+                    .map(|(d, _)| d.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                open_close.1
+            );
+            (
+                display,
+                Value::Array(parts.into_iter().map(|(_, j)| j).collect()),
+            )
+        }
+    }
+}
+
+/// Remembers recently delivered logs so each is delivered once (a retraction is a
+/// different delivery than the log itself).
+#[derive(Default)]
+pub(crate) struct Seen {
+    set: HashSet<(B256, u64, bool)>,
+    order: VecDeque<(B256, u64, bool)>,
+}
+
+impl Seen {
+    /// True the first time a log is offered. Logs without block hash or index
+    /// (not mined yet) cannot be told apart and always pass.
+    pub fn first(&mut self, log: &WireLog) -> bool {
+        let (Some(hash), Some(index)) = (log.block_hash, log.log_index) else {
+            return true;
+        };
+        let key = (hash, index.to::<u64>(), log.removed);
+        if !self.set.insert(key) {
+            return false;
+        }
+        if self.order.len() == SEEN_KEPT
+            && let Some(old) = self.order.pop_front()
+        {
+            self.set.remove(&old);
+        }
+        self.order.push_back(key);
+        true
+    }
+}
+
+/// `eth_getLogs` over `from..=to`, halving the range while the provider says it is
+/// too wide or returns too much.
+pub(crate) async fn get_logs(
+    http: &HttpClient,
+    filter: &Value,
+    from: u64,
+    to: u64,
+) -> Result<Vec<WireLog>, String> {
+    let mut out = Vec::new();
+    let mut todo = vec![(from, to, 0u32)];
+    while let Some((a, b, depth)) = todo.pop() {
+        let mut f = filter.clone();
+        f["fromBlock"] = json!(U64::from(a));
+        f["toBlock"] = json!(U64::from(b));
+        match http.call::<Vec<WireLog>>("eth_getLogs", json!([f])).await {
+            Ok(logs) => out.extend(logs),
+            Err(HttpError::Rpc(e)) if is_range_error(&e) && a < b && depth < MAX_SPLITS => {
+                let mid = a + (b - a) / 2;
+                // Pushed in reverse so the lower half is fetched (and delivered) first.
+                todo.push((mid + 1, b, depth + 1));
+                todo.push((a, mid, depth + 1));
+            }
+            Err(e) => return Err(format!("eth_getLogs {a}..={b}: {e}")),
+        }
+    }
+    Ok(out)
+}
+
+/// The log task of one network: decodes pushed logs and refills missed ranges.
+pub(crate) async fn run(
+    net: NetIdx,
+    http: Option<HttpClient>,
+    decoder: LogDecoder,
+    watched: Arc<Watched>,
+    mut rx: mpsc::Receiver<LogInput>,
+    updates: mpsc::Sender<Update>,
+    shared: Arc<Shared>,
+) {
+    let filter = decoder.filter();
+    let mut seen = Seen::default();
+    while let Some(input) = rx.recv().await {
+        let logs = match input {
+            LogInput::Log(l) => vec![*l],
+            LogInput::Range { from, to } => {
+                let (Some(http), Some(filter)) = (&http, &filter) else {
+                    continue;
+                };
+                match get_logs(http, filter, from, to).await {
+                    Ok(l) => l,
+                    Err(e) => {
+                        shared.error(format!("missed logs not refilled: {e}"));
+                        continue;
+                    }
+                }
+            }
+        };
+        for log in logs {
+            if !seen.first(&log) {
+                continue;
+            }
+            let Some((event, activity)) = decoder.decode(log, &watched) else {
+                continue;
+            };
+            if !event.removed
+                && let Some(tx) = event.tx
+            {
+                for address in activity {
+                    let u = Update::Activity {
+                        net,
+                        address,
+                        block: event.block,
+                        tx,
+                        pending: false,
+                    };
+                    if updates.send(u).await.is_err() {
+                        return;
+                    }
+                }
+            }
+            let u = Update::Log {
+                net,
+                log: Box::new(event),
+            };
+            if updates.send(u).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::TokenMeta;
+    use alloy_primitives::{Bytes, U256};
+
+    fn addr(b: u8) -> Address {
+        Address::repeat_byte(b)
+    }
+
+    fn topic(a: Address) -> B256 {
+        a.into_word()
+    }
+
+    fn transfer(token: Address, from: Address, to: Address, value: u64, index: u64) -> WireLog {
+        WireLog {
+            address: token,
+            topics: vec![TRANSFER_TOPIC, topic(from), topic(to)],
+            data: Bytes::from(U256::from(value).to_be_bytes::<32>().to_vec()),
+            block_hash: Some(B256::repeat_byte(7)),
+            block_number: Some(U64::from(5)),
+            transaction_hash: Some(B256::repeat_byte(9)),
+            transaction_index: Some(U64::from(0)),
+            log_index: Some(U64::from(index)),
+            removed: false,
+        }
+    }
+
+    fn watched() -> Watched {
+        let w = Watched::new(vec![(addr(1), "mine".into())]);
+        w.set_token(TokenMeta {
+            address: addr(0xee),
+            symbol: Some("TT".into()),
+            name: None,
+            decimals: Some(6),
+        });
+        w
+    }
+
+    #[test]
+    fn token_transfers_decode_with_labels_and_decimals_and_count_as_activity() {
+        let d = LogDecoder::new(&[], &[addr(0xee)]);
+        let w = watched();
+        let (log, activity) = d
+            .decode(transfer(addr(0xee), addr(2), addr(1), 1_500_000, 0), &w)
+            .expect("involves a watched address");
+        assert_eq!(log.event.as_deref(), Some("Transfer"));
+        assert_eq!(log.source.as_deref(), Some("TT"));
+        let shown: Vec<&str> = log.args.iter().map(|a| a.display.as_str()).collect();
+        assert_eq!(
+            shown,
+            vec![
+                addr(2).to_checksum(None).as_str(),
+                format!("mine ({})", addr(1).to_checksum(None)).as_str(),
+                "1.5"
+            ]
+        );
+        assert_eq!(log.args[2].value, json!("1500000"));
+        assert_eq!(activity, vec![addr(1)]);
+        assert!(!log.removed);
+        let mut retracted = transfer(addr(0xee), addr(2), addr(1), 1_500_000, 0);
+        retracted.removed = true;
+        let (log, _) = d.decode(retracted, &w).expect("retraction shown");
+        assert!(log.removed, "marked reverted");
+        // Transfers between strangers are not for the feed.
+        assert!(
+            d.decode(transfer(addr(0xee), addr(2), addr(3), 1, 1), &w)
+                .is_none()
+        );
+        let f = d.filter().expect("filter");
+        assert_eq!(f["topics"], json!([[TRANSFER_TOPIC]]));
+        // A contract with views only adds nothing to the subscription.
+        let views_only = ContractConfig {
+            address: addr(0xcc),
+            label: "feed".into(),
+            events: Vec::new(),
+            views: Vec::new(),
+        };
+        assert_eq!(
+            LogDecoder::new(std::slice::from_ref(&views_only), &[]).filter(),
+            None
+        );
+        let both = LogDecoder::new(&[views_only], &[addr(0xee)])
+            .filter()
+            .expect("filter");
+        assert_eq!(both["address"], json!([addr(0xee)]));
+    }
+
+    #[test]
+    fn undecodable_logs_of_contracts_are_kept_raw() {
+        let c = ContractConfig {
+            address: addr(0xcc),
+            label: "pool".into(),
+            events: vec![transfer_event()],
+            views: Vec::new(),
+        };
+        let d = LogDecoder::new(&[c], &[]);
+        let mut l = transfer(addr(0xcc), addr(2), addr(3), 1, 0);
+        l.data = Bytes::from_static(&[1, 2, 3]); // too short for a uint256
+        let (log, activity) = d
+            .decode(l.clone(), &watched())
+            .expect("contract logs are shown");
+        assert_eq!(log.event, None);
+        assert!(log.args.is_empty());
+        assert_eq!(log.topics, l.topics);
+        assert_eq!(log.data, l.data);
+        assert_eq!(log.source.as_deref(), Some("pool"));
+        assert!(activity.is_empty());
+    }
+
+    /// A node that refuses `eth_getLogs` over more than 4 blocks, with a provider's
+    /// "too many results" wording, and answers one log per block otherwise.
+    async fn narrow_node() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = requests.clone();
+        tokio::spawn(async move {
+            while let Ok((mut s, _)) = listener.accept().await {
+                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                let body = loop {
+                    let Ok(n) = s.read(&mut chunk).await else {
+                        break None;
+                    };
+                    if n == 0 {
+                        break None;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&buf).into_owned();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let len = head
+                            .lines()
+                            .find_map(|l| {
+                                l.to_ascii_lowercase()
+                                    .strip_prefix("content-length:")
+                                    .map(|v| v.trim().to_string())
+                            })
+                            .and_then(|v| v.parse::<usize>().ok())
+                            .unwrap_or(0);
+                        if body.len() >= len {
+                            break Some(body.to_string());
+                        }
+                    }
+                };
+                let Some(body) = body else { continue };
+                let req: Value = serde_json::from_str(&body).unwrap_or_default();
+                let n = |k: &str| {
+                    req["params"][0][k]
+                        .as_str()
+                        .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+                        .unwrap_or(0)
+                };
+                let (from, to) = (n("fromBlock"), n("toBlock"));
+                let answer = if to - from + 1 > 4 {
+                    json!({"jsonrpc": "2.0", "id": req["id"], "error": {"code": -32005, "message": "query returned more than 10000 results"}})
+                } else {
+                    let logs: Vec<WireLog> = (from..=to)
+                        .map(|b| {
+                            let mut l = transfer(addr(0xee), addr(2), addr(1), b, 0);
+                            l.block_number = Some(U64::from(b));
+                            l.block_hash = Some(B256::with_last_byte(b as u8));
+                            l
+                        })
+                        .collect();
+                    json!({"jsonrpc": "2.0", "id": req["id"], "result": logs})
+                };
+                let text = answer.to_string();
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+                let _ = s.write_all(resp.as_bytes()).await;
+                let _ = s.shutdown().await;
+            }
+        });
+        (url, requests)
+    }
+
+    #[tokio::test]
+    async fn refill_splits_ranges_the_provider_refuses() {
+        let (url, requests) = narrow_node().await;
+        let http = HttpClient::new(&url, Arc::default(), 1 << 20).expect("client");
+        let filter = LogDecoder::new(&[], &[addr(0xee)])
+            .filter()
+            .expect("filter");
+        let logs = get_logs(&http, &filter, 10, 29).await.expect("logs");
+        let blocks: Vec<u64> = logs
+            .iter()
+            .filter_map(|l| l.block_number.map(|n| n.to::<u64>()))
+            .collect();
+        assert_eq!(
+            blocks,
+            (10..=29).collect::<Vec<_>>(),
+            "every block once, in order"
+        );
+        // 20 blocks → halves of 10 → 5 → 3+2: 1 + 2 + 4 + 8 requests.
+        assert_eq!(requests.load(std::sync::atomic::Ordering::Relaxed), 15);
+    }
+
+    #[test]
+    fn each_log_is_delivered_once_and_its_retraction_once() {
+        let mut s = Seen::default();
+        let mut l = transfer(addr(1), addr(2), addr(3), 1, 0);
+        assert!(s.first(&l));
+        assert!(!s.first(&l));
+        l.removed = true;
+        assert!(s.first(&l));
+        assert!(!s.first(&l));
+        for i in 0..(SEEN_KEPT as u64 + 10) {
+            s.first(&transfer(addr(1), addr(2), addr(3), 1, i + 100));
+        }
+        assert!(s.set.len() <= SEEN_KEPT, "bounded");
+    }
+}
