@@ -8,7 +8,8 @@ use crossterm::event::{Event, EventStream, KeyCode, KeyEvent, KeyEventKind, KeyM
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
-use crate::event::{Action, Update};
+use crate::config::watchlist::{WatchList, save_watchlist};
+use crate::event::{Action, Command, Update};
 use crate::network::NetworkHandle;
 use crate::state::AppState;
 use crate::tui::TerminalGuard;
@@ -19,12 +20,22 @@ pub const FRAME_BUDGET: Duration = Duration::from_millis(16);
 const TICK: Duration = Duration::from_secs(1);
 const DRAIN: usize = 1024;
 
-/// Map a key to an action.
-pub fn key_action(key: KeyEvent) -> Option<Action> {
+/// Map a key to an action. While the add-watch input is open, keys edit it.
+pub fn key_action(key: KeyEvent, editing: bool) -> Option<Action> {
     if key.kind == KeyEventKind::Release {
         return None;
     }
     let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if editing {
+        return Some(match key.code {
+            KeyCode::Char('c') if ctrl => Action::Quit,
+            KeyCode::Char(c) if !ctrl => Action::InputChar(c),
+            KeyCode::Backspace => Action::InputBackspace,
+            KeyCode::Enter => Action::InputSubmit,
+            KeyCode::Esc => Action::Escape,
+            _ => return None,
+        });
+    }
     Some(match key.code {
         KeyCode::Char('c') if ctrl => Action::Quit,
         KeyCode::Char('q') => Action::Quit,
@@ -37,9 +48,41 @@ pub fn key_action(key: KeyEvent) -> Option<Action> {
         KeyCode::Up | KeyCode::Char('k') => Action::Up,
         KeyCode::Down | KeyCode::Char('j') => Action::Down,
         KeyCode::Char('r') => Action::Reconnect,
+        KeyCode::Char('a') => Action::AddWatch,
+        KeyCode::Char('d') => Action::RemoveWatch,
         KeyCode::Char(c @ '1'..='9') => Action::SelectNetwork(c as usize - '1' as usize),
         _ => return None,
     })
+}
+
+/// Where runtime watch-list changes are saved (`None`: not persisted, e.g. the demo).
+pub type Persist = Option<(std::path::PathBuf, WatchList)>;
+
+/// Send a command where it belongs; watch-list changes go to every network and are
+/// saved to the watch-list file.
+fn dispatch(net: usize, cmd: Command, networks: &[NetworkHandle], persist: &mut Persist) {
+    match &cmd {
+        Command::AddWatch { .. } | Command::RemoveWatch { .. } => {
+            if let Some((path, list)) = persist {
+                match &cmd {
+                    Command::AddWatch { address, label } => list.add(*address, label.clone()),
+                    Command::RemoveWatch { address } => list.remove(*address),
+                    Command::Reconnect => {}
+                }
+                if let Err(e) = save_watchlist(path, list) {
+                    tracing::warn!("{e}");
+                }
+            }
+            for h in networks {
+                let _ = h.commands.try_send(cmd.clone());
+            }
+        }
+        Command::Reconnect => {
+            if let Some(h) = networks.get(net) {
+                let _ = h.commands.try_send(cmd);
+            }
+        }
+    }
 }
 
 pub async fn run(
@@ -48,6 +91,7 @@ pub async fn run(
     mut updates: mpsc::Receiver<Update>,
     networks: Vec<NetworkHandle>,
     duration: Option<Duration>,
+    mut persist: Persist,
 ) -> anyhow::Result<()> {
     let mut guard = TerminalGuard::enter()?;
     let mut events = EventStream::new();
@@ -68,11 +112,9 @@ pub async fn run(
             biased;
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
-                    if let Some(action) = key_action(key) {
-                        if let Some((net, cmd)) = state.on_action(action)
-                            && let Some(h) = networks.get(net)
-                        {
-                            let _ = h.commands.try_send(cmd);
+                    if let Some(action) = key_action(key, state.input.is_some()) {
+                        if let Some((net, cmd)) = state.on_action(action) {
+                            dispatch(net, cmd, &networks, &mut persist);
                         }
                         dirty = true;
                     }

@@ -35,9 +35,19 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime()?.block_on(run_demo(cli.run, demo))
         }
         None => {
-            let config = config::load(cli.config.as_deref()).map_err(|e| anyhow!(e))?;
+            let mut config = config::load(cli.config.as_deref()).map_err(|e| anyhow!(e))?;
+            // Addresses added or removed with `a`/`d` in earlier runs.
+            let persist = match config::watchlist::merge_watchlist(&mut config)
+                .map_err(|e| anyhow!(e))?
+            {
+                Some(path) => {
+                    let list = config::watchlist::load_watchlist(&path).map_err(|e| anyhow!(e))?;
+                    Some((path, list))
+                }
+                None => None,
+            };
             logging::init();
-            runtime()?.block_on(async move { dashboard(config, &cli.run).await })
+            runtime()?.block_on(async move { dashboard(config, &cli.run, persist).await })
         }
     }
 }
@@ -100,7 +110,7 @@ fn pick_theme(config: &Config, args: &RunArgs) -> anyhow::Result<Theme> {
     Theme::load(name, user_dir.as_deref()).map_err(|e| anyhow!(e))
 }
 
-async fn dashboard(config: Config, args: &RunArgs) -> anyhow::Result<()> {
+async fn dashboard(config: Config, args: &RunArgs, persist: app::Persist) -> anyhow::Result<()> {
     let redactor = Arc::new(Redactor::new(config.secrets.clone()));
     let duration = args
         .duration
@@ -115,7 +125,15 @@ async fn dashboard(config: Config, args: &RunArgs) -> anyhow::Result<()> {
     }
     let theme = pick_theme(&config, args)?;
     let state = backend::initial_state(&config, &redactor);
-    app::run(state, theme, backend.updates, backend.networks, duration).await
+    app::run(
+        state,
+        theme,
+        backend.updates,
+        backend.networks,
+        duration,
+        persist,
+    )
+    .await
 }
 
 async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<()> {
@@ -158,7 +176,8 @@ async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<()> {
         secrets: Vec::new(),
     };
     devnet::schedule(&handles, specs);
-    let result = dashboard(config, &args).await;
+    // The demo never writes to the user's files: runtime watch changes are not saved.
+    let result = dashboard(config, &args, None).await;
     drop(nets);
     result
 }
