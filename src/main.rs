@@ -9,7 +9,7 @@ use anyhow::{Context, anyhow};
 use clap::Parser;
 
 use chaintop::cli::{Cli, Cmd, ConfigCmd, DemoArgs, RunArgs};
-use chaintop::config::{self, Config, ConfigSource, NetworkConfig, WatchConfig};
+use chaintop::config::{self, Config, ConfigSource};
 use chaintop::text::Redactor;
 use chaintop::ui::Theme;
 use chaintop::{app, backend, devnet, headless, logging, tui};
@@ -147,34 +147,40 @@ async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<()> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let mut nets = Vec::new();
     let mut handles = Vec::new();
-    let mut networks = Vec::new();
+    let mut text = String::from("theme = \"dark\"\n");
+    let token = devnet::DEMO_TOKEN;
     for mut cfg in devnet::demo_networks() {
         cfg.seed = cfg.seed.wrapping_add(demo.seed);
         let name = cfg.name.clone();
         let node = devnet::Devnet::start(cfg)
             .await
             .context("starting the demo devnet")?;
-        let mut n = NetworkConfig::new(name.clone(), Some(node.ws_url()), Some(node.http_url()));
-        n.chain_id = Some(node.chain_id());
+        // Written as a config file and parsed like one: the demo goes through the
+        // same validation, and doubles as an example of the format.
+        text.push_str(&format!(
+            "[[networks]]\nname = \"{name}\"\nws = \"{}\"\nhttp = \"{}\"\nchain_id = {}\ntokens = [\"{token}\"]\n",
+            node.ws_url(),
+            node.http_url(),
+            node.chain_id()
+        ));
+        text.push_str(&format!(
+            "[[contracts]]\nnetwork = \"{name}\"\naddress = \"{token}\"\nlabel = \"{}\"\n\
+             events = [\"Transfer(address indexed from, address indexed to, uint256 value)\"]\n\
+             views = [{{ call = \"totalSupply()(uint256)\" }}, {{ call = \"balanceOf(address)(uint256)\", args = [\"{}\"], every = 2 }}]\n",
+            devnet::DEMO_TOKEN_SYMBOL,
+            devnet::demo_watch().first().map(|(a, _)| a.to_string()).unwrap_or_default(),
+        ));
         handles.push((name, node.handle()));
-        networks.push(n);
         nets.push(node);
     }
-    let watch = devnet::demo_watch()
-        .into_iter()
-        .map(|(address, label)| WatchConfig {
-            address,
-            label: label.to_string(),
-            networks: None,
-        })
-        .collect();
-    let config = Config {
-        theme: "dark".into(),
-        networks,
-        watch,
-        source: ConfigSource::Generated,
-        secrets: Vec::new(),
-    };
+    for (address, label) in devnet::demo_watch() {
+        text.push_str(&format!(
+            "[[watch]]\naddress = \"{address}\"\nlabel = \"{label}\"\n"
+        ));
+    }
+    let mut config = config::parse(&text, std::path::Path::new("<demo>"), &|_| None)
+        .map_err(|e| anyhow!("demo config: {e}"))?;
+    config.source = ConfigSource::Generated;
     devnet::schedule(&handles, specs);
     // The demo never writes to the user's files: runtime watch changes are not saved.
     let result = dashboard(config, &args, None).await;
