@@ -6,11 +6,14 @@
 
 mod client_support;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chaintop::config::NetworkConfig;
 use chaintop::devnet::{Devnet, Fault, Malformed};
 use chaintop::event::{ConnState, HeadSource, SubKind, SubStatus, Update};
+use chaintop::rpc::http::HttpClient;
+use chaintop::text::Redactor;
 
 use client_support::{Client, CounterTimes, config, devnet, is_live, network};
 
@@ -59,7 +62,9 @@ async fn disconnect_and_backfill(fault: Fault, reason: &str) {
     let l = c.log();
     let states = l.states(0);
     assert!(
-        states.iter().any(|s| matches!(s, ConnState::BackingOff { reason: r, .. } if r.contains(reason))),
+        states
+            .iter()
+            .any(|s| matches!(s, ConnState::BackingOff { reason: r, .. } if r.contains(reason))),
         "the drop is explained ({reason}): {states:?}"
     );
     let after: Vec<_> = l.updates[down_at..]
@@ -80,7 +85,10 @@ async fn disconnect_and_backfill(fault: Fault, reason: &str) {
         .iter()
         .take_while(|h| h.source == HeadSource::Backfill)
         .count();
-    assert!(filled >= 1 && after.len() > filled, "backfill then live heads");
+    assert!(
+        filled >= 1 && after.len() > filled,
+        "backfill then live heads"
+    );
     assert!(
         l.stats(0).errors >= 1,
         "the disconnect is counted as an error"
@@ -124,7 +132,10 @@ async fn half_open_is_detected_by_missing_pong_and_recovered() {
         .await;
     let m = d.head();
     c.matches_canonical(0, &d, m + 3, T).await;
-    assert!(matches!(c.log().state.networks[0].conn, ConnState::Live { .. }));
+    assert!(matches!(
+        c.log().state.networks[0].conn,
+        ConnState::Live { .. }
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -136,7 +147,13 @@ async fn heads_stopping_while_pongs_continue_is_marked_stalled_and_healed() {
     let stalled_at = c
         .wait("stalled", T, |l| {
             l.position(|u| {
-                matches!(u, Update::Connection { state: ConnState::Stalled { .. }, .. })
+                matches!(
+                    u,
+                    Update::Connection {
+                        state: ConnState::Stalled { .. },
+                        ..
+                    }
+                )
             })
         })
         .await;
@@ -144,7 +161,15 @@ async fn heads_stopping_while_pongs_continue_is_marked_stalled_and_healed() {
     c.wait("live after the stall", T, |l| {
         l.updates[stalled_at..]
             .iter()
-            .any(|(_, u)| matches!(u, Update::Connection { state: ConnState::Live { .. }, .. }))
+            .any(|(_, u)| {
+                matches!(
+                    u,
+                    Update::Connection {
+                        state: ConnState::Live { .. },
+                        ..
+                    }
+                )
+            })
             .then_some(())
     })
     .await;
@@ -355,6 +380,44 @@ async fn rpc_32005_waits_at_least_backoff_seconds() {
     .await;
 }
 
+/// Providers count batch entries singly: a backfill batch can come back with some
+/// entries refused by the rate limit. Those are sent again after the hint, not
+/// reported as missing blocks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_batch_entries_are_retried_after_the_hint() {
+    let d = devnet("sim", 7022, 1000, 22).await;
+    let h = d.handle();
+    let http = match HttpClient::new(&d.http_url(), Arc::new(Redactor::new([])), 1 << 20) {
+        Ok(c) => c,
+        Err(e) => panic!("{e}"),
+    };
+    let times = CounterTimes::start({
+        let h = h.clone();
+        move || h.http_requests()
+    });
+    h.inject(Fault::LimitExceeded {
+        backoff_secs: 1,
+        requests: 3,
+    });
+    let calls: Vec<(&str, serde_json::Value)> = (0..5)
+        .map(|_| ("eth_chainId", serde_json::json!([])))
+        .collect();
+    let results = match http.batch(&calls).await {
+        Ok(r) => r,
+        Err(e) => panic!("batch failed: {e}"),
+    };
+    let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+    let seen = times.changes();
+    assert_eq!(seen.len(), 2, "one retry for the refused entries");
+    assert!(
+        seen[1].0 - seen[0].0 + Duration::from_millis(30) >= Duration::from_secs(1),
+        "retried after {:?}",
+        seen[1].0 - seen[0].0
+    );
+    assert_eq!(h.calls("eth_chainId"), 5 + 3);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn refused_pending_subscription_is_unsupported_without_reconnect_loop() {
     let d = devnet("sim", 7030, 100, 30).await;
@@ -383,7 +446,11 @@ async fn refused_pending_subscription_is_unsupported_without_reconnect_loop() {
     assert!(conns.iter().all(|n| *n == 1), "{conns:?}");
     let l = c.log();
     assert_eq!(l.reconnects(0), 0);
-    assert!(l.states(0).iter().all(|s| matches!(s, ConnState::Connecting { .. } | ConnState::Live { .. })));
+    assert!(
+        l.states(0)
+            .iter()
+            .all(|s| matches!(s, ConnState::Connecting { .. } | ConnState::Live { .. }))
+    );
     assert!(is_live(&l.state.networks[0].conn));
     assert_eq!(l.state.networks[0].pending_total, 0);
 }
@@ -396,7 +463,15 @@ async fn chain_id_changed_after_reconnect_is_refused() {
     d.handle().inject(Fault::ChainId(999));
     let failed = c
         .wait("failed", T, |l| {
-            l.position(|u| matches!(u, Update::Connection { state: ConnState::Failed { .. }, .. }))
+            l.position(|u| {
+                matches!(
+                    u,
+                    Update::Connection {
+                        state: ConnState::Failed { .. },
+                        ..
+                    }
+                )
+            })
         })
         .await;
     // A window of 20 blocks on the wrong chain: none of them may be shown.
@@ -452,7 +527,10 @@ async fn down_and_back(secs: u64) {
         "down {secs}s: {filled} heads filled over HTTP with {blocks} eth_getBlockByNumber in {requests} requests"
     );
     assert!(filled > 50, "most of the outage came over HTTP: {filled}");
-    assert!(blocks >= filled, "{blocks} blocks fetched for {filled} heads");
+    assert!(
+        blocks >= filled,
+        "{blocks} blocks fetched for {filled} heads"
+    );
     assert!(
         blocks <= 50 * requests,
         "{blocks} eth_getBlockByNumber in {requests} HTTP requests: more than 50 per batch"
@@ -479,9 +557,7 @@ async fn a_fault_on_one_network_leaves_the_other_live() {
     c.more_heads(1, 3, T).await;
     let b_states = c.log().states(1).len();
     a.handle().inject(Fault::Down(Duration::from_secs(3)));
-    let down_at = c
-        .wait("network 0 down", T, |l| l.dropped(0))
-        .await;
+    let down_at = c.wait("network 0 down", T, |l| l.dropped(0)).await;
     // Network 1 keeps streaming while network 0 is away.
     c.wait("network 1 heads during the outage", T, |l| {
         let back = l.updates[down_at..]
@@ -495,8 +571,10 @@ async fn a_fault_on_one_network_leaves_the_other_live() {
         (during >= 5).then_some(())
     })
     .await;
-    c.wait("network 0 back", T, |l| (l.reconnects(0) >= 1).then_some(()))
-        .await;
+    c.wait("network 0 back", T, |l| {
+        (l.reconnects(0) >= 1).then_some(())
+    })
+    .await;
     let (ma, mb) = (a.head(), b.head());
     c.matches_canonical(0, &a, ma, T).await;
     c.matches_canonical(1, &b, mb, T).await;

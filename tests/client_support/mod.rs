@@ -132,9 +132,10 @@ impl Log {
     /// where a fault became visible.
     pub fn dropped(&self, net: NetIdx) -> Option<usize> {
         let first = self.position(|u| matches!(u, Update::Head { net: n, .. } if *n == net))?;
-        self.position_from(first, |u| {
-            matches!(u, Update::Connection { net: n, state } if *n == net && !is_live(state))
-        })
+        self.position_from(
+            first,
+            |u| matches!(u, Update::Connection { net: n, state } if *n == net && !is_live(state)),
+        )
     }
 
     /// The head stream of `net` checked for "every head once, in order, linked":
@@ -319,10 +320,14 @@ impl Client {
     /// Waits until `net` has shown at least `count` more heads than now.
     pub async fn more_heads(&mut self, net: NetIdx, count: usize, timeout: Duration) -> u64 {
         let start = self.log().heads(net).len();
-        self.wait(&format!("{count} more heads on network {net}"), timeout, |l| {
-            let h = l.heads(net);
-            (h.len() >= start + count).then(|| h.last().map_or(0, |h| h.number))
-        })
+        self.wait(
+            &format!("{count} more heads on network {net}"),
+            timeout,
+            |l| {
+                let h = l.heads(net);
+                (h.len() >= start + count).then(|| h.last().map_or(0, |h| h.number))
+            },
+        )
         .await
     }
 
@@ -388,10 +393,11 @@ pub struct CounterTimes {
 impl CounterTimes {
     pub fn start(read: impl Fn() -> u64 + Send + 'static) -> Self {
         let times = Arc::new(Mutex::new(Vec::new()));
+        // Read before spawning: the task may first run after the next change.
+        let mut last = read();
         let task = tokio::spawn({
             let times = times.clone();
             async move {
-                let mut last = read();
                 loop {
                     tokio::time::sleep(Duration::from_millis(1)).await;
                     let now = read();
