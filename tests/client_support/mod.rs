@@ -213,12 +213,50 @@ impl Log {
             .collect()
     }
 
+    /// The first few and the last few updates other than stats and pending counts,
+    /// for failure messages.
+    pub fn summary(&self, n: usize) -> String {
+        let interesting: Vec<&Update> = self
+            .updates
+            .iter()
+            .map(|(_, u)| u)
+            .filter(|u| !matches!(u, Update::Stats { .. } | Update::Pending { .. }))
+            .collect();
+        let head: Vec<Update> = interesting.iter().take(n).map(|u| (*u).clone()).collect();
+        let skip = interesting.len().saturating_sub(n).max(n);
+        let tail: Vec<Update> = interesting
+            .iter()
+            .skip(skip)
+            .map(|u| (*u).clone())
+            .collect();
+        let stats = self
+            .state
+            .networks
+            .iter()
+            .map(|s| format!("  {}: {:?}", s.name, s.stats))
+            .collect::<Vec<_>>()
+            .join("\n");
+        format!(
+            "{}\n  …\n{}\n{stats}",
+            Self::render(&head),
+            Self::render(&tail)
+        )
+    }
+
     /// The last few updates, for failure messages.
     pub fn tail(&self, n: usize) -> String {
         let start = self.updates.len().saturating_sub(n);
-        self.updates[start..]
+        let last: Vec<Update> = self.updates[start..]
             .iter()
-            .map(|(_, u)| match u {
+            .map(|(_, u)| u.clone())
+            .collect();
+        Self::render(&last)
+    }
+
+    fn render(updates: &[Update]) -> String {
+        updates
+            .iter()
+            .map(|u| match u {
                 Update::Head { net, head } => format!(
                     "  net {net} head {} {:?} {:.10} parent {:.10}",
                     head.number,
@@ -310,7 +348,7 @@ impl Client {
                 return v;
             }
             if tokio::time::Instant::now() >= deadline {
-                let tail = self.log().tail(25);
+                let tail = self.log().summary(25);
                 panic!("timed out after {timeout:?} waiting for {what}; last updates:\n{tail}");
             }
             let _ = tokio::time::timeout(Duration::from_millis(50), self.changed.changed()).await;
