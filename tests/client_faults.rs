@@ -583,3 +583,116 @@ async fn a_fault_on_one_network_leaves_the_other_live() {
     assert_eq!(l.reconnects(1), 0);
     assert_eq!(l.stats(1).errors, 0);
 }
+
+// ---------------------------------------------------------------------------------
+// Measurements for docs/recovery.md (ignored: they take a while and only print).
+// cargo test --test client_faults -- --ignored --nocapture measure_
+// ---------------------------------------------------------------------------------
+
+/// Half-open detection with the default 15 s ping interval. The stall starts at
+/// three points of the ping cycle (5 s apart), one devnet each. With `block_ms`
+/// small the stall watchdog (HTTP shows the chain moving on) may act first; with a
+/// quiet chain only the heartbeat can notice.
+async fn measure_half_open(block_ms: u64, label: &str) {
+    let mut nets = Vec::new();
+    for i in 0..3u64 {
+        nets.push(devnet(&format!("n{i}"), 7100 + i, block_ms, 100 + i).await);
+    }
+    let cfgs = nets
+        .iter()
+        .map(|d| network(d, chaintop::config::DEFAULT_PING_INTERVAL_SECS))
+        .collect();
+    let mut c = Client::start(&config(cfgs));
+    for i in 0..3 {
+        c.wait("a head", T, |l| l.tip(i)).await;
+    }
+    let mut injected = Vec::new();
+    for (i, d) in nets.iter().enumerate() {
+        if i > 0 {
+            // A measurement, not a wait for a condition: spread the starts.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        injected.push((c.log().updates.len(), Instant::now()));
+        d.handle().inject(Fault::HalfOpen(Duration::from_secs(120)));
+    }
+    for (i, (from, at)) in injected.iter().enumerate() {
+        let (t, reason) = c
+            .wait("half-open detected", Duration::from_secs(60), |l| {
+                l.updates[*from..].iter().find_map(|(t, u)| match u {
+                    Update::Connection { net, state } if *net == i && !is_live(state) => {
+                        Some((*t, state.reason().unwrap_or_default().to_string()))
+                    }
+                    _ => None,
+                })
+            })
+            .await;
+        eprintln!(
+            "MEASURE half-open detection ({label}), ping 15 s, network {i}: {:.1} s ({reason})",
+            (t - *at).as_secs_f64()
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: about 45 s"]
+async fn measure_half_open_detection_quiet_chain() {
+    measure_half_open(3_600_000, "quiet chain: heartbeat only").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: about 45 s"]
+async fn measure_half_open_detection_busy_chain() {
+    measure_half_open(500, "500 ms blocks: watchdog or heartbeat").await;
+}
+
+/// Backfill of about 100 missed heads: the devnet is down while 100 blocks are
+/// produced (50 ms blocks, 5 s), then back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "measurement: about 15 s"]
+async fn measure_backfill_of_100_missed_heads() {
+    let d = devnet("sim", 7110, 50, 110).await;
+    let mut c = Client::start(&config(vec![network(&d, 1)]));
+    c.more_heads(0, 5, T).await;
+    let h = d.handle();
+    let requests0 = h.http_requests();
+    let tip = c.log().tip(0).unwrap_or(0);
+    let injected = Instant::now();
+    h.inject(Fault::Down(Duration::from_secs(5)));
+    let back = injected + Duration::from_secs(5);
+    let live_at = c
+        .wait("live again", Duration::from_secs(60), |l| {
+            (l.reconnects(0) >= 1).then(|| {
+                l.for_net(0)
+                    .filter(|(_, u)| matches!(u, Update::Reconnected { .. }))
+                    .map(|(t, _)| *t)
+                    .next()
+            })?
+        })
+        .await;
+    let target = d.head();
+    let done = c
+        .wait("caught up", T, |l| {
+            l.for_net(0).find_map(|(t, u)| match u {
+                Update::Head { head, .. } if head.number >= target => Some(*t),
+                _ => None,
+            })
+        })
+        .await;
+    c.matches_canonical(0, &d, target, T).await;
+    let filled = c
+        .log()
+        .heads(0)
+        .iter()
+        .filter(|x| x.number > tip && x.number <= target && x.source != HeadSource::Ws)
+        .count();
+    eprintln!(
+        "MEASURE backfill: {} heads missed, {filled} filled over HTTP in {} requests; \
+         reconnected {:.2} s after the node was back, caught up {:.3} s after reconnecting \
+         ({:.2} s after the node was back)",
+        target - tip,
+        h.http_requests() - requests0,
+        live_at.saturating_duration_since(back).as_secs_f64(),
+        (done - live_at).as_secs_f64(),
+        done.saturating_duration_since(back).as_secs_f64(),
+    );
+}
