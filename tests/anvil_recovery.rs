@@ -16,7 +16,7 @@ use tokio::task::JoinHandle;
 use chaintop::config::NetworkConfig;
 use chaintop::event::{HeadSource, Update};
 
-use client_support::{Client, Log, config, is_live};
+use client_support::{Client, config, is_live};
 use support::{Anvil, DEV_ACCOUNTS};
 
 const T: Duration = Duration::from_secs(30);
@@ -120,10 +120,13 @@ async fn mine_and_see(c: &mut Client, url: &str) -> u64 {
 }
 
 /// Every head shown (last one per number) is the node's block of that number.
-async fn assert_matches_node(l: &Log, url: &str) {
-    let shown = match l.linked_chain(0) {
-        Ok(s) => s,
-        Err(e) => panic!("head stream broken: {e}\n{}", l.tail(30)),
+async fn assert_matches_node(c: &Client, url: &str) {
+    let shown = {
+        let l = c.log();
+        match l.linked_chain(0) {
+            Ok(s) => s,
+            Err(e) => panic!("head stream broken: {e}\n{}", l.tail(30)),
+        }
     };
     for (n, h) in &shown {
         assert_eq!(*h, block_hash(url, *n).await, "head {n} is not the node's");
@@ -180,8 +183,8 @@ async fn restart_from_saved_state_keeps_heads_continuous() {
     })
     .await;
 
+    assert_matches_node(&c, &url).await;
     let l = c.log();
-    assert_matches_node(&l, &url).await;
     let after: Vec<(u64, HeadSource)> = l
         .heads(0)
         .iter()
@@ -242,8 +245,8 @@ async fn anvil_reorg_is_reported_with_depth_and_replacements() {
     })
     .await;
 
+    assert_matches_node(&c, &url).await;
     let l = c.log();
-    assert_matches_node(&l, &url).await;
     let net = &l.state.networks[0];
     assert_eq!((net.reorgs, net.deepest_reorg), (1, 2));
     let replaced: Vec<u64> = l

@@ -44,13 +44,10 @@ async fn disconnect_and_backfill(fault: Fault, reason: &str) {
     let (down_at, n) = c
         .wait("the connection to drop", T, |l| {
             let i = l.dropped(0)?;
-            let n = l.updates[..i]
-                .iter()
-                .filter_map(|(_, u)| match u {
-                    Update::Head { head, .. } => Some(head.number),
-                    _ => None,
-                })
-                .last()?;
+            let n = l.updates[..i].iter().rev().find_map(|(_, u)| match u {
+                Update::Head { head, .. } => Some(head.number),
+                _ => None,
+            })?;
             Some((i, n))
         })
         .await;
@@ -327,19 +324,32 @@ async fn waits_for_the_hint(fault: Fault, hint: Duration, limited: usize) {
     });
     let injected = Instant::now();
     h.inject(fault);
+    // The limited requests and the first one let through.
+    let deadline = tokio::time::Instant::now() + T;
+    let seen: Vec<Instant> = loop {
+        let seen: Vec<Instant> = times
+            .changes()
+            .await
+            .into_iter()
+            .map(|(t, _)| t)
+            .filter(|t| *t > injected)
+            .collect();
+        if seen.len() > limited {
+            break seen;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "requests after the fault: {seen:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     // Polling goes on once the limit is lifted.
     c.more_heads(0, 3, T).await;
     let m = d.head();
     c.matches_canonical(0, &d, m.saturating_sub(2), T).await;
-    let seen: Vec<Instant> = times
-        .changes()
-        .into_iter()
-        .map(|(t, _)| t)
-        .filter(|t| *t > injected)
-        .collect();
-    assert!(seen.len() > limited, "requests after the fault: {seen:?}");
-    // The sampler sees a request up to about a millisecond late: allow for it.
-    let slack = Duration::from_millis(30);
+    // The sampler sees a request up to about a millisecond late (more on a busy
+    // machine): allow for it.
+    let slack = Duration::from_millis(50);
     for w in seen[..=limited].windows(2) {
         assert!(
             w[1] - w[0] + slack >= hint,
@@ -408,10 +418,10 @@ async fn rate_limited_batch_entries_are_retried_after_the_hint() {
     };
     let errors: Vec<_> = results.iter().filter_map(|r| r.as_ref().err()).collect();
     assert!(errors.is_empty(), "{errors:?}");
-    let seen = times.changes();
+    let seen = times.changes().await;
     assert_eq!(seen.len(), 2, "one retry for the refused entries");
     assert!(
-        seen[1].0 - seen[0].0 + Duration::from_millis(30) >= Duration::from_secs(1),
+        seen[1].0 - seen[0].0 + Duration::from_millis(50) >= Duration::from_secs(1),
         "retried after {:?}",
         seen[1].0 - seen[0].0
     );

@@ -421,23 +421,27 @@ pub fn is_live(s: &ConnState) -> bool {
     matches!(s, ConnState::Live { .. })
 }
 
-/// Watches a counter from a fast sampler task and records when it changed: the
-/// test's view of "when did the devnet see request k".
+/// Watches a counter from a sampler thread (an OS thread, so a busy runtime does not
+/// delay it) and records when it changed: the test's view of "when did the devnet
+/// see request k".
 pub struct CounterTimes {
     times: Arc<Mutex<Vec<(Instant, u64)>>>,
-    task: tokio::task::JoinHandle<()>,
+    read: Arc<dyn Fn() -> u64 + Send + Sync>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl CounterTimes {
-    pub fn start(read: impl Fn() -> u64 + Send + 'static) -> Self {
+    pub fn start(read: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
+        let read: Arc<dyn Fn() -> u64 + Send + Sync> = Arc::new(read);
         let times = Arc::new(Mutex::new(Vec::new()));
-        // Read before spawning: the task may first run after the next change.
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        // Read before starting: the thread may first run after the next change.
         let mut last = read();
-        let task = tokio::spawn({
-            let times = times.clone();
-            async move {
-                loop {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
+        std::thread::spawn({
+            let (times, stop, read) = (times.clone(), stop.clone(), read.clone());
+            move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::thread::sleep(Duration::from_micros(500));
                     let now = read();
                     if now != last {
                         if let Ok(mut t) = times.lock() {
@@ -448,17 +452,27 @@ impl CounterTimes {
                 }
             }
         });
-        Self { times, task }
+        Self { times, read, stop }
     }
 
-    /// (when, counter value) for every change seen, in order.
-    pub fn changes(&self) -> Vec<(Instant, u64)> {
-        self.times.lock().map(|t| t.clone()).unwrap_or_default()
+    /// (when, counter value) for every change seen so far, in order, once the
+    /// sampler has seen the counter's current value.
+    pub async fn changes(&self) -> Vec<(Instant, u64)> {
+        let current = (self.read)();
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let t = self.times.lock().map(|t| t.clone()).unwrap_or_default();
+            let caught_up = t.last().is_some_and(|(_, v)| *v >= current);
+            if caught_up || tokio::time::Instant::now() >= deadline {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 }
 
 impl Drop for CounterTimes {
     fn drop(&mut self) {
-        self.task.abort();
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
