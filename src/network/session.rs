@@ -672,17 +672,17 @@ impl Supervisor {
                     }
                 }
                 _ = ping.tick() => {
-                    if let Some((_, at)) = ping_out
-                        && at.elapsed() >= ping_every
-                    {
+                    // The ping went out at the previous tick, one interval ago (ticks
+                    // are delayed, never bunched). Comparing its elapsed time with the
+                    // interval instead lost to timer jitter by microseconds and let a
+                    // dead connection live a whole extra interval (45 s, not 30 s).
+                    if ping_out.is_some() {
                         return End::lost(format!("no pong within {}s: connection dead", ping_every.as_secs()), live_for(live_since));
                     }
-                    if ping_out.is_none() {
-                        ping_seq += 1;
-                        ping_out = Some((ping_seq, Instant::now()));
-                        if let Err(e) = ws.send(Message::Ping(ping_seq.to_be_bytes().to_vec().into())).await {
-                            return End::lost(format!("ping failed: {e}"), live_for(live_since));
-                        }
+                    ping_seq += 1;
+                    ping_out = Some((ping_seq, Instant::now()));
+                    if let Err(e) = ws.send(Message::Ping(ping_seq.to_be_bytes().to_vec().into())).await {
+                        return End::lost(format!("ping failed: {e}"), live_for(live_since));
                     }
                 }
                 _ = window.tick() => {

@@ -16,6 +16,8 @@ use crate::text::Redactor;
 /// Longest wait a rate-limit hint may impose before we give up on this call.
 pub const MAX_RETRY_WAIT: Duration = Duration::from_secs(30);
 const ATTEMPTS: u32 = 4;
+/// Smallest wait after a rate-limit answer without a hint; doubles per attempt.
+const RETRY_BASE: Duration = Duration::from_millis(500);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
@@ -191,8 +193,45 @@ impl HttpClient {
     }
 
     /// Many calls in ONE HTTP request. Results come back in the order of `calls`;
-    /// one failing entry does not fail the others.
+    /// one failing entry does not fail the others. Entries refused by a rate limit
+    /// (providers count batch entries singly) are sent again after the hint.
     pub async fn batch(&self, calls: &[(&str, Value)]) -> Result<Vec<BatchResult>, HttpError> {
+        let mut results = self.batch_once(calls).await?;
+        let mut backoff = RETRY_BASE;
+        for _ in 1..ATTEMPTS {
+            let limited: Vec<usize> = (0..results.len())
+                .filter(|&i| matches!(&results[i], Err(e) if rate_limit_hint(e).is_some()))
+                .collect();
+            let Some(hint) = limited
+                .iter()
+                .filter_map(|&i| results[i].as_ref().err().and_then(rate_limit_hint))
+                .max()
+            else {
+                break;
+            };
+            self.wait_for_limit(hint, backoff).await;
+            backoff = (backoff * 2).min(MAX_RETRY_WAIT);
+            let again: Vec<(&str, Value)> = limited
+                .iter()
+                .map(|&i| (calls[i].0, calls[i].1.clone()))
+                .collect();
+            for (i, r) in limited.into_iter().zip(self.batch_once(&again).await?) {
+                results[i] = r;
+            }
+        }
+        Ok(results)
+    }
+
+    async fn wait_for_limit(&self, hint: Duration, backoff: Duration) {
+        let wait = hint.max(backoff).min(MAX_RETRY_WAIT);
+        self.meter
+            .rate_limited_ms
+            .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
+        tracing::debug!(?wait, "HTTP rate limited; waiting");
+        tokio::time::sleep(wait).await;
+    }
+
+    async fn batch_once(&self, calls: &[(&str, Value)]) -> Result<Vec<BatchResult>, HttpError> {
         if calls.is_empty() {
             return Ok(Vec::new());
         }
@@ -250,7 +289,7 @@ impl HttpClient {
     }
 
     async fn post_with_retry(&self, body: Vec<u8>) -> Result<Vec<u8>, HttpError> {
-        let mut backoff = Duration::from_millis(500);
+        let mut backoff = RETRY_BASE;
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -263,12 +302,7 @@ impl HttpClient {
             };
             match wait {
                 Some(hint) if attempt < ATTEMPTS => {
-                    let wait = hint.max(backoff).min(MAX_RETRY_WAIT);
-                    self.meter
-                        .rate_limited_ms
-                        .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
-                    tracing::debug!(?wait, attempt, "HTTP rate limited; waiting");
-                    tokio::time::sleep(wait).await;
+                    self.wait_for_limit(hint, backoff).await;
                     backoff = (backoff * 2).min(MAX_RETRY_WAIT);
                 }
                 _ => {
