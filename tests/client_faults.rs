@@ -708,3 +708,71 @@ async fn measure_backfill_of_100_missed_heads() {
         done.saturating_duration_since(back).as_secs_f64(),
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limited_handshake_backs_off_and_never_says_unsupported() {
+    let d = devnet("sim", 7090, 100, 90).await;
+    let mut c = Client::start(&config(vec![network(&d, 1)]));
+    c.more_heads(0, 3, T).await;
+    // The next four JSON-RPC calls are refused with -32005 and a 1 s hint; the close
+    // makes the handshake of the reconnect meet them.
+    d.handle().inject(Fault::LimitExceeded {
+        backoff_secs: 1,
+        requests: 4,
+    });
+    d.handle().inject(Fault::Close);
+    c.wait("live again after the rate limit", T, |l| {
+        (l.reconnects(0) >= 1 && is_live(&l.state.networks[0].conn)).then_some(())
+    })
+    .await;
+    let l = c.log();
+    let unsupported = l.for_net(0).any(|(_, u)| {
+        matches!(
+            u,
+            Update::Subscription {
+                status: SubStatus::Unsupported(_),
+                ..
+            }
+        )
+    });
+    assert!(
+        !unsupported,
+        "a rate limit is not an unsupported stream:\n{}",
+        l.tail(30)
+    );
+    let limited: Vec<Instant> = l
+        .for_net(0)
+        .filter(|(_, u)| {
+            matches!(u, Update::Connection { state: ConnState::BackingOff { reason, .. }, .. } if reason.contains("rate limited"))
+        })
+        .map(|(t, _)| *t)
+        .collect();
+    assert!(
+        !limited.is_empty(),
+        "the rate limit is shown as the reason:\n{}",
+        l.tail(30)
+    );
+    // After each rate-limited attempt the next one waits at least the hint.
+    let connects: Vec<Instant> = l
+        .for_net(0)
+        .filter(|(_, u)| {
+            matches!(
+                u,
+                Update::Connection {
+                    state: ConnState::Connecting { .. },
+                    ..
+                }
+            )
+        })
+        .map(|(t, _)| *t)
+        .collect();
+    for t in &limited {
+        if let Some(next) = connects.iter().find(|c| *c > t) {
+            assert!(
+                next.duration_since(*t) >= Duration::from_millis(950),
+                "retried after {:?}",
+                next.duration_since(*t)
+            );
+        }
+    }
+}

@@ -19,7 +19,7 @@ use super::{ChainInput, Shared};
 use crate::config::{Endpoint, NetworkConfig};
 use crate::event::{Command, ConnState, ConnStats, HeadSource, NetIdx, SubKind, SubStatus, Update};
 use crate::rpc::frame::{self, Incoming};
-use crate::rpc::http::HttpClient;
+use crate::rpc::http::{HttpClient, rate_limit_hint};
 use crate::rpc::types::RpcRequest;
 use crate::text::{Redactor, sanitize};
 
@@ -52,6 +52,8 @@ struct End {
     reason: String,
     /// Go back to the primary endpoint now (it answered a health probe).
     to_primary: bool,
+    /// The node asked us to wait this long (rate limit hint).
+    wait_at_least: Duration,
     /// Connected and subscribed for this long (None: never got there).
     live_for: Option<Duration>,
     /// The endpoint is wrong for this network (chain id): wait long, say "failed".
@@ -70,6 +72,7 @@ impl End {
         Self {
             reason: reason.into(),
             to_primary: false,
+            wait_at_least: Duration::ZERO,
             live_for,
             refused: false,
             immediate: false,
@@ -239,7 +242,9 @@ impl Supervisor {
             let delay = if end.refused {
                 BACKOFF_CAP
             } else {
-                self.backoff.next_delay()
+                self.backoff
+                    .next_delay()
+                    .max(end.wait_at_least.min(BACKOFF_CAP))
             };
             let until = Instant::now() + delay;
             self.failures = if end.live_for.is_some() {
@@ -286,14 +291,16 @@ impl Supervisor {
         }
     }
 
-    /// Does the HTTP endpoint answer at all? (Polling a dead endpoint is not "polling".)
+    /// Does the HTTP endpoint answer, on the right chain? (Polling a dead endpoint is
+    /// not "polling", and polling the wrong chain would show its data.)
     async fn http_answers(&self) -> bool {
-        match &self.http {
-            Some(http) => http
-                .call::<alloy_primitives::U64>("eth_blockNumber", json!([]))
-                .await
-                .is_ok(),
-            None => false,
+        let Some(http) = &self.http else { return false };
+        match http
+            .call::<alloy_primitives::U64>("eth_chainId", json!([]))
+            .await
+        {
+            Ok(id) => self.cfg.chain_id.is_none_or(|want| want == id.to::<u64>()),
+            Err(_) => false,
         }
     }
 
@@ -509,7 +516,7 @@ impl Supervisor {
                 cmd = recv_command(&mut self.cmd_rx, &self.watched) => match cmd {
                     Some(_) => {
                         let _ = ws.close(None).await;
-                        return End { reason: "reconnect requested".into(), live_for: live_for(live_since), refused: false, immediate: true, to_primary: false };
+                        return End { immediate: true, ..End::lost("reconnect requested", live_for(live_since)) };
                     }
                     None => return End::failed("app closed"),
                 },
@@ -585,6 +592,12 @@ impl Supervisor {
                             }
                         }
                         Incoming::Response { id: ID_CHAIN, result } => {
+                            if let Err(e) = &result
+                                && let Some(hint) = rate_limit_hint(e)
+                            {
+                                let _ = ws.close(None).await;
+                                return End { wait_at_least: hint, ..End::failed(format!("rate limited: eth_chainId: {} {}", e.code, e.message)) };
+                            }
                             let got = result
                                 .map_err(|e| format!("eth_chainId failed: {} {}", e.code, e.message))
                                 .and_then(|r| serde_json::from_str::<alloy_primitives::U64>(r.get()).map_err(|e| format!("eth_chainId: {e}")));
@@ -597,8 +610,8 @@ impl Supervisor {
                             {
                                 let _ = ws.close(None).await;
                                 return End {
-                                    reason: format!("chain id mismatch: expected {expected}, endpoint is on {chain_id}; refusing its data"),
-                                    live_for: None, refused: true, immediate: false, to_primary: false,
+                                    refused: true,
+                                    ..End::failed(format!("chain id mismatch: expected {expected}, endpoint is on {chain_id}; refusing its data"))
                                 };
                             }
                             if !self.emit(Update::ChainId { net: self.net, chain_id }).await {
@@ -623,6 +636,14 @@ impl Supervisor {
                                 ID_SUB_PENDING => SubKind::NewPendingTransactions,
                                 _ => SubKind::Logs,
                             };
+                            // A rate limit is not "unsupported": back off (at least the
+                            // hint) and subscribe again on the next connection.
+                            if let Err(e) = &result
+                                && let Some(hint) = rate_limit_hint(e)
+                            {
+                                let _ = ws.close(None).await;
+                                return End { wait_at_least: hint, ..End::lost(format!("rate limited while subscribing: {} {}", e.code, e.message), live_for(live_since)) };
+                            }
                             let status = match result.map(|r| serde_json::from_str::<String>(r.get())) {
                                 Ok(Ok(sub_id)) => { subs.push((sub_id, kind)); SubStatus::Active }
                                 Ok(Err(e)) => SubStatus::Unsupported(format!("bad subscription id: {e}")),
@@ -711,7 +732,7 @@ impl Supervisor {
                 _ = primary_probe.tick(), if self.current != 0 => {
                     if self.primary_healthy().await {
                         let _ = ws.close(None).await;
-                        return End { reason: "primary endpoint healthy again; switching back".into(), to_primary: true, live_for: live_for(live_since), refused: false, immediate: true };
+                        return End { to_primary: true, immediate: true, ..End::lost("primary endpoint healthy again; switching back", live_for(live_since)) };
                     }
                 }
                 _ = poll.tick(), if polling && self.http.is_some() => {

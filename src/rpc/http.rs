@@ -77,7 +77,7 @@ impl std::fmt::Debug for HttpClient {
 }
 
 /// Why a rate-limited answer says to wait, if it is one.
-fn rate_limit_hint(err: &RpcErrorObj) -> Option<Duration> {
+pub fn rate_limit_hint(err: &RpcErrorObj) -> Option<Duration> {
     // Infura answers "too many results" with -32005 too: that calls for a narrower
     // range (see is_range_error), not for waiting.
     if is_range_error(err) {
