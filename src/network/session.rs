@@ -294,13 +294,9 @@ impl Supervisor {
     /// Does the HTTP endpoint answer, on the right chain? (Polling a dead endpoint is
     /// not "polling", and polling the wrong chain would show its data.)
     async fn http_answers(&self) -> bool {
-        let Some(http) = &self.http else { return false };
-        match http
-            .call::<alloy_primitives::U64>("eth_chainId", json!([]))
-            .await
-        {
-            Ok(id) => self.cfg.chain_id.is_none_or(|want| want == id.to::<u64>()),
-            Err(_) => false,
+        match &self.http {
+            Some(http) => on_chain(http, self.cfg.chain_id).await,
+            None => false,
         }
     }
 
@@ -318,14 +314,8 @@ impl Supervisor {
         let Some(url) = self.endpoints.first().and_then(|e| e.http.as_deref()) else {
             return false;
         };
-        let Ok(probe) = HttpClient::new(url, self.redactor.clone(), 1 << 20) else {
-            return false;
-        };
-        match probe
-            .call::<alloy_primitives::U64>("eth_chainId", json!([]))
-            .await
-        {
-            Ok(id) => self.cfg.chain_id.is_none_or(|want| want == id.to::<u64>()),
+        match HttpClient::new(url, self.redactor.clone(), 1 << 20) {
+            Ok(probe) => on_chain(&probe, self.cfg.chain_id).await,
             Err(_) => false,
         }
     }
@@ -777,5 +767,16 @@ mod tests {
             .expect("notified");
         drop(tx);
         assert_eq!(recv_command(&mut rx, &watched).await, None);
+    }
+}
+
+/// Does this HTTP endpoint answer `eth_chainId`, with the expected id if one is set?
+async fn on_chain(http: &HttpClient, want: Option<u64>) -> bool {
+    match http
+        .call::<alloy_primitives::U64>("eth_chainId", json!([]))
+        .await
+    {
+        Ok(id) => want.is_none_or(|w| w == id.to::<u64>()),
+        Err(_) => false,
     }
 }
