@@ -23,13 +23,19 @@
 //! │reorgs 1  deepest 2       ││                          ││                          │
 //! │wss://eth.example/ws/***  ││                          ││                          │
 //! └──────────────────────────┘└──────────────────────────┘└──────────────────────────┘
-//! ┌ heads · mainnet ────────────────────────────────────────┐┌ watches · mainnet ────────────────┐
-//! │       number hash            txs  gas%    age source    ││label      address     balance ETH │ selected
-//! │   19,234,567 0x7a81…9c03     117  48.0     3s ws        ││vitalik    0xd8dA…6045  1,200.5000 │ network's
-//! │⤳  19,234,565 0xee91…9846     115  55.0    27s backfill  ││treasury   0x5aAe…eAed     10.2500 │ lists
-//! └─────────────────────────────────────────────────────────┘└───────────────────────────────────┘
+//! ┌ heads · mainnet ──────────────────┐┌ watches · mainnet ─────────────────────────────────┐
+//! │       number hash       gas%    age││label     balance ETH   change nonce  SIMUSD activity│ selected
+//! │   19,234,567 0x7a81…9c03 48.0    3s││vitalik    1,200.5000 -34.0679 1,234 1,000.25 block 19…│ network's
+//! └───────────────────────────────────┘└─────────────────────────── activity from blocks only ┘ lists: a
+//! ┌ events · mainnet ───────────────────────────────────┐┌ contracts · mainnet ───────────────┐ grid when
+//! │#19,234,567          SIMUSD Transfer from=vitalik …  ││pool  0x2222…2222                   │ 24 rows or
+//! │#19,234,566 reverted SIMUSD Transfer from=0x7099…79C8││  totalSupply()  1,000,500  was 1,0…│ more are
+//! │#19,234,566          pool   raw      t0=0x9789…6af4 …││  balanceOf(…)   ✗ execution revert…│ left (200x60)
+//! └─────────────────────────────────────────────────────┘└────────────────────────────────────┘
 //!  q quit  ? help  Tab focus  ←→/hl network  ↑↓/jk scroll  1-9 select  r reconnect       key hints
 //! ```
+//!
+//! With fewer rows left (120x40) the lists take the short layout's arrangement below.
 //!
 //! Short layout (body under 36 rows): state, reason, summary and health merge into one
 //! block per network, at most half the body high; lines are ordered by importance so
@@ -49,22 +55,25 @@
 //! │err ws read: connection …││last msg —  reconn 5     ││msgs 42.5/s  reqs 0     │
 //! │last msg 2s  reconn 2    ││ping —  http —           ││bad 0  errors 0         │
 //! └─────────────────────────┘└─────────────────────────┘└────────────────────────┘
-//! ┌ heads · mainnet ─────────────────────────────┐┌ watches · mainnet ───────────┐
-//! │       number hash            txs  gas%    age││label     balance ETH   change│
-//! │   19,234,567 0x7a81…9c03     117  48.0     3s││vitalik    1,200.5000 -34.0679│
-//! │   19,234,566 0x541c…89cd     116  48.0    15s││treasury      10.2500  +0.2500│
-//! │⤳  19,234,565 0xee91…9846     115  55.0    27s││new                 …        —│
-//! │⤳  19,234,564 0xb831…b373     114  55.0    39s││                              │
-//! │   19,234,563 0x3a4b…6e3c     113  61.0    51s││                              │
-//! │   19,234,562 0x94c7…1201     112  94.0  1m03s││                              │
-//! │   19,234,561 0x28ea…9c86     111  57.0  1m15s││                              │
-//! │   19,234,560 0xe261…ecd6     110  90.0  1m27s││                              │
-//! └──────────────────────────────────────────────┘└──────────────────────────────┘
+//! ┌ heads · mainnet ─────────┐┌ watches │ events │ contracts · mainnet ──────────┐
+//! │       number  gas%    age││label       balance ETH   change     SIMUSD   WETH│ heads beside
+//! │   19,234,567  48.0     3s││vitalik      1,200.5000 -34.0679 1,000.2500 3.5000│ one place
+//! │   19,234,566  48.0    15s││treasury        10.5000  +0.5000    12.0000 0.0000│ shared by
+//! │⤳  19,234,565  55.0    27s││new                   …        —          …      …│ watches, events
+//! │⤳  19,234,564  55.0    39s││                                                  │ and contracts:
+//! │   19,234,563  61.0    51s││                                                  │ the tab shown is
+//! │   19,234,562  94.0  1m03s││                                                  │ the last focused
+//! │   19,234,561  57.0  1m15s││                                                  │ (`side_tab`)
+//! │   19,234,560  90.0  1m27s││                                                  │
+//! └──────────────────────────┘└─────────────────────── activity from blocks only ┘
 //!  q quit  ? help  Tab focus  ←→/hl network  ↑↓/jk scroll  1-9 select  r reconnect
 //! ```
 //!
-//! Below 60 columns one network column is shown (with both "more" counts) and only the
-//! focused one of heads/watches. Every size down to 1x1 draws without panicking.
+//! Below 100 columns a focused watches, events or contracts pane takes the whole width
+//! of the lists (Tab moves on to the next; heads come back with the network row or the
+//! heads focused). Many tokens fold into one compact column when narrow. Below 60
+//! columns one network column is shown (with both "more" counts) and only the focused
+//! list. Every size down to 1x1 draws without panicking.
 
 mod contracts;
 mod events;

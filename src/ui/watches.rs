@@ -15,6 +15,7 @@ use crate::text::sanitize;
 
 /// The label column keeps at least this many characters.
 const MIN_LABEL: u16 = 8;
+const MAX_LABEL: u16 = 16;
 /// A longer (hostile or odd) symbol is cut so it cannot push the other columns out.
 const MAX_SYMBOL: usize = 20;
 /// Widest cell of the compact all-tokens column.
@@ -49,7 +50,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         frame.render_widget(block, area);
         return;
     };
-    if let Some(note) = activity_note(net) {
+    if let Some(note) = activity_note(net).filter(|_| !net.watches.is_empty()) {
         block = block.title_bottom(Line::styled(format!(" {note} "), theme.dim()).right_aligned());
     }
     let inner = block.inner(area);
@@ -100,12 +101,16 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         .filter(|(_, k)| **k)
         .map(|(s, _)| (s.header.as_str(), Style::new()));
     table_row(buf, inner, inner.y, &cols, header, theme.dim());
+    let label_width = usize::from(table.widths[0]);
     for (y, ((i, _), row)) in (inner.y + 1..).zip(visible.iter().zip(&table.rows)) {
-        let cells = row
-            .iter()
-            .zip(&keep)
-            .filter(|(_, k)| **k)
-            .map(|((text, style), _)| (text.as_str(), *style));
+        let label = format::truncate(&row[0].0, label_width);
+        let cells = std::iter::once((label.as_ref(), row[0].1)).chain(
+            row.iter()
+                .zip(&keep)
+                .skip(1)
+                .filter(|(_, k)| **k)
+                .map(|((text, style), _)| (text.as_str(), *style)),
+        );
         let style = if focused && *i == cursor {
             theme.selected()
         } else {
@@ -182,7 +187,10 @@ fn build(
         .map(|(_, w)| row(net, w, latest, theme, compact_tokens))
         .collect();
     let mut widths: Vec<u16> = specs.iter().map(|s| text_width(&s.header)).collect();
-    widths[0] = MIN_LABEL;
+    // Labels ask for their length up to MAX_LABEL (less important columns make room),
+    // then take whatever is left.
+    let longest = rows.iter().map(|r| text_width(&r[0].0)).max().unwrap_or(0);
+    widths[0] = longest.clamp(MIN_LABEL, MAX_LABEL);
     for row in &rows {
         for (w, v) in widths.iter_mut().zip(row).skip(1) {
             *w = (*w).max(text_width(&v.0));
