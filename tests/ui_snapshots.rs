@@ -715,6 +715,15 @@ fn no_cell_holds_escape_or_control_chars() {
     let mut help = fixture(base);
     help.show_help = true;
     states.push(help);
+    for focus in [Focus::Watches, Focus::Events, Focus::Contracts] {
+        let mut s = fixture(base);
+        s.focus = focus;
+        s.side_tab = focus;
+        states.push(s);
+    }
+    let mut typing = fixture(base);
+    typing.input = Some(InputState::new());
+    states.push(typing);
     for s in &states {
         for (w, h) in [(80, 24), (200, 60), (50, 20), (26, 10)] {
             assert_clean(&render(s, &dark(), w, h));
@@ -853,6 +862,14 @@ fn event_feed_marks_reverted_and_raw_logs() {
         .filter(|c| c.modifier.contains(Modifier::CROSSED_OUT))
         .count();
     assert!(crossed > 20, "reverted row struck through:\n{out}");
+    assert!(
+        !out.contains("heads ·"),
+        "the focused feed takes the width:\n{out}"
+    );
+    assert!(
+        screen(&s, 120, 40).contains("heads ·"),
+        "beside the heads when wide"
+    );
     let raw = row_of(&out, " raw ");
     assert!(
         lines[raw].contains("t0=0x") && lines[raw].contains("data=0xabab"),
@@ -995,4 +1012,32 @@ fn hostile_token_symbol_is_displayed_escaped() {
     // Long symbols are cut to keep the columns readable; what shows is escaped.
     assert!(out.contains("\\x1b[31mEVIL\\x1b]0;…"), "{out}");
     insta::assert_snapshot!(out);
+}
+
+#[test]
+fn events_and_contracts_cursor_rows_are_highlighted() {
+    let mut s = fixture(Instant::now());
+    let theme = dark();
+    let selected = theme.selected().bg;
+    assert!(selected.is_some());
+    for (focus, needle) in [(Focus::Events, " raw "), (Focus::Contracts, "balanceOf")] {
+        s.focus = focus;
+        s.side_tab = focus;
+        s.events_cursor = 2;
+        s.contracts_cursor = 2;
+        let buf = render(&s, &theme, 80, 24);
+        let out = text(&buf);
+        let row = row_of(&out, needle);
+        let hits = buf.content[row * 80..(row + 1) * 80]
+            .iter()
+            .filter(|c| c.bg == selected.unwrap_or_default())
+            .count();
+        assert!(hits > 20, "{focus:?} cursor row not highlighted:\n{out}");
+        let others = buf
+            .content
+            .iter()
+            .filter(|c| c.bg == selected.unwrap_or_default())
+            .count();
+        assert_eq!(others, hits, "only the cursor row is highlighted");
+    }
 }
