@@ -498,6 +498,8 @@ fn help_popup_80x24() {
         "quit",
         "Tab",
         "reconnect the selected network",
+        "add a watch address",
+        "remove the selected watch",
         "Esc or ? closes",
     ] {
         assert!(out.contains(key), "{key} missing:\n{out}");

@@ -11,7 +11,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
 use super::{Column, Theme, fit_column_list, format, scroll_offset, side_block, table_row};
-use crate::event::{Arg, EventLog};
+use crate::event::{Arg, EventLog, SubStatus};
 use crate::state::{AppState, Focus, NetworkState};
 use crate::text::sanitize;
 
@@ -30,7 +30,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         return;
     };
     if net.events.is_empty() {
-        let hint = if net.contracts.is_empty() && net.tokens.is_empty() {
+        let hint = if let Some(SubStatus::Unsupported(_)) = net.subs_logs {
+            "no event feed: logs unsupported by endpoint"
+        } else if net.contracts.is_empty() && net.tokens.is_empty() {
             "no contracts or tokens to follow on this network"
         } else {
             "no events yet"
