@@ -7,10 +7,14 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use alloy_primitives::Bytes;
 use alloy_primitives::utils::parse_ether;
 use alloy_primitives::{Address, B256, U256, keccak256};
-use chaintop::event::{ConnState, ConnStats, Head, HeadSource, Reorg, SubKind, SubStatus, Update};
-use chaintop::state::{AppState, Focus, NetworkState, WatchRow};
+use chaintop::event::{
+    Arg, ConnState, ConnStats, EventLog, Head, HeadSource, Reorg, SubKind, SubStatus, TokenMeta,
+    Update, ViewValue,
+};
+use chaintop::state::{AppState, ContractRow, Focus, InputState, NetworkState, ViewRow, WatchRow};
 use chaintop::ui::{Theme, draw};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -172,6 +176,7 @@ fn fixture(base: Instant) -> AppState {
         },
     });
     s.apply(Update::Reconnected { net: 0, count: 2 });
+    watch_extras(&mut s);
 
     s.apply(Update::ChainId {
         net: 1,
@@ -204,6 +209,177 @@ fn fixture(base: Instant) -> AppState {
 
     pin_clocks(&mut s, base);
     s
+}
+
+const SIMUSD: &str = "0x1111111111111111111111111111111111111111";
+const WETH: &str = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
+const POOL: &str = "0x2222222222222222222222222222222222222222";
+
+fn token_meta(address: &str, symbol: &str, decimals: u8) -> TokenMeta {
+    TokenMeta {
+        address: addr(address),
+        symbol: Some(symbol.into()),
+        name: None,
+        decimals: Some(decimals),
+    }
+}
+
+fn arg(name: &str, ty: &str, display: &str, value: serde_json::Value) -> Arg {
+    Arg {
+        name: name.into(),
+        ty: ty.into(),
+        indexed: ty == "address",
+        display: display.into(),
+        value,
+    }
+}
+
+fn transfer(from: Address, to: Address, value: &str, block: u64, index: u64) -> EventLog {
+    let addr_arg = |name: &str, a: Address| {
+        let c = a.to_checksum(None);
+        arg(name, "address", &c, serde_json::json!(c))
+    };
+    EventLog {
+        address: addr(SIMUSD),
+        source: Some("SIMUSD".into()),
+        event: Some("Transfer".into()),
+        args: vec![
+            addr_arg("from", from),
+            addr_arg("to", to),
+            arg("value", "uint256", value, serde_json::json!("0")),
+        ],
+        topics: Vec::new(),
+        data: Bytes::new(),
+        block: Some(block),
+        block_hash: Some(hash(block, 0)),
+        tx: Some(hash(block, 100 + index as u8)),
+        log_index: Some(index),
+        removed: false,
+    }
+}
+
+/// Mainnet's tokens, nonces, activity, event feed and contract views: two tokens, a
+/// contract with a view that changed in the latest head and one that reverts, and a
+/// feed with a retracted and an undecodable log.
+fn watch_extras(s: &mut AppState) {
+    let vitalik = addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045");
+    let treasury = addr("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+    let stranger = addr("0x70997970c51812dc3a010c7d01b50e0d17dc79c8");
+    s.networks[0].contracts.push(ContractRow {
+        address: addr(POOL),
+        label: "pool".into(),
+        views: vec![
+            ViewRow::new("totalSupply()(uint256)"),
+            ViewRow::new("balanceOf(address)(uint256)"),
+            ViewRow::new("getReserves()(uint112,uint112,uint32)"),
+        ],
+    });
+    for meta in [
+        token_meta(SIMUSD, "SIMUSD", 6),
+        token_meta(WETH, "WETH", 18),
+    ] {
+        s.apply(Update::Token { net: 0, meta });
+    }
+    let tb = |holder, token: &str, amount: U256, block| Update::TokenBalance {
+        net: 0,
+        holder,
+        token: addr(token),
+        amount,
+        block,
+    };
+    let eth = |v: &str| parse_ether(v).expect("fixture amount");
+    for u in [
+        tb(
+            vitalik,
+            SIMUSD,
+            U256::from(2_500_000_000u64),
+            MAINNET_TIP - 40,
+        ),
+        tb(vitalik, SIMUSD, U256::from(1_000_250_000u64), MAINNET_TIP),
+        tb(vitalik, WETH, eth("3.5"), MAINNET_TIP - 40),
+        tb(
+            treasury,
+            SIMUSD,
+            U256::from(12_000_000u64),
+            MAINNET_TIP - 40,
+        ),
+        tb(treasury, WETH, U256::ZERO, MAINNET_TIP - 40),
+    ] {
+        s.apply(u);
+    }
+    for (address, nonce) in [(vitalik, 1_234), (treasury, 7)] {
+        s.apply(Update::Nonce {
+            net: 0,
+            address,
+            nonce,
+            block: MAINNET_TIP,
+        });
+    }
+    s.apply(Update::Balance {
+        net: 0,
+        address: treasury,
+        wei: eth("10.5"),
+        block: MAINNET_TIP,
+    });
+    s.apply(Update::Activity {
+        net: 0,
+        address: vitalik,
+        block: Some(MAINNET_TIP),
+        tx: hash(MAINNET_TIP, 100),
+        pending: false,
+    });
+
+    let logs = [
+        transfer(vitalik, treasury, "1,500.25 SIMUSD", MAINNET_TIP, 0),
+        transfer(stranger, vitalik, "3 SIMUSD", MAINNET_TIP - 1, 1),
+        EventLog {
+            address: addr(POOL),
+            source: Some("pool".into()),
+            event: None,
+            args: Vec::new(),
+            topics: vec![hash(1, 7), hash(2, 7)],
+            data: Bytes::from(vec![0xab; 64]),
+            block: Some(MAINNET_TIP - 1),
+            block_hash: Some(hash(MAINNET_TIP - 1, 0)),
+            tx: Some(hash(MAINNET_TIP - 1, 9)),
+            log_index: Some(2),
+            removed: false,
+        },
+    ];
+    // Oldest first; the second log is then retracted by a reorg.
+    for log in logs.into_iter().rev() {
+        s.apply(Update::Log {
+            net: 0,
+            log: Box::new(log),
+        });
+    }
+    let mut retracted = transfer(stranger, vitalik, "3 SIMUSD", MAINNET_TIP - 1, 1);
+    retracted.removed = true;
+    s.apply(Update::Log {
+        net: 0,
+        log: Box::new(retracted),
+    });
+
+    let view = |index, block, value: Result<&str, &str>| Update::View {
+        net: 0,
+        contract: addr(POOL),
+        index,
+        block,
+        value: value
+            .map(|d| ViewValue {
+                display: d.into(),
+                json: serde_json::json!(d),
+            })
+            .map_err(str::to_string),
+    };
+    for u in [
+        view(0, MAINNET_TIP - 5, Ok("1,000,000")),
+        view(0, MAINNET_TIP, Ok("1,000,500")),
+        view(1, MAINNET_TIP, Err("execution reverted: not allowed")),
+        view(2, MAINNET_TIP - 30, Ok("(120, 340, 1700000000)")),
+    ] {
+        s.apply(u);
+    }
 }
 
 fn pin_clocks(s: &mut AppState, base: Instant) {
@@ -322,6 +498,8 @@ fn help_popup_80x24() {
         "quit",
         "Tab",
         "reconnect the selected network",
+        "add a watch address",
+        "remove the selected watch",
         "Esc or ? closes",
     ] {
         assert!(out.contains(key), "{key} missing:\n{out}");
@@ -539,6 +717,15 @@ fn no_cell_holds_escape_or_control_chars() {
     let mut help = fixture(base);
     help.show_help = true;
     states.push(help);
+    for focus in [Focus::Watches, Focus::Events, Focus::Contracts] {
+        let mut s = fixture(base);
+        s.focus = focus;
+        s.side_tab = focus;
+        states.push(s);
+    }
+    let mut typing = fixture(base);
+    typing.input = Some(InputState::new());
+    states.push(typing);
     for s in &states {
         for (w, h) in [(80, 24), (200, 60), (50, 20), (26, 10)] {
             assert_clean(&render(s, &dark(), w, h));
@@ -576,4 +763,283 @@ fn theme_load_rejects_bad_user_file() {
     let err = Theme::load("broken", Some(dir.path())).unwrap_err();
     assert!(err.contains("broken.toml:2: key `border`"), "{err}");
     assert!(Theme::builtin_names().contains(&"light"));
+}
+
+/// Row index of the first line containing `needle`.
+fn row_of(out: &str, needle: &str) -> usize {
+    out.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not shown:\n{out}"))
+}
+
+/// The cells of `buf` where `needle` starts on the first line holding it.
+fn cells_of<'a>(buf: &'a Buffer, needle: &str) -> &'a [ratatui::buffer::Cell] {
+    let out = text(buf);
+    let width = usize::from(buf.area.width);
+    let row = row_of(&out, needle);
+    let line = out.lines().nth(row).unwrap_or_default();
+    let col = line[..line.find(needle).unwrap_or(0)].chars().count();
+    &buf.content[row * width + col..row * width + col + needle.chars().count()]
+}
+
+#[test]
+fn watches_show_tokens_nonce_and_activity() {
+    let s = fixture(Instant::now());
+    let wide = screen(&s, 200, 60);
+    let vitalik = wide
+        .lines()
+        .nth(row_of(&wide, "vitalik "))
+        .unwrap_or_default();
+    for want in [
+        "0xd8dA…6045",
+        "1,200.5000",
+        "1,234",
+        "1,000.2500",
+        "3.5000",
+        "block 19,234,567",
+    ] {
+        assert!(vitalik.contains(want), "{want} missing: {vitalik}");
+    }
+    let treasury = wide
+        .lines()
+        .nth(row_of(&wide, "treasury "))
+        .unwrap_or_default();
+    assert!(
+        treasury.contains("+0.2500"),
+        "change in the last block: {treasury}"
+    );
+    assert!(wide.contains("activity from blocks only"), "{wide}");
+    for header in ["SIMUSD", "WETH", "nonce", "activity", "Δ block"] {
+        assert!(wide.contains(header), "{header} column missing");
+    }
+
+    // Narrow with three tokens: one compact column, first token with its symbol.
+    let mut s = fixture(Instant::now());
+    let dai = "0x3333333333333333333333333333333333333333";
+    s.apply(Update::Token {
+        net: 0,
+        meta: token_meta(dai, "DAI", 18),
+    });
+    s.apply(Update::TokenBalance {
+        net: 0,
+        holder: addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045"),
+        token: addr(dai),
+        amount: parse_ether("12345678.9").expect("amount"),
+        block: MAINNET_TIP,
+    });
+    s.focus = Focus::Watches;
+    let narrow = screen(&s, 60, 24);
+    assert!(narrow.contains("1,000.25 SIMUSD +2"), "{narrow}");
+    insta::assert_snapshot!(narrow);
+}
+
+#[test]
+fn event_feed_marks_reverted_and_raw_logs() {
+    let mut s = fixture(Instant::now());
+    s.focus = Focus::Events;
+    s.side_tab = Focus::Events;
+    let theme = dark();
+    let buf = render(&s, &theme, 80, 24);
+    let out = text(&buf);
+    let lines: Vec<&str> = out.lines().collect();
+    let first = row_of(&out, "Transfer");
+    assert!(lines[first].contains("#19,234,567"), "newest first:\n{out}");
+    assert!(
+        lines[first].contains("from=vitalik to=treasury"),
+        "watched addresses by label:\n{out}"
+    );
+    let reverted = row_of(&out, "reverted");
+    assert!(lines[reverted].contains("to=vitalik"), "{out}");
+    assert!(
+        lines[reverted].contains("0x7099…79C8"),
+        "others shortened:\n{out}"
+    );
+    let struck = cells_of(&buf, "Transfer")
+        .iter()
+        .all(|c| !c.modifier.contains(Modifier::CROSSED_OUT));
+    assert!(struck, "a live log is not struck through");
+    let width = usize::from(buf.area.width);
+    let crossed = buf.content[reverted * width..(reverted + 1) * width]
+        .iter()
+        .filter(|c| c.modifier.contains(Modifier::CROSSED_OUT))
+        .count();
+    assert!(crossed > 20, "reverted row struck through:\n{out}");
+    assert!(
+        !out.contains("heads ·"),
+        "the focused feed takes the width:\n{out}"
+    );
+    assert!(
+        screen(&s, 120, 40).contains("heads ·"),
+        "beside the heads when wide"
+    );
+    let raw = row_of(&out, " raw ");
+    assert!(
+        lines[raw].contains("t0=0x") && lines[raw].contains("data=0xabab"),
+        "{out}"
+    );
+    insta::assert_snapshot!(out);
+    let wide = screen(&s, 200, 60);
+    assert!(wide.contains("data=0xabab…abab (64 B)"), "{wide}");
+    assert!(
+        wide.contains("SIMUSD Transfer"),
+        "source shown when wide:\n{wide}"
+    );
+    insta::assert_snapshot!(wide);
+}
+
+#[test]
+fn contracts_pane_highlights_change_and_shows_revert() {
+    let mut s = fixture(Instant::now());
+    s.focus = Focus::Contracts;
+    s.side_tab = Focus::Contracts;
+    let theme = dark();
+    let buf = render(&s, &theme, 80, 24);
+    let out = text(&buf);
+    assert!(out.contains("pool  0x2222…2222"), "{out}");
+    assert!(out.contains("was 1,000,000"), "{out}");
+    let changed = cells_of(&buf, "1,000,500");
+    assert!(
+        changed.iter().all(|c| Some(c.fg) == theme.up().fg),
+        "{changed:?}"
+    );
+    let old = cells_of(&buf, "was 1,000,000");
+    assert!(old.iter().all(|c| Some(c.fg) == theme.dim().fg));
+    let revert = cells_of(&buf, "execution reverted");
+    assert!(revert.iter().all(|c| Some(c.fg) == theme.error().fg));
+    let steady = cells_of(&buf, "(120, 340");
+    assert!(
+        steady.iter().all(|c| Some(c.fg) == theme.text().fg),
+        "unchanged views are plain"
+    );
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn add_watch_popup_validates_as_typed() {
+    let mut s = fixture(Instant::now());
+    let mut input = InputState::new();
+    for c in "0x12ab".chars() {
+        input.push(c);
+    }
+    s.input = Some(input);
+    let small = screen(&s, 80, 24);
+    for want in [
+        "add watch address",
+        "▸ address",
+        "0x12ab█",
+        "✗ 4/40 hex digits",
+        "Enter",
+        "Esc cancel",
+    ] {
+        assert!(small.contains(want), "{want} missing:\n{small}");
+    }
+    insta::assert_snapshot!(small);
+
+    let mut input = InputState::new();
+    for c in "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266".chars() {
+        input.push(c);
+    }
+    input.submit();
+    input.push('d');
+    s.input = Some(input);
+    let wide = screen(&s, 200, 60);
+    assert!(
+        wide.contains("✓ 0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"),
+        "{wide}"
+    );
+    assert!(wide.contains("▸ label     d█"), "{wide}");
+    insta::assert_snapshot!(wide);
+}
+
+#[test]
+fn logs_unsupported_by_endpoint_is_said() {
+    let base = Instant::now();
+    let mut s = fixture(base);
+    s.apply(Update::Subscription {
+        net: 0,
+        kind: SubKind::Logs,
+        status: SubStatus::Unsupported("no logs here".into()),
+    });
+    pin_clocks(&mut s, base);
+    assert!(screen(&s, 200, 60).contains("logs: unsupported by endpoint"));
+    assert!(screen(&s, 80, 24).contains("logs: unsupported"));
+}
+
+#[test]
+fn hostile_token_symbol_is_displayed_escaped() {
+    let mut s = fixture(Instant::now());
+    // What a hostile `symbol()` returns, escaped the way the backend escapes chain text.
+    let hostile = "\x1b[31mEVIL\x1b]0;owned\x07\u{202E}";
+    s.apply(Update::Token {
+        net: 0,
+        meta: TokenMeta {
+            address: addr(SIMUSD),
+            symbol: Some(chaintop::text::sanitize(hostile).into_owned()),
+            name: None,
+            decimals: Some(6),
+        },
+    });
+    // The feed's source is the symbol too.
+    let mut log = transfer(
+        addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045"),
+        addr(WETH),
+        "1 EVIL",
+        MAINNET_TIP,
+        5,
+    );
+    log.source = Some(hostile.into());
+    s.apply(Update::Log {
+        net: 0,
+        log: Box::new(log),
+    });
+    s.apply(Update::Token {
+        net: 0,
+        meta: token_meta("0x3333333333333333333333333333333333333333", hostile, 18),
+    });
+    for (w, h) in [(80, 24), (120, 40), (200, 60)] {
+        for focus in [Focus::Watches, Focus::Events] {
+            s.focus = focus;
+            s.side_tab = focus;
+            let buf = render(&s, &dark(), w, h);
+            assert_clean(&buf);
+            let out = text(&buf);
+            // The feed names its source only when wide.
+            if focus == Focus::Watches || w == 200 {
+                assert!(out.contains("\\x1b[31mEVIL"), "{w}x{h}:\n{out}");
+            }
+        }
+    }
+    s.focus = Focus::Watches;
+    let out = screen(&s, 200, 60);
+    // Long symbols are cut to keep the columns readable; what shows is escaped.
+    assert!(out.contains("\\x1b[31mEVIL\\x1b]0;…"), "{out}");
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn events_and_contracts_cursor_rows_are_highlighted() {
+    let mut s = fixture(Instant::now());
+    let theme = dark();
+    let selected = theme.selected().bg;
+    assert!(selected.is_some());
+    for (focus, needle) in [(Focus::Events, " raw "), (Focus::Contracts, "balanceOf")] {
+        s.focus = focus;
+        s.side_tab = focus;
+        s.events_cursor = 2;
+        s.contracts_cursor = 2;
+        let buf = render(&s, &theme, 80, 24);
+        let out = text(&buf);
+        let row = row_of(&out, needle);
+        let hits = buf.content[row * 80..(row + 1) * 80]
+            .iter()
+            .filter(|c| c.bg == selected.unwrap_or_default())
+            .count();
+        assert!(hits > 20, "{focus:?} cursor row not highlighted:\n{out}");
+        let others = buf
+            .content
+            .iter()
+            .filter(|c| c.bg == selected.unwrap_or_default())
+            .count();
+        assert_eq!(others, hits, "only the cursor row is highlighted");
+    }
 }

@@ -27,22 +27,30 @@ pub enum Focus {
     Networks,
     Heads,
     Watches,
+    /// The selected network's event feed.
+    Events,
+    /// The selected network's contract views.
+    Contracts,
 }
 
 impl Focus {
+    const ORDER: [Focus; 5] = [
+        Focus::Networks,
+        Focus::Heads,
+        Focus::Watches,
+        Focus::Events,
+        Focus::Contracts,
+    ];
+
+    fn step(self, by: usize) -> Self {
+        let i = Self::ORDER.iter().position(|f| *f == self).unwrap_or(0);
+        Self::ORDER[(i + by) % Self::ORDER.len()]
+    }
     fn next(self) -> Self {
-        match self {
-            Focus::Networks => Focus::Heads,
-            Focus::Heads => Focus::Watches,
-            Focus::Watches => Focus::Networks,
-        }
+        self.step(1)
     }
     fn prev(self) -> Self {
-        match self {
-            Focus::Networks => Focus::Watches,
-            Focus::Heads => Focus::Networks,
-            Focus::Watches => Focus::Heads,
-        }
+        self.step(Self::ORDER.len() - 1)
     }
 }
 
@@ -269,6 +277,11 @@ impl NetworkState {
         }
     }
 
+    /// Lines of the contracts pane: one per contract and one per view.
+    pub fn contract_lines(&self) -> usize {
+        self.contracts.iter().map(|c| 1 + c.views.len()).sum()
+    }
+
     /// Metadata of a token of this network, if it is one.
     pub fn token(&self, address: Address) -> Option<&TokenMeta> {
         self.tokens.iter().find(|t| t.address == address)
@@ -442,6 +455,13 @@ pub struct AppState {
     pub heads_cursor: usize,
     /// Selected row in the watch list.
     pub watch_cursor: usize,
+    /// Selected row in the event feed (0 = newest).
+    pub events_cursor: usize,
+    /// Selected line of the contracts pane (contract headers and their views).
+    pub contracts_cursor: usize,
+    /// The watches/events/contracts pane shown where they share one place (short
+    /// terminals): the last of them that had focus.
+    pub side_tab: Focus,
     pub should_quit: bool,
     /// The open "add watch address" input, if any.
     pub input: Option<InputState>,
@@ -459,6 +479,9 @@ impl AppState {
             show_help: false,
             heads_cursor: 0,
             watch_cursor: 0,
+            events_cursor: 0,
+            contracts_cursor: 0,
+            side_tab: Focus::Watches,
             should_quit: false,
             input: None,
             now: Instant::now(),
@@ -619,8 +642,8 @@ impl AppState {
             Action::Quit => self.should_quit = true,
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::Escape => self.show_help = false,
-            Action::FocusNext => self.focus = self.focus.next(),
-            Action::FocusPrev => self.focus = self.focus.prev(),
+            Action::FocusNext => self.set_focus(self.focus.next()),
+            Action::FocusPrev => self.set_focus(self.focus.prev()),
             Action::SelectNetwork(i) if i < n => self.select(i),
             Action::SelectNetwork(_) => {}
             Action::Left if n > 0 => self.select((self.selected + n - 1) % n),
@@ -630,6 +653,10 @@ impl AppState {
                 Focus::Networks => {}
                 Focus::Heads => self.heads_cursor = self.heads_cursor.saturating_sub(1),
                 Focus::Watches => self.watch_cursor = self.watch_cursor.saturating_sub(1),
+                Focus::Events => self.events_cursor = self.events_cursor.saturating_sub(1),
+                Focus::Contracts => {
+                    self.contracts_cursor = self.contracts_cursor.saturating_sub(1);
+                }
             },
             Action::Down => {
                 let net = self.networks.get(self.selected);
@@ -642,6 +669,15 @@ impl AppState {
                     Focus::Watches => {
                         let len = net.map_or(0, |n| n.watches.len());
                         self.watch_cursor = (self.watch_cursor + 1).min(len.saturating_sub(1));
+                    }
+                    Focus::Events => {
+                        let len = net.map_or(0, |n| n.events.len());
+                        self.events_cursor = (self.events_cursor + 1).min(len.saturating_sub(1));
+                    }
+                    Focus::Contracts => {
+                        let len = net.map_or(0, NetworkState::contract_lines);
+                        self.contracts_cursor =
+                            (self.contracts_cursor + 1).min(len.saturating_sub(1));
                     }
                 }
             }
@@ -695,11 +731,20 @@ impl AppState {
         None
     }
 
+    fn set_focus(&mut self, focus: Focus) {
+        self.focus = focus;
+        if matches!(focus, Focus::Watches | Focus::Events | Focus::Contracts) {
+            self.side_tab = focus;
+        }
+    }
+
     fn select(&mut self, i: usize) {
         if self.selected != i {
             self.selected = i;
             self.heads_cursor = 0;
             self.watch_cursor = 0;
+            self.events_cursor = 0;
+            self.contracts_cursor = 0;
         }
     }
 }
@@ -916,7 +961,18 @@ mod tests {
         assert_eq!(s.focus, Focus::Heads);
         s.on_action(Action::FocusPrev);
         s.on_action(Action::FocusPrev);
-        assert_eq!(s.focus, Focus::Watches);
+        assert_eq!(s.focus, Focus::Contracts);
+        assert_eq!(
+            s.side_tab,
+            Focus::Contracts,
+            "the shared place follows focus"
+        );
+        s.on_action(Action::FocusPrev);
+        assert_eq!(s.focus, Focus::Events);
+        s.on_action(Action::FocusPrev);
+        s.on_action(Action::FocusPrev);
+        assert_eq!(s.focus, Focus::Heads);
+        assert_eq!(s.side_tab, Focus::Watches, "heads keep the last side pane");
         s.on_action(Action::ToggleHelp);
         assert!(s.show_help);
         s.on_action(Action::Escape);
@@ -1056,6 +1112,36 @@ mod tests {
             .clone()
             .expect("activity");
         assert_eq!((last.block, last.tx), (Some(11), B256::repeat_byte(3)));
+    }
+
+    #[test]
+    fn event_and_contract_cursors_stay_in_bounds_and_reset_on_select() {
+        let mut s = state();
+        for i in 0..3 {
+            s.apply(Update::Log {
+                net: 0,
+                log: Box::new(log(i, false)),
+            });
+        }
+        s.networks[0].contracts.push(ContractRow {
+            address: token_addr(),
+            label: "pool".into(),
+            views: vec![ViewRow::new("f()(uint256)"), ViewRow::new("g()(uint256)")],
+        });
+        assert_eq!(s.networks[0].contract_lines(), 3);
+        let events: fn(&AppState) -> usize = |s| s.events_cursor;
+        let contracts: fn(&AppState) -> usize = |s| s.contracts_cursor;
+        for (focus, cursor) in [(Focus::Events, events), (Focus::Contracts, contracts)] {
+            s.focus = focus;
+            for _ in 0..5 {
+                s.on_action(Action::Down);
+            }
+            assert_eq!(cursor(&s), 2, "{focus:?} stops at the last row");
+            s.on_action(Action::Up);
+            assert_eq!(cursor(&s), 1);
+        }
+        s.on_action(Action::SelectNetwork(1));
+        assert_eq!((s.events_cursor, s.contracts_cursor), (0, 0));
     }
 
     #[test]

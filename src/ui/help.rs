@@ -16,6 +16,8 @@ const KEYS: &[(&str, &str)] = &[
     ("↑ ↓  j k", "scroll the focused list"),
     ("1-9", "select network 1-9"),
     ("r", "reconnect the selected network"),
+    ("a", "add a watch address"),
+    ("d", "remove the selected watch (watches)"),
 ];
 const KEY_WIDTH: usize = 16;
 

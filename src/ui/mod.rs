@@ -23,13 +23,19 @@
 //! │reorgs 1  deepest 2       ││                          ││                          │
 //! │wss://eth.example/ws/***  ││                          ││                          │
 //! └──────────────────────────┘└──────────────────────────┘└──────────────────────────┘
-//! ┌ heads · mainnet ────────────────────────────────────────┐┌ watches · mainnet ────────────────┐
-//! │       number hash            txs  gas%    age source    ││label      address     balance ETH │ selected
-//! │   19,234,567 0x7a81…9c03     117  48.0     3s ws        ││vitalik    0xd8dA…6045  1,200.5000 │ network's
-//! │⤳  19,234,565 0xee91…9846     115  55.0    27s backfill  ││treasury   0x5aAe…eAed     10.2500 │ lists
-//! └─────────────────────────────────────────────────────────┘└───────────────────────────────────┘
+//! ┌ heads · mainnet ──────────────────┐┌ watches · mainnet ─────────────────────────────────┐
+//! │       number hash       gas%    age││label     balance ETH   change nonce  SIMUSD activity│ selected
+//! │   19,234,567 0x7a81…9c03 48.0    3s││vitalik    1,200.5000 -34.0679 1,234 1,000.25 block 19…│ network's
+//! └───────────────────────────────────┘└─────────────────────────── activity from blocks only ┘ lists: a
+//! ┌ events · mainnet ───────────────────────────────────┐┌ contracts · mainnet ───────────────┐ grid when
+//! │#19,234,567          SIMUSD Transfer from=vitalik …  ││pool  0x2222…2222                   │ 24 rows or
+//! │#19,234,566 reverted SIMUSD Transfer from=0x7099…79C8││  totalSupply()  1,000,500  was 1,0…│ more are
+//! │#19,234,566          pool   raw      t0=0x9789…6af4 …││  balanceOf(…)   ✗ execution revert…│ left (200x60)
+//! └─────────────────────────────────────────────────────┘└────────────────────────────────────┘
 //!  q quit  ? help  Tab focus  ←→/hl network  ↑↓/jk scroll  1-9 select  r reconnect       key hints
 //! ```
+//!
+//! With fewer rows left (120x40) the lists take the short layout's arrangement below.
 //!
 //! Short layout (body under 36 rows): state, reason, summary and health merge into one
 //! block per network, at most half the body high; lines are ordered by importance so
@@ -49,27 +55,33 @@
 //! │err ws read: connection …││last msg —  reconn 5     ││msgs 42.5/s  reqs 0     │
 //! │last msg 2s  reconn 2    ││ping —  http —           ││bad 0  errors 0         │
 //! └─────────────────────────┘└─────────────────────────┘└────────────────────────┘
-//! ┌ heads · mainnet ─────────────────────────────┐┌ watches · mainnet ───────────┐
-//! │       number hash            txs  gas%    age││label     balance ETH   change│
-//! │   19,234,567 0x7a81…9c03     117  48.0     3s││vitalik    1,200.5000 -34.0679│
-//! │   19,234,566 0x541c…89cd     116  48.0    15s││treasury      10.2500  +0.2500│
-//! │⤳  19,234,565 0xee91…9846     115  55.0    27s││new                 …        —│
-//! │⤳  19,234,564 0xb831…b373     114  55.0    39s││                              │
-//! │   19,234,563 0x3a4b…6e3c     113  61.0    51s││                              │
-//! │   19,234,562 0x94c7…1201     112  94.0  1m03s││                              │
-//! │   19,234,561 0x28ea…9c86     111  57.0  1m15s││                              │
-//! │   19,234,560 0xe261…ecd6     110  90.0  1m27s││                              │
-//! └──────────────────────────────────────────────┘└──────────────────────────────┘
+//! ┌ heads · mainnet ─────────┐┌ watches │ events │ contracts · mainnet ──────────┐
+//! │       number  gas%    age││label       balance ETH   change     SIMUSD   WETH│ heads beside
+//! │   19,234,567  48.0     3s││vitalik      1,200.5000 -34.0679 1,000.2500 3.5000│ one place
+//! │   19,234,566  48.0    15s││treasury        10.5000  +0.5000    12.0000 0.0000│ shared by
+//! │⤳  19,234,565  55.0    27s││new                   …        —          …      …│ watches, events
+//! │⤳  19,234,564  55.0    39s││                                                  │ and contracts:
+//! │   19,234,563  61.0    51s││                                                  │ the tab shown is
+//! │   19,234,562  94.0  1m03s││                                                  │ the last focused
+//! │   19,234,561  57.0  1m15s││                                                  │ (`side_tab`)
+//! │   19,234,560  90.0  1m27s││                                                  │
+//! └──────────────────────────┘└─────────────────────── activity from blocks only ┘
 //!  q quit  ? help  Tab focus  ←→/hl network  ↑↓/jk scroll  1-9 select  r reconnect
 //! ```
 //!
-//! Below 60 columns one network column is shown (with both "more" counts) and only the
-//! focused one of heads/watches. Every size down to 1x1 draws without panicking.
+//! Below 100 columns a focused watches, events or contracts pane takes the whole width
+//! of the lists (Tab moves on to the next; heads come back with the network row or the
+//! heads focused). Many tokens fold into one compact column when narrow. Below 60
+//! columns one network column is shown (with both "more" counts) and only the focused
+//! list. Every size down to 1x1 draws without panicking.
 
+mod contracts;
+mod events;
 pub mod format;
 mod heads;
 mod health;
 mod help;
+mod input;
 mod networks;
 mod theme;
 mod watches;
@@ -79,9 +91,9 @@ pub use theme::Theme;
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Paragraph, Sparkline};
+use ratatui::widgets::{Block, Paragraph, Sparkline};
 
 use crate::state::{AppState, Focus};
 
@@ -93,6 +105,11 @@ const NARROW: u16 = 60;
 const TALL_BODY: u16 = 36;
 const SUMMARY_HEIGHT: u16 = 10;
 const HEALTH_HEIGHT: u16 = 12;
+/// Rows below the network row from which all four lists get their own pane.
+const GRID_ROWS: u16 = 24;
+/// Below this width (and `GRID_ROWS`), a focused watches, events or contracts pane
+/// takes the whole bottom area: beside the heads it would be too narrow to read.
+const ZOOM_BELOW: u16 = 100;
 
 /// Draw the whole screen from `state`.
 pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
@@ -112,6 +129,9 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
         frame.render_widget(Paragraph::new(msg), body);
     } else if !body.is_empty() {
         draw_body(frame, body, state, theme);
+    }
+    if let Some(input) = &state.input {
+        input::draw(frame, area, input, theme);
     }
     if state.show_help {
         help::draw(frame, area, theme);
@@ -157,29 +177,80 @@ fn draw_body(frame: &mut Frame, body: Rect, state: &AppState, theme: &Theme) {
         }
     }
 
-    if bottom.is_empty() {
+    if !bottom.is_empty() {
+        draw_bottom(frame, bottom, state, theme);
+    }
+}
+
+/// Heads, watches, events and contracts. A grid of four when there is room; else heads
+/// beside one shared place whose tabs follow focus (the focused one alone when
+/// narrow); below `NARROW`, the focused pane.
+fn draw_bottom(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+    if area.width < NARROW {
+        let pane = match state.focus {
+            Focus::Networks => Focus::Heads,
+            f => f,
+        };
+        draw_pane(frame, area, state, theme, pane, pane != Focus::Heads);
         return;
     }
-    if body.width < NARROW {
-        if state.focus == Focus::Watches {
-            watches::draw(frame, bottom, state, theme);
-        } else {
-            heads::draw(frame, bottom, state, theme);
-        }
+    let (top, low) = if area.height >= GRID_ROWS {
+        cut_top(area, area.height / 2)
     } else {
-        let left_width = (u32::from(bottom.width) * 60 / 100) as u16;
-        let left = Rect {
-            width: left_width,
-            ..bottom
-        };
-        let right = Rect {
-            x: bottom.x + left_width,
-            width: bottom.width - left_width,
-            ..bottom
-        };
-        heads::draw(frame, left, state, theme);
-        watches::draw(frame, right, state, theme);
+        (area, Rect::default())
+    };
+    let side_focused = matches!(
+        state.focus,
+        Focus::Watches | Focus::Events | Focus::Contracts
+    );
+    if low.is_empty() && side_focused && area.width < ZOOM_BELOW {
+        draw_pane(frame, area, state, theme, state.focus, true);
+        return;
     }
+    // Heads need few columns (number, gas, age at the least); the side pane more.
+    let heads_share = if low.is_empty() { 35 } else { 40 };
+    let heads_width = (u32::from(top.width) * heads_share / 100) as u16;
+    let (heads_area, side) = cut_left(top, heads_width);
+    heads::draw(frame, heads_area, state, theme);
+    if low.is_empty() {
+        draw_pane(frame, side, state, theme, state.side_tab, true);
+        return;
+    }
+    watches::draw(frame, side, state, theme, false);
+    let (events_area, contracts_area) = cut_left(low, low.width * 3 / 5);
+    events::draw(frame, events_area, state, theme, false);
+    contracts::draw(frame, contracts_area, state, theme, false);
+}
+
+fn draw_pane(
+    frame: &mut Frame,
+    area: Rect,
+    state: &AppState,
+    theme: &Theme,
+    pane: Focus,
+    tabs: bool,
+) {
+    match pane {
+        Focus::Networks | Focus::Heads => heads::draw(frame, area, state, theme),
+        Focus::Watches => watches::draw(frame, area, state, theme, tabs),
+        Focus::Events => events::draw(frame, area, state, theme, tabs),
+        Focus::Contracts => contracts::draw(frame, area, state, theme, tabs),
+    }
+}
+
+/// Split `area` into its left `cols` columns and the rest.
+fn cut_left(area: Rect, cols: u16) -> (Rect, Rect) {
+    let cols = cols.min(area.width);
+    let left = Rect {
+        width: cols,
+        ..area
+    };
+    let rest = Rect {
+        x: area.x + cols,
+        width: area.width - cols,
+        ..area
+    };
+    (left, rest)
 }
 
 /// Split `area` into its top `rows` rows and the rest. Plain arithmetic rather than
@@ -246,6 +317,7 @@ const HINTS: &[(&str, &str)] = &[
     ("↑↓/jk", "scroll"),
     ("1-9", "select"),
     ("r", "reconnect"),
+    ("a/d", "add/remove watch"),
 ];
 
 fn key_hints(frame: &mut Frame, area: Rect, theme: &Theme) {
@@ -304,8 +376,14 @@ fn label(text: &'static str, theme: &Theme) -> Span<'static> {
 /// Which columns of a table fit in `width` (one space between columns): the highest
 /// `priority` numbers are dropped first, priority 0 never.
 fn fit_columns<const N: usize>(cols: [(u16, u8); N], width: u16) -> [bool; N] {
-    let mut keep = [true; N];
-    let total = |keep: &[bool; N]| -> u16 {
+    let keep = fit_column_list(&cols, width);
+    std::array::from_fn(|i| keep[i])
+}
+
+/// [`fit_columns`] for a table whose columns are only known at run time.
+fn fit_column_list(cols: &[(u16, u8)], width: u16) -> Vec<bool> {
+    let mut keep = vec![true; cols.len()];
+    let total = |keep: &[bool]| -> u16 {
         let (sum, n) = cols
             .iter()
             .zip(keep)
@@ -389,6 +467,41 @@ fn pane_title(name: &'static str, state: &AppState, focused: bool, theme: &Theme
         None => format!(" {name} "),
     };
     Line::styled(text, theme.title(focused))
+}
+
+/// The block of the watches, events or contracts pane. With `tabs` (they share one
+/// place) the title names all three, the shown one highlighted.
+fn side_block(pane: Focus, state: &AppState, theme: &Theme, tabs: bool) -> Block<'static> {
+    const TABS: [(Focus, &str); 3] = [
+        (Focus::Watches, "watches"),
+        (Focus::Events, "events"),
+        (Focus::Contracts, "contracts"),
+    ];
+    let focused = state.focus == pane;
+    let block = Block::bordered().border_style(theme.block(focused));
+    let name = TABS.iter().find(|(f, _)| *f == pane).map_or("", |t| t.1);
+    if !tabs {
+        return block.title(pane_title(name, state, focused, theme));
+    }
+    let mut spans = vec![Span::raw(" ")];
+    for (i, (f, name)) in TABS.iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::styled(" │ ", theme.dim()));
+        }
+        let style = if *f == pane {
+            theme.title(focused).add_modifier(Modifier::UNDERLINED)
+        } else {
+            theme.dim()
+        };
+        spans.push(Span::styled(*name, style));
+    }
+    if let Some(net) = state.selected_network() {
+        spans.push(Span::styled(
+            format!(" · {} ", crate::text::sanitize(&net.name)),
+            theme.title(focused),
+        ));
+    }
+    block.title(Line::from(spans))
 }
 
 #[cfg(test)]

@@ -106,7 +106,7 @@ fn column_block(
     block
 }
 
-/// Chain, head, fee, gas, sparkline and pending lines, most important first.
+/// Chain, head, fee, gas, sparkline, pending and logs lines, most important first.
 fn summary_items(
     net: &NetworkState,
     state: &AppState,
@@ -152,7 +152,7 @@ fn summary_items(
             // Nothing below the head line means anything before the first head.
             let waiting = vec![label("head ", theme), Span::styled("waiting…", theme.dim())];
             items.push(Item::Line(Line::from(waiting)));
-            pending_items(net, theme, width, &mut items);
+            subscription_items(net, theme, width, &mut items);
             return items;
         }
     };
@@ -192,11 +192,11 @@ fn summary_items(
         });
     }
 
-    pending_items(net, theme, width, &mut items);
+    subscription_items(net, theme, width, &mut items);
     items
 }
 
-fn pending_items(net: &NetworkState, theme: &Theme, width: u16, items: &mut Vec<Item>) {
+fn subscription_items(net: &NetworkState, theme: &Theme, width: u16, items: &mut Vec<Item>) {
     match &net.subs_pending {
         Some(SubStatus::Unsupported(_)) if width >= 32 => {
             items.push(Item::Line(Line::styled(
@@ -218,6 +218,14 @@ fn pending_items(net: &NetworkState, theme: &Theme, width: u16, items: &mut Vec<
             ])))
         }
         Some(SubStatus::Active) | None => {}
+    }
+    if let Some(SubStatus::Unsupported(_)) = &net.subs_logs {
+        let text = if width >= 29 {
+            "logs: unsupported by endpoint"
+        } else {
+            "logs: unsupported"
+        };
+        items.push(Item::Line(Line::styled(text, theme.dim())));
     }
 }
 

@@ -1,39 +1,62 @@
-//! Watched addresses of the selected network: balance and change since start.
+//! Watched addresses of the selected network: balance, changes, nonce, token balances
+//! and last activity.
 
+use alloy_primitives::U256;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::widgets::Paragraph;
 
-use super::{Column, Theme, fit_columns, format, pane_title, scroll_offset, table_row};
-use crate::state::{AppState, Focus, WatchRow};
+use super::{Column, Theme, fit_column_list, format, scroll_offset, side_block, table_row};
+use crate::event::TokenMeta;
+use crate::state::{AppState, Focus, NetworkState, WatchRow};
 use crate::text::sanitize;
 
-/// Header, drop priority and whether right-aligned, for: label (grows), address,
-/// balance, change, block of the last change.
-const COLUMNS: [(&str, u8, bool); 5] = [
-    ("label", 0, false),
-    ("address", 2, false),
-    ("balance ETH", 0, true),
-    ("change", 1, true),
-    ("changed at", 3, true),
-];
 /// The label column keeps at least this many characters.
 const MIN_LABEL: u16 = 8;
+const MAX_LABEL: u16 = 16;
+/// A longer (hostile or odd) symbol is cut so it cannot push the other columns out.
+const MAX_SYMBOL: usize = 20;
+/// Widest cell of the compact all-tokens column.
+const MAX_COMPACT_TOKENS: usize = 28;
 
-pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
+/// Drop priorities (highest dropped first; 0 never).
+const PRIO_TOKENS: u8 = 2;
+const PRIO_ACTIVITY: u8 = 3;
+
+/// A column: header, drop priority, right-aligned.
+struct Spec {
+    header: String,
+    prio: u8,
+    right: bool,
+}
+
+fn spec(header: &str, prio: u8, right: bool) -> Spec {
+    Spec {
+        header: header.to_string(),
+        prio,
+        right,
+    }
+}
+
+/// A cell's text and its own style (patched over the row's).
+type Value = (String, Style);
+
+pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, tabs: bool) {
     let focused = state.focus == Focus::Watches;
-    let block = Block::bordered()
-        .border_style(theme.block(focused))
-        .title(pane_title("watches", state, focused, theme));
-    let inner = block.inner(area);
-    frame.render_widget(block, area);
+    let mut block = side_block(Focus::Watches, state, theme, tabs);
     let Some(net) = state.selected_network() else {
+        frame.render_widget(block, area);
         return;
     };
+    if let Some(note) = activity_note(net).filter(|_| !net.watches.is_empty()) {
+        block = block.title_bottom(Line::styled(format!(" {note} "), theme.dim()).right_aligned());
+    }
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
     if net.watches.is_empty() {
-        let hint = Line::styled("no watched addresses", theme.dim());
+        let hint = Line::styled("no watched addresses (a: add one)", theme.dim());
         frame.render_widget(Paragraph::new(hint), inner);
         return;
     }
@@ -41,48 +64,53 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let rows_fit = usize::from(inner.height.saturating_sub(1));
     let cursor = state.watch_cursor.min(net.watches.len() - 1);
     let offset = scroll_offset(cursor, rows_fit);
-    let visible: Vec<(usize, [Value; 5])> = net
+    let visible: Vec<(usize, &WatchRow)> = net
         .watches
         .iter()
         .enumerate()
         .skip(offset)
         .take(rows_fit)
-        .map(|(i, w)| (i, values(w, theme)))
         .collect();
-    // Columns as wide as their widest visible value, so big balances never get cut.
-    let mut widths = COLUMNS.map(|(h, _, _)| h.chars().count() as u16);
-    widths[0] = MIN_LABEL;
-    for (_, row) in &visible {
-        for (w, v) in widths.iter_mut().zip(row).skip(1) {
-            *w = (*w).max(v.0.chars().count() as u16);
-        }
-    }
-    let specs: [(u16, u8); 5] = std::array::from_fn(|c| (widths[c], COLUMNS[c].1));
-    let keep = fit_columns(specs, inner.width);
+    let latest = net.latest().map(|h| h.number);
 
+    // A column per token when they all fit, else one compact column for all of them.
+    let mut table = build(net, &visible, latest, theme, false);
+    if net.tokens.len() > 1 && !table.keeps_all_tokens(inner.width) {
+        table = build(net, &visible, latest, theme, true);
+    }
+    let keep = fit_column_list(&table.widths_and_prios(), inner.width);
     // The label takes whatever the other kept columns leave.
-    let others: u16 = (1..5).filter(|c| keep[*c]).map(|c| widths[c] + 1).sum();
-    widths[0] = inner.width.saturating_sub(others).max(MIN_LABEL);
-    let cols: Vec<Column> = (0..5)
+    let others: u16 = (1..table.specs.len())
+        .filter(|c| keep[*c])
+        .map(|c| table.widths[c] + 1)
+        .sum();
+    table.widths[0] = inner.width.saturating_sub(others).max(MIN_LABEL);
+    let cols: Vec<Column> = (0..table.specs.len())
         .filter(|c| keep[*c])
         .map(|c| Column {
-            width: widths[c],
-            right: COLUMNS[c].2,
+            width: table.widths[c],
+            right: table.specs[c].right,
         })
         .collect();
+
     let buf = frame.buffer_mut();
-    let header = COLUMNS
+    let header = table
+        .specs
         .iter()
-        .zip(keep)
-        .filter(|(_, k)| *k)
-        .map(|((h, _, _), _)| (*h, Style::new()));
+        .zip(&keep)
+        .filter(|(_, k)| **k)
+        .map(|(s, _)| (s.header.as_str(), Style::new()));
     table_row(buf, inner, inner.y, &cols, header, theme.dim());
-    for (y, (i, row)) in (inner.y + 1..).zip(&visible) {
-        let cells = row
-            .iter()
-            .zip(keep)
-            .filter(|(_, k)| *k)
-            .map(|((text, style), _)| (text.as_str(), *style));
+    let label_width = usize::from(table.widths[0]);
+    for (y, ((i, _), row)) in (inner.y + 1..).zip(visible.iter().zip(&table.rows)) {
+        let label = format::truncate(&row[0].0, label_width);
+        let cells = std::iter::once((label.as_ref(), row[0].1)).chain(
+            row.iter()
+                .zip(&keep)
+                .skip(1)
+                .filter(|(_, k)| **k)
+                .map(|((text, style), _)| (text.as_str(), *style)),
+        );
         let style = if focused && *i == cursor {
             theme.selected()
         } else {
@@ -92,36 +120,205 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     }
 }
 
-/// A cell's text and its own style (patched over the row's).
-type Value = (String, Style);
+/// Activity is seen in heads; pending transactions add to it only where the backend
+/// reports them (none does yet), so say where it comes from until one shows up.
+fn activity_note(net: &NetworkState) -> Option<&'static str> {
+    let pending_seen = net
+        .watches
+        .iter()
+        .any(|w| w.last_activity.as_ref().is_some_and(|a| a.pending));
+    (!pending_seen).then_some("activity from blocks only")
+}
 
-fn values(w: &WatchRow, theme: &Theme) -> [Value; 5] {
+struct Table {
+    specs: Vec<Spec>,
+    widths: Vec<u16>,
+    rows: Vec<Vec<Value>>,
+    /// Index range of the per-token columns in `specs`.
+    token_cols: std::ops::Range<usize>,
+}
+
+impl Table {
+    fn widths_and_prios(&self) -> Vec<(u16, u8)> {
+        self.widths
+            .iter()
+            .zip(&self.specs)
+            .map(|(w, s)| (*w, s.prio))
+            .collect()
+    }
+
+    fn keeps_all_tokens(&self, width: u16) -> bool {
+        let keep = fit_column_list(&self.widths_and_prios(), width);
+        keep[self.token_cols.clone()].iter().all(|k| *k)
+    }
+}
+
+/// Headers and cells of the visible rows; columns as wide as their widest visible
+/// value, so big balances are never cut.
+fn build(
+    net: &NetworkState,
+    visible: &[(usize, &WatchRow)],
+    latest: Option<u64>,
+    theme: &Theme,
+    compact_tokens: bool,
+) -> Table {
+    let mut specs = vec![
+        spec("label", 0, false),
+        spec("address", 6, false),
+        spec("balance ETH", 0, true),
+        spec("change", 1, true),
+        spec("Δ block", 4, true),
+        spec("nonce", 5, true),
+    ];
+    let first_token = specs.len();
+    if compact_tokens {
+        specs.push(spec("tokens", PRIO_TOKENS, false));
+    } else {
+        for t in &net.tokens {
+            specs.push(spec(&token_name(t), PRIO_TOKENS, true));
+        }
+    }
+    let token_cols = first_token..specs.len();
+    specs.push(spec("activity", PRIO_ACTIVITY, false));
+    specs.push(spec("changed at", 7, true));
+
+    let rows: Vec<Vec<Value>> = visible
+        .iter()
+        .map(|(_, w)| row(net, w, latest, theme, compact_tokens))
+        .collect();
+    let mut widths: Vec<u16> = specs.iter().map(|s| text_width(&s.header)).collect();
+    // Labels ask for their length up to MAX_LABEL (less important columns make room),
+    // then take whatever is left.
+    let longest = rows.iter().map(|r| text_width(&r[0].0)).max().unwrap_or(0);
+    widths[0] = longest.clamp(MIN_LABEL, MAX_LABEL);
+    for row in &rows {
+        for (w, v) in widths.iter_mut().zip(row).skip(1) {
+            *w = (*w).max(text_width(&v.0));
+        }
+    }
+    Table {
+        specs,
+        widths,
+        rows,
+        token_cols,
+    }
+}
+
+fn text_width(s: &str) -> u16 {
+    u16::try_from(s.chars().count()).unwrap_or(u16::MAX)
+}
+
+/// The token's symbol (escaped by the backend; escaped again here in case it was not),
+/// or its short address until the symbol is read.
+fn token_name(t: &TokenMeta) -> String {
+    match &t.symbol {
+        Some(s) => format::truncate(&sanitize(s), MAX_SYMBOL).into_owned(),
+        None => format::short_address(&t.address),
+    }
+}
+
+/// A token amount with the token's decimals (raw units until they are known).
+fn token_amount(amount: U256, meta: &TokenMeta) -> String {
+    match meta.decimals {
+        Some(d) => format::units(amount, d, d.min(4)),
+        None => amount.to_string(),
+    }
+}
+
+fn signed_eth((negative, d): (bool, U256), theme: &Theme) -> Value {
+    if d.is_zero() {
+        return ("0".to_string(), Style::new());
+    }
+    let (sign, style) = if negative {
+        ('-', theme.down())
+    } else {
+        ('+', theme.up())
+    };
+    (format!("{sign}{}", format::eth(d)), style)
+}
+
+fn row(
+    net: &NetworkState,
+    w: &WatchRow,
+    latest: Option<u64>,
+    theme: &Theme,
+    compact_tokens: bool,
+) -> Vec<Value> {
     let none = || ("—".to_string(), theme.dim());
     let balance = match w.balance {
         Some(b) => (format::eth(b), Style::new()),
         None => ("…".to_string(), theme.dim()),
     };
-    let change = match w.change() {
-        Some((_, d)) if d.is_zero() => ("0".to_string(), Style::new()),
-        Some((negative, d)) => {
-            let (sign, style) = if negative {
-                ('-', theme.down())
-            } else {
-                ('+', theme.up())
-            };
-            (format!("{sign}{}", format::eth(d)), style)
-        }
-        None => none(),
-    };
-    let block = match w.last_change_block {
-        Some(b) => (format!("#{}", format::thousands(b)), Style::new()),
-        None => none(),
-    };
-    [
+    let change = w.change().map_or_else(none, |c| signed_eth(c, theme));
+    let in_block = latest
+        .and_then(|l| w.change_in_block(l))
+        .map_or_else(none, |c| signed_eth(c, theme));
+    let nonce = w
+        .nonce
+        .map_or_else(none, |n| (format::thousands(n), Style::new()));
+    let mut out = vec![
         (sanitize(&w.label).into_owned(), Style::new()),
         (format::short_address(&w.address), Style::new()),
         balance,
         change,
-        block,
-    ]
+        in_block,
+        nonce,
+    ];
+
+    // A token balance that changed in the latest head is coloured by its direction
+    // since start.
+    let token_cell = |t: &TokenMeta| -> Value {
+        let Some(b) = w.token(t.address) else {
+            return ("…".to_string(), theme.dim());
+        };
+        let text = token_amount(b.amount, t);
+        let style = match (b.last_change_block, latest) {
+            (Some(c), Some(l)) if c == l && b.amount >= b.initial => theme.up(),
+            (Some(c), Some(l)) if c == l => theme.down(),
+            _ => Style::new(),
+        };
+        (text, style)
+    };
+    if compact_tokens {
+        // The first token, trailing zeros dropped, and how many more there are.
+        let (mut text, style) = net.tokens.first().map_or_else(
+            || (String::new(), Style::new()),
+            |t| {
+                let (amount, style) = token_cell(t);
+                if w.token(t.address).is_none() {
+                    return (amount, style);
+                }
+                let amount = if amount.contains('.') {
+                    amount.trim_end_matches('0').trim_end_matches('.')
+                } else {
+                    &amount
+                };
+                (format!("{amount} {}", token_name(t)), style)
+            },
+        );
+        if net.tokens.len() > 1 {
+            text.push_str(&format!(" +{}", net.tokens.len() - 1));
+        }
+        out.push((
+            format::truncate(&text, MAX_COMPACT_TOKENS).into_owned(),
+            style,
+        ));
+    } else {
+        out.extend(net.tokens.iter().map(token_cell));
+    }
+
+    let activity = match &w.last_activity {
+        Some(a) if a.pending => ("pending".to_string(), theme.warn()),
+        Some(a) => match a.block {
+            Some(b) => (format!("block {}", format::thousands(b)), Style::new()),
+            None => none(),
+        },
+        None => none(),
+    };
+    out.push(activity);
+    out.push(match w.last_change_block {
+        Some(b) => (format!("#{}", format::thousands(b)), Style::new()),
+        None => none(),
+    });
+    out
 }

@@ -1,0 +1,170 @@
+//! The selected network's watched contracts and what their views answered: a value
+//! that changed in the latest head highlighted, the one before it dim, errors per view.
+
+use ratatui::Frame;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+
+use super::{Theme, format, scroll_offset, side_block};
+use crate::event::ViewValue;
+use crate::state::{AppState, Focus, ViewRow};
+use crate::text::sanitize;
+
+/// Indent of a view under its contract.
+const INDENT: &str = "  ";
+
+pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, tabs: bool) {
+    let focused = state.focus == Focus::Contracts;
+    let block = side_block(Focus::Contracts, state, theme, tabs);
+    let inner = block.inner(area);
+    frame.render_widget(block, area);
+    let Some(net) = state.selected_network() else {
+        return;
+    };
+    if net.contracts.is_empty() {
+        let hint = Line::styled("no contracts configured on this network", theme.dim());
+        frame.render_widget(Paragraph::new(hint), inner);
+        return;
+    }
+    let latest = net.latest().map(|h| h.number);
+    // Calls line up in one column, at most 2/5 of the pane, so values start together;
+    // output types go first when the calls are too long for that.
+    let views = || net.contracts.iter().flat_map(|c| &c.views);
+    let longest = |short: bool| {
+        views()
+            .map(|v| call_text(&v.call, short).chars().count())
+            .max()
+            .unwrap_or(0)
+    };
+    let max_call = usize::from(inner.width) * 2 / 5;
+    let short = longest(false) > max_call;
+    let call_width = longest(short).min(max_call);
+    let width = usize::from(inner.width);
+    let rows = usize::from(inner.height);
+    let total = net.contract_lines();
+    let cursor = state.contracts_cursor.min(total.saturating_sub(1));
+    let offset = scroll_offset(cursor, rows);
+    let lines = net
+        .contracts
+        .iter()
+        .flat_map(|c| {
+            let head = Line::from(vec![
+                Span::styled(sanitize(&c.label).into_owned(), theme.title(false)),
+                Span::styled(
+                    format!("  {}", format::short_address(&c.address)),
+                    theme.dim(),
+                ),
+            ]);
+            std::iter::once(head).chain(
+                c.views
+                    .iter()
+                    .map(|v| view_line(v, short, call_width, latest, theme)),
+            )
+        })
+        .enumerate()
+        .skip(offset)
+        .take(rows)
+        .map(|(i, line)| {
+            let line = fit_line(line, width);
+            if focused && i == cursor {
+                line.patch_style(theme.selected())
+            } else {
+                line
+            }
+        });
+    for (y, line) in (inner.y..).zip(lines) {
+        frame.render_widget(
+            line,
+            Rect {
+                y,
+                height: 1,
+                ..inner
+            },
+        );
+    }
+}
+
+/// A view's call as configured, or without its output types (`balanceOf(address)`).
+fn call_text(call: &str, short: bool) -> &str {
+    if !short {
+        return call;
+    }
+    let mut depth = 0usize;
+    for (i, c) in call.char_indices() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth == 1 => return &call[..=i],
+            ')' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    call
+}
+
+/// Cut a line to `width` characters, ending in `…` when cut.
+fn fit_line(line: Line<'static>, width: usize) -> Line<'static> {
+    if line.width() <= width {
+        return line;
+    }
+    let mut room = width;
+    let mut spans = Vec::with_capacity(line.spans.len());
+    for span in line.spans {
+        if room == 0 {
+            break;
+        }
+        let n = span.content.chars().count();
+        if n < room {
+            room -= n;
+            spans.push(span);
+        } else {
+            let text = format::truncate(&span.content, room).into_owned();
+            spans.push(Span::styled(text, span.style));
+            room = 0;
+        }
+    }
+    Line::from(spans)
+}
+
+fn view_line(
+    v: &ViewRow,
+    short: bool,
+    call_width: usize,
+    latest: Option<u64>,
+    theme: &Theme,
+) -> Line<'static> {
+    let call = format::truncate(&sanitize(call_text(&v.call, short)), call_width).into_owned();
+    let mut spans = vec![
+        Span::raw(INDENT),
+        Span::styled(format!("{call:<call_width$}  "), theme.dim()),
+    ];
+    // Highlighted while the change is in the newest head (or the one before, so a
+    // change does not vanish the instant the next head lands before a refresh).
+    let fresh = match (v.last_change_block, latest) {
+        (Some(c), Some(l)) => c + 1 >= l,
+        _ => false,
+    };
+    match &v.value {
+        None => spans.push(Span::styled("…", theme.dim())),
+        Some(value) => {
+            let style = if fresh { theme.up() } else { theme.text() };
+            spans.push(answer(value, style, theme));
+        }
+    }
+    if let Some(prev) = &v.previous {
+        let prev = match prev {
+            Ok(p) => sanitize(&p.display).into_owned(),
+            Err(e) => format!("✗ {}", sanitize(e)),
+        };
+        spans.push(Span::styled(format!("  was {prev}"), theme.dim()));
+    }
+    Line::from(spans)
+}
+
+fn answer(value: &Result<ViewValue, String>, style: Style, theme: &Theme) -> Span<'static> {
+    match value {
+        Ok(v) => Span::styled(sanitize(&v.display).into_owned(), style),
+        Err(e) => Span::styled(format!("✗ {}", sanitize(e)), theme.error()),
+    }
+}
