@@ -223,11 +223,14 @@ pub(crate) fn render(v: &DynSolValue, decimals: Option<u8>, watched: &Watched) -
         DynSolValue::Uint(u, _) => {
             let display = match decimals {
                 Some(d) => format_units(*u, d),
-                None => u.to_string(),
+                None => crate::text::group_thousands(&u.to_string()),
             };
             (display, json!(u.to_string()))
         }
-        DynSolValue::Int(i, _) => (i.to_string(), json!(i.to_string())),
+        DynSolValue::Int(i, _) => (
+            crate::text::group_thousands(&i.to_string()),
+            json!(i.to_string()),
+        ),
         DynSolValue::Bool(b) => (b.to_string(), json!(b)),
         DynSolValue::String(s) => {
             let clean = sanitize(s).into_owned();

@@ -754,13 +754,20 @@ pub fn format_units(amount: U256, decimals: u8) -> String {
     let digits = amount.to_string();
     let places = usize::from(decimals);
     if places == 0 {
-        return digits;
+        return crate::text::group_thousands(&digits);
     }
     let padded = format!("{digits:0>width$}", width = places + 1);
     let (int, frac) = padded.split_at(padded.len() - places);
+    // Whole amounts keep six decimals (enough to see change); dust keeps them all.
+    let frac = if int != "0" {
+        &frac[..frac.len().min(6)]
+    } else {
+        frac
+    };
     let frac = frac.trim_end_matches('0');
+    let int = crate::text::group_thousands(int);
     if frac.is_empty() {
-        int.to_string()
+        int
     } else {
         format!("{int}.{frac}")
     }
@@ -1052,6 +1059,14 @@ mod tests {
         assert_eq!(format_units(U256::from(1_500_000u64), 6), "1.5");
         assert_eq!(format_units(U256::from(2_000_000u64), 6), "2");
         assert_eq!(format_units(U256::from(42u64), 0), "42");
+        assert_eq!(
+            format_units(U256::from(49_875_930_521_091_811_414_392u128), 18),
+            "49,875.930521"
+        );
+        assert_eq!(
+            format_units(U256::from(1_234_567_000u64), 0),
+            "1,234,567,000"
+        );
     }
 
     #[test]

@@ -13,14 +13,7 @@ pub fn thousands(n: u64) -> String {
 }
 
 fn group_digits(digits: &str) -> String {
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    crate::text::group_thousands(digits)
 }
 
 /// A compact age or countdown: `3s`, `1m12s`, `1h02m`, `2d03h`.
