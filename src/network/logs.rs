@@ -4,6 +4,8 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use alloy_dyn_abi::{DynSolValue, EventExt};
 use alloy_json_abi::Event;
@@ -25,6 +27,8 @@ pub const TRANSFER_TOPIC: B256 =
     alloy_primitives::b256!("ddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef");
 /// How many (block hash, log index) keys are remembered to deliver each log once.
 const SEEN_KEPT: usize = 8192;
+/// Longest wait for token metadata before logs are shown anyway.
+const META_WAIT: Duration = Duration::from_secs(5);
 /// Smallest block range split further when a provider refuses a range.
 const MAX_SPLITS: u32 = 16;
 
@@ -62,6 +66,11 @@ fn transfer_event() -> Event {
 }
 
 impl LogDecoder {
+    /// Does it decode any configured token's logs?
+    pub fn has_tokens(&self) -> bool {
+        self.sources.values().any(|s| s.token)
+    }
+
     pub fn new(contracts: &[ContractConfig], tokens: &[Address]) -> Self {
         let mut sources: HashMap<Address, Source> = HashMap::new();
         for c in contracts {
@@ -359,6 +368,14 @@ pub(crate) async fn run(
                 }
             }
         };
+        // A token's first logs can come before its decimals are read; wait (briefly)
+        // for the metadata so amounts are not shown as raw integers.
+        if decoder.has_tokens() && !watched.meta_ready.load(Ordering::SeqCst) {
+            let ready = watched.meta_notify.notified();
+            if !watched.meta_ready.load(Ordering::SeqCst) {
+                let _ = tokio::time::timeout(META_WAIT, ready).await;
+            }
+        }
         for log in logs {
             if !seen.first(&log) {
                 continue;

@@ -735,6 +735,17 @@ impl Supervisor {
     }
 }
 
+/// Does this HTTP endpoint answer `eth_chainId`, with the expected id if one is set?
+async fn on_chain(http: &HttpClient, want: Option<u64>) -> bool {
+    match http
+        .call::<alloy_primitives::U64>("eth_chainId", json!([]))
+        .await
+    {
+        Ok(id) => want.is_none_or(|w| w == id.to::<u64>()),
+        Err(_) => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -767,16 +778,5 @@ mod tests {
             .expect("notified");
         drop(tx);
         assert_eq!(recv_command(&mut rx, &watched).await, None);
-    }
-}
-
-/// Does this HTTP endpoint answer `eth_chainId`, with the expected id if one is set?
-async fn on_chain(http: &HttpClient, want: Option<u64>) -> bool {
-    match http
-        .call::<alloy_primitives::U64>("eth_chainId", json!([]))
-        .await
-    {
-        Ok(id) => want.is_none_or(|w| w == id.to::<u64>()),
-        Err(_) => false,
     }
 }

@@ -6,7 +6,7 @@
 //! works for nonces and views alike, and one failing entry does not fail the others.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use alloy_dyn_abi::{DynSolType, DynSolValue, FunctionExt};
@@ -33,6 +33,10 @@ pub(crate) struct Watched {
     tokens: RwLock<HashMap<Address, TokenMeta>>,
     /// Woken when the address list changes, so new addresses are read at once.
     pub changed: Notify,
+    /// Set once token metadata has been read, so logs are not rendered before
+    /// their amounts can be formatted with the token's decimals.
+    pub meta_ready: AtomicBool,
+    pub meta_notify: Notify,
     /// The `logs` subscription is active on the current connection; while it is not,
     /// the logs of each new head are fetched with `eth_getLogs`.
     pub logs_live: AtomicBool,
@@ -255,7 +259,13 @@ async fn refresh(
     };
     let mut metas: HashMap<Address, TokenMeta> = HashMap::new();
     let mut out = Vec::new();
-    for (slot, res) in slots.into_iter().zip(results) {
+    // Token metadata first: views and balances read in the same batch are then
+    // already formatted with the token's decimals.
+    let (meta_first, rest): (Vec<_>, Vec<_>) = slots
+        .into_iter()
+        .zip(results)
+        .partition(|(slot, _)| matches!(slot, Slot::Meta { .. }));
+    for (slot, res) in meta_first.into_iter().chain(rest) {
         match slot {
             Slot::Balance(address) => {
                 let Some(wei) = decode::<U256>(&res, shared, "balance", address) else {
@@ -324,10 +334,11 @@ async fn refresh(
                     MetaField::Symbol => meta.symbol = token_text(&bytes),
                     MetaField::Name => meta.name = token_text(&bytes),
                 }
+                watched.set_token(meta.clone());
             }
             Slot::View { contract, view } => {
                 let c = &contracts[contract];
-                let value = view_value(&res, &c.views[view].function, watched);
+                let value = view_value(&res, &c.views[view].function, watched, c.address);
                 if last.views.get(&(contract, view)) != Some(&value) {
                     last.views.insert((contract, view), value.clone());
                     out.push(Update::View {
@@ -372,11 +383,15 @@ async fn refresh(
         }
     }
     // Metadata first, so token balances arrive with their decimals known.
+    let had_meta = !metas.is_empty();
     for meta in metas.into_values() {
         watched.set_token(meta.clone());
         if updates.send(Update::Token { net, meta }).await.is_err() {
             return false;
         }
+    }
+    if had_meta && !watched.meta_ready.swap(true, Ordering::SeqCst) {
+        watched.meta_notify.notify_waiters();
     }
     for u in out {
         if updates.send(u).await.is_err() {
@@ -473,6 +488,7 @@ fn view_value(
     res: &BatchResult,
     function: &alloy_json_abi::Function,
     watched: &Watched,
+    contract: Address,
 ) -> Result<ViewValue, String> {
     let raw = res.as_ref().map_err(revert_reason)?;
     let bytes: Bytes = serde_json::from_str(raw.get()).map_err(|e| format!("bad answer: {e}"))?;
@@ -483,6 +499,13 @@ fn view_value(
         .abi_decode_output(&bytes)
         .map_err(|e| sanitize(&format!("cannot decode the answer: {e}")).into_owned())?;
     let (display, json) = match values.as_slice() {
+        // On a configured token a single uint256 answer (totalSupply, balanceOf,
+        // allowance) is an amount: show it with the token's decimals.
+        [one @ DynSolValue::Uint(_, 256)] => render(
+            one,
+            watched.token(contract).and_then(|m| m.decimals),
+            watched,
+        ),
         [one] => render(one, None, watched),
         many => render(&DynSolValue::Tuple(many.to_vec()), None, watched),
     };
