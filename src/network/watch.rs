@@ -499,13 +499,20 @@ fn view_value(
         .abi_decode_output(&bytes)
         .map_err(|e| sanitize(&format!("cannot decode the answer: {e}")).into_owned())?;
     let (display, json) = match values.as_slice() {
-        // On a configured token a single uint256 answer (totalSupply, balanceOf,
-        // allowance) is an amount: show it with the token's decimals.
-        [one @ DynSolValue::Uint(_, 256)] => render(
-            one,
-            watched.token(contract).and_then(|m| m.decimals),
-            watched,
-        ),
+        // On a configured token, the ERC-20 amount views answer in token units:
+        // show them with the token's decimals (other views stay plain numbers).
+        [one @ DynSolValue::Uint(_, 256)]
+            if matches!(
+                function.name.as_str(),
+                "totalSupply" | "balanceOf" | "allowance"
+            ) =>
+        {
+            render(
+                one,
+                watched.token(contract).and_then(|m| m.decimals),
+                watched,
+            )
+        }
         [one] => render(one, None, watched),
         many => render(&DynSolValue::Tuple(many.to_vec()), None, watched),
     };
@@ -538,6 +545,40 @@ mod tests {
 
     fn abi_string(s: &str) -> Vec<u8> {
         DynSolValue::String(s.to_string()).abi_encode()
+    }
+
+    #[test]
+    fn token_amount_views_use_decimals_and_other_views_do_not() {
+        let token = Address::repeat_byte(7);
+        let watched = Watched::new(Vec::new());
+        watched.set_token(TokenMeta {
+            address: token,
+            symbol: None,
+            name: None,
+            decimals: Some(6),
+        });
+        let answer: BatchResult = Ok(serde_json::value::to_raw_value(&Bytes::from(
+            U256::from(1_500_000u64).to_be_bytes::<32>().to_vec(),
+        ))
+        .expect("raw"));
+        let f = |sig: &str| alloy_json_abi::Function::parse(sig).expect("signature");
+        let shown = |sig: &str, at: Address| {
+            view_value(&answer, &f(sig), &watched, at)
+                .map(|v| v.display)
+                .expect("value")
+        };
+        assert_eq!(
+            shown("function totalSupply() returns (uint256)", token),
+            "1.5"
+        );
+        assert_eq!(
+            shown("function flag() returns (uint256)", token),
+            "1,500,000"
+        );
+        assert_eq!(
+            shown("function totalSupply() returns (uint256)", Address::ZERO),
+            "1,500,000"
+        );
     }
 
     #[test]
