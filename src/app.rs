@@ -104,7 +104,18 @@ pub async fn run(
     loop {
         let due = last_draw.map_or(Instant::now(), |t| t + FRAME_BUDGET);
         if dirty && Instant::now() >= due {
-            guard.terminal.draw(|f| ui::draw(f, &state, &theme))?;
+            // Synchronized update: the terminal shows the whole frame at once, never
+            // a half-written one (rows of two frames mixed while a list scrolls).
+            crossterm::execute!(
+                std::io::stdout(),
+                crossterm::terminal::BeginSynchronizedUpdate
+            )?;
+            let drawn = guard.terminal.draw(|f| ui::draw(f, &state, &theme));
+            crossterm::execute!(
+                std::io::stdout(),
+                crossterm::terminal::EndSynchronizedUpdate
+            )?;
+            drawn?;
             last_draw = Some(Instant::now());
             dirty = false;
         }
