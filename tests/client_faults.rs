@@ -776,3 +776,49 @@ async fn rate_limited_handshake_backs_off_and_never_says_unsupported() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failover_to_the_fallback_endpoint_and_back_to_the_primary() {
+    let primary = devnet("primary", 7100, 200, 100).await;
+    let fallback = devnet("fallback", 7100, 200, 101).await;
+    let mut net = network(&primary, 1);
+    net.fallbacks = vec![chaintop::config::Endpoint {
+        ws: Some(fallback.ws_url()),
+        http: Some(fallback.http_url()),
+    }];
+    let mut c = Client::start(&config(vec![net]));
+    let live_on = |l: &client_support::Log, url: &str| matches!(&l.state.networks[0].conn, ConnState::Live { endpoint } if endpoint == url);
+    c.wait("live on the primary", T, |l| {
+        live_on(l, &primary.ws_url()).then_some(())
+    })
+    .await;
+    c.more_heads(0, 2, T).await;
+
+    // The primary goes away: after repeated failures the fallback takes over, and
+    // heads keep coming from it.
+    primary
+        .handle()
+        .inject(Fault::Down(Duration::from_secs(20)));
+    c.wait("live on the fallback", Duration::from_secs(30), |l| {
+        live_on(l, &fallback.ws_url()).then_some(())
+    })
+    .await;
+    c.more_heads(0, 3, T).await;
+    assert!(primary.handle().ws_connections() == 0);
+
+    // Back again: the primary answers its health probe and is taken back, with only
+    // one WebSocket open at a time.
+    c.wait("back on the primary", Duration::from_secs(45), |l| {
+        live_on(l, &primary.ws_url()).then_some(())
+    })
+    .await;
+    c.more_heads(0, 2, T).await;
+    assert_eq!(
+        (
+            primary.handle().ws_connections(),
+            fallback.handle().ws_connections()
+        ),
+        (1, 0),
+        "exactly one WebSocket per network"
+    );
+}

@@ -36,8 +36,9 @@ const BACKOFF_CAP: Duration = Duration::from_secs(30);
 const POLL_AFTER_FAILURES: u32 = 3;
 /// Consecutive failed connects before moving to the next endpoint.
 const FAILOVER_AFTER: u32 = 3;
-/// How often a fallback connection checks whether the primary is healthy again.
-const PRIMARY_PROBE: Duration = Duration::from_secs(60);
+/// How often a fallback connection checks whether the primary is healthy again, in
+/// heartbeat intervals (60 s with the default 15 s ping).
+const PRIMARY_PROBE_PINGS: u32 = 4;
 
 const ID_CHAIN: u64 = 1;
 const ID_SUB_HEADS: u64 = 2;
@@ -495,8 +496,10 @@ impl Supervisor {
         let mut pending: u64 = 0;
         let mut pending_reported_nonzero = false;
         let mut poll = tokio::time::interval(self.shared.poll_interval());
-        let mut primary_probe =
-            tokio::time::interval_at((Instant::now() + PRIMARY_PROBE).into(), PRIMARY_PROBE);
+        let mut primary_probe = tokio::time::interval_at(
+            (Instant::now() + ping_every * PRIMARY_PROBE_PINGS).into(),
+            ping_every * PRIMARY_PROBE_PINGS,
+        );
 
         let live_for = |since: Option<Instant>| since.map(|s| s.elapsed());
 
