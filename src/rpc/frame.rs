@@ -3,6 +3,8 @@
 //! length of hex quantities (by the typed decoding, which rejects overflow).
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use alloy_primitives::B256;
 use serde::Deserialize;
@@ -124,6 +126,22 @@ pub fn decode(text: &str) -> Result<Incoming<'_>, FrameError> {
         (None, None) => return Err(FrameError::Unexpected),
     };
     Ok(Incoming::Response { id, result })
+}
+
+/// Called with (network index, block number, when its frame was read off the socket).
+pub type HeadProbe = fn(usize, u64, Instant);
+
+static HEAD_PROBE: OnceLock<HeadProbe> = OnceLock::new();
+
+/// Install the receive-time probe used by the load benchmark to measure frame →
+/// applied → drawn latency from a real stamp. Without it the session pays one atomic
+/// load per frame. Returns false when a probe was already installed.
+pub fn set_head_probe(probe: HeadProbe) -> bool {
+    HEAD_PROBE.set(probe).is_ok()
+}
+
+pub fn head_probe() -> Option<HeadProbe> {
+    HEAD_PROBE.get().copied()
 }
 
 /// Decode a `newHeads` notification result.
