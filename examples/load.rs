@@ -504,7 +504,7 @@ fn memory(
         (child, pid)
     } else {
         let (w, h) = parse_size(&args.size)?;
-        common::spawn_tui(&bin, &cmd_args, w, h, std::process::Stdio::null())?
+        common::spawn_tui(&bin, &cmd_args, w, h, None)?
     };
     let heads0: Vec<u64> = devnets.iter().map(Devnet::head).collect();
     let http0: Vec<u64> = devnets.iter().map(|d| d.handle().http_requests()).collect();

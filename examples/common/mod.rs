@@ -145,27 +145,56 @@ pub fn write_config(
 }
 
 /// The real binary's TUI under a pseudo-terminal of `cols` x `rows` (util-linux
-/// `script`), its screen output discarded unless `screen` is `Stdio::piped()`. Returns
-/// the `script` child and the pid of chaintop itself once it has started.
+/// `script`). A thread plays the terminal: it answers cursor-position queries (crossterm
+/// asks once at start) and passes the screen output, stamped, to `screen` if given.
+/// Returns the `script` child and the pid of chaintop itself once it has started.
 pub fn spawn_tui(
     bin: &Path,
     args: &[String],
     cols: u16,
     rows: u16,
-    screen: Stdio,
+    screen: Option<std::sync::mpsc::Sender<(Instant, Vec<u8>)>>,
 ) -> anyhow::Result<(Child, u32)> {
     let cmd = format!(
         "stty cols {cols} rows {rows}; exec {} {}",
         bin.display(),
         args.join(" ")
     );
-    let child = Command::new("script")
+    let mut child = Command::new("script")
         .args(["-qfec", &cmd, "/dev/null"])
-        .stdin(Stdio::piped()) // kept open: EOF on stdin would end `script`
-        .stdout(screen)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .context("running `script` (util-linux) to give chaintop a terminal")?;
+    let mut input = child.stdin.take().context("no pty input")?;
+    let mut output = child.stdout.take().context("no pty output")?;
+    std::thread::Builder::new()
+        .name("pty-reader".into())
+        .spawn(move || {
+            use std::io::{Read, Write};
+            let mut buf = [0u8; 65536];
+            let mut tail = Vec::new();
+            loop {
+                let n = match output.read(&mut buf) {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => n,
+                };
+                let at = Instant::now();
+                // The query may straddle two reads.
+                tail.extend_from_slice(&buf[..n]);
+                let queries = tail.windows(4).filter(|w| w == b"\x1b[6n").count();
+                for _ in 0..queries {
+                    let _ = input.write_all(b"\x1b[1;1R");
+                    let _ = input.flush();
+                }
+                let keep = tail.len().saturating_sub(3);
+                tail.drain(..keep);
+                if let Some(tx) = &screen {
+                    let _ = tx.send((at, buf[..n].to_vec()));
+                }
+            }
+        })?;
     let pid = find_descendant(child.id(), bin, Duration::from_secs(5))?;
     Ok((child, pid))
 }
