@@ -46,31 +46,46 @@ pub enum FrameError {
 
 /// Fail fast on deeply nested JSON without recursing (serde_json's own recursion
 /// limit is 128; we reject earlier and never build a tree for hostile frames).
+///
+/// Runs on every frame before serde does, so it jumps from one structural byte to
+/// the next instead of stepping a state machine through every byte: hot frames are
+/// mostly long hex strings (a byte-at-a-time scan cost more than the whole parse).
 pub fn check_depth(text: &str, max: usize) -> Result<(), FrameError> {
+    let bytes = text.as_bytes();
     let mut depth = 0usize;
-    let mut in_str = false;
-    let mut escaped = false;
-    for &b in text.as_bytes() {
-        if in_str {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_str = false,
-                _ => {}
+    let mut i = 0;
+    while let Some(off) = bytes.get(i..).and_then(|r| {
+        r.iter()
+            .position(|&b| matches!(b, b'"' | b'[' | b'{' | b']' | b'}'))
+    }) {
+        i += off;
+        match bytes[i] {
+            b'"' => {
+                // Skip to the closing quote; an escape hides the byte after it.
+                i += 1;
+                loop {
+                    let Some(o) = bytes
+                        .get(i..)
+                        .and_then(|r| r.iter().position(|&b| b == b'"' || b == b'\\'))
+                    else {
+                        return Ok(()); // unterminated string: serde reports it
+                    };
+                    i += o;
+                    if bytes[i] == b'"' {
+                        break;
+                    }
+                    i += 2;
+                }
             }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max {
                     return Err(FrameError::TooDeep);
                 }
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+            _ => depth = depth.saturating_sub(1),
         }
+        i += 1;
     }
     Ok(())
 }
@@ -228,5 +243,14 @@ mod tests {
             "[".repeat(500)
         );
         assert!(decode(&s).is_ok());
+        // Escaped quotes and backslashes do not end a string early.
+        let esc = format!(r#"{{"a":"\\\"{}\\","b":1}}"#, "[".repeat(100));
+        assert_eq!(check_depth(&esc, 2), Ok(()));
+        assert_eq!(
+            check_depth(r#"[["\\"],[[["x"]]]]"#, 3),
+            Err(FrameError::TooDeep)
+        );
+        assert_eq!(check_depth(r#"[["\\"],[["x"]]]"#, 3), Ok(()));
+        assert_eq!(check_depth(r#"["unterminated \"#, 1), Ok(()));
     }
 }
