@@ -131,13 +131,16 @@ struct Recorder {
     last_number: HashMap<usize, u64>,
     gaps: u64,
     repeats: u64,
+    warmup_repeats: u64,
     pending_dropped: u64,
 }
 
 impl Recorder {
     fn head(&mut self, net: usize, number: u64, out: Instant) {
+        let warming = self.warm.is_some_and(|w| out < w);
         match self.last_number.insert(net, number) {
             Some(prev) if number == prev + 1 => {}
+            Some(prev) if number <= prev && warming => self.warmup_repeats += 1,
             Some(prev) if number <= prev => self.repeats += 1,
             Some(_) => self.gaps += 1,
             None => {}
@@ -416,11 +419,12 @@ fn run_step(
     let mode = if args.headless { "headless" } else { "tui" };
     println!("== {} [{mode}] window {window:.1}s", step.label);
     println!(
-        "  pending received {:.0}/s  heads shown {:.0}/s  gaps {}  repeats {}  pending dropped {}  unstamped (backfill) heads {}",
+        "  pending received {:.0}/s  heads shown {:.0}/s  gaps {}  repeats {} (warm-up {})  pending dropped {}  unstamped (backfill) heads {}",
         pending as f64 / window,
         heads.len() as f64 / window,
         rec.gaps,
         rec.repeats,
+        rec.warmup_repeats,
         rec.pending_dropped,
         unstamped
     );
