@@ -160,6 +160,15 @@ impl ChainTracker {
         if self.hash_at(head.number) == Some(head.hash) {
             return; // already shown
         }
+        // Older than anything tracked: a notification that was queued while a
+        // catch-up already fetched newer blocks. Not a reorg: nothing to compare with.
+        if self
+            .recent
+            .front()
+            .is_some_and(|(first, _)| head.number < *first)
+        {
+            return;
+        }
         if head.number > tip_n + 1 {
             self.catch_up(head.number - 1, HeadSource::Backfill, src, chunk, out)
                 .await;
@@ -379,6 +388,26 @@ mod tests {
             vec![9, 10, 11]
         );
         assert_eq!(t.tip(), Some((11, b11.hash)));
+    }
+
+    #[tokio::test]
+    async fn queued_heads_older_than_a_catch_up_are_not_reorgs() {
+        let chain = Chain::new(30);
+        let mut t = ChainTracker::default();
+        let mut out = Vec::new();
+        // First connect: the catch-up shows the current head (25) at once...
+        t.catch_up(25, HeadSource::Backfill, &chain, 4, &mut out)
+            .await;
+        // ...while notifications for 21..=25 were still queued behind it.
+        for n in 21..=26 {
+            t.accept(chain.block(n), HeadSource::Ws, &chain, 4, &mut out)
+                .await;
+        }
+        assert!(!out.iter().any(|s| matches!(s, Step::Reorg(_))), "{out:?}");
+        assert_eq!(
+            heads(&out),
+            vec![(25, HeadSource::Backfill), (26, HeadSource::Ws)]
+        );
     }
 
     #[tokio::test]

@@ -519,6 +519,7 @@ impl Supervisor {
                         Some(Err(e)) => return End::lost(format!("connection error: {e}"), live_for(live_since)),
                         None => return End::lost("connection closed", live_for(live_since)),
                     };
+                    let probe = frame::head_probe().map(|p| (p, Instant::now()));
                     let now_ms = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64);
                     self.shared.messages.fetch_add(1, Ordering::Relaxed);
                     self.shared.last_message_ms.store(now_ms, Ordering::Relaxed);
@@ -560,6 +561,9 @@ impl Supervisor {
                                 },
                                 Some(SubKind::NewHeads) => match frame::decode_head(result) {
                                     Ok(b) => {
+                                        if let Some((p, at)) = probe {
+                                            p(self.net, b.number.to(), at);
+                                        }
                                         if self.watchdog.on_head(b.number.to(), Instant::now())
                                             && !self.set_state(ConnState::Live { endpoint: endpoint.clone() }).await
                                         {

@@ -3,6 +3,8 @@
 //! length of hex quantities (by the typed decoding, which rejects overflow).
 
 use std::borrow::Cow;
+use std::sync::OnceLock;
+use std::time::Instant;
 
 use alloy_primitives::B256;
 use serde::Deserialize;
@@ -44,31 +46,46 @@ pub enum FrameError {
 
 /// Fail fast on deeply nested JSON without recursing (serde_json's own recursion
 /// limit is 128; we reject earlier and never build a tree for hostile frames).
+///
+/// Runs on every frame before serde does, so it jumps from one structural byte to
+/// the next instead of stepping a state machine through every byte: hot frames are
+/// mostly long hex strings (a byte-at-a-time scan cost more than the whole parse).
 pub fn check_depth(text: &str, max: usize) -> Result<(), FrameError> {
+    let bytes = text.as_bytes();
     let mut depth = 0usize;
-    let mut in_str = false;
-    let mut escaped = false;
-    for &b in text.as_bytes() {
-        if in_str {
-            match (escaped, b) {
-                (true, _) => escaped = false,
-                (false, b'\\') => escaped = true,
-                (false, b'"') => in_str = false,
-                _ => {}
+    let mut i = 0;
+    while let Some(off) = bytes.get(i..).and_then(|r| {
+        r.iter()
+            .position(|&b| matches!(b, b'"' | b'[' | b'{' | b']' | b'}'))
+    }) {
+        i += off;
+        match bytes[i] {
+            b'"' => {
+                // Skip to the closing quote; an escape hides the byte after it.
+                i += 1;
+                loop {
+                    let Some(o) = bytes
+                        .get(i..)
+                        .and_then(|r| r.iter().position(|&b| b == b'"' || b == b'\\'))
+                    else {
+                        return Ok(()); // unterminated string: serde reports it
+                    };
+                    i += o;
+                    if bytes[i] == b'"' {
+                        break;
+                    }
+                    i += 2;
+                }
             }
-            continue;
-        }
-        match b {
-            b'"' => in_str = true,
             b'[' | b'{' => {
                 depth += 1;
                 if depth > max {
                     return Err(FrameError::TooDeep);
                 }
             }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
+            _ => depth = depth.saturating_sub(1),
         }
+        i += 1;
     }
     Ok(())
 }
@@ -124,6 +141,22 @@ pub fn decode(text: &str) -> Result<Incoming<'_>, FrameError> {
         (None, None) => return Err(FrameError::Unexpected),
     };
     Ok(Incoming::Response { id, result })
+}
+
+/// Called with (network index, block number, when its frame was read off the socket).
+pub type HeadProbe = fn(usize, u64, Instant);
+
+static HEAD_PROBE: OnceLock<HeadProbe> = OnceLock::new();
+
+/// Install the receive-time probe used by the load benchmark to measure frame →
+/// applied → drawn latency from a real stamp. Without it the session pays one atomic
+/// load per frame. Returns false when a probe was already installed.
+pub fn set_head_probe(probe: HeadProbe) -> bool {
+    HEAD_PROBE.set(probe).is_ok()
+}
+
+pub fn head_probe() -> Option<HeadProbe> {
+    HEAD_PROBE.get().copied()
 }
 
 /// Decode a `newHeads` notification result.
@@ -210,5 +243,14 @@ mod tests {
             "[".repeat(500)
         );
         assert!(decode(&s).is_ok());
+        // Escaped quotes and backslashes do not end a string early.
+        let esc = format!(r#"{{"a":"\\\"{}\\","b":1}}"#, "[".repeat(100));
+        assert_eq!(check_depth(&esc, 2), Ok(()));
+        assert_eq!(
+            check_depth(r#"[["\\"],[[["x"]]]]"#, 3),
+            Err(FrameError::TooDeep)
+        );
+        assert_eq!(check_depth(r#"[["\\"],[["x"]]]"#, 3), Ok(()));
+        assert_eq!(check_depth(r#"["unterminated \"#, 1), Ok(()));
     }
 }

@@ -1,0 +1,263 @@
+//! Hot paths, one criterion group each: decoding the frames that arrive at line rate,
+//! folding updates into the state, and drawing the whole screen.
+//!
+//! Run: `cargo bench --bench hot_paths` (figures in BENCHMARKS.md).
+
+use std::hint::black_box;
+use std::time::{Duration, Instant, SystemTime};
+
+use alloy_primitives::{Address, B256, U256, keccak256};
+use chaintop::event::{ConnState, ConnStats, Head, HeadSource, SubKind, SubStatus, Update};
+use chaintop::rpc::frame::{self, Incoming};
+use chaintop::rpc::types::RpcErrorObj;
+use chaintop::state::{AppState, NetworkState, WatchRow};
+use chaintop::ui::{Theme, draw};
+use criterion::{Criterion, criterion_group, criterion_main};
+use ratatui::Terminal;
+use ratatui::backend::TestBackend;
+use serde_json::value::RawValue;
+
+fn hash(n: u64) -> B256 {
+    keccak256(n.to_be_bytes())
+}
+
+/// A `newHeads` notification as the devnet and anvil send it (header plus tx hashes).
+fn new_heads_frame(txs: usize) -> String {
+    let tx_hashes: Vec<String> = (0..txs as u64)
+        .map(|i| format!("\"{}\"", hash(i)))
+        .collect();
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"0x8b3f1a2c9d","result":{{"hash":"{}","parentHash":"{}","number":"0x1220a7f","timestamp":"0x6553f100","gasUsed":"0xe4e1c0","gasLimit":"0x1c9c380","baseFeePerGas":"0x2dfd1f0b5","miner":"0x95222290dd7278aa3ddd389cc1e1d165cc4bafe5","extraData":"0x636861696e746f70","logsBloom":"0x{}","stateRoot":"{}","transactions":[{}]}}}}}}"#,
+        hash(1),
+        hash(0),
+        "00".repeat(256),
+        hash(2),
+        tx_hashes.join(",")
+    )
+}
+
+fn pending_frame() -> String {
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"0x4c1d","result":"{}"}}}}"#,
+        hash(42)
+    )
+}
+
+fn balance_batch(n: u64) -> String {
+    let entries: Vec<String> = (0..n)
+        .map(|i| {
+            format!(
+                r#"{{"jsonrpc":"2.0","id":{},"result":"0x{:x}"}}"#,
+                1000 + i,
+                1_234_567_890_123_456_789u128 * u128::from(i + 1)
+            )
+        })
+        .collect();
+    format!("[{}]", entries.join(","))
+}
+
+/// The serde path of `HttpClient::batch` followed by the watch task's `U256` parse
+/// (the client's entry type is private; this mirrors it field for field).
+fn decode_balance_batch(text: &str, first: u64, n: usize) -> Vec<Option<U256>> {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        id: Option<u64>,
+        #[serde(default)]
+        result: Option<Box<RawValue>>,
+        #[serde(default)]
+        #[allow(dead_code)]
+        error: Option<RpcErrorObj>,
+    }
+    let Ok(()) = frame::check_depth(text, frame::MAX_DEPTH) else {
+        return Vec::new();
+    };
+    let entries: Vec<Entry> = serde_json::from_str(text).unwrap_or_default();
+    let mut out = vec![None; n];
+    for e in entries {
+        if let (Some(slot), Some(r)) = (
+            e.id.and_then(|id| id.checked_sub(first))
+                .and_then(|i| out.get_mut(i as usize)),
+            e.result,
+        ) {
+            *slot = serde_json::from_str::<U256>(r.get()).ok();
+        }
+    }
+    out
+}
+
+fn bench_decode(c: &mut Criterion) {
+    let mut g = c.benchmark_group("decode");
+    let heads = new_heads_frame(150);
+    let heads_bare = new_heads_frame(0);
+    let pending = pending_frame();
+    let batch = balance_batch(100);
+    g.bench_function("newHeads_150tx", |b| {
+        b.iter(|| match frame::decode(black_box(&heads)) {
+            Ok(Incoming::Notification { result, .. }) => frame::decode_head(result).ok(),
+            _ => None,
+        })
+    });
+    g.bench_function("newHeads_no_tx", |b| {
+        b.iter(|| match frame::decode(black_box(&heads_bare)) {
+            Ok(Incoming::Notification { result, .. }) => frame::decode_head(result).ok(),
+            _ => None,
+        })
+    });
+    g.bench_function("pending_hash", |b| {
+        b.iter(|| match frame::decode(black_box(&pending)) {
+            Ok(Incoming::Notification { result, .. }) => frame::decode_pending(result).is_ok(),
+            _ => false,
+        })
+    });
+    g.bench_function("balance_batch_100", |b| {
+        b.iter(|| decode_balance_batch(black_box(&batch), 1000, 100))
+    });
+    g.finish();
+}
+
+fn head(number: u64) -> Head {
+    Head {
+        number,
+        hash: hash(number),
+        parent_hash: hash(number - 1),
+        timestamp: 1_700_000_000 + number * 2,
+        gas_used: 15_000_000 + (number % 13) * 1_000_000,
+        gas_limit: 30_000_000,
+        base_fee: Some(U256::from(12_345_678_901u64 + number % 7 * 100_000_000)),
+        tx_count: Some(100 + (number % 50) as u32),
+        source: HeadSource::Ws,
+    }
+}
+
+fn address(i: u64) -> Address {
+    Address::from_word(hash(i + 1_000_000))
+}
+
+/// `networks` live networks, each with a full ring of heads, `watches` watched
+/// addresses with balances, stats and a pending rate: the most the UI ever draws.
+pub fn busy_state(networks: usize, watches: usize) -> AppState {
+    let nets = (0..networks)
+        .map(|i| {
+            let mut n = NetworkState::new(format!("net-{i}"), format!("wss://node-{i}.example/ws"));
+            n.watches = (0..watches as u64)
+                .map(|w| WatchRow::new(format!("acct-{w}"), address(w)))
+                .collect();
+            n
+        })
+        .collect();
+    let mut s = AppState::new(nets);
+    for net in 0..networks {
+        let endpoint = format!("wss://node-{net}.example/ws");
+        s.apply(Update::Connection {
+            net,
+            state: ConnState::Live { endpoint },
+        });
+        s.apply(Update::ChainId {
+            net,
+            chain_id: 1 + net as u64,
+        });
+        for kind in [SubKind::NewHeads, SubKind::NewPendingTransactions] {
+            s.apply(Update::Subscription {
+                net,
+                kind,
+                status: SubStatus::Active,
+            });
+        }
+        for n in 1..=300 {
+            s.apply(Update::Head {
+                net,
+                head: head(19_000_000 + n),
+            });
+        }
+        for w in 0..watches as u64 {
+            s.apply(Update::Balance {
+                net,
+                address: address(w),
+                wei: U256::from(10u128.pow(18) * u128::from(w + 1)),
+                block: 19_000_300,
+            });
+        }
+        s.apply(Update::Pending {
+            net,
+            count: 1234,
+            window_ms: 1000,
+        });
+        s.apply(Update::Stats {
+            net,
+            stats: ConnStats {
+                messages: 123_456,
+                errors: 3,
+                bad_frames: 1,
+                last_message: Some(SystemTime::now()),
+                http_latency: Some(Duration::from_millis(41)),
+                ping_rtt: Some(Duration::from_millis(12)),
+                http_requests: 4321,
+                pending_dropped: 17,
+                last_error: Some("ws read: connection reset by peer".into()),
+            },
+        });
+    }
+    s.tick(Instant::now(), SystemTime::now());
+    s
+}
+
+fn bench_apply(c: &mut Criterion) {
+    let mut g = c.benchmark_group("apply");
+    let mut s = busy_state(10, 10);
+    let mut n = 19_000_301;
+    g.bench_function("head", |b| {
+        b.iter(|| {
+            n += 1;
+            s.apply(Update::Head {
+                net: 3,
+                head: head(n),
+            })
+        })
+    });
+    g.bench_function("pending", |b| {
+        b.iter(|| {
+            s.apply(Update::Pending {
+                net: 3,
+                count: black_box(10_000),
+                window_ms: 1000,
+            })
+        })
+    });
+    let mut wei = 0u64;
+    g.bench_function("balance", |b| {
+        b.iter(|| {
+            wei += 1;
+            s.apply(Update::Balance {
+                net: 3,
+                address: address(7),
+                wei: U256::from(wei),
+                block: n,
+            })
+        })
+    });
+    g.finish();
+}
+
+fn bench_draw(c: &mut Criterion) {
+    let mut g = c.benchmark_group("draw");
+    let theme = Theme::builtin("dark").unwrap_or_else(Theme::no_color);
+    let state = busy_state(10, 10);
+    let mut help = state.clone();
+    help.show_help = true;
+    // 50x20: narrow layout; 80x24: short; 120x40 and 200x60: tall.
+    for (w, h) in [(50, 20), (80, 24), (120, 40), (200, 60)] {
+        let Ok(mut term) = Terminal::new(TestBackend::new(w, h));
+        g.bench_function(format!("10net_{w}x{h}"), |b| {
+            b.iter(|| term.draw(|f| draw(f, &state, &theme)).map(|_| ()))
+        });
+    }
+    let Ok(mut term) = Terminal::new(TestBackend::new(200, 60));
+    g.bench_function("10net_200x60_help", |b| {
+        b.iter(|| term.draw(|f| draw(f, &help, &theme)).map(|_| ()))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_apply, bench_draw);
+criterion_main!(benches);
