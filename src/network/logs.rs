@@ -523,74 +523,29 @@ mod tests {
     /// A node that refuses `eth_getLogs` over more than 4 blocks, with a provider's
     /// "too many results" wording, and answers one log per block otherwise.
     async fn narrow_node() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let count = requests.clone();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = listener.accept().await {
-                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let body = loop {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        break None;
-                    };
-                    if n == 0 {
-                        break None;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).into_owned();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let len = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().to_string())
-                            })
-                            .and_then(|v| v.parse::<usize>().ok())
-                            .unwrap_or(0);
-                        if body.len() >= len {
-                            break Some(body.to_string());
-                        }
-                    }
-                };
-                let Some(body) = body else { continue };
-                let req: Value = serde_json::from_str(&body).unwrap_or_default();
-                let n = |k: &str| {
-                    req["params"][0][k]
-                        .as_str()
-                        .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
-                        .unwrap_or(0)
-                };
-                let (from, to) = (n("fromBlock"), n("toBlock"));
-                let answer = if to - from + 1 > 4 {
-                    json!({"jsonrpc": "2.0", "id": req["id"], "error": {"code": -32005, "message": "query returned more than 10000 results"}})
-                } else {
-                    let logs: Vec<WireLog> = (from..=to)
-                        .map(|b| {
-                            let mut l = transfer(addr(0xee), addr(2), addr(1), b, 0);
-                            l.block_number = Some(U64::from(b));
-                            l.block_hash = Some(B256::with_last_byte(b as u8));
-                            l
-                        })
-                        .collect();
-                    json!({"jsonrpc": "2.0", "id": req["id"], "result": logs})
-                };
-                let text = answer.to_string();
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-                    text.len()
-                );
-                let _ = s.write_all(resp.as_bytes()).await;
-                let _ = s.shutdown().await;
+        crate::network::test_server::json_rpc_server(|req| {
+            let n = |k: &str| {
+                req["params"][0][k]
+                    .as_str()
+                    .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+                    .unwrap_or(0)
+            };
+            let (from, to) = (n("fromBlock"), n("toBlock"));
+            if to - from + 1 > 4 {
+                json!({"jsonrpc": "2.0", "id": req["id"], "error": {"code": -32005, "message": "query returned more than 10000 results"}})
+            } else {
+                let logs: Vec<WireLog> = (from..=to)
+                    .map(|b| {
+                        let mut l = transfer(addr(0xee), addr(2), addr(1), b, 0);
+                        l.block_number = Some(U64::from(b));
+                        l.block_hash = Some(B256::with_last_byte(b as u8));
+                        l
+                    })
+                    .collect();
+                json!({"jsonrpc": "2.0", "id": req["id"], "result": logs})
             }
-        });
-        (url, requests)
+        })
+        .await
     }
 
     #[tokio::test]

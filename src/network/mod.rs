@@ -7,6 +7,8 @@ pub mod backoff;
 pub mod chain;
 mod logs;
 mod session;
+#[cfg(test)]
+mod test_server;
 mod watch;
 pub mod watchdog;
 

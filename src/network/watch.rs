@@ -604,63 +604,19 @@ mod tests {
     /// A node refusing batches of more than 100 entries with a single error object
     /// (as hosted providers do); answers `eth_getBalance` with the entry's index.
     async fn capped_node() -> (String, Arc<std::sync::atomic::AtomicUsize>) {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let url = format!("http://{}", listener.local_addr().expect("addr"));
-        let requests = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-        let count = requests.clone();
-        tokio::spawn(async move {
-            while let Ok((mut s, _)) = listener.accept().await {
-                count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let mut buf = Vec::new();
-                let mut chunk = [0u8; 65536];
-                let body = loop {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        break None;
-                    };
-                    if n == 0 {
-                        break None;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    let text = String::from_utf8_lossy(&buf).into_owned();
-                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                        let len = head
-                            .lines()
-                            .find_map(|l| {
-                                l.to_ascii_lowercase()
-                                    .strip_prefix("content-length:")
-                                    .map(|v| v.trim().to_string())
-                            })
-                            .and_then(|v| v.parse::<usize>().ok())
-                            .unwrap_or(0);
-                        if body.len() >= len {
-                            break Some(body.to_string());
-                        }
-                    }
-                };
-                let Some(body) = body else { continue };
-                let reqs: Vec<Value> = serde_json::from_str(&body).unwrap_or_default();
-                let answer = if reqs.len() > 100 {
-                    json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "batch size too large"}})
-                } else {
-                    Value::Array(
-                        reqs.iter()
-                            .map(|r| json!({"jsonrpc": "2.0", "id": r["id"], "result": "0x1"}))
-                            .collect(),
-                    )
-                };
-                let text = answer.to_string();
-                let resp = format!(
-                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{text}",
-                    text.len()
-                );
-                let _ = s.write_all(resp.as_bytes()).await;
-                let _ = s.shutdown().await;
+        crate::network::test_server::json_rpc_server(|body| {
+            let reqs = body.as_array().cloned().unwrap_or_default();
+            if reqs.len() > 100 {
+                json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600, "message": "batch size too large"}})
+            } else {
+                Value::Array(
+                    reqs.iter()
+                        .map(|r| json!({"jsonrpc": "2.0", "id": r["id"], "result": "0x1"}))
+                        .collect(),
+                )
             }
-        });
-        (url, requests)
+        })
+        .await
     }
 
     #[tokio::test]
