@@ -298,20 +298,7 @@ fn network(
     let name = cx.interpolate(&r.name, &key("name"))?;
     check_name(cx, &r.name, &name, &key("name"))?;
 
-    let ws = match &r.ws {
-        Some(s) => Some(check_url(cx, s, &key("ws"), UrlKind::Ws, r.allow_insecure)?),
-        None => None,
-    };
-    let http = match &r.http {
-        Some(s) => Some(check_url(
-            cx,
-            s,
-            &key("http"),
-            UrlKind::Http,
-            r.allow_insecure,
-        )?),
-        None => None,
-    };
+    let (ws, http) = endpoint_urls(cx, &r.ws, &r.http, &key(""), r.allow_insecure)?;
     if ws.is_none() && http.is_none() {
         return Err(cx.err(
             n.span(),
@@ -373,26 +360,7 @@ fn network(
     for (j, f) in r.fallback.iter().enumerate() {
         let fkey = |k: &str| format!("networks[{i}].fallback[{j}].{k}");
         let e = f.get_ref();
-        let ws = match &e.ws {
-            Some(s) => Some(check_url(
-                cx,
-                s,
-                &fkey("ws"),
-                UrlKind::Ws,
-                r.allow_insecure,
-            )?),
-            None => None,
-        };
-        let http = match &e.http {
-            Some(s) => Some(check_url(
-                cx,
-                s,
-                &fkey("http"),
-                UrlKind::Http,
-                r.allow_insecure,
-            )?),
-            None => None,
-        };
+        let (ws, http) = endpoint_urls(cx, &e.ws, &e.http, &fkey(""), r.allow_insecure)?;
         if ws.is_none() && http.is_none() {
             return Err(cx.err(
                 f.span(),
@@ -429,6 +397,37 @@ fn network(
         tokens,
         contracts: Vec::new(),
     })
+}
+
+/// Checked `ws` and `http` URLs of one endpoint; `prefix` is the key path ending in `.`.
+fn endpoint_urls(
+    cx: &mut Ctx<'_>,
+    ws: &Option<Spanned<String>>,
+    http: &Option<Spanned<String>>,
+    prefix: &str,
+    allow_insecure: bool,
+) -> Result<(Option<String>, Option<String>), ConfigError> {
+    let ws = match ws {
+        Some(s) => Some(check_url(
+            cx,
+            s,
+            &format!("{prefix}ws"),
+            UrlKind::Ws,
+            allow_insecure,
+        )?),
+        None => None,
+    };
+    let http = match http {
+        Some(s) => Some(check_url(
+            cx,
+            s,
+            &format!("{prefix}http"),
+            UrlKind::Http,
+            allow_insecure,
+        )?),
+        None => None,
+    };
+    Ok((ws, http))
 }
 
 fn check_name(
