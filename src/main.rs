@@ -37,11 +37,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         None => {
             let mut config = config::load(cli.config.as_deref()).map_err(|e| anyhow!(e))?;
             // Addresses added or removed with `a`/`d` in earlier runs.
-            let persist = match config::watchlist::merge_watchlist(&mut config)
-                .map_err(|e| anyhow!(e))?
-            {
+            let persist = match config::watchlist::watchlist_path() {
                 Some(path) => {
                     let list = config::watchlist::load_watchlist(&path).map_err(|e| anyhow!(e))?;
+                    list.apply(&mut config);
                     Some((path, list))
                 }
                 None => None,

@@ -69,16 +69,6 @@ pub fn watchlist_path() -> Option<PathBuf> {
         .or_else(|| data_dir().map(|d| d.join(WATCHLIST_FILE)))
 }
 
-/// Merge the watch-list file (see [`watchlist_path`]) into a loaded config; what
-/// main calls at startup. Returns the path, for saving changes later.
-pub fn merge_watchlist(config: &mut Config) -> Result<Option<PathBuf>, ConfigError> {
-    let Some(path) = watchlist_path() else {
-        return Ok(None);
-    };
-    load_watchlist(&path)?.apply(config);
-    Ok(Some(path))
-}
-
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawList {
