@@ -193,7 +193,7 @@ pub fn busy_state(networks: usize, watches: usize) -> AppState {
                 http_latency: Some(Duration::from_millis(41)),
                 ping_rtt: Some(Duration::from_millis(12)),
                 http_requests: 4321,
-                pending_dropped: 17,
+                pending_coalesced: 17,
                 last_error: Some("ws read: connection reset by peer".into()),
             },
         });

@@ -132,7 +132,7 @@ struct Recorder {
     gaps: u64,
     repeats: u64,
     warmup_repeats: u64,
-    pending_dropped: u64,
+    pending_coalesced: u64,
 }
 
 impl Recorder {
@@ -355,7 +355,11 @@ fn run_step(
             Ok::<_, anyhow::Error>(Vec::new())
         } else {
             let state = tui_loop(state, be.updates, end, size, &mut rec).await?;
-            rec.pending_dropped = state.networks.iter().map(|n| n.stats.pending_dropped).sum();
+            rec.pending_coalesced = state
+                .networks
+                .iter()
+                .map(|n| n.stats.pending_coalesced)
+                .sum();
             Ok(state
                 .networks
                 .iter()
@@ -425,7 +429,7 @@ fn run_step(
         rec.gaps,
         rec.repeats,
         rec.warmup_repeats,
-        rec.pending_dropped,
+        rec.pending_coalesced,
         unstamped
     );
     println!("  produced→received  {}", summary(&mut lag));

@@ -143,8 +143,9 @@ pub struct ConnStats {
     pub ping_rtt: Option<Duration>,
     /// HTTP requests sent (a batch counts once).
     pub http_requests: u64,
-    /// Pending hashes dropped because the UI channel was full (they are counted, never heads).
-    pub pending_dropped: u64,
+    /// Pending-count windows merged into the next one because the UI channel was
+    /// full (the hashes are still counted: nothing is dropped).
+    pub pending_coalesced: u64,
     /// The last error, redacted and sanitised.
     pub last_error: Option<String>,
 }

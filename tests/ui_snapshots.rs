@@ -171,7 +171,7 @@ fn fixture(base: Instant) -> AppState {
             http_latency: Some(Duration::from_millis(41)),
             ping_rtt: Some(Duration::from_micros(12_400)),
             http_requests: 1_234,
-            pending_dropped: 17,
+            pending_coalesced: 17,
             last_error: Some("ws read: connection reset by peer".into()),
         },
     });

@@ -43,7 +43,7 @@ pub(crate) struct Shared {
     pub errors: AtomicU64,
     pub last_message_ms: AtomicU64,
     pub ping_rtt_us: AtomicU64,
-    pub pending_dropped: AtomicU64,
+    pub pending_coalesced: AtomicU64,
     /// Smoothed block time in milliseconds (0 = unknown), from head timestamps.
     pub block_time_ms: AtomicU64,
     last_error: Mutex<Option<String>>,
@@ -60,7 +60,7 @@ impl Shared {
             errors: AtomicU64::new(0),
             last_message_ms: AtomicU64::new(0),
             ping_rtt_us: AtomicU64::new(0),
-            pending_dropped: AtomicU64::new(0),
+            pending_coalesced: AtomicU64::new(0),
             block_time_ms: AtomicU64::new(0),
             last_error: Mutex::new(None),
             http,
@@ -130,7 +130,7 @@ impl Shared {
                 .http
                 .as_ref()
                 .map_or(0, |m| m.requests.load(Ordering::Relaxed)),
-            pending_dropped: self.pending_dropped.load(Ordering::Relaxed),
+            pending_coalesced: self.pending_coalesced.load(Ordering::Relaxed),
             last_error: self.last_error.lock().ok().and_then(|l| l.clone()),
         }
     }

@@ -717,7 +717,9 @@ impl Supervisor {
                                 pending = 0;
                                 window_start = Instant::now();
                             }
-                            Err(TrySendError::Full(_)) => {}
+                            Err(TrySendError::Full(_)) => {
+                                self.shared.pending_coalesced.fetch_add(1, Ordering::Relaxed);
+                            }
                             Err(TrySendError::Closed(_)) => return End::failed("app closed"),
                         }
                     }

@@ -155,10 +155,10 @@ pub(super) fn detail_lines(
         label("  errors ", theme),
         count(stats.errors, theme),
     ]));
-    if stats.pending_dropped > 0 {
+    if stats.pending_coalesced > 0 {
         lines.push(Line::from(vec![
-            label("pending dropped ", theme),
-            count(stats.pending_dropped, theme),
+            label("pending coalesced ", theme),
+            count(stats.pending_coalesced, theme),
         ]));
     }
     if net.reorgs > 0 {
