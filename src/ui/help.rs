@@ -3,7 +3,6 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::Theme;
 
@@ -36,17 +35,5 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
 
     let want_w = 1 + KEY_WIDTH as u16 + 32 + 2;
     let want_h = lines.len() as u16 + 2;
-    let width = want_w.min(area.width);
-    let height = want_h.min(area.height);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
-    let block = Block::bordered()
-        .border_style(theme.block(true))
-        .title(Line::styled(" help ", theme.title(true)));
-    frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
+    super::draw_popup(frame, area, (want_w, want_h), " help ", lines, theme);
 }

@@ -4,7 +4,6 @@
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph};
 
 use super::Theme;
 use crate::state::{InputField, InputState};
@@ -61,16 +60,13 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, input: &InputState, theme: &Th
         ]),
     ];
 
-    let height = (lines.len() as u16 + 2).min(area.height);
-    let popup = Rect {
-        x: area.x + (area.width - width) / 2,
-        y: area.y + (area.height - height) / 2,
-        width,
-        height,
-    };
-    let block = Block::bordered()
-        .border_style(theme.block(true))
-        .title(Line::styled(" add watch address ", theme.title(true)));
-    frame.render_widget(Clear, popup);
-    frame.render_widget(Paragraph::new(lines).block(block), popup);
+    let height = lines.len() as u16 + 2;
+    super::draw_popup(
+        frame,
+        area,
+        (width, height),
+        " add watch address ",
+        lines,
+        theme,
+    );
 }

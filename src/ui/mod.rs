@@ -504,6 +504,29 @@ fn side_block(pane: Focus, state: &AppState, theme: &Theme, tabs: bool) -> Block
     block.title(Line::from(spans))
 }
 
+/// A centred, bordered popup of at most `size` (width, height), drawn over what is below.
+fn draw_popup(
+    frame: &mut Frame,
+    area: Rect,
+    size: (u16, u16),
+    title: &str,
+    lines: Vec<Line<'_>>,
+    theme: &Theme,
+) {
+    let (width, height) = (size.0.min(area.width), size.1.min(area.height));
+    let popup = Rect {
+        x: area.x + (area.width - width) / 2,
+        y: area.y + (area.height - height) / 2,
+        width,
+        height,
+    };
+    let block = ratatui::widgets::Block::bordered()
+        .border_style(theme.block(true))
+        .title(Line::styled(title.to_string(), theme.title(true)));
+    frame.render_widget(ratatui::widgets::Clear, popup);
+    frame.render_widget(ratatui::widgets::Paragraph::new(lines).block(block), popup);
+}
+
 #[cfg(test)]
 mod tests {
     use super::{fit_columns, scroll_offset, window};
