@@ -16,7 +16,7 @@ const KEYS: &[(&str, &str)] = &[
     ("1-9", "select network 1-9"),
     ("r", "reconnect the selected network"),
     ("a", "add a watch address"),
-    ("d", "remove the selected watch (watches)"),
+    ("d", "remove the selected watch"),
 ];
 const KEY_WIDTH: usize = 16;
 
