@@ -9,13 +9,11 @@ use std::time::{Duration, Instant, SystemTime};
 use alloy_primitives::{Address, B256, U256, keccak256};
 use chaintop::event::{ConnState, ConnStats, Head, HeadSource, SubKind, SubStatus, Update};
 use chaintop::rpc::frame::{self, Incoming};
-use chaintop::rpc::types::RpcErrorObj;
 use chaintop::state::{AppState, NetworkState, WatchRow};
 use chaintop::ui::{Theme, draw};
 use criterion::{Criterion, criterion_group, criterion_main};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
-use serde_json::value::RawValue;
 
 fn hash(n: u64) -> B256 {
     keccak256(n.to_be_bytes())
@@ -56,34 +54,19 @@ fn balance_batch(n: u64) -> String {
     format!("[{}]", entries.join(","))
 }
 
-/// The serde path of `HttpClient::batch` followed by the watch task's `U256` parse
-/// (the client's entry type is private; this mirrors it field for field).
+/// `HttpClient::batch`'s decoding (the real function) followed by the watch task's
+/// `U256` parse.
 fn decode_balance_batch(text: &str, first: u64, n: usize) -> Vec<Option<U256>> {
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        #[serde(default)]
-        id: Option<u64>,
-        #[serde(default)]
-        result: Option<Box<RawValue>>,
-        #[serde(default)]
-        #[allow(dead_code)]
-        error: Option<RpcErrorObj>,
+    match chaintop::rpc::http::decode_batch(text, first, n) {
+        Ok(results) => results
+            .into_iter()
+            .map(|r| {
+                r.ok()
+                    .and_then(|raw| serde_json::from_str::<U256>(raw.get()).ok())
+            })
+            .collect(),
+        Err(_) => Vec::new(),
     }
-    let Ok(()) = frame::check_depth(text, frame::MAX_DEPTH) else {
-        return Vec::new();
-    };
-    let entries: Vec<Entry> = serde_json::from_str(text).unwrap_or_default();
-    let mut out = vec![None; n];
-    for e in entries {
-        if let (Some(slot), Some(r)) = (
-            e.id.and_then(|id| id.checked_sub(first))
-                .and_then(|i| out.get_mut(i as usize)),
-            e.result,
-        ) {
-            *slot = serde_json::from_str::<U256>(r.get()).ok();
-        }
-    }
-    out
 }
 
 fn bench_decode(c: &mut Criterion) {

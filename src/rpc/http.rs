@@ -246,46 +246,7 @@ impl HttpClient {
         let body = serde_json::to_vec(&reqs).map_err(|e| HttpError::Decode(e.to_string()))?;
         let bytes = self.post_with_retry(body).await?;
         let text = std::str::from_utf8(&bytes).map_err(|e| HttpError::Decode(e.to_string()))?;
-        check_depth(text, MAX_DEPTH).map_err(|e| HttpError::Decode(e.to_string()))?;
-        #[derive(serde::Deserialize)]
-        struct Entry {
-            #[serde(default)]
-            id: Option<u64>,
-            #[serde(default)]
-            result: Option<Box<RawValue>>,
-            #[serde(default)]
-            error: Option<RpcErrorObj>,
-        }
-        // A whole-batch error (e.g. rate limit) comes back as a single object.
-        let entries: Vec<Entry> = match serde_json::from_str::<Vec<Entry>>(text) {
-            Ok(v) => v,
-            Err(_) => {
-                let single: Entry =
-                    serde_json::from_str(text).map_err(|e| HttpError::Decode(e.to_string()))?;
-                return Err(match single.error {
-                    Some(e) => HttpError::Rpc(e),
-                    None => HttpError::Decode("batch answered with a single result".into()),
-                });
-            }
-        };
-        let mut out: Vec<Option<BatchResult>> = (0..calls.len()).map(|_| None).collect();
-        for e in entries {
-            let Some(slot) =
-                e.id.and_then(|id| id.checked_sub(first))
-                    .and_then(|i| out.get_mut(i as usize))
-            else {
-                continue;
-            };
-            *slot = Some(match (e.result, e.error) {
-                (_, Some(err)) => Err(err),
-                (Some(r), None) => Ok(r),
-                (None, None) => Err(missing("empty answer")),
-            });
-        }
-        Ok(out
-            .into_iter()
-            .map(|r| r.unwrap_or_else(|| Err(missing("no answer in batch"))))
-            .collect())
+        decode_batch(text, first, calls.len())
     }
 
     async fn post_with_retry(&self, body: Vec<u8>) -> Result<Vec<u8>, HttpError> {
@@ -372,6 +333,52 @@ impl HttpClient {
     }
 }
 
+/// Decode the answer to a batch whose ids run from `first`: one result per request,
+/// in request order, whatever order the server answered in. A single error object
+/// (a whole-batch refusal) is an error.
+pub fn decode_batch(text: &str, first: u64, n: usize) -> Result<Vec<BatchResult>, HttpError> {
+    check_depth(text, MAX_DEPTH).map_err(|e| HttpError::Decode(e.to_string()))?;
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        id: Option<u64>,
+        #[serde(default)]
+        result: Option<Box<RawValue>>,
+        #[serde(default)]
+        error: Option<RpcErrorObj>,
+    }
+    // A whole-batch error (e.g. rate limit) comes back as a single object.
+    let entries: Vec<Entry> = match serde_json::from_str::<Vec<Entry>>(text) {
+        Ok(v) => v,
+        Err(_) => {
+            let single: Entry =
+                serde_json::from_str(text).map_err(|e| HttpError::Decode(e.to_string()))?;
+            return Err(match single.error {
+                Some(e) => HttpError::Rpc(e),
+                None => HttpError::Decode("batch answered with a single result".into()),
+            });
+        }
+    };
+    let mut out: Vec<Option<BatchResult>> = (0..n).map(|_| None).collect();
+    for e in entries {
+        let Some(slot) =
+            e.id.and_then(|id| id.checked_sub(first))
+                .and_then(|i| out.get_mut(i as usize))
+        else {
+            continue;
+        };
+        *slot = Some(match (e.result, e.error) {
+            (_, Some(err)) => Err(err),
+            (Some(r), None) => Ok(r),
+            (None, None) => Err(missing("empty answer")),
+        });
+    }
+    Ok(out
+        .into_iter()
+        .map(|r| r.unwrap_or_else(|| Err(missing("no answer in batch"))))
+        .collect())
+}
+
 fn missing(what: &str) -> RpcErrorObj {
     RpcErrorObj {
         code: -32603,
@@ -428,6 +435,28 @@ mod tests {
         );
         let body = br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"limit exceeded","data":{"backoff_seconds":2}}}"#;
         assert_eq!(rate_limited_body(body), Some(Duration::from_secs(2)));
+    }
+
+    #[test]
+    fn batch_answers_are_put_back_in_request_order() {
+        let text = r#"[{"jsonrpc":"2.0","id":11,"result":"0x2"},
+            {"jsonrpc":"2.0","id":10,"error":{"code":-32000,"message":"nope"}},
+            {"jsonrpc":"2.0","id":99,"result":"0x9"}]"#;
+        let r = decode_batch(text, 10, 3).expect("decodes");
+        assert_eq!(
+            r[0].as_ref().map(|v| v.get()).map_err(|e| e.code),
+            Err(-32000)
+        );
+        assert_eq!(r[1].as_ref().map(|v| v.get()), Ok("\"0x2\""));
+        assert_eq!(
+            r[2].as_ref()
+                .map(|v| v.get())
+                .map_err(|e| e.message.as_str()),
+            Err("no answer in batch")
+        );
+        let refused =
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"batch too large"}}"#;
+        assert!(matches!(decode_batch(refused, 10, 3), Err(HttpError::Rpc(e)) if e.code == -32600));
     }
 
     #[test]
