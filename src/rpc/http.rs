@@ -41,8 +41,6 @@ pub struct HttpMeter {
     pub errors: AtomicU64,
     /// Last round-trip in microseconds (0 = none yet).
     pub last_latency_us: AtomicU64,
-    /// Total time spent waiting on rate-limit hints, in milliseconds.
-    pub rate_limited_ms: AtomicU64,
 }
 
 impl HttpMeter {
@@ -224,9 +222,6 @@ impl HttpClient {
 
     async fn wait_for_limit(&self, hint: Duration, backoff: Duration) {
         let wait = hint.max(backoff).min(MAX_RETRY_WAIT);
-        self.meter
-            .rate_limited_ms
-            .fetch_add(wait.as_millis() as u64, Ordering::Relaxed);
         tracing::debug!(?wait, "HTTP rate limited; waiting");
         tokio::time::sleep(wait).await;
     }
