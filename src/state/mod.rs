@@ -58,8 +58,6 @@ impl Focus {
 #[derive(Debug, Clone, PartialEq)]
 pub struct HeadRow {
     pub head: Head,
-    /// When chaintop received it (for "arrived N s ago").
-    pub received: SystemTime,
     /// This head replaced an orphaned one in a reorg.
     pub reorged: bool,
 }
@@ -415,7 +413,7 @@ impl NetworkState {
             .collect()
     }
 
-    fn apply_head(&mut self, head: Head, now: SystemTime) {
+    fn apply_head(&mut self, head: Head) {
         // Heads arrive in order, each once; a head at or below the tip only comes
         // after a reorg, which drops the orphaned rows first (see apply_reorg).
         while self.latest().is_some_and(|l| l.number >= head.number) {
@@ -426,11 +424,7 @@ impl NetworkState {
         if self.reorg_replacing == Some(head.hash) {
             self.reorg_replacing = None;
         }
-        self.heads.push(HeadRow {
-            head,
-            received: now,
-            reorged,
-        });
+        self.heads.push(HeadRow { head, reorged });
     }
 
     fn apply_reorg(&mut self, reorg: Reorg) {
@@ -501,7 +495,6 @@ impl AppState {
 
     /// Fold one backend fact into the state. Returns whether anything visible changed.
     pub fn apply(&mut self, update: Update) -> bool {
-        let wall_now = SystemTime::now();
         let now = Instant::now();
         let Some(net) = self.networks.get_mut(update.net()) else {
             return false;
@@ -528,7 +521,7 @@ impl AppState {
                 SubKind::NewPendingTransactions => net.subs_pending = Some(status),
                 SubKind::Logs => net.subs_logs = Some(status),
             },
-            Update::Head { head, .. } => net.apply_head(head, wall_now),
+            Update::Head { head, .. } => net.apply_head(head),
             Update::Reorg { reorg, .. } => net.apply_reorg(reorg),
             Update::Balance {
                 address,
