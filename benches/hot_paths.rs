@@ -132,54 +132,78 @@ pub fn busy_state(networks: usize, watches: usize) -> AppState {
     let mut s = AppState::new(nets);
     for net in 0..networks {
         let endpoint = format!("wss://node-{net}.example/ws");
-        s.apply(Update::Connection {
-            net,
-            state: ConnState::Live { endpoint },
-        });
-        s.apply(Update::ChainId {
-            net,
-            chain_id: 1 + net as u64,
-        });
-        for kind in [SubKind::NewHeads, SubKind::NewPendingTransactions] {
-            s.apply(Update::Subscription {
+        s.apply(
+            Update::Connection {
                 net,
-                kind,
-                status: SubStatus::Active,
-            });
+                state: ConnState::Live { endpoint },
+            },
+            std::time::Instant::now(),
+        );
+        s.apply(
+            Update::ChainId {
+                net,
+                chain_id: 1 + net as u64,
+            },
+            std::time::Instant::now(),
+        );
+        for kind in [SubKind::NewHeads, SubKind::NewPendingTransactions] {
+            s.apply(
+                Update::Subscription {
+                    net,
+                    kind,
+                    status: SubStatus::Active,
+                },
+                std::time::Instant::now(),
+            );
         }
         for n in 1..=300 {
-            s.apply(Update::Head {
-                net,
-                head: head(19_000_000 + n),
-            });
+            s.apply(
+                Update::Head {
+                    net,
+                    head: head(19_000_000 + n),
+                },
+                std::time::Instant::now(),
+            );
         }
         for w in 0..watches as u64 {
-            s.apply(Update::Balance {
-                net,
-                address: address(w),
-                wei: U256::from(10u128.pow(18) * u128::from(w + 1)),
-                block: 19_000_300,
-            });
+            s.apply(
+                Update::Balance {
+                    net,
+                    address: address(w),
+                    wei: U256::from(10u128.pow(18) * u128::from(w + 1)),
+                    block: 19_000_300,
+                },
+                std::time::Instant::now(),
+            );
         }
-        s.apply(Update::Pending {
-            net,
-            count: 1234,
-            window_ms: 1000,
-        });
-        s.apply(Update::Stats {
-            net,
-            stats: ConnStats {
-                messages: 123_456,
-                errors: 3,
-                bad_frames: 1,
-                last_message: Some(SystemTime::now()),
-                http_latency: Some(Duration::from_millis(41)),
-                ping_rtt: Some(Duration::from_millis(12)),
-                http_requests: 4321,
-                pending_coalesced: 17,
-                last_error: Some("ws read: connection reset by peer".into()),
+        s.apply(
+            Update::Pending {
+                net,
+                count: 1234,
+                window_ms: 1000,
             },
-        });
+            std::time::Instant::now(),
+        );
+        s.apply(
+            Update::Stats {
+                net,
+                stats: ConnStats {
+                    messages: 123_456,
+                    errors: 3,
+                    bad_frames: 1,
+                    last_message: Some(SystemTime::now()),
+                    http_latency: Some(Duration::from_millis(41)),
+                    http_at: Some(SystemTime::now()),
+                    ping_at: Some(SystemTime::now()),
+                    last_error_at: Some(SystemTime::now()),
+                    ping_rtt: Some(Duration::from_millis(12)),
+                    http_requests: 4321,
+                    pending_coalesced: 17,
+                    last_error: Some("ws read: connection reset by peer".into()),
+                },
+            },
+            std::time::Instant::now(),
+        );
     }
     s.tick(Instant::now(), SystemTime::now());
     s
@@ -192,31 +216,40 @@ fn bench_apply(c: &mut Criterion) {
     g.bench_function("head", |b| {
         b.iter(|| {
             n += 1;
-            s.apply(Update::Head {
-                net: 3,
-                head: head(n),
-            })
+            s.apply(
+                Update::Head {
+                    net: 3,
+                    head: head(n),
+                },
+                std::time::Instant::now(),
+            )
         })
     });
     g.bench_function("pending", |b| {
         b.iter(|| {
-            s.apply(Update::Pending {
-                net: 3,
-                count: black_box(10_000),
-                window_ms: 1000,
-            })
+            s.apply(
+                Update::Pending {
+                    net: 3,
+                    count: black_box(10_000),
+                    window_ms: 1000,
+                },
+                std::time::Instant::now(),
+            )
         })
     });
     let mut wei = 0u64;
     g.bench_function("balance", |b| {
         b.iter(|| {
             wei += 1;
-            s.apply(Update::Balance {
-                net: 3,
-                address: address(7),
-                wei: U256::from(wei),
-                block: n,
-            })
+            s.apply(
+                Update::Balance {
+                    net: 3,
+                    address: address(7),
+                    wei: U256::from(wei),
+                    block: n,
+                },
+                std::time::Instant::now(),
+            )
         })
     });
     g.finish();

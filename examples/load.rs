@@ -242,7 +242,7 @@ async fn tui_loop(
                         }
                         _ => None,
                     };
-                    dirty |= state.apply(u);
+                    dirty |= state.apply(u, std::time::Instant::now());
                     if let Some((net, n)) = head {
                         rec.head(net, n, Instant::now());
                     }

@@ -139,8 +139,9 @@ pub async fn run(
                 if n == 0 {
                     break;
                 }
+                let now = Instant::now();
                 for u in buf.drain(..) {
-                    dirty |= state.apply(u);
+                    dirty |= state.apply(u, now);
                 }
             }
             _ = tick.tick() => {

@@ -49,8 +49,14 @@ pub struct Reorg {
     pub from_number: u64,
     /// Hash we had shown at the old tip.
     pub old_hash: B256,
-    /// Hash of the new tip that replaced it.
+    /// Hash of the block that replaced `from_number`.
     pub new_hash: B256,
+    /// Every shown head this reorg retracted, oldest first: their rows, logs and
+    /// activity are taken back.
+    pub orphaned: Vec<(u64, B256)>,
+    /// The fork point lies below every head chaintop still tracked: `depth` is a
+    /// lower bound, and the chain was resynchronised from the node.
+    pub deeper_than_tracked: bool,
 }
 
 /// Subscription kinds chaintop opens on each WebSocket.
@@ -89,16 +95,21 @@ pub enum ConnState {
     Live { endpoint: String },
     /// Connected but no head for too long while the chain advances.
     Stalled { reason: String },
-    /// No working WebSocket: heads come from HTTP polling.
-    Polling { endpoint: String },
+    /// Heads come from HTTP polling; `reason` says why (and what is retried),
+    /// `retry_at` when the WebSocket is tried again, if it is down.
+    Polling {
+        endpoint: String,
+        reason: String,
+        retry_at: Option<Instant>,
+    },
     /// Waiting before the next attempt.
     BackingOff {
         until: Instant,
         attempt: u32,
         reason: String,
     },
-    /// This endpoint is refused (e.g. chain id mismatch); retried after a long wait.
-    Failed { reason: String },
+    /// This endpoint is refused (e.g. chain id mismatch); retried at `until`.
+    Failed { reason: String, until: Instant },
 }
 
 impl ConnState {
@@ -117,9 +128,19 @@ impl ConnState {
     pub fn reason(&self) -> Option<&str> {
         match self {
             ConnState::Stalled { reason }
+            | ConnState::Polling { reason, .. }
             | ConnState::BackingOff { reason, .. }
-            | ConnState::Failed { reason } => Some(reason),
-            ConnState::Connecting { .. } | ConnState::Live { .. } | ConnState::Polling { .. } => {
+            | ConnState::Failed { reason, .. } => Some(reason),
+            ConnState::Connecting { .. } | ConnState::Live { .. } => None,
+        }
+    }
+
+    /// When the next connection attempt is due, if one is scheduled.
+    pub fn retry_at(&self) -> Option<Instant> {
+        match self {
+            ConnState::BackingOff { until, .. } | ConnState::Failed { until, .. } => Some(*until),
+            ConnState::Polling { retry_at, .. } => *retry_at,
+            ConnState::Connecting { .. } | ConnState::Live { .. } | ConnState::Stalled { .. } => {
                 None
             }
         }
@@ -137,17 +158,64 @@ pub struct ConnStats {
     pub errors: u64,
     /// Wall-clock time of the last WebSocket message.
     pub last_message: Option<SystemTime>,
-    /// Last HTTP round-trip time.
+    /// Last HTTP round-trip time, and when it was measured.
     pub http_latency: Option<Duration>,
-    /// Last WebSocket ping round-trip time.
+    pub http_at: Option<SystemTime>,
+    /// Last WebSocket ping round-trip time, and when it was measured.
     pub ping_rtt: Option<Duration>,
+    pub ping_at: Option<SystemTime>,
     /// HTTP requests sent (a batch counts once).
     pub http_requests: u64,
     /// Pending-count windows merged into the next one because the UI channel was
     /// full (the hashes are still counted: nothing is dropped).
     pub pending_coalesced: u64,
-    /// The last error, redacted and sanitised.
+    /// The last error, redacted and sanitised, and when it happened.
     pub last_error: Option<String>,
+    pub last_error_at: Option<SystemTime>,
+}
+
+/// How an endpoint's HTTP side is doing, as the health pane shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum HttpHealth {
+    /// The last request was answered.
+    #[default]
+    Ok,
+    /// HTTP 429: no request is sent before `until` (the `Retry-After`, or a backoff).
+    RateLimited { until: Instant, reason: String },
+    /// A JSON-RPC rate limit (-32005, -32016) with a backoff until `until`.
+    BackingOff { until: Instant, reason: String },
+    /// Requests fail (5xx, timeouts, undecodable bodies): `in_a_row` so far.
+    Failing { reason: String, in_a_row: u32 },
+}
+
+impl HttpHealth {
+    /// Stable lower-case name used in headless output.
+    pub fn name(&self) -> &'static str {
+        match self {
+            HttpHealth::Ok => "ok",
+            HttpHealth::RateLimited { .. } => "rate_limited",
+            HttpHealth::BackingOff { .. } => "backing_off",
+            HttpHealth::Failing { .. } => "failing",
+        }
+    }
+
+    pub fn until(&self) -> Option<Instant> {
+        match self {
+            HttpHealth::RateLimited { until, .. } | HttpHealth::BackingOff { until, .. } => {
+                Some(*until)
+            }
+            HttpHealth::Ok | HttpHealth::Failing { .. } => None,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self {
+            HttpHealth::Ok => None,
+            HttpHealth::RateLimited { reason, .. }
+            | HttpHealth::BackingOff { reason, .. }
+            | HttpHealth::Failing { reason, .. } => Some(reason),
+        }
+    }
 }
 
 /// ERC-20 metadata, read once per token. Text fields come from the chain and are
@@ -230,6 +298,32 @@ pub enum Update {
         net: NetIdx,
         reorg: Reorg,
     },
+    /// A shown head the node says does not exist (asked twice): taken back and
+    /// counted as a bad frame.
+    HeadRetracted {
+        net: NetIdx,
+        number: u64,
+        hash: B256,
+    },
+    /// The node is on a new chain (its genesis block changed): everything shown from
+    /// the old one is gone.
+    ChainReset {
+        net: NetIdx,
+        genesis: B256,
+        previous: B256,
+    },
+    /// A shown head's transaction count, looked up after it was shown.
+    HeadTxCount {
+        net: NetIdx,
+        number: u64,
+        hash: B256,
+        tx_count: u32,
+    },
+    /// The endpoint's HTTP side changed state.
+    Http {
+        net: NetIdx,
+        health: HttpHealth,
+    },
     Balance {
         net: NetIdx,
         address: Address,
@@ -277,6 +371,8 @@ pub enum Update {
         net: NetIdx,
         address: Address,
         block: Option<u64>,
+        /// The block's hash, so a reorg that orphans it clears the activity.
+        block_hash: Option<B256>,
         tx: B256,
         pending: bool,
     },
@@ -305,6 +401,10 @@ impl Update {
             | Update::Subscription { net, .. }
             | Update::Head { net, .. }
             | Update::Reorg { net, .. }
+            | Update::HeadRetracted { net, .. }
+            | Update::ChainReset { net, .. }
+            | Update::HeadTxCount { net, .. }
+            | Update::Http { net, .. }
             | Update::Balance { net, .. }
             | Update::Pending { net, .. }
             | Update::Stats { net, .. }

@@ -8,7 +8,7 @@ use alloy_primitives::Address;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::event::{ConnState, SubStatus, Update};
+use crate::event::{ConnState, HttpHealth, SubStatus, Update};
 
 /// Render one update as a JSON line (without the newline); `None` for updates that
 /// headless output does not show (periodic stats, unless the last error changed).
@@ -40,7 +40,48 @@ pub fn to_json(
             "from_number": reorg.from_number,
             "old_hash": reorg.old_hash,
             "new_hash": reorg.new_hash,
+            "orphaned": reorg.orphaned.iter().map(|(n, h)| json!({"number": n, "hash": h})).collect::<Vec<_>>(),
+            "deeper_than_tracked": reorg.deeper_than_tracked,
         }),
+        Update::HeadRetracted { number, hash, .. } => json!({
+            "type": "head_retracted",
+            "network": network,
+            "number": number,
+            "hash": hash,
+        }),
+        Update::ChainReset {
+            genesis, previous, ..
+        } => json!({
+            "type": "chain_reset",
+            "network": network,
+            "genesis": genesis,
+            "previous_genesis": previous,
+        }),
+        Update::HeadTxCount {
+            number,
+            hash,
+            tx_count,
+            ..
+        } => json!({
+            "type": "head_tx_count",
+            "network": network,
+            "number": number,
+            "hash": hash,
+            "tx_count": tx_count,
+        }),
+        Update::Http { health, .. } => {
+            let mut v = json!({
+                "type": "http",
+                "network": network,
+                "state": health.name(),
+                "retry_in_s": health.until().map(secs_until),
+                "reason": health.reason(),
+            });
+            if let HttpHealth::Failing { in_a_row, .. } = health {
+                v["in_a_row"] = json!(in_a_row);
+            }
+            v
+        }
         Update::Balance {
             address,
             wei,
@@ -71,13 +112,13 @@ pub fn to_json(
             match state {
                 ConnState::Connecting { endpoint }
                 | ConnState::Live { endpoint }
-                | ConnState::Polling { endpoint } => v["endpoint"] = json!(endpoint),
-                ConnState::BackingOff { until, attempt, .. } => {
-                    v["attempt"] = json!(attempt);
-                    v["retry_in_ms"] =
-                        json!(until.saturating_duration_since(Instant::now()).as_millis() as u64);
-                }
+                | ConnState::Polling { endpoint, .. } => v["endpoint"] = json!(endpoint),
+                ConnState::BackingOff { attempt, .. } => v["attempt"] = json!(attempt),
                 ConnState::Stalled { .. } | ConnState::Failed { .. } => {}
+            }
+            if let Some(at) = state.retry_at() {
+                v["retry_in_ms"] =
+                    json!(at.saturating_duration_since(Instant::now()).as_millis() as u64);
             }
             v
         }
@@ -135,6 +176,7 @@ pub fn to_json(
         Update::Activity {
             address,
             block,
+            block_hash,
             tx,
             pending,
             ..
@@ -143,6 +185,7 @@ pub fn to_json(
             "network": network,
             "address": checksum(address),
             "block": block,
+            "block_hash": block_hash,
             "tx": tx,
             "pending": pending,
         }),
@@ -217,6 +260,12 @@ pub fn to_json(
     })
 }
 
+/// Whole seconds until `at`, rounded up (0 once passed).
+fn secs_until(at: Instant) -> u64 {
+    let d = at.saturating_duration_since(Instant::now());
+    d.as_secs() + u64::from(d.subsec_nanos() > 0)
+}
+
 fn checksum(a: &Address) -> String {
     a.to_checksum(None)
 }
@@ -247,14 +296,28 @@ pub async fn run<W: Write>(
                         line.clear();
                         serde_json::to_writer(&mut line, &v)?;
                         line.push(b'\n');
-                        out.write_all(&line)?;
+                        if quiet_on_pipe(out.write_all(&line))? {
+                            return Ok(());
+                        }
                     }
                 }
-                out.flush()?;
+                if quiet_on_pipe(out.flush())? {
+                    return Ok(());
+                }
             }
         }
     }
-    out.flush()
+    quiet_on_pipe(out.flush()).map(|_| ())
+}
+
+/// A reader that went away (`chaintop --headless | head -n 1`) is the end of the
+/// run, not an error: `Ok(true)` means stop.
+fn quiet_on_pipe(res: std::io::Result<()>) -> std::io::Result<bool> {
+    match res {
+        Ok(()) => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(true),
+        Err(e) => Err(e),
+    }
 }
 
 /// Resolves on Ctrl-C / SIGINT or SIGTERM.

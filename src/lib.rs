@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod devnet;
 pub mod event;
+pub mod fmt;
 pub mod headless;
 pub mod logging;
 pub mod network;

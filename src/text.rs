@@ -33,24 +33,6 @@ pub fn sanitize(s: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
-/// Group a run of decimal digits in thousands: `1234567` → `1,234,567`. A leading
-/// `-` is kept in front.
-pub fn group_thousands(digits: &str) -> String {
-    let (sign, digits) = match digits.strip_prefix('-') {
-        Some(d) => ("-", d),
-        None => ("", digits),
-    };
-    let mut out = String::with_capacity(sign.len() + digits.len() + digits.len() / 3);
-    out.push_str(sign);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 const MASK: &str = "***";
 
 /// Hides secrets in URLs and in free text (error messages that may quote a URL).
@@ -170,14 +152,6 @@ mod tests {
             "USD\\x1b[31mC\\x1b]8;;http://x\\x07link\\u{202e}gnp.exe\\x0d\\x0a"
         );
         assert!(matches!(sanitize("plain ok ✓"), Cow::Borrowed(_)));
-    }
-
-    #[test]
-    fn groups_thousands() {
-        assert_eq!(group_thousands("1234567"), "1,234,567");
-        assert_eq!(group_thousands("-1000"), "-1,000");
-        assert_eq!(group_thousands("999"), "999");
-        assert_eq!(group_thousands(""), "");
     }
 
     #[test]

@@ -290,7 +290,7 @@ async fn malformed_error_without_id_is_counted_and_skipped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversize_frame_is_rejected_and_counted() {
-    malformed(Malformed::Oversize, "exceeds the 16777216-byte limit").await;
+    malformed(Malformed::Oversize, "exceeds the 16,777,216-byte limit").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,7 +488,9 @@ async fn chain_id_changed_after_reconnect_is_refused() {
     blocks_pass(&d, 20).await;
     let l = c.log();
     match &l.state.networks[0].conn {
-        ConnState::Failed { reason } => assert!(reason.contains("chain id mismatch"), "{reason}"),
+        ConnState::Failed { reason, .. } => {
+            assert!(reason.contains("chain id mismatch"), "{reason}")
+        }
         other => panic!("{other:?}"),
     }
     let late: Vec<_> = l.updates[failed..]

@@ -80,25 +80,37 @@ fn fixture(base: Instant) -> AppState {
     let live = ConnState::Live {
         endpoint: "wss://eth.example/ws/***".into(),
     };
-    s.apply(Update::Connection {
-        net: 0,
-        state: live,
-    });
-    s.apply(Update::ChainId {
-        net: 0,
-        chain_id: 1,
-    });
+    s.apply(
+        Update::Connection {
+            net: 0,
+            state: live,
+        },
+        base + UPTIME,
+    );
+    s.apply(
+        Update::ChainId {
+            net: 0,
+            chain_id: 1,
+        },
+        base + UPTIME,
+    );
     let active = SubStatus::Active;
-    s.apply(Update::Subscription {
-        net: 0,
-        kind: SubKind::NewHeads,
-        status: active.clone(),
-    });
-    s.apply(Update::Subscription {
-        net: 0,
-        kind: SubKind::NewPendingTransactions,
-        status: active,
-    });
+    s.apply(
+        Update::Subscription {
+            net: 0,
+            kind: SubKind::NewHeads,
+            status: active.clone(),
+        },
+        base + UPTIME,
+    );
+    s.apply(
+        Update::Subscription {
+            net: 0,
+            kind: SubKind::NewPendingTransactions,
+            status: active,
+        },
+        base + UPTIME,
+    );
     let first = MAINNET_TIP - 59;
     for n in first..=MAINNET_TIP - 2 {
         let source = if n % 10 == 3 {
@@ -107,22 +119,33 @@ fn fixture(base: Instant) -> AppState {
             HeadSource::Ws
         };
         let ts = WALL - 3 - (MAINNET_TIP - n) * 12;
-        s.apply(Update::Head {
-            net: 0,
-            head: head(n, ts, 30 + n * 37 % 70, source),
-        });
+        s.apply(
+            Update::Head {
+                net: 0,
+                head: head(n, ts, 30 + n * 37 % 70, source),
+            },
+            base + UPTIME,
+        );
     }
     // A depth-2 reorg replaces the last two heads; the replacements are marked.
     let new_tip = hash(MAINNET_TIP - 2, 1);
-    s.apply(Update::Reorg {
-        net: 0,
-        reorg: Reorg {
-            depth: 2,
-            from_number: MAINNET_TIP - 3,
-            old_hash: hash(MAINNET_TIP - 2, 0),
-            new_hash: new_tip,
+    s.apply(
+        Update::Reorg {
+            net: 0,
+            reorg: Reorg {
+                depth: 2,
+                from_number: MAINNET_TIP - 3,
+                old_hash: hash(MAINNET_TIP - 2, 0),
+                new_hash: new_tip,
+                orphaned: vec![
+                    (MAINNET_TIP - 3, hash(MAINNET_TIP - 3, 0)),
+                    (MAINNET_TIP - 2, hash(MAINNET_TIP - 2, 0)),
+                ],
+                deeper_than_tracked: false,
+            },
         },
-    });
+        base + UPTIME,
+    );
     for n in MAINNET_TIP - 3..=MAINNET_TIP - 2 {
         let mut h = head(
             n,
@@ -131,14 +154,17 @@ fn fixture(base: Instant) -> AppState {
             HeadSource::Backfill,
         );
         h.hash = hash(n, 1);
-        s.apply(Update::Head { net: 0, head: h });
+        s.apply(Update::Head { net: 0, head: h }, base + UPTIME);
     }
     for n in MAINNET_TIP - 1..=MAINNET_TIP {
         let ts = WALL - 3 - (MAINNET_TIP - n) * 12;
-        s.apply(Update::Head {
-            net: 0,
-            head: head(n, ts, 48, HeadSource::Ws),
-        });
+        s.apply(
+            Update::Head {
+                net: 0,
+                head: head(n, ts, 48, HeadSource::Ws),
+            },
+            base + UPTIME,
+        );
     }
     let vitalik = addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045");
     let treasury = addr("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
@@ -149,63 +175,91 @@ fn fixture(base: Instant) -> AppState {
         (treasury, eth("10"), MAINNET_TIP - 50),
         (treasury, eth("10.25"), MAINNET_TIP - 4),
     ] {
-        s.apply(Update::Balance {
-            net: 0,
-            address,
-            wei,
-            block,
-        });
+        s.apply(
+            Update::Balance {
+                net: 0,
+                address,
+                wei,
+                block,
+            },
+            base + UPTIME,
+        );
     }
-    s.apply(Update::Pending {
-        net: 0,
-        count: 187,
-        window_ms: 1000,
-    });
-    s.apply(Update::Stats {
-        net: 0,
-        stats: ConnStats {
-            messages: 12_345,
-            bad_frames: 1,
-            errors: 3,
-            last_message: Some(wall() - Duration::from_secs(2)),
-            http_latency: Some(Duration::from_millis(41)),
-            ping_rtt: Some(Duration::from_micros(12_400)),
-            http_requests: 1_234,
-            pending_coalesced: 17,
-            last_error: Some("ws read: connection reset by peer".into()),
+    s.apply(
+        Update::Pending {
+            net: 0,
+            count: 187,
+            window_ms: 1000,
         },
-    });
-    s.apply(Update::Reconnected { net: 0, count: 2 });
+        base + UPTIME,
+    );
+    s.apply(
+        Update::Stats {
+            net: 0,
+            stats: ConnStats {
+                messages: 12_345,
+                bad_frames: 1,
+                errors: 3,
+                last_message: Some(wall() - Duration::from_secs(2)),
+                http_latency: Some(Duration::from_millis(41)),
+                http_at: Some(wall()),
+                ping_at: Some(wall()),
+                last_error_at: Some(wall() - Duration::from_secs(12)),
+                ping_rtt: Some(Duration::from_micros(12_400)),
+                http_requests: 1_234,
+                pending_coalesced: 17,
+                last_error: Some("ws read: connection reset by peer".into()),
+            },
+        },
+        base + UPTIME,
+    );
+    s.apply(Update::Reconnected { net: 0, count: 2 }, base + UPTIME);
     watch_extras(&mut s);
 
-    s.apply(Update::ChainId {
-        net: 1,
-        chain_id: 8453,
-    });
-    s.apply(Update::Head {
-        net: 1,
-        head: head(22_000_000, WALL - 40, 20, HeadSource::Ws),
-    });
-    s.apply(Update::Connection {
-        net: 1,
-        state: ConnState::BackingOff {
-            until: base + UPTIME + Duration::from_millis(3_200),
-            attempt: 3,
-            reason: "connection refused".into(),
+    s.apply(
+        Update::ChainId {
+            net: 1,
+            chain_id: 8453,
         },
-    });
-    s.apply(Update::Reconnected { net: 1, count: 5 });
+        base + UPTIME,
+    );
+    s.apply(
+        Update::Head {
+            net: 1,
+            head: head(22_000_000, WALL - 40, 20, HeadSource::Ws),
+        },
+        base + UPTIME,
+    );
+    s.apply(
+        Update::Connection {
+            net: 1,
+            state: ConnState::BackingOff {
+                until: base + UPTIME + Duration::from_millis(3_200),
+                attempt: 3,
+                reason: "connection refused".into(),
+            },
+        },
+        base + UPTIME,
+    );
+    s.apply(Update::Reconnected { net: 1, count: 5 }, base + UPTIME);
 
-    s.apply(Update::ChainId {
-        net: 2,
-        chain_id: 5,
-    });
-    s.apply(Update::Connection {
-        net: 2,
-        state: ConnState::Failed {
-            reason: "chain id mismatch: expected 11155111, got 5".into(),
+    s.apply(
+        Update::ChainId {
+            net: 2,
+            chain_id: 5,
         },
-    });
+        base + UPTIME,
+    );
+    s.apply(
+        Update::Connection {
+            net: 2,
+            state: ConnState::Failed {
+                reason: "chain id mismatch: expected 11155111, got 5".into(),
+                until: base + UPTIME + Duration::from_secs(12),
+            },
+        },
+        base + UPTIME,
+    );
 
     pin_clocks(&mut s, base);
     s
@@ -278,7 +332,7 @@ fn watch_extras(s: &mut AppState) {
         token_meta(SIMUSD, "SIMUSD", 6),
         token_meta(WETH, "WETH", 18),
     ] {
-        s.apply(Update::Token { net: 0, meta });
+        s.apply(Update::Token { net: 0, meta }, s.now);
     }
     let tb = |holder, token: &str, amount: U256, block| Update::TokenBalance {
         net: 0,
@@ -305,29 +359,39 @@ fn watch_extras(s: &mut AppState) {
         ),
         tb(treasury, WETH, U256::ZERO, MAINNET_TIP - 40),
     ] {
-        s.apply(u);
+        s.apply(u, s.now);
     }
     for (address, nonce) in [(vitalik, 1_234), (treasury, 7)] {
-        s.apply(Update::Nonce {
-            net: 0,
-            address,
-            nonce,
-            block: MAINNET_TIP,
-        });
+        s.apply(
+            Update::Nonce {
+                net: 0,
+                address,
+                nonce,
+                block: MAINNET_TIP,
+            },
+            s.now,
+        );
     }
-    s.apply(Update::Balance {
-        net: 0,
-        address: treasury,
-        wei: eth("10.5"),
-        block: MAINNET_TIP,
-    });
-    s.apply(Update::Activity {
-        net: 0,
-        address: vitalik,
-        block: Some(MAINNET_TIP),
-        tx: hash(MAINNET_TIP, 100),
-        pending: false,
-    });
+    s.apply(
+        Update::Balance {
+            net: 0,
+            address: treasury,
+            wei: eth("10.5"),
+            block: MAINNET_TIP,
+        },
+        s.now,
+    );
+    s.apply(
+        Update::Activity {
+            net: 0,
+            address: vitalik,
+            block: Some(MAINNET_TIP),
+            block_hash: None,
+            tx: hash(MAINNET_TIP, 100),
+            pending: false,
+        },
+        s.now,
+    );
 
     let logs = [
         transfer(vitalik, treasury, "1,500.25 SIMUSD", MAINNET_TIP, 0),
@@ -348,17 +412,23 @@ fn watch_extras(s: &mut AppState) {
     ];
     // Oldest first; the second log is then retracted by a reorg.
     for log in logs.into_iter().rev() {
-        s.apply(Update::Log {
-            net: 0,
-            log: Box::new(log),
-        });
+        s.apply(
+            Update::Log {
+                net: 0,
+                log: Box::new(log),
+            },
+            s.now,
+        );
     }
     let mut retracted = transfer(stranger, vitalik, "3 SIMUSD", MAINNET_TIP - 1, 1);
     retracted.removed = true;
-    s.apply(Update::Log {
-        net: 0,
-        log: Box::new(retracted),
-    });
+    s.apply(
+        Update::Log {
+            net: 0,
+            log: Box::new(retracted),
+        },
+        s.now,
+    );
 
     let view = |index, block, value: Result<&str, &str>| Update::View {
         net: 0,
@@ -378,7 +448,7 @@ fn watch_extras(s: &mut AppState) {
         view(1, MAINNET_TIP, Err("execution reverted: not allowed")),
         view(2, MAINNET_TIP - 30, Ok("(120, 340, 1700000000)")),
     ] {
-        s.apply(u);
+        s.apply(u, s.now);
     }
 }
 
@@ -401,22 +471,33 @@ fn five_networks(base: Instant) -> AppState {
         .push(NetworkState::new("optimism", "wss://op.example/ws"));
     s.networks
         .push(NetworkState::new("arbitrum", "https://arb.example/rpc"));
-    s.apply(Update::Connection {
-        net: 3,
-        state: ConnState::Stalled {
-            reason: "no head for 60s".into(),
+    s.apply(
+        Update::Connection {
+            net: 3,
+            state: ConnState::Stalled {
+                reason: "no head for 60s".into(),
+            },
         },
-    });
-    s.apply(Update::Connection {
-        net: 4,
-        state: ConnState::Polling {
-            endpoint: "https://arb.example/rpc".into(),
+        base + UPTIME,
+    );
+    s.apply(
+        Update::Connection {
+            net: 4,
+            state: ConnState::Polling {
+                endpoint: "https://arb.example/rpc".into(),
+                reason: "no WebSocket configured; following heads over HTTP".into(),
+                retry_at: None,
+            },
         },
-    });
-    s.apply(Update::Head {
-        net: 4,
-        head: head(250_000_000, WALL - 1, 5, HeadSource::Poll),
-    });
+        base + UPTIME,
+    );
+    s.apply(
+        Update::Head {
+            net: 4,
+            head: head(250_000_000, WALL - 1, 5, HeadSource::Poll),
+        },
+        base + UPTIME,
+    );
     pin_clocks(&mut s, base);
     s
 }
@@ -583,11 +664,14 @@ fn pending_unsupported_by_endpoint() {
     let base = Instant::now();
     let mut s = fixture(base);
     let refused = SubStatus::Unsupported("the method eth_subscribe does not exist".into());
-    s.apply(Update::Subscription {
-        net: 0,
-        kind: SubKind::NewPendingTransactions,
-        status: refused,
-    });
+    s.apply(
+        Update::Subscription {
+            net: 0,
+            kind: SubKind::NewPendingTransactions,
+            status: refused,
+        },
+        s.now,
+    );
     pin_clocks(&mut s, base);
     let wide = screen(&s, 200, 60);
     assert!(wide.contains("pending: unsupported by endpoint"), "{wide}");
@@ -816,17 +900,23 @@ fn watches_show_tokens_nonce_and_activity() {
     // Narrow with three tokens: one compact column, first token with its symbol.
     let mut s = fixture(Instant::now());
     let dai = "0x3333333333333333333333333333333333333333";
-    s.apply(Update::Token {
-        net: 0,
-        meta: token_meta(dai, "DAI", 18),
-    });
-    s.apply(Update::TokenBalance {
-        net: 0,
-        holder: addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045"),
-        token: addr(dai),
-        amount: parse_ether("12345678.9").expect("amount"),
-        block: MAINNET_TIP,
-    });
+    s.apply(
+        Update::Token {
+            net: 0,
+            meta: token_meta(dai, "DAI", 18),
+        },
+        s.now,
+    );
+    s.apply(
+        Update::TokenBalance {
+            net: 0,
+            holder: addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045"),
+            token: addr(dai),
+            amount: parse_ether("12345678.9").expect("amount"),
+            block: MAINNET_TIP,
+        },
+        s.now,
+    );
     s.focus = Focus::Watches;
     let narrow = screen(&s, 60, 24);
     assert!(narrow.contains("1,000.25 SIMUSD +2"), "{narrow}");
@@ -955,11 +1045,14 @@ fn add_watch_popup_validates_as_typed() {
 fn logs_unsupported_by_endpoint_is_said() {
     let base = Instant::now();
     let mut s = fixture(base);
-    s.apply(Update::Subscription {
-        net: 0,
-        kind: SubKind::Logs,
-        status: SubStatus::Unsupported("no logs here".into()),
-    });
+    s.apply(
+        Update::Subscription {
+            net: 0,
+            kind: SubKind::Logs,
+            status: SubStatus::Unsupported("no logs here".into()),
+        },
+        s.now,
+    );
     pin_clocks(&mut s, base);
     assert!(screen(&s, 200, 60).contains("logs: unsupported by endpoint"));
     assert!(screen(&s, 80, 24).contains("logs: unsupported"));
@@ -970,15 +1063,18 @@ fn hostile_token_symbol_is_displayed_escaped() {
     let mut s = fixture(Instant::now());
     // What a hostile `symbol()` returns, escaped the way the backend escapes chain text.
     let hostile = "\x1b[31mEVIL\x1b]0;owned\x07\u{202E}";
-    s.apply(Update::Token {
-        net: 0,
-        meta: TokenMeta {
-            address: addr(SIMUSD),
-            symbol: Some(chaintop::text::sanitize(hostile).into_owned()),
-            name: None,
-            decimals: Some(6),
+    s.apply(
+        Update::Token {
+            net: 0,
+            meta: TokenMeta {
+                address: addr(SIMUSD),
+                symbol: Some(chaintop::text::sanitize(hostile).into_owned()),
+                name: None,
+                decimals: Some(6),
+            },
         },
-    });
+        s.now,
+    );
     // The feed's source is the symbol too.
     let mut log = transfer(
         addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045"),
@@ -988,14 +1084,20 @@ fn hostile_token_symbol_is_displayed_escaped() {
         5,
     );
     log.source = Some(hostile.into());
-    s.apply(Update::Log {
-        net: 0,
-        log: Box::new(log),
-    });
-    s.apply(Update::Token {
-        net: 0,
-        meta: token_meta("0x3333333333333333333333333333333333333333", hostile, 18),
-    });
+    s.apply(
+        Update::Log {
+            net: 0,
+            log: Box::new(log),
+        },
+        s.now,
+    );
+    s.apply(
+        Update::Token {
+            net: 0,
+            meta: token_meta("0x3333333333333333333333333333333333333333", hostile, 18),
+        },
+        s.now,
+    );
     for (w, h) in [(80, 24), (120, 40), (200, 60)] {
         for focus in [Focus::Watches, Focus::Events] {
             s.focus = focus;

@@ -17,9 +17,9 @@ use super::Shared;
 use super::watch::Watched;
 use crate::config::ContractConfig;
 use crate::event::{Arg, EventLog, NetIdx, Update};
+use crate::fmt::{group_thousands, token_amount};
 use crate::rpc::http::{HttpClient, HttpError, is_range_error};
 use crate::rpc::types::WireLog;
-use crate::state::format_units;
 use crate::text::sanitize;
 
 /// `Transfer(address,address,uint256)`, shared by ERC-20 and ERC-721.
@@ -39,6 +39,55 @@ pub(crate) enum LogInput {
     Log(Box<WireLog>),
     /// Blocks `from..=to` may have logs we did not get pushed (reconnect, polling).
     Range { from: u64, to: u64 },
+    /// These blocks were orphaned (a reorg, a retracted head, a new chain): the logs
+    /// delivered from them are retracted, whether or not the node says so.
+    Orphaned(Vec<B256>),
+}
+
+/// Blocks whose delivered logs are remembered for retraction.
+const DELIVERED_BLOCKS: usize = 512;
+
+/// The logs delivered per block hash (bounded), to retract them when the block is
+/// orphaned.
+#[derive(Default)]
+struct Delivered {
+    by_block: HashMap<B256, Vec<WireLog>>,
+    order: VecDeque<B256>,
+}
+
+impl Delivered {
+    fn add(&mut self, log: &WireLog) {
+        let Some(hash) = log.block_hash else { return };
+        if log.removed {
+            if let Some(v) = self.by_block.get_mut(&hash) {
+                v.retain(|l| l.log_index != log.log_index);
+            }
+            return;
+        }
+        if !self.by_block.contains_key(&hash) {
+            if self.order.len() == DELIVERED_BLOCKS
+                && let Some(old) = self.order.pop_front()
+            {
+                self.by_block.remove(&old);
+            }
+            self.order.push_back(hash);
+        }
+        self.by_block.entry(hash).or_default().push(log.clone());
+    }
+
+    /// The logs delivered from `hash`, as retractions.
+    fn retract(&mut self, hash: &B256) -> Vec<WireLog> {
+        self.order.retain(|h| h != hash);
+        self.by_block
+            .remove(hash)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|mut l| {
+                l.removed = true;
+                l
+            })
+            .collect()
+    }
 }
 
 /// The events known for one address.
@@ -231,15 +280,12 @@ pub(crate) fn render(v: &DynSolValue, decimals: Option<u8>, watched: &Watched) -
         }
         DynSolValue::Uint(u, _) => {
             let display = match decimals {
-                Some(d) => format_units(*u, d),
-                None => crate::text::group_thousands(&u.to_string()),
+                Some(d) => token_amount(*u, d),
+                None => group_thousands(&u.to_string()),
             };
             (display, json!(u.to_string()))
         }
-        DynSolValue::Int(i, _) => (
-            crate::text::group_thousands(&i.to_string()),
-            json!(i.to_string()),
-        ),
+        DynSolValue::Int(i, _) => (group_thousands(&i.to_string()), json!(i.to_string())),
         DynSolValue::Bool(b) => (b.to_string(), json!(b)),
         DynSolValue::String(s) => {
             let clean = sanitize(s).into_owned();
@@ -352,9 +398,13 @@ pub(crate) async fn run(
 ) {
     let filter = decoder.filter();
     let mut seen = Seen::default();
+    let mut delivered = Delivered::default();
     while let Some(input) = rx.recv().await {
         let logs = match input {
             LogInput::Log(l) => vec![*l],
+            LogInput::Orphaned(hashes) => {
+                hashes.iter().flat_map(|h| delivered.retract(h)).collect()
+            }
             LogInput::Range { from, to } => {
                 let (Some(http), Some(filter)) = (&http, &filter) else {
                     continue;
@@ -380,6 +430,7 @@ pub(crate) async fn run(
             if !seen.first(&log) {
                 continue;
             }
+            delivered.add(&log);
             let Some((event, activity)) = decoder.decode(log, &watched) else {
                 continue;
             };
@@ -391,6 +442,7 @@ pub(crate) async fn run(
                         net,
                         address,
                         block: event.block,
+                        block_hash: event.block_hash,
                         tx,
                         pending: false,
                     };

@@ -5,6 +5,7 @@
 
 pub mod backoff;
 pub mod chain;
+mod heads;
 mod logs;
 mod session;
 #[cfg(test)]
@@ -17,19 +18,16 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
-use alloy_primitives::{Address, B256, U64};
-use serde_json::json;
+use alloy_primitives::Address;
 use tokio::sync::mpsc;
 
 use crate::config::NetworkConfig;
-use crate::event::{Command, ConnStats, HeadSource, NetIdx, Update};
-use crate::rpc::http::{HttpClient, HttpMeter};
-use crate::rpc::types::WireBlock;
+use crate::event::{Command, ConnStats, HttpHealth, NetIdx, Update};
+use crate::rpc::http::{HttpClient, HttpMeter, Lane};
 use crate::text::{Redactor, sanitize};
-use chain::{BlockSource, ChainTracker, Step};
+pub(crate) use heads::ChainInput;
+pub use heads::{BACKFILL_CHUNK, HOLD};
 
-/// Blocks fetched per `eth_getBlockByNumber` batch during backfill.
-pub const BACKFILL_CHUNK: u64 = 50;
 /// Capacity of the channel from the WebSocket reader to the chain task.
 const CHAIN_QUEUE: usize = 256;
 
@@ -43,11 +41,15 @@ pub(crate) struct Shared {
     pub errors: AtomicU64,
     pub last_message_ms: AtomicU64,
     pub ping_rtt_us: AtomicU64,
+    /// When the last pong arrived (unix ms, 0 = never).
+    pub ping_at_ms: AtomicU64,
     pub pending_coalesced: AtomicU64,
     /// Smoothed block time in milliseconds (0 = unknown), from head timestamps.
     pub block_time_ms: AtomicU64,
-    last_error: Mutex<Option<String>>,
+    last_error: Mutex<Option<(String, SystemTime)>>,
     http: Option<Arc<HttpMeter>>,
+    /// Woken on every error, so the reporter shows it at once.
+    changed: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -60,10 +62,12 @@ impl Shared {
             errors: AtomicU64::new(0),
             last_message_ms: AtomicU64::new(0),
             ping_rtt_us: AtomicU64::new(0),
+            ping_at_ms: AtomicU64::new(0),
             pending_coalesced: AtomicU64::new(0),
             block_time_ms: AtomicU64::new(0),
             last_error: Mutex::new(None),
             http,
+            changed: tokio::sync::Notify::new(),
         }
     }
 
@@ -73,8 +77,9 @@ impl Shared {
         tracing::warn!(network = %self.name, "{clean}");
         self.errors.fetch_add(1, Ordering::Relaxed);
         if let Ok(mut l) = self.last_error.lock() {
-            *l = Some(clean);
+            *l = Some((clean, SystemTime::now()));
         }
+        self.changed.notify_one();
     }
 
     /// A frame that could not be used: counted as bad and as an error.
@@ -101,7 +106,7 @@ impl Shared {
     }
 
     /// Fold the interval between two consecutive heads into the block-time estimate.
-    fn observe_block_time(&self, secs: u64) {
+    pub(crate) fn observe_block_time(&self, secs: u64) {
         let sample = secs.saturating_mul(1000).min(600_000);
         let old = self.block_time_ms.load(Ordering::Relaxed);
         let new = if old == 0 {
@@ -113,36 +118,54 @@ impl Shared {
     }
 
     pub fn stats(&self) -> ConnStats {
-        let ms = self.last_message_ms.load(Ordering::Relaxed);
+        let at = |ms: u64| (ms > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_millis(ms));
         let rtt = self.ping_rtt_us.load(Ordering::Relaxed);
         let http_errors = self
             .http
             .as_ref()
             .map_or(0, |m| m.errors.load(Ordering::Relaxed));
+        // The newer of this network's last error and its HTTP side's.
+        let mine = self.last_error.lock().ok().and_then(|l| l.clone());
+        let theirs = self
+            .http
+            .as_ref()
+            .and_then(|m| m.last_error())
+            .map(|(e, t)| (sanitize(&self.redactor.text(&e)).into_owned(), t));
+        let last = match (mine, theirs) {
+            (Some(a), Some(b)) => Some(if b.1 > a.1 { b } else { a }),
+            (a, b) => a.or(b),
+        };
         ConnStats {
             messages: self.messages.load(Ordering::Relaxed),
             bad_frames: self.bad_frames.load(Ordering::Relaxed),
             errors: self.errors.load(Ordering::Relaxed) + http_errors,
-            last_message: (ms > 0).then(|| SystemTime::UNIX_EPOCH + Duration::from_millis(ms)),
+            last_message: at(self.last_message_ms.load(Ordering::Relaxed)),
             http_latency: self.http.as_ref().and_then(|m| m.latency()),
+            http_at: self.http.as_ref().and_then(|m| m.latency_at()),
             ping_rtt: (rtt > 0).then(|| Duration::from_micros(rtt)),
+            ping_at: at(self.ping_at_ms.load(Ordering::Relaxed)),
             http_requests: self
                 .http
                 .as_ref()
                 .map_or(0, |m| m.requests.load(Ordering::Relaxed)),
             pending_coalesced: self.pending_coalesced.load(Ordering::Relaxed),
-            last_error: self.last_error.lock().ok().and_then(|l| l.clone()),
+            last_error_at: last.as_ref().map(|(_, t)| *t),
+            last_error: last.map(|(e, _)| e),
         }
     }
-}
 
-/// What the WebSocket side asks of the chain task.
-#[derive(Debug)]
-pub(crate) enum ChainInput {
-    /// A `newHeads` notification.
-    Head(Box<WireBlock>),
-    /// (Re)connected or polling: bring the chain up to the node's current head.
-    CatchUp(HeadSource),
+    pub fn http_health(&self) -> HttpHealth {
+        let mut h = self.http.as_ref().map(|m| m.health()).unwrap_or_default();
+        match &mut h {
+            HttpHealth::RateLimited { reason, .. }
+            | HttpHealth::BackingOff { reason, .. }
+            | HttpHealth::Failing { reason, .. } => {
+                *reason = sanitize(&self.redactor.text(reason)).into_owned();
+            }
+            HttpHealth::Ok => {}
+        }
+        h
+    }
 }
 
 /// Handle to a running network supervisor.
@@ -175,7 +198,7 @@ pub fn spawn(
         http.as_ref().map(|h| h.meter.clone()),
     ));
     let (chain_tx, chain_rx) = mpsc::channel(CHAIN_QUEUE);
-    let (head_tx, head_rx) = tokio::sync::watch::channel(None);
+    let (feed, head_rx) = heads::HeadFeed::new();
     let watched = Arc::new(watch::Watched::new(watches));
     let decoder = logs::LogDecoder::new(&cfg.contracts, &cfg.tokens);
     let log_filter = decoder.filter();
@@ -183,170 +206,82 @@ pub fn spawn(
     let log_tx = log_filter.is_some().then_some(log_tx);
     tokio::spawn(logs::run(
         net,
-        http.clone(),
+        http.as_ref().map(|h| h.on(Lane::Refresh)),
         decoder,
         watched.clone(),
         log_rx,
         updates.clone(),
         shared.clone(),
     ));
-    tokio::spawn(chain_task(
+    let follower = heads::Follower::new(
         net,
         http.clone(),
-        chain_rx,
         updates.clone(),
-        head_tx,
+        feed.clone(),
         shared.clone(),
         log_tx.clone().map(|tx| (tx, watched.clone())),
-    ));
-    if let Some(http) = http.clone() {
-        tokio::spawn(watch::run(
+    );
+    tokio::spawn(follower.run(chain_rx));
+    if let Some(http) = &http {
+        let refresher = watch::Refresher {
             net,
-            http,
-            cfg.tokens.clone(),
-            cfg.contracts.clone(),
-            watched.clone(),
-            head_rx,
-            updates.clone(),
-            shared.clone(),
-        ));
+            http: http.on(Lane::Refresh),
+            tokens: cfg.tokens.clone(),
+            contracts: cfg.contracts.clone(),
+            watched: watched.clone(),
+            updates: updates.clone(),
+            shared: shared.clone(),
+            feed,
+            chain_tx: chain_tx.clone(),
+        };
+        tokio::spawn(refresher.run(head_rx));
     }
+    tokio::spawn(report(net, shared.clone(), updates.clone()));
     let sup = session::Supervisor::new(net, cfg, updates, redactor, shared, http, chain_tx, cmd_rx)
         .with_watch(watched, log_filter.zip(log_tx));
     tokio::spawn(sup.run());
     NetworkHandle { commands: cmd_tx }
 }
 
-/// Blocks over HTTP, for backfill and reorg walk-back.
-struct HttpBlocks<'a>(Option<&'a HttpClient>);
+/// How often counters and the HTTP state are looked at (sent only when changed).
+pub const REPORT_EVERY: Duration = Duration::from_secs(1);
 
-impl BlockSource for HttpBlocks<'_> {
-    async fn blocks(&self, from: u64, to: u64) -> Result<Vec<WireBlock>, String> {
-        let http = self.0.ok_or("no HTTP endpoint configured for backfill")?;
-        let calls: Vec<(&str, serde_json::Value)> = (from..=to)
-            .map(|n| ("eth_getBlockByNumber", json!([U64::from(n), false])))
-            .collect();
-        let results = http.batch(&calls).await.map_err(|e| e.to_string())?;
-        results
-            .into_iter()
-            .zip(from..=to)
-            .map(|(r, n)| {
-                let raw = r.map_err(|e| format!("block {n}: {} {}", e.code, e.message))?;
-                serde_json::from_str::<Option<WireBlock>>(raw.get())
-                    .map_err(|e| format!("block {n}: {e}"))?
-                    .ok_or_else(|| format!("block {n} not found"))
-            })
-            .collect()
-    }
-
-    async fn block_by_hash(&self, hash: B256) -> Result<Option<WireBlock>, String> {
-        let http = self.0.ok_or("no HTTP endpoint configured")?;
-        http.call("eth_getBlockByHash", json!([hash, false]))
-            .await
-            .map_err(|e| e.to_string())
-    }
-}
-
-async fn chain_task(
-    net: NetIdx,
-    http: Option<HttpClient>,
-    mut rx: mpsc::Receiver<ChainInput>,
-    updates: mpsc::Sender<Update>,
-    head_tx: tokio::sync::watch::Sender<Option<u64>>,
-    shared: Arc<Shared>,
-    // Where the logs of caught-up and (without a logs subscription) pushed heads go.
-    logs: Option<(mpsc::Sender<logs::LogInput>, Arc<watch::Watched>)>,
-) {
-    let mut tracker = ChainTracker::default();
-    let src = HttpBlocks(http.as_ref());
-    let mut out = Vec::new();
-    let mut prev: Option<(u64, u64)> = None;
-    while let Some(input) = rx.recv().await {
-        match input {
-            ChainInput::Head(mut block) => {
-                // geth-style newHeads carry no transaction list: look the block up so
-                // the tx count is shown.
-                if block.transactions.is_none()
-                    && let Some(http) = &http
-                {
-                    match http
-                        .call::<Option<WireBlock>>("eth_getBlockByHash", json!([block.hash, false]))
-                        .await
-                    {
-                        Ok(Some(full)) if full.hash == block.hash => {
-                            block.transactions = full.transactions
-                        }
-                        Ok(_) => {}
-                        Err(e) => shared.error(format!("block details for {}: {e}", block.number)),
-                    }
-                }
-                tracker
-                    .accept(*block, HeadSource::Ws, &src, BACKFILL_CHUNK, &mut out)
-                    .await;
+/// Reports the network's counters (best effort: a full channel skips a sample) and
+/// every change of its HTTP state (never skipped).
+async fn report(net: NetIdx, shared: Arc<Shared>, updates: mpsc::Sender<Update>) {
+    let mut tick = tokio::time::interval(REPORT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_stats = ConnStats::default();
+    let mut last_http = HttpHealth::Ok;
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            () = shared.changed.notified() => {
+                // A burst of errors is one report.
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            ChainInput::CatchUp(source) => {
-                let Some(http) = &http else { continue };
-                let before = tracker.tip().map(|(n, _)| n);
-                match http.call::<U64>("eth_blockNumber", json!([])).await {
-                    Ok(current) => {
-                        tracker
-                            .catch_up(current.to(), source, &src, BACKFILL_CHUNK, &mut out)
-                            .await
-                    }
-                    Err(e) => shared.error(format!("eth_blockNumber: {e}")),
+            () = async {
+                match &shared.http {
+                    Some(m) => m.changed.notified().await,
+                    None => std::future::pending().await,
                 }
-                // Logs of the blocks caught up on (and of the last one seen before,
-                // whose logs may have been cut off; on first connect, of the first
-                // head) were not pushed to us: refill them. The log task drops
-                // duplicates.
-                let range = match (before, tracker.tip()) {
-                    (Some(from), Some((to, _))) if to > from => Some((from, to)),
-                    (None, Some((to, _))) => Some((to, to)),
-                    _ => None,
-                };
-                if let (Some((from, to)), Some((tx, _))) = (range, &logs)
-                    && tx.send(logs::LogInput::Range { from, to }).await.is_err()
-                {
-                    return;
-                }
+            } => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+        let stats = shared.stats();
+        if stats != last_stats {
+            match updates.try_send(Update::Stats {
+                net,
+                stats: stats.clone(),
+            }) {
+                Ok(()) => last_stats = stats,
+                Err(mpsc::error::TrySendError::Full(_)) => {}
+                Err(mpsc::error::TrySendError::Closed(_)) => return,
             }
         }
-        for step in out.drain(..) {
-            let update = match step {
-                Step::Head(head) => {
-                    if let Some((n, ts)) = prev
-                        && n + 1 == head.number
-                    {
-                        shared.observe_block_time(head.timestamp.saturating_sub(ts));
-                    }
-                    prev = Some((head.number, head.timestamp));
-                    head_tx.send_replace(Some(head.number));
-                    // Pushed heads without a live `logs` subscription (refused by the
-                    // endpoint): fetch their logs. Caught-up heads get theirs above.
-                    if head.source == HeadSource::Ws
-                        && let Some((tx, watched)) = &logs
-                        && !watched.logs_live.load(Ordering::Relaxed)
-                        && tx
-                            .send(logs::LogInput::Range {
-                                from: head.number,
-                                to: head.number,
-                            })
-                            .await
-                            .is_err()
-                    {
-                        return;
-                    }
-                    Update::Head { net, head }
-                }
-                Step::Reorg(reorg) => Update::Reorg { net, reorg },
-                Step::Gap { from, to, reason } => {
-                    shared.error(format!(
-                        "heads {from}..={to} could not be fetched: {reason}"
-                    ));
-                    continue;
-                }
-            };
-            if updates.send(update).await.is_err() {
+        let health = shared.http_health();
+        if health != last_http {
+            last_http = health.clone();
+            if updates.send(Update::Http { net, health }).await.is_err() {
                 return;
             }
         }

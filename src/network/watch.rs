@@ -10,11 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 
 use alloy_dyn_abi::{DynSolType, DynSolValue, FunctionExt};
-use alloy_primitives::{Address, Bytes, U64, U256};
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
 use serde_json::{Value, json};
 use tokio::sync::{Notify, mpsc, watch};
 
 use super::Shared;
+use super::heads::{ChainInput, HeadFeed, Unconfirmed};
 use super::logs::render;
 use crate::config::ContractConfig;
 use crate::event::{NetIdx, TokenMeta, Update, ViewValue};
@@ -109,10 +112,26 @@ impl Watched {
 enum Slot {
     Balance(Address),
     Nonce(Address),
-    TokenBalance { holder: Address, token: Address },
-    View { contract: usize, view: usize },
-    Meta { token: Address, field: MetaField },
-    Block,
+    TokenBalance {
+        holder: Address,
+        token: Address,
+    },
+    View {
+        contract: usize,
+        view: usize,
+    },
+    Meta {
+        token: Address,
+        field: MetaField,
+    },
+    /// A pushed head, by hash (`full`: with its transactions, for activity).
+    Confirm {
+        head: Unconfirmed,
+        full: bool,
+    },
+    /// A head the node did not know: by hash again, or (`true`) what it has at that
+    /// number.
+    Recheck(Missing, bool),
 }
 
 #[derive(Clone, Copy)]
@@ -130,7 +149,8 @@ struct Last {
     tokens: HashMap<(Address, Address), U256>,
     views: HashMap<(usize, usize), Result<ViewValue, String>>,
     meta_asked: HashSet<Address>,
-    scanned_block: Option<u64>,
+    /// The block last scanned for activity.
+    scanned_block: Option<B256>,
     /// Set once the endpoint refused a whole batch: the most entries per request.
     batch_limit: Option<usize>,
 }
@@ -153,252 +173,407 @@ fn call(to: Address, data: &[u8], tag: &str) -> Value {
     json!([{ "to": to, "data": Bytes::copy_from_slice(data) }, tag])
 }
 
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn run(
-    net: NetIdx,
-    http: HttpClient,
-    tokens: Vec<Address>,
-    contracts: Vec<ContractConfig>,
-    watched: Arc<Watched>,
-    mut heads: watch::Receiver<Option<u64>>,
-    updates: mpsc::Sender<Update>,
-    shared: Arc<Shared>,
-) {
-    let mut last = Last::default();
-    let mut block: Option<u64> = None;
-    loop {
-        tokio::select! {
-            changed = heads.changed() => {
-                if changed.is_err() {
-                    return;
-                }
-                block = *heads.borrow_and_update();
-            }
-            () = watched.changed.notified() => {}
-        }
-        let Some(block) = block else { continue };
-        if !refresh(
-            net, &http, &tokens, &contracts, &watched, block, &mut last, &updates, &shared,
-        )
-        .await
-        {
-            return;
+/// What the refresh task works with (fixed for the run).
+pub(crate) struct Refresher {
+    pub net: NetIdx,
+    pub http: HttpClient,
+    pub tokens: Vec<Address>,
+    pub contracts: Vec<ContractConfig>,
+    pub watched: Arc<Watched>,
+    pub updates: mpsc::Sender<Update>,
+    pub shared: Arc<Shared>,
+    pub feed: Arc<HeadFeed>,
+    /// Where heads the node does not have are reported.
+    pub chain_tx: mpsc::Sender<ChainInput>,
+}
+
+/// A pushed head the node did not know when asked; asked again after a while.
+#[derive(Debug, Clone, Copy)]
+struct Missing {
+    head: Unconfirmed,
+    since: Instant,
+    tries: u32,
+}
+
+/// What the node said, the second time, about a head it did not know.
+struct Recheck {
+    missing: Missing,
+    /// By hash: `Some(None)` is "no such block".
+    by_hash: Option<Option<B256>>,
+    /// The hash of the node's block at that number (`Some(None)`: none yet).
+    at_number: Option<Option<B256>>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    Real,
+    /// Unknown by hash, twice, while the node has another block at its number.
+    Invented,
+    /// The node is not at that number yet, or did not answer.
+    AskAgain,
+}
+
+impl Recheck {
+    fn verdict(&self) -> Verdict {
+        match (self.by_hash, self.at_number) {
+            (Some(Some(_)), _) => Verdict::Real,
+            (Some(None), Some(Some(other))) if other != self.missing.head.hash => Verdict::Invented,
+            _ => Verdict::AskAgain,
         }
     }
 }
 
-/// One refresh at `block`. False when the app has gone away.
-#[allow(clippy::too_many_arguments)]
-async fn refresh(
-    net: NetIdx,
-    http: &HttpClient,
-    tokens: &[Address],
-    contracts: &[ContractConfig],
-    watched: &Watched,
-    block: u64,
-    last: &mut Last,
-    updates: &mpsc::Sender<Update>,
-    shared: &Shared,
-) -> bool {
-    let addresses = watched.addresses();
-    last.forget(&addresses);
-    let tag = format!("{block:#x}");
-    let mut calls: Vec<(&str, Value)> = Vec::new();
-    let mut slots: Vec<Slot> = Vec::new();
-    for (a, _) in &addresses {
-        calls.push(("eth_getBalance", json!([a, tag])));
-        slots.push(Slot::Balance(*a));
-        calls.push(("eth_getTransactionCount", json!([a, tag])));
-        slots.push(Slot::Nonce(*a));
+/// How long after a first "no such block" a head is asked about again (the HTTP
+/// node may simply be behind the WebSocket's).
+const RECHECK_AFTER: Duration = Duration::from_secs(1);
+/// Re-checks before a head the HTTP node never reaches is left alone.
+const RECHECKS: u32 = 5;
+
+impl Refresher {
+    pub(crate) async fn run(self, mut heads: watch::Receiver<Option<(u64, B256)>>) {
+        let mut last = Last::default();
+        let mut missing: Vec<Missing> = Vec::new();
+        let mut epoch = 0;
+        loop {
+            let recheck = missing.iter().map(|m| m.since + RECHECK_AFTER).min();
+            tokio::select! {
+                changed = heads.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                () = self.watched.changed.notified() => {}
+                _ = tokio::time::sleep_until(recheck.unwrap_or_else(Instant::now).into()), if recheck.is_some() => {}
+            }
+            let now_epoch = self.feed.epoch.load(Ordering::SeqCst);
+            if now_epoch != epoch {
+                // A new chain: nothing read from the old one is worth comparing with.
+                epoch = now_epoch;
+                last = Last {
+                    batch_limit: last.batch_limit,
+                    ..Last::default()
+                };
+                missing.clear();
+            }
+            let Some(tip) = *heads.borrow_and_update() else {
+                continue;
+            };
+            if !self.refresh(tip, &mut last, &mut missing).await {
+                return;
+            }
+        }
+    }
+
+    /// One refresh at the head `tip`. False when the app has gone away.
+    async fn refresh(
+        &self,
+        (block, block_hash): (u64, B256),
+        last: &mut Last,
+        missing: &mut Vec<Missing>,
+    ) -> bool {
+        let Self {
+            net,
+            http,
+            tokens,
+            contracts,
+            watched,
+            updates,
+            shared,
+            ..
+        } = self;
+        let net = *net;
+        let addresses = watched.addresses();
+        last.forget(&addresses);
+        let tag = format!("{block:#x}");
+        let mut calls: Vec<(&str, Value)> = Vec::new();
+        let mut slots: Vec<Slot> = Vec::new();
+        for (a, _) in &addresses {
+            calls.push(("eth_getBalance", json!([a, tag])));
+            slots.push(Slot::Balance(*a));
+            calls.push(("eth_getTransactionCount", json!([a, tag])));
+            slots.push(Slot::Nonce(*a));
+            for t in tokens {
+                let mut data = SEL_BALANCE_OF.to_vec();
+                data.extend_from_slice(a.into_word().as_slice());
+                calls.push(("eth_call", call(*t, &data, &tag)));
+                slots.push(Slot::TokenBalance {
+                    holder: *a,
+                    token: *t,
+                });
+            }
+        }
         for t in tokens {
-            let mut data = SEL_BALANCE_OF.to_vec();
-            data.extend_from_slice(a.into_word().as_slice());
-            calls.push(("eth_call", call(*t, &data, &tag)));
-            slots.push(Slot::TokenBalance {
-                holder: *a,
-                token: *t,
+            if last.meta_asked.insert(*t) {
+                for (sel, field) in [
+                    (SEL_DECIMALS, MetaField::Decimals),
+                    (SEL_SYMBOL, MetaField::Symbol),
+                    (SEL_NAME, MetaField::Name),
+                ] {
+                    calls.push(("eth_call", call(*t, &sel, &tag)));
+                    slots.push(Slot::Meta { token: *t, field });
+                }
+            }
+        }
+        for (ci, c) in contracts.iter().enumerate() {
+            for (vi, v) in c.views.iter().enumerate() {
+                if block.is_multiple_of(v.every) || !last.views.contains_key(&(ci, vi)) {
+                    calls.push(("eth_call", call(c.address, &v.calldata, &tag)));
+                    slots.push(Slot::View {
+                        contract: ci,
+                        view: vi,
+                    });
+                }
+            }
+        }
+        // Pushed heads are confirmed by hash (which also gives the transaction count
+        // geth-style notifications leave out); the newest one with its transactions
+        // when addresses are watched, for their activity.
+        let scan = !addresses.is_empty() && last.scanned_block != Some(block_hash);
+        let mut confirm = self.feed.take_unconfirmed();
+        if scan && !confirm.iter().any(|u| u.hash == block_hash) {
+            confirm.push(Unconfirmed {
+                number: block,
+                hash: block_hash,
+                needs_tx_count: false,
             });
         }
-    }
-    for t in tokens {
-        if last.meta_asked.insert(*t) {
-            for (sel, field) in [
-                (SEL_DECIMALS, MetaField::Decimals),
-                (SEL_SYMBOL, MetaField::Symbol),
-                (SEL_NAME, MetaField::Name),
-            ] {
-                calls.push(("eth_call", call(*t, &sel, &tag)));
-                slots.push(Slot::Meta { token: *t, field });
-            }
+        for u in confirm {
+            let full = scan && u.hash == block_hash;
+            calls.push(("eth_getBlockByHash", json!([u.hash, full])));
+            slots.push(Slot::Confirm { head: u, full });
         }
-    }
-    for (ci, c) in contracts.iter().enumerate() {
-        for (vi, v) in c.views.iter().enumerate() {
-            if block.is_multiple_of(v.every) || !last.views.contains_key(&(ci, vi)) {
-                calls.push(("eth_call", call(c.address, &v.calldata, &tag)));
-                slots.push(Slot::View {
-                    contract: ci,
-                    view: vi,
-                });
-            }
+        let now = Instant::now();
+        let (due, waiting): (Vec<Missing>, Vec<Missing>) = missing
+            .drain(..)
+            .partition(|m| now >= m.since + RECHECK_AFTER);
+        *missing = waiting;
+        for m in due {
+            calls.push(("eth_getBlockByHash", json!([m.head.hash, false])));
+            slots.push(Slot::Recheck(m, false));
+            calls.push((
+                "eth_getBlockByNumber",
+                json!([U64::from(m.head.number), false]),
+            ));
+            slots.push(Slot::Recheck(m, true));
         }
-    }
-    if !addresses.is_empty() && last.scanned_block.is_none_or(|b| b < block) {
-        calls.push(("eth_getBlockByNumber", json!([tag, true])));
-        slots.push(Slot::Block);
-    }
-    if calls.is_empty() {
-        return true;
-    }
-    let results = match batch(http, &calls, &mut last.batch_limit, shared).await {
-        Ok(r) => r,
-        Err(e) => {
-            shared.error(format!("watch refresh at block {block}: {e}"));
+        if calls.is_empty() {
             return true;
         }
-    };
-    let mut metas: HashMap<Address, TokenMeta> = HashMap::new();
-    let mut out = Vec::new();
-    // Token metadata first: views and balances read in the same batch are then
-    // already formatted with the token's decimals.
-    let (meta_first, rest): (Vec<_>, Vec<_>) = slots
-        .into_iter()
-        .zip(results)
-        .partition(|(slot, _)| matches!(slot, Slot::Meta { .. }));
-    for (slot, res) in meta_first.into_iter().chain(rest) {
-        match slot {
-            Slot::Balance(address) => {
-                let Some(wei) = decode::<U256>(&res, shared, "balance", address) else {
-                    continue;
-                };
-                if last.balances.insert(address, wei) != Some(wei) {
-                    out.push(Update::Balance {
-                        net,
-                        address,
-                        wei,
-                        block,
-                    });
-                }
+        let results = match batch(http, &calls, &mut last.batch_limit, shared).await {
+            Ok(r) => r,
+            Err(e) => {
+                shared.error(format!(
+                    "watch refresh at block {}: {e}",
+                    crate::fmt::thousands(block)
+                ));
+                return true;
             }
-            Slot::Nonce(address) => {
-                let Some(n) = decode::<U64>(&res, shared, "nonce", address) else {
-                    continue;
-                };
-                let nonce = n.to::<u64>();
-                if last.nonces.insert(address, nonce) != Some(nonce) {
-                    out.push(Update::Nonce {
-                        net,
-                        address,
-                        nonce,
-                        block,
-                    });
-                }
-            }
-            Slot::TokenBalance { holder, token } => {
-                let Some(bytes) = decode::<Bytes>(&res, shared, "token balance", token) else {
-                    continue;
-                };
-                let Some(amount) = word(&bytes) else {
-                    shared.error(format!(
-                        "token {token}: balanceOf answered {} bytes; is it an ERC-20?",
-                        bytes.len()
-                    ));
-                    continue;
-                };
-                if last.tokens.insert((holder, token), amount) != Some(amount) {
-                    out.push(Update::TokenBalance {
-                        net,
-                        holder,
-                        token,
-                        amount,
-                        block,
-                    });
-                }
-            }
-            Slot::Meta { token, field } => {
-                let meta = metas.entry(token).or_insert(TokenMeta {
-                    address: token,
-                    symbol: None,
-                    name: None,
-                    decimals: None,
-                });
-                // Untrusted and optional: a token that does not answer keeps `None`.
-                let Ok(raw) = &res else { continue };
-                let Ok(bytes) = serde_json::from_str::<Bytes>(raw.get()) else {
-                    continue;
-                };
-                match field {
-                    MetaField::Decimals => {
-                        meta.decimals = word(&bytes).and_then(|w| u8::try_from(w).ok())
-                    }
-                    MetaField::Symbol => meta.symbol = token_text(&bytes),
-                    MetaField::Name => meta.name = token_text(&bytes),
-                }
-                watched.set_token(meta.clone());
-            }
-            Slot::View { contract, view } => {
-                let c = &contracts[contract];
-                let value = view_value(&res, &c.views[view].function, watched, c.address);
-                if last.views.get(&(contract, view)) != Some(&value) {
-                    last.views.insert((contract, view), value.clone());
-                    out.push(Update::View {
-                        net,
-                        contract: c.address,
-                        index: view,
-                        block,
-                        value,
-                    });
-                }
-            }
-            Slot::Block => {
-                let b = match res.map(|raw| serde_json::from_str::<Option<WireBlock>>(raw.get())) {
-                    Ok(Ok(Some(b))) => b,
-                    Ok(Ok(None)) => continue,
-                    Ok(Err(e)) => {
-                        shared.error(format!("block {block} for activity: {e}"));
+        };
+        let mut rechecked: HashMap<B256, Recheck> = HashMap::new();
+        let mut metas: HashMap<Address, TokenMeta> = HashMap::new();
+        let mut out = Vec::new();
+        // Token metadata first: views and balances read in the same batch are then
+        // already formatted with the token's decimals.
+        let (meta_first, rest): (Vec<_>, Vec<_>) = slots
+            .into_iter()
+            .zip(results)
+            .partition(|(slot, _)| matches!(slot, Slot::Meta { .. }));
+        for (slot, res) in meta_first.into_iter().chain(rest) {
+            match slot {
+                Slot::Balance(address) => {
+                    let Some(wei) = decode::<U256>(&res, shared, "balance", address) else {
                         continue;
+                    };
+                    if last.balances.insert(address, wei) != Some(wei) {
+                        out.push(Update::Balance {
+                            net,
+                            address,
+                            wei,
+                            block,
+                        });
                     }
-                    Err(e) => {
-                        shared.error(format!("block {block} for activity: {}", e.message));
+                }
+                Slot::Nonce(address) => {
+                    let Some(n) = decode::<U64>(&res, shared, "nonce", address) else {
                         continue;
+                    };
+                    let nonce = n.to::<u64>();
+                    if last.nonces.insert(address, nonce) != Some(nonce) {
+                        out.push(Update::Nonce {
+                            net,
+                            address,
+                            nonce,
+                            block,
+                        });
                     }
-                };
-                last.scanned_block = Some(block);
-                if let Some(WireTxs::Full(txs)) = b.transactions {
-                    for tx in txs {
-                        for a in [Some(tx.from), tx.to].into_iter().flatten() {
-                            if addresses.iter().any(|(w, _)| *w == a) {
-                                out.push(Update::Activity {
-                                    net,
-                                    address: a,
-                                    block: Some(block),
-                                    tx: tx.hash,
-                                    pending: false,
+                }
+                Slot::TokenBalance { holder, token } => {
+                    let Some(bytes) = decode::<Bytes>(&res, shared, "token balance", token) else {
+                        continue;
+                    };
+                    let Some(amount) = word(&bytes) else {
+                        shared.error(format!(
+                            "token {token}: balanceOf answered {} bytes; is it an ERC-20?",
+                            bytes.len()
+                        ));
+                        continue;
+                    };
+                    if last.tokens.insert((holder, token), amount) != Some(amount) {
+                        out.push(Update::TokenBalance {
+                            net,
+                            holder,
+                            token,
+                            amount,
+                            block,
+                        });
+                    }
+                }
+                Slot::Meta { token, field } => {
+                    let meta = metas.entry(token).or_insert(TokenMeta {
+                        address: token,
+                        symbol: None,
+                        name: None,
+                        decimals: None,
+                    });
+                    // Untrusted and optional: a token that does not answer keeps `None`.
+                    let Ok(raw) = &res else { continue };
+                    let Ok(bytes) = serde_json::from_str::<Bytes>(raw.get()) else {
+                        continue;
+                    };
+                    match field {
+                        MetaField::Decimals => {
+                            meta.decimals = word(&bytes).and_then(|w| u8::try_from(w).ok())
+                        }
+                        MetaField::Symbol => meta.symbol = token_text(&bytes),
+                        MetaField::Name => meta.name = token_text(&bytes),
+                    }
+                    watched.set_token(meta.clone());
+                }
+                Slot::View { contract, view } => {
+                    let c = &contracts[contract];
+                    let value = view_value(&res, &c.views[view].function, watched, c.address);
+                    if last.views.get(&(contract, view)) != Some(&value) {
+                        last.views.insert((contract, view), value.clone());
+                        out.push(Update::View {
+                            net,
+                            contract: c.address,
+                            index: view,
+                            block,
+                            value,
+                        });
+                    }
+                }
+                Slot::Confirm { head, full } => {
+                    let b =
+                        match res.map(|raw| serde_json::from_str::<Option<WireBlock>>(raw.get())) {
+                            Ok(Ok(Some(b))) => b,
+                            Ok(Ok(None)) => {
+                                missing.push(Missing {
+                                    head,
+                                    since: Instant::now(),
+                                    tries: 0,
                                 });
+                                continue;
+                            }
+                            Ok(Err(e)) => {
+                                shared.error(format!(
+                                    "block {} for activity: {e}",
+                                    crate::fmt::thousands(head.number)
+                                ));
+                                continue;
+                            }
+                            Err(e) => {
+                                shared.error(format!(
+                                    "block {} for activity: {}",
+                                    crate::fmt::thousands(head.number),
+                                    e.message
+                                ));
+                                continue;
+                            }
+                        };
+                    if head.needs_tx_count
+                        && let Some(txs) = &b.transactions
+                    {
+                        out.push(Update::HeadTxCount {
+                            net,
+                            number: head.number,
+                            hash: head.hash,
+                            tx_count: txs.len() as u32,
+                        });
+                    }
+                    if !full {
+                        continue;
+                    }
+                    last.scanned_block = Some(b.hash);
+                    if let Some(WireTxs::Full(txs)) = b.transactions {
+                        for tx in txs {
+                            for a in [Some(tx.from), tx.to].into_iter().flatten() {
+                                if addresses.iter().any(|(w, _)| *w == a) {
+                                    out.push(Update::Activity {
+                                        net,
+                                        address: a,
+                                        block: Some(head.number),
+                                        block_hash: Some(b.hash),
+                                        tx: tx.hash,
+                                        pending: false,
+                                    });
+                                }
                             }
                         }
                     }
                 }
+                Slot::Recheck(m, by_number) => {
+                    let found = res
+                        .ok()
+                        .and_then(|raw| serde_json::from_str::<Option<WireBlock>>(raw.get()).ok())
+                        .map(|b| b.map(|b| b.hash));
+                    let entry = rechecked.entry(m.head.hash).or_insert(Recheck {
+                        missing: m,
+                        by_hash: None,
+                        at_number: None,
+                    });
+                    if by_number {
+                        entry.at_number = found;
+                    } else {
+                        entry.by_hash = found;
+                    }
+                }
             }
         }
-    }
-    // Metadata first, so token balances arrive with their decimals known.
-    let had_meta = !metas.is_empty();
-    for meta in metas.into_values() {
-        watched.set_token(meta.clone());
-        if updates.send(Update::Token { net, meta }).await.is_err() {
-            return false;
+        for (hash, r) in rechecked {
+            match r.verdict() {
+                Verdict::Invented => {
+                    if self.chain_tx.send(ChainInput::Retract(hash)).await.is_err() {
+                        return false;
+                    }
+                }
+                Verdict::Real => {}
+                Verdict::AskAgain if r.missing.tries + 1 < RECHECKS => missing.push(Missing {
+                    since: Instant::now(),
+                    tries: r.missing.tries + 1,
+                    ..r.missing
+                }),
+                Verdict::AskAgain => {}
+            }
         }
-    }
-    if had_meta && !watched.meta_ready.swap(true, Ordering::SeqCst) {
-        watched.meta_notify.notify_waiters();
-    }
-    for u in out {
-        if updates.send(u).await.is_err() {
-            return false;
+        // Metadata first, so token balances arrive with their decimals known.
+        let had_meta = !metas.is_empty();
+        for meta in metas.into_values() {
+            watched.set_token(meta.clone());
+            if updates.send(Update::Token { net, meta }).await.is_err() {
+                return false;
+            }
         }
+        if had_meta && !watched.meta_ready.swap(true, Ordering::SeqCst) {
+            watched.meta_notify.notify_waiters();
+        }
+        for u in out {
+            if updates.send(u).await.is_err() {
+                return false;
+            }
+        }
+        true
     }
-    true
 }
 
 /// Entries per request once an endpoint has refused a big batch (many providers cap
@@ -655,6 +830,37 @@ mod tests {
             .await
             .expect("split");
         assert_eq!(requests.load(std::sync::atomic::Ordering::Relaxed), 7);
+    }
+
+    #[test]
+    fn a_head_is_invented_only_when_the_node_has_another_block_at_its_number() {
+        let hash = B256::repeat_byte(7);
+        let r = |by_hash, at_number| {
+            Recheck {
+                missing: Missing {
+                    head: Unconfirmed {
+                        number: 9,
+                        hash,
+                        needs_tx_count: false,
+                    },
+                    since: Instant::now(),
+                    tries: 0,
+                },
+                by_hash,
+                at_number,
+            }
+            .verdict()
+        };
+        let other = Some(Some(B256::repeat_byte(8)));
+        assert_eq!(r(Some(None), other), Verdict::Invented);
+        assert_eq!(r(Some(Some(hash)), other), Verdict::Real, "known now");
+        assert_eq!(
+            r(Some(None), Some(None)),
+            Verdict::AskAgain,
+            "node not there yet"
+        );
+        assert_eq!(r(None, other), Verdict::AskAgain, "no answer");
+        assert_eq!(r(Some(None), Some(Some(hash))), Verdict::AskAgain);
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! JSON-RPC over HTTP: single calls and batches, with timeouts, a response size
 //! limit, and retries on rate limits that honour the server's hints.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicU32, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
 
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 
 use super::frame::{MAX_DEPTH, check_depth};
 use super::types::{RpcErrorObj, RpcRequest};
+use crate::event::HttpHealth;
 use crate::text::Redactor;
 
 /// Longest wait a rate-limit hint may impose before we give up on this call.
@@ -34,13 +35,42 @@ pub enum HttpError {
     Decode(String),
 }
 
-/// Counters shared with the supervisor's stats.
+/// Which work a request is for. When a rate limit closes the gate, requests wait
+/// for it to open, and the chain's (heads, backfill, reorg walks, probes) go first:
+/// the refresh lane (balances, views, confirmations, log refills) waits for them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lane {
+    Chain,
+    Refresh,
+}
+
+/// How long the refresh lane waits after the gate opens, so that waiting chain
+/// requests are sent first.
+const REFRESH_YIELD: Duration = Duration::from_millis(100);
+
+/// Counters and the health of one endpoint's HTTP side, shared with the stats.
 #[derive(Debug, Default)]
 pub struct HttpMeter {
     pub requests: AtomicU64,
+    /// Failed attempts (rate limits included), even when a retry then succeeded.
     pub errors: AtomicU64,
     /// Last round-trip in microseconds (0 = none yet).
     pub last_latency_us: AtomicU64,
+    /// When the last round-trip was measured (unix ms, 0 = never).
+    pub last_latency_at_ms: AtomicU64,
+    fail_streak: AtomicU32,
+    health: Mutex<HttpHealth>,
+    last_error: Mutex<Option<(String, SystemTime)>>,
+    /// No request is sent before this (a rate limit's wait).
+    gate: Mutex<Option<Instant>>,
+    chain_waiting: AtomicUsize,
+    /// Woken when the health or the last error changes.
+    pub changed: tokio::sync::Notify,
+}
+
+fn unix_ms(t: SystemTime) -> u64 {
+    t.duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 impl HttpMeter {
@@ -48,6 +78,107 @@ impl HttpMeter {
         match self.last_latency_us.load(Ordering::Relaxed) {
             0 => None,
             us => Some(Duration::from_micros(us)),
+        }
+    }
+
+    pub fn latency_at(&self) -> Option<SystemTime> {
+        match self.last_latency_at_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(SystemTime::UNIX_EPOCH + Duration::from_millis(ms)),
+        }
+    }
+
+    pub fn health(&self) -> HttpHealth {
+        match self.health.lock() {
+            Ok(h) => h.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn last_error(&self) -> Option<(String, SystemTime)> {
+        self.last_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    fn set_health(&self, h: HttpHealth) {
+        let mut g = match self.health.lock() {
+            Ok(g) => g,
+            Err(p) => p.into_inner(),
+        };
+        if *g != h {
+            *g = h;
+            self.changed.notify_one();
+        }
+    }
+
+    fn answered(&self, latency: Duration) {
+        self.last_latency_us
+            .store(latency.as_micros().max(1) as u64, Ordering::Relaxed);
+        self.last_latency_at_ms
+            .store(unix_ms(SystemTime::now()), Ordering::Relaxed);
+        self.fail_streak.store(0, Ordering::Relaxed);
+        self.set_health(HttpHealth::Ok);
+    }
+
+    fn failed(&self, reason: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        if let Ok(mut e) = self.last_error.lock() {
+            *e = Some((format!("http: {reason}"), SystemTime::now()));
+        }
+        self.changed.notify_one();
+    }
+
+    /// A request failed outright (5xx, transport, undecodable body).
+    fn failing(&self, reason: String) {
+        let in_a_row = self.fail_streak.fetch_add(1, Ordering::Relaxed) + 1;
+        self.failed(reason.clone());
+        self.set_health(HttpHealth::Failing { reason, in_a_row });
+    }
+
+    /// A rate limit: nothing is sent through this endpoint until `until`.
+    fn limited(&self, until: Instant, reason: String, http_429: bool) {
+        self.failed(reason.clone());
+        if let Ok(mut g) = self.gate.lock() {
+            *g = Some(g.map_or(until, |t| t.max(until)));
+        }
+        self.set_health(if http_429 {
+            HttpHealth::RateLimited { until, reason }
+        } else {
+            HttpHealth::BackingOff { until, reason }
+        });
+    }
+
+    fn gate(&self) -> Option<Instant> {
+        self.gate
+            .lock()
+            .ok()
+            .and_then(|g| *g)
+            .filter(|t| *t > Instant::now())
+    }
+
+    /// Wait for this lane's turn: the gate open, and for the refresh lane no chain
+    /// request waiting.
+    async fn wait_turn(&self, lane: Lane) {
+        let mut waited = false;
+        loop {
+            if let Some(until) = self.gate() {
+                waited = true;
+                if lane == Lane::Chain {
+                    self.chain_waiting.fetch_add(1, Ordering::SeqCst);
+                    tokio::time::sleep_until(until.into()).await;
+                    self.chain_waiting.fetch_sub(1, Ordering::SeqCst);
+                } else {
+                    tokio::time::sleep_until(until.into()).await;
+                }
+                continue;
+            }
+            if lane == Lane::Refresh && (waited || self.chain_waiting.load(Ordering::SeqCst) > 0) {
+                waited = false;
+                tokio::time::sleep(REFRESH_YIELD).await;
+                if self.chain_waiting.load(Ordering::SeqCst) > 0 || self.gate().is_some() {
+                    continue;
+                }
+            }
+            return;
         }
     }
 }
@@ -64,6 +195,7 @@ pub struct HttpClient {
     max_bytes: usize,
     next_id: Arc<AtomicU64>,
     pub meter: Arc<HttpMeter>,
+    lane: Lane,
 }
 
 impl std::fmt::Debug for HttpClient {
@@ -139,7 +271,16 @@ impl HttpClient {
             max_bytes,
             next_id: Arc::new(AtomicU64::new(1)),
             meter: Arc::default(),
+            lane: Lane::Chain,
         })
+    }
+
+    /// This client (same endpoint, gate and counters) sending in `lane`.
+    pub fn on(&self, lane: Lane) -> Self {
+        Self {
+            lane,
+            ..self.clone()
+        }
     }
 
     /// The endpoint requests currently go to.
@@ -168,26 +309,15 @@ impl HttpClient {
         let body = serde_json::to_vec(&RpcRequest::new(id, method, &params))
             .map_err(|e| HttpError::Decode(e.to_string()))?;
         let bytes = self.post_with_retry(body).await?;
-        #[derive(serde::Deserialize)]
-        struct Resp<'a> {
-            #[serde(borrow, default)]
-            result: Option<&'a RawValue>,
-            #[serde(default)]
-            error: Option<RpcErrorObj>,
+        self.undecodable(decode_one(&bytes))
+    }
+
+    /// An answer that could not be decoded makes the endpoint "failing" too.
+    fn undecodable<T>(&self, res: Result<T, HttpError>) -> Result<T, HttpError> {
+        if let Err(e @ HttpError::Decode(_)) = &res {
+            self.meter.failing(e.to_string());
         }
-        let text = std::str::from_utf8(&bytes).map_err(|e| HttpError::Decode(e.to_string()))?;
-        check_depth(text, MAX_DEPTH).map_err(|e| HttpError::Decode(e.to_string()))?;
-        let resp: Resp<'_> =
-            serde_json::from_str(text).map_err(|e| HttpError::Decode(e.to_string()))?;
-        match (resp.result, resp.error) {
-            (_, Some(e)) => Err(HttpError::Rpc(e)),
-            (Some(r), None) => {
-                serde_json::from_str(r.get()).map_err(|e| HttpError::Decode(e.to_string()))
-            }
-            (None, None) => Err(HttpError::Decode(
-                "response has neither result nor error".into(),
-            )),
-        }
+        res
     }
 
     /// Many calls in ONE HTTP request. Results come back in the order of `calls`;
@@ -207,7 +337,21 @@ impl HttpClient {
             else {
                 break;
             };
-            self.wait_for_limit(hint, backoff).await;
+            let why = limited
+                .first()
+                .and_then(|&i| results[i].as_ref().err())
+                .map(|e| {
+                    format!(
+                        "{} {} ({} of {} calls)",
+                        e.code,
+                        e.message,
+                        limited.len(),
+                        calls.len()
+                    )
+                })
+                .unwrap_or_default();
+            let wait = hint.max(backoff).min(MAX_RETRY_WAIT);
+            self.meter.limited(Instant::now() + wait, why, false);
             backoff = (backoff * 2).min(MAX_RETRY_WAIT);
             let again: Vec<(&str, Value)> = limited
                 .iter()
@@ -218,12 +362,6 @@ impl HttpClient {
             }
         }
         Ok(results)
-    }
-
-    async fn wait_for_limit(&self, hint: Duration, backoff: Duration) {
-        let wait = hint.max(backoff).min(MAX_RETRY_WAIT);
-        tracing::debug!(?wait, "HTTP rate limited; waiting");
-        tokio::time::sleep(wait).await;
     }
 
     async fn batch_once(&self, calls: &[(&str, Value)]) -> Result<Vec<BatchResult>, HttpError> {
@@ -240,31 +378,53 @@ impl HttpClient {
             .collect();
         let body = serde_json::to_vec(&reqs).map_err(|e| HttpError::Decode(e.to_string()))?;
         let bytes = self.post_with_retry(body).await?;
-        let text = std::str::from_utf8(&bytes).map_err(|e| HttpError::Decode(e.to_string()))?;
-        decode_batch(text, first, calls.len())
+        self.undecodable(
+            std::str::from_utf8(&bytes)
+                .map_err(|e| HttpError::Decode(e.to_string()))
+                .and_then(|text| decode_batch(text, first, calls.len())),
+        )
     }
 
+    /// Post `body`, waiting at the gate first; rate limits close the gate (for every
+    /// clone of this client) and are retried after their wait.
     async fn post_with_retry(&self, body: Vec<u8>) -> Result<Vec<u8>, HttpError> {
         let mut backoff = RETRY_BASE;
         let mut attempt = 0;
         loop {
             attempt += 1;
+            self.meter.wait_turn(self.lane).await;
+            let started = Instant::now();
             let res = self.post_once(body.clone()).await;
-            let wait = match &res {
-                Err(HttpError::RateLimited(hint)) => Some(*hint),
-                Err(HttpError::Status(503)) => Some(Duration::ZERO),
-                Ok(bytes) => rate_limited_body(bytes),
+            let limit = match &res {
+                Err(HttpError::RateLimited(hint)) => {
+                    Some((*hint, "HTTP 429 Too Many Requests".to_string(), true))
+                }
+                Err(HttpError::Status(503)) => Some((
+                    Duration::ZERO,
+                    "HTTP 503 Service Unavailable".to_string(),
+                    true,
+                )),
+                Ok(bytes) => rate_limited_body(bytes).map(|(hint, why)| (hint, why, false)),
                 _ => None,
             };
-            match wait {
-                Some(hint) if attempt < ATTEMPTS => {
-                    self.wait_for_limit(hint, backoff).await;
+            match (&res, limit) {
+                (_, Some((hint, why, http_429))) => {
+                    let wait = hint.max(backoff).min(MAX_RETRY_WAIT);
+                    self.meter.limited(Instant::now() + wait, why, http_429);
                     backoff = (backoff * 2).min(MAX_RETRY_WAIT);
-                }
-                _ => {
-                    if res.is_err() {
-                        self.meter.errors.fetch_add(1, Ordering::Relaxed);
+                    if attempt >= ATTEMPTS {
+                        return match res {
+                            Ok(_) => Err(HttpError::RateLimited(hint)),
+                            other => other,
+                        };
                     }
+                }
+                (Ok(_), None) => {
+                    self.meter.answered(started.elapsed());
+                    return res;
+                }
+                (Err(e), None) => {
+                    self.meter.failing(e.to_string());
                     return res;
                 }
             }
@@ -272,7 +432,6 @@ impl HttpClient {
     }
 
     async fn post_once(&self, body: Vec<u8>) -> Result<Vec<u8>, HttpError> {
-        let started = Instant::now();
         self.meter.requests.fetch_add(1, Ordering::Relaxed);
         let mut resp = self
             .client
@@ -320,11 +479,31 @@ impl HttpClient {
             }
             buf.extend_from_slice(&chunk);
         }
-        self.meter.last_latency_us.store(
-            started.elapsed().as_micros().max(1) as u64,
-            Ordering::Relaxed,
-        );
         Ok(buf)
+    }
+}
+
+/// Decode the answer to one call.
+fn decode_one<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
+    #[derive(serde::Deserialize)]
+    struct Resp<'a> {
+        #[serde(borrow, default)]
+        result: Option<&'a RawValue>,
+        #[serde(default)]
+        error: Option<RpcErrorObj>,
+    }
+    let text = std::str::from_utf8(bytes).map_err(|e| HttpError::Decode(e.to_string()))?;
+    check_depth(text, MAX_DEPTH).map_err(|e| HttpError::Decode(e.to_string()))?;
+    let resp: Resp<'_> =
+        serde_json::from_str(text).map_err(|e| HttpError::Decode(e.to_string()))?;
+    match (resp.result, resp.error) {
+        (_, Some(e)) => Err(HttpError::Rpc(e)),
+        (Some(r), None) => {
+            serde_json::from_str(r.get()).map_err(|e| HttpError::Decode(e.to_string()))
+        }
+        (None, None) => Err(HttpError::Decode(
+            "response has neither result nor error".into(),
+        )),
     }
 }
 
@@ -382,8 +561,9 @@ fn missing(what: &str) -> RpcErrorObj {
     }
 }
 
-/// A 200 response whose body is a single rate-limit error object (-32005 style).
-fn rate_limited_body(bytes: &[u8]) -> Option<Duration> {
+/// A 200 response whose body is a single rate-limit error object (-32005 style):
+/// the wait it asks for, and the error as text.
+fn rate_limited_body(bytes: &[u8]) -> Option<(Duration, String)> {
     // Cheap pre-filter: only look closer at small error bodies.
     if bytes.len() > 4096 || !bytes.windows(7).any(|w| w == b"\"error\"") {
         return None;
@@ -393,7 +573,7 @@ fn rate_limited_body(bytes: &[u8]) -> Option<Duration> {
         error: RpcErrorObj,
     }
     let e: E = serde_json::from_slice(bytes).ok()?;
-    rate_limit_hint(&e.error)
+    rate_limit_hint(&e.error).map(|h| (h, format!("{} {}", e.error.code, e.error.message)))
 }
 
 #[cfg(test)]
@@ -429,7 +609,10 @@ mod tests {
             None
         );
         let body = br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"limit exceeded","data":{"backoff_seconds":2}}}"#;
-        assert_eq!(rate_limited_body(body), Some(Duration::from_secs(2)));
+        assert_eq!(
+            rate_limited_body(body).map(|(h, _)| h),
+            Some(Duration::from_secs(2))
+        );
     }
 
     #[test]

@@ -8,8 +8,8 @@ use std::time::{Duration, Instant, SystemTime};
 use alloy_primitives::{Address, B256, U256};
 
 use crate::event::{
-    Action, Command, ConnState, ConnStats, EventLog, Head, NetIdx, Reorg, SubKind, SubStatus,
-    TokenMeta, Update, ViewValue,
+    Action, Command, ConnState, ConnStats, EventLog, Head, HeadSource, HttpHealth, NetIdx, Reorg,
+    SubKind, SubStatus, TokenMeta, Update, ViewValue,
 };
 pub use input::{InputField, InputState, Submit};
 pub use ring::Ring;
@@ -101,6 +101,7 @@ pub struct TokenBalanceRow {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Activity {
     pub block: Option<u64>,
+    pub block_hash: Option<B256>,
     pub tx: B256,
     pub pending: bool,
 }
@@ -195,18 +196,31 @@ pub struct NetworkState {
     pub stats: ConnStats,
     /// Messages per second derived from the last two stats samples.
     pub msgs_per_sec: f64,
-    stats_sampled_at: Option<Instant>,
+    /// When the last stats sample arrived (its rates are as old as that).
+    pub stats_sampled_at: Option<Instant>,
+    /// The endpoint's HTTP side.
+    pub http: HttpHealth,
+    /// When the last head was shown (whatever its source).
+    pub last_head_at: Option<Instant>,
+    /// `r` was pressed at this time and no connection state has come since.
+    pub reconnect_requested: Option<Instant>,
+    /// Heads taken back because the node does not have them.
+    pub retracted: u64,
+    /// Times the node turned out to be on a new chain.
+    pub chain_resets: u64,
     pub heads: Ring<HeadRow>,
     pub subs_heads: Option<SubStatus>,
     pub subs_pending: Option<SubStatus>,
-    /// Pending transactions per second in the last window.
+    /// Pending transactions per second in the last window, and when it arrived.
     pub pending_rate: f64,
+    pub pending_at: Option<Instant>,
     pub pending_total: u64,
     pub reorgs: u64,
     pub deepest_reorg: u64,
     pub last_reorg: Option<Reorg>,
-    /// New tip hash of a reorg whose replacement heads are still arriving.
-    reorg_replacing: Option<B256>,
+    /// Numbers whose heads a reorg orphaned: the heads that arrive for them are
+    /// its replacements.
+    reorg_replacing: Vec<u64>,
     pub watches: Vec<WatchRow>,
     /// The network's tokens (from the config); symbol/name/decimals filled in once read.
     pub tokens: Vec<TokenMeta>,
@@ -232,15 +246,21 @@ impl NetworkState {
             stats: ConnStats::default(),
             msgs_per_sec: 0.0,
             stats_sampled_at: None,
+            http: HttpHealth::Ok,
+            last_head_at: None,
+            reconnect_requested: None,
+            retracted: 0,
+            chain_resets: 0,
             heads: Ring::new(HEADS_KEPT),
             subs_heads: None,
             subs_pending: None,
             pending_rate: 0.0,
+            pending_at: None,
             pending_total: 0,
             reorgs: 0,
             deepest_reorg: 0,
             last_reorg: None,
-            reorg_replacing: None,
+            reorg_replacing: Vec::new(),
             watches: Vec::new(),
             tokens: Vec::new(),
             contracts: Vec::new(),
@@ -414,27 +434,88 @@ impl NetworkState {
     }
 
     fn apply_head(&mut self, head: Head) {
-        // Heads arrive in order, each once; a head at or below the tip only comes
-        // after a reorg, which drops the orphaned rows first (see apply_reorg).
-        while self.latest().is_some_and(|l| l.number >= head.number) {
-            self.heads.pop_back();
+        let reorged = self.reorg_replacing.contains(&head.number);
+        self.reorg_replacing.retain(|n| *n != head.number);
+        // A pushed head is the node's newest: anything shown above it is gone.
+        if head.source == HeadSource::Ws {
+            while self.latest().is_some_and(|l| l.number > head.number) {
+                self.heads.pop_back();
+            }
         }
-        // Heads that follow a reorg event up to its new tip are the replacements.
-        let reorged = self.reorg_replacing.is_some();
-        if self.reorg_replacing == Some(head.hash) {
-            self.reorg_replacing = None;
+        let row = HeadRow { head, reorged };
+        let at = self
+            .heads
+            .iter()
+            .rposition(|r| r.head.number <= row.head.number);
+        match at {
+            Some(i)
+                if self
+                    .heads
+                    .get(i)
+                    .is_some_and(|r| r.head.number == row.head.number) =>
+            {
+                let reorged = row.reorged
+                    || self
+                        .heads
+                        .get(i)
+                        .is_some_and(|r| r.head.hash != row.head.hash);
+                self.heads.replace(i, HeadRow { reorged, ..row });
+            }
+            // Heads mostly arrive in order; a backfilled one goes where it belongs.
+            Some(i) => self.heads.insert(i + 1, row),
+            None if self.heads.is_empty() => {
+                self.heads.push(row);
+            }
+            // Older than every row kept: only worth it while there is room.
+            None if self.heads.len() < self.heads.capacity() => self.heads.insert(0, row),
+            None => {}
         }
-        self.heads.push(HeadRow { head, reorged });
+    }
+
+    /// Take back heads, and everything seen in them.
+    fn orphan(&mut self, orphaned: &[(u64, B256)]) {
+        self.heads
+            .retain(|r| !orphaned.contains(&(r.head.number, r.head.hash)));
+        let hashes: Vec<B256> = orphaned.iter().map(|(_, h)| *h).collect();
+        for e in self.events.iter_mut() {
+            if e.block_hash.is_some_and(|h| hashes.contains(&h)) {
+                e.removed = true;
+            }
+        }
+        for w in &mut self.watches {
+            if w.last_activity
+                .as_ref()
+                .is_some_and(|a| a.block_hash.is_some_and(|h| hashes.contains(&h)))
+            {
+                w.last_activity = None;
+            }
+        }
     }
 
     fn apply_reorg(&mut self, reorg: Reorg) {
         self.reorgs += 1;
         self.deepest_reorg = self.deepest_reorg.max(reorg.depth);
-        while self.latest().is_some_and(|l| l.number >= reorg.from_number) {
-            self.heads.pop_back();
-        }
-        self.reorg_replacing = Some(reorg.new_hash);
+        self.orphan(&reorg.orphaned);
+        self.reorg_replacing = reorg.orphaned.iter().map(|(n, _)| *n).collect();
         self.last_reorg = Some(reorg);
+    }
+
+    /// The node is on a new chain: nothing shown from the old one holds.
+    fn apply_chain_reset(&mut self) {
+        self.chain_resets += 1;
+        self.heads.clear();
+        self.reorg_replacing.clear();
+        for e in self.events.iter_mut() {
+            e.removed = true;
+        }
+        for w in &mut self.watches {
+            *w = WatchRow::new(std::mem::take(&mut w.label), w.address);
+        }
+        for c in &mut self.contracts {
+            for v in &mut c.views {
+                *v = ViewRow::new(std::mem::take(&mut v.call));
+            }
+        }
     }
 }
 
@@ -494,8 +575,8 @@ impl AppState {
     }
 
     /// Fold one backend fact into the state. Returns whether anything visible changed.
-    pub fn apply(&mut self, update: Update) -> bool {
-        let now = Instant::now();
+    /// `now` is when the update was received: ages of rates and heads count from it.
+    pub fn apply(&mut self, update: Update, now: Instant) -> bool {
         let Some(net) = self.networks.get_mut(update.net()) else {
             return false;
         };
@@ -510,10 +591,33 @@ impl AppState {
                 match &state {
                     ConnState::Connecting { endpoint }
                     | ConnState::Live { endpoint }
-                    | ConnState::Polling { endpoint } => net.endpoint.clone_from(endpoint),
+                    | ConnState::Polling { endpoint, .. } => net.endpoint.clone_from(endpoint),
                     _ => {}
                 }
+                net.reconnect_requested = None;
                 net.conn = state;
+            }
+            Update::Http { health, .. } => net.http = health,
+            Update::HeadRetracted { number, hash, .. } => {
+                net.retracted += 1;
+                net.orphan(&[(number, hash)]);
+            }
+            Update::ChainReset { .. } => net.apply_chain_reset(),
+            Update::HeadTxCount {
+                number,
+                hash,
+                tx_count,
+                ..
+            } => {
+                let Some(row) = net
+                    .heads
+                    .iter_mut()
+                    .rev()
+                    .find(|r| r.head.number == number && r.head.hash == hash)
+                else {
+                    return false;
+                };
+                row.head.tx_count = Some(tx_count);
             }
             Update::ChainId { chain_id, .. } => net.chain_id = Some(chain_id),
             Update::Subscription { kind, status, .. } => match kind {
@@ -521,7 +625,10 @@ impl AppState {
                 SubKind::NewPendingTransactions => net.subs_pending = Some(status),
                 SubKind::Logs => net.subs_logs = Some(status),
             },
-            Update::Head { head, .. } => net.apply_head(head),
+            Update::Head { head, .. } => {
+                net.last_head_at = Some(now);
+                net.apply_head(head);
+            }
             Update::Reorg { reorg, .. } => net.apply_reorg(reorg),
             Update::Balance {
                 address,
@@ -553,6 +660,7 @@ impl AppState {
             } => {
                 net.pending_total += count;
                 net.pending_rate = count as f64 * 1000.0 / window_ms.max(1) as f64;
+                net.pending_at = Some(now);
             }
             Update::Stats { stats, .. } => {
                 if let Some(at) = net.stats_sampled_at {
@@ -589,6 +697,7 @@ impl AppState {
             Update::Activity {
                 address,
                 block,
+                block_hash,
                 tx,
                 pending,
                 ..
@@ -603,7 +712,12 @@ impl AppState {
                         (None, _) => false,
                     };
                     if !older {
-                        w.last_activity = Some(Activity { block, tx, pending });
+                        w.last_activity = Some(Activity {
+                            block,
+                            block_hash,
+                            tx,
+                            pending,
+                        });
                         changed = true;
                     }
                 }
@@ -674,7 +788,12 @@ impl AppState {
                     }
                 }
             }
-            Action::Reconnect if n > 0 => return Some((self.selected, Command::Reconnect)),
+            Action::Reconnect if n > 0 => {
+                if let Some(net) = self.networks.get_mut(self.selected) {
+                    net.reconnect_requested = Some(self.now);
+                }
+                return Some((self.selected, Command::Reconnect));
+            }
             Action::Reconnect => {}
             Action::AddWatch if n > 0 => self.input = Some(InputState::new()),
             Action::RemoveWatch if self.focus == Focus::Watches => {
@@ -742,30 +861,6 @@ impl AppState {
     }
 }
 
-/// A raw token amount with `decimals` places: `1500000` with 6 gives `1.5`.
-pub fn format_units(amount: U256, decimals: u8) -> String {
-    let digits = amount.to_string();
-    let places = usize::from(decimals);
-    if places == 0 {
-        return crate::text::group_thousands(&digits);
-    }
-    let padded = format!("{digits:0>width$}", width = places + 1);
-    let (int, frac) = padded.split_at(padded.len() - places);
-    // Whole amounts keep six decimals (enough to see change); dust keeps them all.
-    let frac = if int != "0" {
-        &frac[..frac.len().min(6)]
-    } else {
-        frac
-    };
-    let frac = frac.trim_end_matches('0');
-    let int = crate::text::group_thousands(int);
-    if frac.is_empty() {
-        int
-    } else {
-        format!("{int}.{frac}")
-    }
-}
-
 /// Seconds between a unix timestamp and `now`, for head ages (never negative).
 pub fn age_secs(timestamp: u64, now: SystemTime) -> u64 {
     let now = now
@@ -779,6 +874,12 @@ pub fn age_secs(timestamp: u64, now: SystemTime) -> u64 {
 mod tests {
     use super::*;
     use crate::event::HeadSource;
+
+    impl AppState {
+        fn apply_now(&mut self, update: Update) -> bool {
+            self.apply(update, Instant::now())
+        }
+    }
 
     fn head(n: u64, fork: u8) -> Head {
         let h = |n: u64, f: u8| {
@@ -810,7 +911,7 @@ mod tests {
     fn heads_fold_in_order_with_derived_figures() {
         let mut s = state();
         for n in 1..=5 {
-            assert!(s.apply(Update::Head {
+            assert!(s.apply_now(Update::Head {
                 net: 0,
                 head: head(n, 0)
             }));
@@ -822,7 +923,7 @@ mod tests {
         assert_eq!(net.gas_history(3), vec![50, 50, 50]);
         assert!(s.networks[1].heads.is_empty());
         // An update for an unknown network changes nothing.
-        assert!(!s.apply(Update::Head {
+        assert!(!s.apply_now(Update::Head {
             net: 9,
             head: head(6, 0)
         }));
@@ -832,31 +933,33 @@ mod tests {
     fn reorg_replaces_orphans_and_marks_replacements() {
         let mut s = state();
         for n in 1..=10 {
-            s.apply(Update::Head {
+            s.apply_now(Update::Head {
                 net: 0,
                 head: head(n, 0),
             });
         }
         let new_tip = head(10, 1);
-        s.apply(Update::Reorg {
+        s.apply_now(Update::Reorg {
             net: 0,
             reorg: Reorg {
                 depth: 2,
                 from_number: 9,
                 old_hash: head(10, 0).hash,
                 new_hash: new_tip.hash,
+                orphaned: vec![(9, head(9, 0).hash), (10, head(10, 0).hash)],
+                deeper_than_tracked: false,
             },
         });
         assert_eq!(s.networks[0].latest().map(|h| h.number), Some(8));
-        s.apply(Update::Head {
+        s.apply_now(Update::Head {
             net: 0,
             head: head(9, 1),
         });
-        s.apply(Update::Head {
+        s.apply_now(Update::Head {
             net: 0,
             head: new_tip,
         });
-        s.apply(Update::Head {
+        s.apply_now(Update::Head {
             net: 0,
             head: head(11, 0),
         });
@@ -873,6 +976,105 @@ mod tests {
     }
 
     #[test]
+    fn orphaned_blocks_take_their_logs_and_activity_with_them() {
+        let mut s = state();
+        for n in 1..=6 {
+            s.apply_now(Update::Head {
+                net: 0,
+                head: head(n, 0),
+            });
+        }
+        let orphan = head(5, 0);
+        let mut l = log(0, false);
+        l.block = Some(5);
+        l.block_hash = Some(orphan.hash);
+        s.apply_now(Update::Log {
+            net: 0,
+            log: Box::new(l),
+        });
+        s.apply_now(Update::Activity {
+            net: 0,
+            address: Address::repeat_byte(1),
+            block: Some(5),
+            block_hash: Some(orphan.hash),
+            tx: B256::repeat_byte(3),
+            pending: false,
+        });
+        assert!(s.networks[0].watches[0].last_activity.is_some());
+        s.apply_now(Update::Reorg {
+            net: 0,
+            reorg: Reorg {
+                depth: 2,
+                from_number: 5,
+                old_hash: head(6, 0).hash,
+                new_hash: head(5, 1).hash,
+                orphaned: vec![(5, orphan.hash), (6, head(6, 0).hash)],
+                deeper_than_tracked: false,
+            },
+        });
+        let net = &s.networks[0];
+        assert!(net.events.iter().all(|e| e.removed), "the feed strikes it");
+        assert!(net.watches[0].last_activity.is_none(), "activity cleared");
+        assert_eq!(net.latest().map(|h| h.number), Some(4));
+    }
+
+    #[test]
+    fn backfilled_heads_go_in_order_and_retracted_ones_leave() {
+        let mut s = state();
+        for n in [1, 2, 6] {
+            s.apply_now(Update::Head {
+                net: 0,
+                head: head(n, 0),
+            });
+        }
+        for n in 3..=5 {
+            let mut h = head(n, 0);
+            h.source = HeadSource::Backfill;
+            s.apply_now(Update::Head { net: 0, head: h });
+        }
+        let numbers = |s: &AppState| {
+            s.networks[0]
+                .heads
+                .iter()
+                .map(|r| r.head.number)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(numbers(&s), vec![1, 2, 3, 4, 5, 6]);
+        let fake = head(7, 9);
+        s.apply_now(Update::Head {
+            net: 0,
+            head: fake.clone(),
+        });
+        s.apply_now(Update::HeadRetracted {
+            net: 0,
+            number: 7,
+            hash: fake.hash,
+        });
+        assert_eq!(numbers(&s), vec![1, 2, 3, 4, 5, 6]);
+        assert_eq!(s.networks[0].retracted, 1);
+        let mut geth = head(7, 0);
+        geth.tx_count = None;
+        s.apply_now(Update::Head {
+            net: 0,
+            head: geth.clone(),
+        });
+        assert!(s.apply_now(Update::HeadTxCount {
+            net: 0,
+            number: 7,
+            hash: geth.hash,
+            tx_count: 12
+        }));
+        assert_eq!(s.networks[0].latest().and_then(|h| h.tx_count), Some(12));
+        s.apply_now(Update::ChainReset {
+            net: 0,
+            genesis: B256::repeat_byte(1),
+            previous: B256::repeat_byte(2),
+        });
+        assert!(s.networks[0].heads.is_empty());
+        assert_eq!(s.networks[0].chain_resets, 1);
+    }
+
+    #[test]
     fn balances_track_start_and_change() {
         let mut s = state();
         let a = Address::repeat_byte(1);
@@ -882,13 +1084,16 @@ mod tests {
             wei: U256::from(wei),
             block,
         };
-        assert!(s.apply(b(100, 1)));
-        assert!(!s.apply(b(100, 2)), "same balance is not a visible change");
-        assert!(s.apply(b(40, 3)));
+        assert!(s.apply_now(b(100, 1)));
+        assert!(
+            !s.apply_now(b(100, 2)),
+            "same balance is not a visible change"
+        );
+        assert!(s.apply_now(b(40, 3)));
         let w = &s.networks[0].watches[0];
         assert_eq!(w.change(), Some((true, U256::from(60))));
         assert_eq!(w.last_change_block, Some(3));
-        assert!(!s.apply(Update::Balance {
+        assert!(!s.apply_now(Update::Balance {
             net: 0,
             address: Address::ZERO,
             wei: U256::from(1),
@@ -899,7 +1104,7 @@ mod tests {
     #[test]
     fn connection_states_track_uptime_and_reconnects() {
         let mut s = state();
-        s.apply(Update::Connection {
+        s.apply_now(Update::Connection {
             net: 0,
             state: ConnState::Live {
                 endpoint: "ws://z".into(),
@@ -908,7 +1113,7 @@ mod tests {
         assert!(s.networks[0].live_since.is_some());
         assert_eq!(s.networks[0].endpoint, "ws://z");
         let until = Instant::now() + Duration::from_secs(3);
-        s.apply(Update::Connection {
+        s.apply_now(Update::Connection {
             net: 0,
             state: ConnState::BackingOff {
                 until,
@@ -918,9 +1123,9 @@ mod tests {
         });
         assert!(s.networks[0].live_since.is_none());
         assert_eq!(s.networks[0].conn.name(), "reconnecting");
-        s.apply(Update::Reconnected { net: 0, count: 1 });
+        s.apply_now(Update::Reconnected { net: 0, count: 1 });
         assert_eq!(s.networks[0].reconnects, 1);
-        s.apply(Update::Subscription {
+        s.apply_now(Update::Subscription {
             net: 0,
             kind: SubKind::NewPendingTransactions,
             status: SubStatus::Unsupported("-32602 nope".into()),
@@ -929,13 +1134,13 @@ mod tests {
             s.networks[0].subs_pending,
             Some(SubStatus::Unsupported(_))
         ));
-        s.apply(Update::Pending {
+        s.apply_now(Update::Pending {
             net: 0,
             count: 50,
             window_ms: 500,
         });
         assert_eq!(s.networks[0].pending_rate, 100.0);
-        s.apply(Update::ChainId {
+        s.apply_now(Update::ChainId {
             net: 0,
             chain_id: 5,
         });
@@ -1006,7 +1211,7 @@ mod tests {
         let mut s = state();
         let a = Address::repeat_byte(1);
         for (wei, block) in [(100u64, 1), (130, 2), (130, 3)] {
-            s.apply(Update::Balance {
+            s.apply_now(Update::Balance {
                 net: 0,
                 address: a,
                 wei: U256::from(wei),
@@ -1028,7 +1233,7 @@ mod tests {
             name: None,
             decimals: Some(6),
         };
-        assert!(s.apply(Update::Token {
+        assert!(s.apply_now(Update::Token {
             net: 0,
             meta: meta.clone()
         }));
@@ -1040,24 +1245,27 @@ mod tests {
             amount: U256::from(amount),
             block,
         };
-        assert!(s.apply(tb(5, 1)));
-        assert!(!s.apply(tb(5, 2)), "same amount is not a visible change");
-        assert!(s.apply(tb(7, 3)));
+        assert!(s.apply_now(tb(5, 1)));
+        assert!(
+            !s.apply_now(tb(5, 2)),
+            "same amount is not a visible change"
+        );
+        assert!(s.apply_now(tb(7, 3)));
         let row = s.networks[0].watches[0].token(token_addr()).expect("row");
         assert_eq!(
             (row.amount, row.initial, row.block, row.last_change_block),
             (U256::from(7), U256::from(5), 3, Some(3))
         );
-        assert_eq!(format_units(row.amount, 6), "0.000007");
-        assert_eq!(format_units(U256::from(1_500_000u64), 6), "1.5");
-        assert_eq!(format_units(U256::from(2_000_000u64), 6), "2");
-        assert_eq!(format_units(U256::from(42u64), 0), "42");
+        assert_eq!(crate::fmt::token_amount(row.amount, 6), "0.000007");
+        assert_eq!(crate::fmt::token_amount(U256::from(1_500_000u64), 6), "1.5");
+        assert_eq!(crate::fmt::token_amount(U256::from(2_000_000u64), 6), "2");
+        assert_eq!(crate::fmt::token_amount(U256::from(42u64), 0), "42");
         assert_eq!(
-            format_units(U256::from(49_875_930_521_091_811_414_392u128), 18),
+            crate::fmt::token_amount(U256::from(49_875_930_521_091_811_414_392u128), 18),
             "49,875.930521"
         );
         assert_eq!(
-            format_units(U256::from(1_234_567_000u64), 0),
+            crate::fmt::token_amount(U256::from(1_234_567_000u64), 0),
             "1,234,567,000"
         );
     }
@@ -1068,7 +1276,7 @@ mod tests {
         // keeps it as it came, so nothing interpretable reaches drawing.
         let mut s = state();
         let symbol = crate::text::sanitize("\u{1b}[31mEVIL\u{1b}]0;owned\u{7}").into_owned();
-        s.apply(Update::Token {
+        s.apply_now(Update::Token {
             net: 0,
             meta: TokenMeta {
                 address: token_addr(),
@@ -1089,13 +1297,13 @@ mod tests {
     fn nonce_and_activity() {
         let mut s = state();
         let a = Address::repeat_byte(1);
-        assert!(s.apply(Update::Nonce {
+        assert!(s.apply_now(Update::Nonce {
             net: 0,
             address: a,
             nonce: 3,
             block: 1
         }));
-        assert!(!s.apply(Update::Nonce {
+        assert!(!s.apply_now(Update::Nonce {
             net: 0,
             address: a,
             nonce: 3,
@@ -1107,14 +1315,15 @@ mod tests {
             address: a,
             block,
             tx: B256::repeat_byte(tx),
+            block_hash: None,
             pending: block.is_none(),
         };
-        assert!(s.apply(act(Some(10), 1)));
+        assert!(s.apply_now(act(Some(10), 1)));
         assert!(
-            !s.apply(act(Some(9), 2)),
+            !s.apply_now(act(Some(9), 2)),
             "older blocks never replace newer"
         );
-        assert!(s.apply(act(Some(11), 3)));
+        assert!(s.apply_now(act(Some(11), 3)));
         let last = s.networks[0].watches[0]
             .last_activity
             .clone()
@@ -1126,7 +1335,7 @@ mod tests {
     fn event_and_contract_cursors_stay_in_bounds_and_reset_on_select() {
         let mut s = state();
         for i in 0..3 {
-            s.apply(Update::Log {
+            s.apply_now(Update::Log {
                 net: 0,
                 log: Box::new(log(i, false)),
             });
@@ -1155,15 +1364,15 @@ mod tests {
     #[test]
     fn event_feed_is_bounded_and_retractions_mark_shown_logs() {
         let mut s = state();
-        s.apply(Update::Log {
+        s.apply_now(Update::Log {
             net: 0,
             log: Box::new(log(0, false)),
         });
-        s.apply(Update::Log {
+        s.apply_now(Update::Log {
             net: 0,
             log: Box::new(log(0, true)),
         });
-        s.apply(Update::Log {
+        s.apply_now(Update::Log {
             net: 0,
             log: Box::new(log(1, true)),
         });
@@ -1178,13 +1387,13 @@ mod tests {
             "the shown log is marked reverted; an unseen retraction is listed as reverted"
         );
         for i in 0..(EVENTS_KEPT as u64 + 5) {
-            s.apply(Update::Log {
+            s.apply_now(Update::Log {
                 net: 0,
                 log: Box::new(log(i + 10, false)),
             });
         }
         assert_eq!(s.networks[0].events.len(), EVENTS_KEPT);
-        s.apply(Update::Subscription {
+        s.apply_now(Update::Subscription {
             net: 0,
             kind: SubKind::Logs,
             status: SubStatus::Unsupported("-32602 nope".into()),
@@ -1228,11 +1437,11 @@ mod tests {
                 })
                 .map_err(str::to_string),
         };
-        assert!(s.apply(v(0, 1, Ok("1"))));
-        assert!(s.apply(v(1, 1, Err("execution reverted: no"))));
-        assert!(!s.apply(v(0, 2, Ok("1"))), "same answer is no change");
-        assert!(s.apply(v(0, 3, Ok("2"))));
-        assert!(!s.apply(v(7, 3, Ok("2"))), "unknown view index");
+        assert!(s.apply_now(v(0, 1, Ok("1"))));
+        assert!(s.apply_now(v(1, 1, Err("execution reverted: no"))));
+        assert!(!s.apply_now(v(0, 2, Ok("1"))), "same answer is no change");
+        assert!(s.apply_now(v(0, 3, Ok("2"))));
+        assert!(!s.apply_now(v(7, 3, Ok("2"))), "unknown view index");
         let rows = &s.networks[0].contracts[0].views;
         assert_eq!(rows[0].last_change_block, Some(3));
         assert_eq!(rows[0].block, Some(3));

@@ -64,6 +64,32 @@ impl<T> Ring<T> {
     pub fn clear(&mut self) {
         self.items.clear();
     }
+
+    pub fn get(&self, i: usize) -> Option<&T> {
+        self.items.get(i)
+    }
+
+    /// Replace the item at `i` (nothing when out of range).
+    pub fn replace(&mut self, i: usize, item: T) {
+        if let Some(slot) = self.items.get_mut(i) {
+            *slot = item;
+        }
+    }
+
+    /// Insert before position `i` (at the back when past the end); when full, the
+    /// oldest item is dropped first.
+    pub fn insert(&mut self, i: usize, item: T) {
+        let mut i = i.min(self.items.len());
+        if self.items.len() == self.cap {
+            self.items.pop_front();
+            i = i.saturating_sub(1);
+        }
+        self.items.insert(i, item);
+    }
+
+    pub fn retain(&mut self, keep: impl FnMut(&T) -> bool) {
+        self.items.retain(keep);
+    }
 }
 
 #[cfg(test)]
@@ -79,5 +105,20 @@ mod tests {
         assert_eq!(r.push(4), Some(1));
         assert_eq!(r.iter().copied().collect::<Vec<_>>(), vec![2, 3, 4]);
         assert_eq!(r.len(), 3);
+    }
+
+    #[test]
+    fn inserts_in_place_and_stays_bounded() {
+        let mut r = Ring::new(3);
+        r.push(1);
+        r.push(3);
+        r.insert(1, 2);
+        assert_eq!(r.iter().copied().collect::<Vec<_>>(), vec![1, 2, 3]);
+        r.insert(2, 9);
+        assert_eq!(r.iter().copied().collect::<Vec<_>>(), vec![2, 9, 3]);
+        r.replace(1, 7);
+        r.retain(|x| *x != 3);
+        assert_eq!(r.iter().copied().collect::<Vec<_>>(), vec![2, 7]);
+        assert_eq!(r.get(5), None);
     }
 }

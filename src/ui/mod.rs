@@ -77,7 +77,6 @@
 
 mod contracts;
 mod events;
-pub mod format;
 mod heads;
 mod health;
 mod help;
@@ -85,6 +84,8 @@ mod input;
 mod networks;
 mod theme;
 mod watches;
+
+use crate::fmt as format;
 
 pub use theme::Theme;
 

@@ -326,6 +326,7 @@ mod tests {
             },
             ConnState::Failed {
                 reason: String::new(),
+                until: std::time::Instant::now(),
             },
         ];
         let styles = [

@@ -310,7 +310,7 @@ impl Client {
                     let now = Instant::now();
                     if let Ok(mut l) = log.lock() {
                         for u in buf.drain(..) {
-                            l.state.apply(u.clone());
+                            l.state.apply(u.clone(), std::time::Instant::now());
                             l.updates.push((now, u));
                         }
                     }

@@ -1,4 +1,5 @@
-//! Number, time, hash and address formatting shared by the panes.
+//! Every number, amount, age, hash and address that chaintop prints goes through
+//! here: the panes, headless output and messages agree on one spelling.
 
 use std::borrow::Cow;
 use std::time::Duration;
@@ -13,7 +14,49 @@ pub fn thousands(n: u64) -> String {
 }
 
 fn group_digits(digits: &str) -> String {
-    crate::text::group_thousands(digits)
+    group_thousands(digits)
+}
+
+/// Group a run of decimal digits in thousands: `1234567` → `1,234,567`. A leading
+/// `-` is kept in front.
+pub fn group_thousands(digits: &str) -> String {
+    let (sign, digits) = match digits.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", digits),
+    };
+    let mut out = String::with_capacity(sign.len() + digits.len() + digits.len() / 3);
+    out.push_str(sign);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A raw token amount with `decimals` places: `1500000` with 6 gives `1.5`.
+pub fn token_amount(amount: U256, decimals: u8) -> String {
+    let digits = amount.to_string();
+    let places = usize::from(decimals);
+    if places == 0 {
+        return group_thousands(&digits);
+    }
+    let padded = format!("{digits:0>width$}", width = places + 1);
+    let (int, frac) = padded.split_at(padded.len() - places);
+    // Whole amounts keep six decimals (enough to see change); dust keeps them all.
+    let frac = if int != "0" {
+        &frac[..frac.len().min(6)]
+    } else {
+        frac
+    };
+    let frac = frac.trim_end_matches('0');
+    let int = group_thousands(int);
+    if frac.is_empty() {
+        int
+    } else {
+        format!("{int}.{frac}")
+    }
 }
 
 /// A compact age or countdown: `3s`, `1m12s`, `1h02m`, `2d03h`.
@@ -161,6 +204,14 @@ mod tests {
         assert_eq!(millis(Duration::from_micros(12_400)), "12ms");
         assert_eq!(rate(3.24), "3.2/s");
         assert_eq!(rate(12_345.0), "12.3k/s");
+    }
+
+    #[test]
+    fn groups_thousands() {
+        assert_eq!(group_thousands("1234567"), "1,234,567");
+        assert_eq!(group_thousands("-1000"), "-1,000");
+        assert_eq!(group_thousands("999"), "999");
+        assert_eq!(group_thousands(""), "");
     }
 
     #[test]
