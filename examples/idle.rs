@@ -66,6 +66,7 @@ fn idle(bin: &std::path::Path, args: &Args) -> anyhow::Result<()> {
                 reorg_probability: 0.0,
                 port: 0,
                 start_block: 19_000_000,
+                heads_without_txs: false,
             }))
         })
         .collect::<Result<Vec<_>, _>>()?;

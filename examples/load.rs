@@ -473,6 +473,7 @@ fn devnet_cfg(i: usize, block_time: Duration, pending_rate: u32) -> DevnetConfig
         reorg_probability: 0.0,
         port: 0,
         start_block: 1_000_000,
+        heads_without_txs: false,
     }
 }
 

@@ -98,6 +98,7 @@ async fn devnet() -> Devnet {
         reorg_probability: 0.0,
         port: 0,
         start_block: 1_000,
+        heads_without_txs: false,
     };
     Devnet::start(cfg).await.expect("devnet")
 }

@@ -31,7 +31,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 
 fn random_fault(rng: &mut fastrand::Rng) -> Fault {
     let secs = |rng: &mut fastrand::Rng, lo: u64, hi: u64| Duration::from_secs(rng.u64(lo..=hi));
-    match rng.u8(0..10) {
+    match rng.u8(0..13) {
         0 => Fault::Close,
         1 => Fault::Reset,
         2 => Fault::HalfOpen(secs(rng, 2, 5)),
@@ -44,6 +44,7 @@ fn random_fault(rng: &mut fastrand::Rng) -> Fault {
                 Malformed::Oversize,
                 Malformed::Deep,
                 Malformed::BigHex,
+                Malformed::BadUtf8,
             ])
             .unwrap_or(&Malformed::InvalidJson),
         ),
@@ -59,6 +60,12 @@ fn random_fault(rng: &mut fastrand::Rng) -> Fault {
             backoff_secs: 1,
             requests: rng.u32(1..=3),
         },
+        9 => Fault::HttpHang(secs(rng, 1, 3)),
+        10 => Fault::HttpStatus {
+            status: 502,
+            requests: rng.u32(1..=3),
+        },
+        11 => Fault::InventHead,
         _ => Fault::Reorg { depth: 2 },
     }
 }
@@ -77,6 +84,10 @@ fn fault_name(f: &Fault) -> &'static str {
         Fault::Down(_) => "down",
         Fault::LogsRange(_) => "logs-range",
         Fault::Reorg { .. } => "reorg",
+        Fault::HttpHang(_) => "http-hang",
+        Fault::HttpStatus { .. } => "http-status",
+        Fault::InventHead => "invent-head",
+        Fault::NewChain => "new-chain",
     }
 }
 
@@ -90,6 +101,7 @@ async fn start(name: &str, chain_id: u64, seed: u64, reorg_probability: f64) -> 
         reorg_probability,
         port: 0,
         start_block: 5_000,
+        heads_without_txs: false,
     };
     match Devnet::start(cfg).await {
         Ok(d) => d,

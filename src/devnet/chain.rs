@@ -191,6 +191,9 @@ pub(crate) struct Chain {
     first_number: u64,
     by_hash: HashMap<B256, Arc<Block>>,
     orphans: VecDeque<B256>,
+    /// Hash of this chain's block 0 (not kept, but answered for `eth_getBlockByNumber
+    /// 0x0`, which is how clients tell one chain from a fresh one).
+    pub genesis: B256,
 }
 
 pub(crate) fn random_b256(rng: &mut fastrand::Rng) -> B256 {
@@ -221,6 +224,7 @@ impl Chain {
             first_number: start_block,
             by_hash: HashMap::new(),
             orphans: VecDeque::new(),
+            genesis: random_b256(&mut fastrand::Rng::with_seed(seed ^ 0x6e6e_6573_6973)),
         };
         let first = chain.make_block(
             start_block,

@@ -44,6 +44,16 @@ pub enum Fault {
     LogsRange(Option<LogsRangeStyle>),
     /// Replace the last `depth` blocks now.
     Reorg { depth: u64 },
+    /// HTTP requests get no answer for the duration (the client times out).
+    HttpHang(Duration),
+    /// The next `requests` HTTP requests are answered with this status (e.g. 502).
+    HttpStatus { status: u16, requests: u32 },
+    /// Push one well-formed `newHeads` notification for a block that does not exist
+    /// (the next number, child of the head, a random hash).
+    InventHead,
+    /// Restart on a fresh chain: a new genesis, numbers from the start again, every
+    /// socket closed (a node restarted without its state).
+    NewChain,
 }
 
 /// The malformed frames [`Fault::Malformed`] can send.
@@ -61,6 +71,10 @@ pub enum Malformed {
     Deep,
     /// A newHeads notification whose `number` has 100 hex digits.
     BigHex,
+    /// A 40 MiB text frame, above tungstenite's default 32 MiB cap too.
+    Huge,
+    /// A text frame whose payload is not UTF-8.
+    BadUtf8,
 }
 
 /// Which provider's wording `eth_getLogs` range errors use.
@@ -102,6 +116,10 @@ impl LogsRangeStyle {
 /// | `down[=SECS]` | listener closed for SECS (10) |
 /// | `logs-range=STYLE` | STYLE: infura, alchemy, quicknode, off |
 /// | `reorg[=DEPTH]` | reorg of DEPTH (2) blocks |
+/// | `http-hang[=SECS]` | HTTP requests unanswered for SECS (30) |
+/// | `http-status[=CODE[,K]]` | next K (3) HTTP requests answered with CODE (502) |
+/// | `invent-head` | one newHeads notification for a block that does not exist |
+/// | `new-chain` | restart on a fresh chain (new genesis), sockets closed |
 ///
 /// Examples: `close`, `10@reset/sim-fast`, `half-open=40`, `5.5@malformed=deep`.
 #[derive(Debug, Clone, PartialEq)]
@@ -112,9 +130,10 @@ pub struct FaultSpec {
 }
 
 const NAMES: &str = "close, reset, half-open[=SECS], stop-heads[=SECS], \
-malformed[=invalid-json|binary|no-id-error|oversize|deep|big-hex], rate-limit[=N[,K]], \
-limit-exceeded[=N[,K]], refuse=TYPE, chain-id=ID, down[=SECS], \
-logs-range=infura|alchemy|quicknode|off, reorg[=DEPTH]";
+malformed[=invalid-json|binary|no-id-error|oversize|deep|big-hex|huge|bad-utf8], \
+rate-limit[=N[,K]], limit-exceeded[=N[,K]], refuse=TYPE, chain-id=ID, down[=SECS], \
+logs-range=infura|alchemy|quicknode|off, reorg[=DEPTH], http-hang[=SECS], \
+http-status[=CODE[,K]], invent-head, new-chain";
 
 /// Why a fault spec did not parse; the message lists what is accepted.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +209,8 @@ impl FromStr for FaultSpec {
                 "oversize" => Malformed::Oversize,
                 "deep" => Malformed::Deep,
                 "big-hex" => Malformed::BigHex,
+                "huge" => Malformed::Huge,
+                "bad-utf8" => Malformed::BadUtf8,
                 other => return Err(FaultSpecError(format!("unknown malformed kind `{other}`"))),
             }),
             "rate-limit" => {
@@ -222,6 +243,20 @@ impl FromStr for FaultSpec {
             "reorg" => Fault::Reorg {
                 depth: arg.map_or(Ok(2), |a| int(a, name))?,
             },
+            "http-hang" => Fault::HttpHang(dur(30)?),
+            "http-status" => {
+                let (code, k) = pair(arg, name, 502)?;
+                let status = u16::try_from(code)
+                    .ok()
+                    .filter(|c| (100..600).contains(c))
+                    .ok_or_else(|| FaultSpecError(format!("{name}: `{code}` is not an HTTP status")))?;
+                Fault::HttpStatus {
+                    status,
+                    requests: k,
+                }
+            }
+            "invent-head" => Fault::InventHead,
+            "new-chain" => Fault::NewChain,
             other => return Err(FaultSpecError(format!("unknown fault `{other}`"))),
         };
         Ok(FaultSpec {
@@ -232,8 +267,27 @@ impl FromStr for FaultSpec {
     }
 }
 
+/// Every spec names a network that exists (or none); the error names the known ones.
+pub fn check_targets<'a>(
+    specs: &[FaultSpec],
+    names: impl IntoIterator<Item = &'a str> + Clone,
+) -> Result<(), String> {
+    for spec in specs {
+        if let Some(n) = &spec.network
+            && !names.clone().into_iter().any(|k| k == n)
+        {
+            let known: Vec<&str> = names.into_iter().collect();
+            return Err(format!(
+                "--fault …/{n}: there is no network `{n}`; the demo's networks are {}",
+                known.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Spawns one tokio task per (spec, matching network) that injects the fault at its
-/// time. A spec naming no known network is skipped with a warning.
+/// time. Check the specs' networks with [`check_targets`] first.
 pub fn schedule(handles: &[(String, DevnetHandle)], specs: Vec<FaultSpec>) {
     for spec in specs {
         let targets: Vec<DevnetHandle> = handles
@@ -241,9 +295,6 @@ pub fn schedule(handles: &[(String, DevnetHandle)], specs: Vec<FaultSpec>) {
             .filter(|(name, _)| spec.network.as_deref().is_none_or(|n| n == name))
             .map(|(_, h)| h.clone())
             .collect();
-        if targets.is_empty() {
-            tracing::warn!(network = ?spec.network, "fault spec names no running devnet");
-        }
         for handle in targets {
             let fault = spec.fault.clone();
             let after = spec.after;
@@ -331,6 +382,36 @@ mod tests {
         assert_eq!(p("logs-range=off").fault, Fault::LogsRange(None));
         assert_eq!(p("reorg=2").fault, Fault::Reorg { depth: 2 });
         assert_eq!(p("2.5@reorg").after, Duration::from_millis(2500));
+        assert_eq!(p("http-hang=12").fault, Fault::HttpHang(Duration::from_secs(12)));
+        assert_eq!(
+            p("http-status=503,2").fault,
+            Fault::HttpStatus {
+                status: 503,
+                requests: 2
+            }
+        );
+        assert_eq!(
+            p("http-status").fault,
+            Fault::HttpStatus {
+                status: 502,
+                requests: 3
+            }
+        );
+        assert_eq!(p("invent-head").fault, Fault::InventHead);
+        assert_eq!(p("new-chain").fault, Fault::NewChain);
+        assert_eq!(p("malformed=huge").fault, Fault::Malformed(Malformed::Huge));
+        assert_eq!(
+            p("malformed=bad-utf8").fault,
+            Fault::Malformed(Malformed::BadUtf8)
+        );
+    }
+
+    #[test]
+    fn unknown_networks_are_named_with_the_known_ones() {
+        let names = ["sim-l1", "sim-l2"];
+        assert!(check_targets(&[p("close/sim-l2"), p("close")], names).is_ok());
+        let err = check_targets(&[p("5@stop-heads=40/sim-l3")], names).unwrap_err();
+        assert!(err.contains("sim-l3") && err.contains("sim-l1, sim-l2"), "{err}");
     }
 
     #[test]
@@ -345,6 +426,7 @@ mod tests {
             "chain-id=abc",
             "down=-1",
             "logs-range=etherscan",
+            "http-status=99",
         ] {
             let err = bad.parse::<FaultSpec>().unwrap_err().to_string();
             assert!(err.contains("half-open"), "{bad}: {err}");

@@ -199,6 +199,41 @@ pub(crate) fn block_json(b: &Block, full: bool, chain_id: u64) -> Value {
     })
 }
 
+/// Block 0, which the devnet does not keep but answers for: only its hash matters.
+fn genesis_json(hash: B256) -> Value {
+    json!({
+        "hash": hash,
+        "parentHash": B256::ZERO,
+        "number": "0x0",
+        "timestamp": "0x0",
+        "gasLimit": q(super::chain::GAS_LIMIT),
+        "gasUsed": "0x0",
+        "miner": Address::ZERO,
+        "transactions": [],
+    })
+}
+
+/// A header for a block that does not exist: the next number, child of `parent`.
+pub(crate) fn invented_header(parent: &Block, hash: B256) -> String {
+    let mut v = block_json(parent, false, 0);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("hash".into(), json!(hash));
+        o.insert("parentHash".into(), json!(parent.hash));
+        o.insert("number".into(), json!(q(parent.number + 1)));
+        o.insert("transactions".into(), json!([]));
+    }
+    v.to_string()
+}
+
+/// The header without its transaction list, as geth, reth and Erigon push it.
+pub(crate) fn geth_header_json(b: &Block, chain_id: u64) -> String {
+    let mut v = block_json(b, false, chain_id);
+    if let Some(o) = v.as_object_mut() {
+        o.remove("transactions");
+    }
+    v.to_string()
+}
+
 /// The header with transaction hashes, serialized once per block.
 pub(crate) fn header_json(b: &Block, chain_id: u64) -> Arc<str> {
     b.header_json
@@ -437,6 +472,9 @@ fn call(
         "eth_getBlockByNumber" => {
             let n = block_number(&chain, Some(params.first().unwrap_or(&Value::Null)))?;
             let full: bool = params.get(1).and_then(Value::as_bool).unwrap_or(false);
+            if n == 0 && chain.by_number(0).is_none() {
+                return Ok(genesis_json(chain.genesis));
+            }
             Ok(chain
                 .by_number(n)
                 .map_or(Value::Null, |b| block_json(b, full, chain_id)))

@@ -17,7 +17,9 @@ use std::time::Duration;
 use alloy_primitives::{Address, address};
 
 pub use chain::next_base_fee;
-pub use fault::{Fault, FaultSpec, FaultSpecError, LogsRangeStyle, Malformed, schedule};
+pub use fault::{
+    Fault, FaultSpec, FaultSpecError, LogsRangeStyle, Malformed, check_targets, schedule,
+};
 pub use server::{Devnet, DevnetHandle};
 
 /// The demo ERC-20 token every devnet simulates (`eth_call` answers, `Transfer` logs).
@@ -44,6 +46,8 @@ pub struct DevnetConfig {
     pub port: u16,
     /// Number of the first block, produced at start.
     pub start_block: u64,
+    /// Push `newHeads` without a transaction list, as geth, reth and Erigon do.
+    pub heads_without_txs: bool,
 }
 
 impl Default for DevnetConfig {
@@ -57,6 +61,7 @@ impl Default for DevnetConfig {
             reorg_probability: 0.0,
             port: 0,
             start_block: 19_000_000,
+            heads_without_txs: false,
         }
     }
 }
@@ -73,6 +78,7 @@ pub fn demo_networks() -> Vec<DevnetConfig> {
             reorg_probability: 0.02,
             port: 0,
             start_block: 19_000_000,
+            heads_without_txs: false,
         },
         DevnetConfig {
             name: "sim-l2".into(),
@@ -83,6 +89,7 @@ pub fn demo_networks() -> Vec<DevnetConfig> {
             reorg_probability: 0.0,
             port: 0,
             start_block: 7_250_000,
+            heads_without_txs: false,
         },
         DevnetConfig {
             name: "sim-fast".into(),
@@ -93,6 +100,7 @@ pub fn demo_networks() -> Vec<DevnetConfig> {
             reorg_probability: 0.01,
             port: 0,
             start_block: 120_000_000,
+            heads_without_txs: false,
         },
     ]
 }

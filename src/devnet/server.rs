@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
-use tokio_tungstenite::tungstenite::protocol::frame::CloseFrame;
+use tokio_tungstenite::tungstenite::protocol::frame::coding::{Data, OpCode};
+use tokio_tungstenite::tungstenite::protocol::frame::{CloseFrame, Frame};
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use super::DevnetConfig;
@@ -42,6 +43,10 @@ pub(crate) struct Modes {
     pub refused: HashSet<String>,
     pub heads_stopped_until: Option<Instant>,
     pub logs_range: Option<LogsRangeStyle>,
+    /// HTTP requests go unanswered until then.
+    pub http_hang_until: Option<Instant>,
+    /// (status, requests left) answered instead of the JSON-RPC reply.
+    pub http_status: Option<(u16, u32)>,
 }
 
 #[derive(Debug)]
@@ -50,6 +55,8 @@ enum Ctl {
     Reset,
     HalfOpen(Duration),
     Malformed(Malformed),
+    /// A `newHeads` notification with this header (for a block that does not exist).
+    Invented(Arc<str>),
 }
 
 struct Conn {
@@ -73,6 +80,9 @@ pub(crate) struct Shared {
     heads_tx: broadcast::Sender<Arc<ChainEvent>>,
     pending_tx: broadcast::Sender<Arc<PendingBatch>>,
     down_tx: mpsc::UnboundedSender<Duration>,
+    /// From the config: how a fresh chain is made, and how heads are pushed.
+    cfg: DevnetConfig,
+    fresh_chains: AtomicU64,
 }
 
 impl Shared {
@@ -91,6 +101,25 @@ impl Shared {
                 let _ = c.ctl.send(make());
             }
         }
+    }
+
+    fn take_http_status(&self) -> Option<u16> {
+        let mut modes = self.modes.lock().ok()?;
+        let (status, left) = modes.http_status.as_mut()?;
+        let status = *status;
+        *left = left.saturating_sub(1);
+        if *left == 0 {
+            modes.http_status = None;
+        }
+        Some(status)
+    }
+
+    fn hang_until(&self) -> Option<Instant> {
+        self.modes
+            .lock()
+            .ok()?
+            .http_hang_until
+            .filter(|t| *t > Instant::now())
     }
 
     fn take_rate_limit(&self) -> Option<u64> {
@@ -186,6 +215,37 @@ impl DevnetHandle {
             }
             Fault::Down(d) => {
                 let _ = s.down_tx.send(d);
+            }
+            Fault::HttpHang(d) => {
+                if let Ok(mut m) = s.modes.lock() {
+                    m.http_hang_until = Some(Instant::now() + d);
+                }
+            }
+            Fault::HttpStatus { status, requests } => {
+                if let Ok(mut m) = s.modes.lock() {
+                    m.http_status = (requests > 0).then_some((status, requests));
+                }
+            }
+            Fault::InventHead => {
+                let header = s.chain.lock().ok().map(|c| {
+                    let mut rng = fastrand::Rng::new();
+                    Arc::<str>::from(methods::invented_header(c.head(), random_b256(&mut rng)))
+                });
+                if let Some(h) = header {
+                    s.send_ctl(true, || Ctl::Invented(h.clone()));
+                }
+            }
+            Fault::NewChain => {
+                let n = s.fresh_chains.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Ok(mut chain) = s.chain.lock() {
+                    *chain = Chain::new(
+                        s.cfg.seed.wrapping_add(n.wrapping_mul(0x9e37_79b9)),
+                        s.cfg.start_block,
+                        s.cfg.reorg_probability,
+                        unix_now(),
+                    );
+                }
+                s.send_ctl(false, || Ctl::Close(1012, "node restarted"));
             }
             Fault::Reorg { depth } => {
                 if let Ok(mut chain) = s.chain.lock()
@@ -287,6 +347,8 @@ impl Devnet {
             heads_tx,
             pending_tx,
             down_tx,
+            cfg: cfg.clone(),
+            fresh_chains: AtomicU64::new(0),
         });
         let block_time = cfg.block_time.max(Duration::from_micros(1));
         let tasks = vec![
@@ -636,7 +698,27 @@ async fn http_phase(shared: &Shared, stream: &mut TcpStream) -> Option<Vec<u8>> 
         }
         let body: Vec<u8> = buf.drain(..len).collect();
         shared.http_requests.fetch_add(1, Ordering::Relaxed);
-        let written = if let Some(secs) = shared.take_rate_limit() {
+        if let Some(until) = shared.hang_until() {
+            // A hung endpoint: the request is read and never answered in time.
+            tokio::time::sleep_until(until.into()).await;
+        }
+        let written = if let Some(status) = shared.take_http_status() {
+            let reason = match status {
+                500 => "Internal Server Error",
+                502 => "Bad Gateway",
+                503 => "Service Unavailable",
+                504 => "Gateway Timeout",
+                _ => "Error",
+            };
+            write_response(
+                stream,
+                &format!("{status} {reason}"),
+                "",
+                "<html>upstream error</html>",
+                head.keep_alive,
+            )
+            .await
+        } else if let Some(secs) = shared.take_rate_limit() {
             let body =
                 r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limited"}}"#;
             write_response(
@@ -697,6 +779,7 @@ async fn ws_session(shared: &Shared, mut ws: Ws, mut ctl: mpsc::UnboundedReceive
                 }
                 Some(Ctl::HalfOpen(d)) => stall(&ws, &mut ctl, d).await,
                 Some(Ctl::Malformed(kind)) => send_malformed(shared, &mut ws, kind, &subs).await.is_ok(),
+                Some(Ctl::Invented(header)) => send_invented(&mut ws, &subs, &header).await.is_ok(),
             },
             m = ws.next() => match m {
                 None | Some(Err(_)) => return,
@@ -760,7 +843,7 @@ async fn stall(ws: &Ws, ctl: &mut mpsc::UnboundedReceiver<Ctl>, d: Duration) -> 
                     return false;
                 }
                 Some(Ctl::HalfOpen(more)) => until = until.max(tokio::time::Instant::now() + more),
-                Some(Ctl::Malformed(_)) => {}
+                Some(Ctl::Malformed(_) | Ctl::Invented(_)) => {}
             }
         }
     }
@@ -804,6 +887,15 @@ async fn send_malformed(
             notification(head_sub, &format!("\"{filler}\""))
         }
         Malformed::Deep => Message::text(format!("{}{}", "[".repeat(10_000), "]".repeat(10_000))),
+        Malformed::Huge => {
+            let filler = "a".repeat(40 * 1024 * 1024);
+            notification(head_sub, &format!("\"{filler}\""))
+        }
+        Malformed::BadUtf8 => Message::Frame(Frame::message(
+            vec![b'{', 0xff, 0xfe, b'}'],
+            OpCode::Data(Data::Text),
+            true,
+        )),
         Malformed::BigHex => {
             let header = shared.chain.lock().ok().map(|c| {
                 let mut v = methods::block_json(c.head(), false, 0);
@@ -816,6 +908,17 @@ async fn send_malformed(
         }
     };
     ws.send(msg).await
+}
+
+async fn send_invented(
+    ws: &mut Ws,
+    subs: &[Sub],
+    header: &str,
+) -> Result<(), tokio_tungstenite::tungstenite::Error> {
+    for sub in subs.iter().filter(|s| matches!(s.kind, SubKind::NewHeads)) {
+        ws.send(notification(&sub.id, header)).await?;
+    }
+    Ok(())
 }
 
 async fn send_chain_event(
@@ -835,8 +938,12 @@ async fn send_chain_event(
             SubKind::NewHeads if !heads_stopped => {
                 // Like geth, a reorg announces only the new tip.
                 if let Some(tip) = ev.added.last() {
-                    ws.feed(notification(&sub.id, &header_json(tip, chain_id)))
-                        .await?;
+                    let header = if shared.cfg.heads_without_txs {
+                        Arc::from(methods::geth_header_json(tip, chain_id))
+                    } else {
+                        header_json(tip, chain_id)
+                    };
+                    ws.feed(notification(&sub.id, &header)).await?;
                     sent = true;
                 }
             }

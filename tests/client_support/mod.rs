@@ -32,6 +32,7 @@ pub async fn devnet(name: &str, chain_id: u64, block_ms: u64, seed: u64) -> Devn
         reorg_probability: 0.0,
         port: 0,
         start_block: 1_000,
+        heads_without_txs: false,
     };
     match Devnet::start(cfg).await {
         Ok(d) => d,
@@ -138,19 +139,47 @@ impl Log {
         )
     }
 
-    /// The head stream of `net` checked for "every head once, in order, linked":
-    /// each head is the tip's child, except the first head after a `Reorg`, which
-    /// restarts at the reorg's first replaced number and links to the kept ancestor.
-    /// Returns the chain shown at the end (number → hash, last one per number).
+    /// The head stream of `net` checked against its contract, and the chain shown at
+    /// the end (number → hash):
+    /// - every head is shown once (again only after a reorg or retraction removed it);
+    /// - in order, each the child of the one before, except: after a `Reorg` the
+    ///   heads restart at its first replaced number; a head below the newest one
+    ///   only fills a hole (a head pushed before the blocks under it arrived) and
+    ///   then comes from HTTP (backfill or poll); a `HeadRetracted` takes one back;
+    /// - (checked by [`Log::mismatches`]) what is shown settles into one linked
+    ///   chain without holes.
     pub fn linked_chain(&self, net: NetIdx) -> Result<BTreeMap<u64, B256>, String> {
-        let mut shown: BTreeMap<u64, B256> = BTreeMap::new();
+        let mut shown: BTreeMap<u64, (B256, B256)> = BTreeMap::new();
         let mut reorg: Option<Reorg> = None;
+        let mut ever: std::collections::HashSet<(u64, B256)> = Default::default();
         for (_, u) in self.for_net(net) {
             match u {
-                Update::Reorg { reorg: r, .. } => reorg = Some(r.clone()),
+                Update::Reorg { reorg: r, .. } => {
+                    for (n, h) in &r.orphaned {
+                        if shown.get(n).is_some_and(|(x, _)| x == h) {
+                            shown.remove(n);
+                        }
+                        ever.remove(&(*n, *h));
+                    }
+                    reorg = Some(r.clone());
+                }
+                Update::HeadRetracted { number, hash, .. } => {
+                    if shown.get(number).is_some_and(|(x, _)| x == hash) {
+                        shown.remove(number);
+                    }
+                    ever.remove(&(*number, *hash));
+                }
+                Update::ChainReset { .. } => {
+                    shown.clear();
+                    ever.clear();
+                    reorg = None;
+                }
                 Update::Head { head, .. } => {
-                    let tip = shown.last_key_value().map(|(n, h)| (*n, *h));
-                    match (tip, reorg.take()) {
+                    if !ever.insert((head.number, head.hash)) {
+                        return Err(format!("head {} {} shown twice", head.number, head.hash));
+                    }
+                    let top = shown.last_key_value().map(|(n, (h, _))| (*n, *h));
+                    match (top, reorg.take()) {
                         (None, _) => {}
                         (Some(_), Some(r)) => {
                             if head.number != r.from_number {
@@ -159,24 +188,8 @@ impl Log {
                                     head.number, r.from_number
                                 ));
                             }
-                            shown.split_off(&head.number);
-                            if let Some((_, parent)) = shown.last_key_value()
-                                && *parent != head.parent_hash
-                            {
-                                return Err(format!(
-                                    "replacement head {} does not link to the kept ancestor",
-                                    head.number
-                                ));
-                            }
                         }
-                        (Some((n, h)), None) => {
-                            if head.number != n + 1 {
-                                return Err(format!(
-                                    "head {} follows {n}: {}",
-                                    head.number,
-                                    if head.number <= n { "duplicate" } else { "gap" }
-                                ));
-                            }
+                        (Some((n, h)), None) if head.number == n + 1 => {
                             if head.parent_hash != h {
                                 return Err(format!(
                                     "head {} parent {} is not head {n}'s hash {h}",
@@ -184,13 +197,34 @@ impl Log {
                                 ));
                             }
                         }
+                        (Some((n, _)), None) if head.number > n + 1 => {
+                            // Pushed before the blocks under it: they follow.
+                            if head.source != HeadSource::Ws {
+                                return Err(format!("{:?} head {} skips from {n}", head.source, head.number));
+                            }
+                        }
+                        (Some((n, _)), None) => {
+                            let hole = !shown.contains_key(&head.number);
+                            if !(hole && head.source != HeadSource::Ws) {
+                                return Err(format!(
+                                    "{:?} head {} follows {n}: {}",
+                                    head.source,
+                                    head.number,
+                                    if hole { "a pushed head below the top" } else { "duplicate" }
+                                ));
+                            }
+                        }
                     }
-                    shown.insert(head.number, head.hash);
+                    if head.source == HeadSource::Ws {
+                        // A pushed head is the node's newest: above it is gone.
+                        shown.retain(|n, _| *n <= head.number);
+                    }
+                    shown.insert(head.number, (head.hash, head.parent_hash));
                 }
                 _ => {}
             }
         }
-        Ok(shown)
+        Ok(shown.into_iter().map(|(n, (h, _))| (n, h)).collect())
     }
 
     /// Numbers shown whose hash differs from the devnet's canonical chain (only over
@@ -198,11 +232,21 @@ impl Log {
     pub fn mismatches(&self, net: NetIdx, canonical: &[(u64, B256)]) -> Result<Vec<u64>, String> {
         let shown = self.linked_chain(net)?;
         let canon: BTreeMap<u64, B256> = canonical.iter().copied().collect();
-        Ok(shown
+        let mut bad: Vec<u64> = shown
             .iter()
             .filter(|(n, h)| canon.get(n).is_some_and(|c| c != *h))
             .map(|(n, _)| *n)
-            .collect())
+            .collect();
+        // Holes not filled yet count as mismatches (they are filled, or it fails).
+        let mut prev: Option<u64> = None;
+        for n in shown.keys() {
+            if let Some(p) = prev {
+                bad.extend(p + 1..*n);
+            }
+            prev = Some(*n);
+        }
+        bad.sort_unstable();
+        Ok(bad)
     }
 
     pub fn sources_after(&self, net: NetIdx, number: u64) -> Vec<HeadSource> {
