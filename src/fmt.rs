@@ -115,7 +115,9 @@ fn shorten_hex(s: &str) -> String {
 }
 
 /// A wei amount in `decimals`-unit with `places` fraction digits, rounded half up,
-/// with thousands separators in the integer part: `1,234.5678`.
+/// with thousands separators in the integer part: `1,234.5678`. An amount that is
+/// not zero never shows as zero: below what `places` can show it is written with
+/// as many digits as it needs (`0.000000000000000001`), so any change is visible.
 pub fn units(wei: U256, decimals: u8, places: u8) -> String {
     let places = places.min(decimals);
     let half = if places < decimals {
@@ -123,6 +125,9 @@ pub fn units(wei: U256, decimals: u8, places: u8) -> String {
     } else {
         U256::ZERO
     };
+    if !wei.is_zero() && wei < half * U256::from(2u8) {
+        return token_amount(wei, decimals);
+    }
     let rounded = wei.saturating_add(half);
     let Ok(full) = format_units(rounded, decimals) else {
         return "?".to_string();
@@ -217,12 +222,22 @@ mod tests {
     #[test]
     fn formats_units_with_rounding() {
         assert_eq!(gwei(U256::from(12_345_678_901u64)), "12.35");
-        assert_eq!(gwei(U256::from(7u64)), "0.00");
+        assert_eq!(
+            gwei(U256::from(7u64)),
+            "0.000000007",
+            "not zero, so not 0.00"
+        );
         let wei = |s: &str| alloy_primitives::utils::parse_ether(s).unwrap();
         assert_eq!(eth(wei("1234.00005")), "1,234.0001");
         assert_eq!(eth(wei("1234.00004999")), "1,234.0000");
         assert_eq!(eth(wei("1.99995")), "2.0000");
         assert!(eth(U256::MAX).starts_with("115,792,089,237,"));
+        // A change of one wei is a change.
+        assert_eq!(eth(U256::from(1u8)), "0.000000000000000001");
+        assert_eq!(eth(wei("0.00004")), "0.00004");
+        assert_eq!(eth(wei("0.00005")), "0.00005");
+        assert_eq!(eth(wei("0.00015")), "0.0002");
+        assert_eq!(units(U256::from(3u8), 6, 4), "0.000003");
     }
 
     #[test]

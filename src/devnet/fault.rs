@@ -249,7 +249,9 @@ impl FromStr for FaultSpec {
                 let status = u16::try_from(code)
                     .ok()
                     .filter(|c| (100..600).contains(c))
-                    .ok_or_else(|| FaultSpecError(format!("{name}: `{code}` is not an HTTP status")))?;
+                    .ok_or_else(|| {
+                        FaultSpecError(format!("{name}: `{code}` is not an HTTP status"))
+                    })?;
                 Fault::HttpStatus {
                     status,
                     requests: k,
@@ -382,7 +384,10 @@ mod tests {
         assert_eq!(p("logs-range=off").fault, Fault::LogsRange(None));
         assert_eq!(p("reorg=2").fault, Fault::Reorg { depth: 2 });
         assert_eq!(p("2.5@reorg").after, Duration::from_millis(2500));
-        assert_eq!(p("http-hang=12").fault, Fault::HttpHang(Duration::from_secs(12)));
+        assert_eq!(
+            p("http-hang=12").fault,
+            Fault::HttpHang(Duration::from_secs(12))
+        );
         assert_eq!(
             p("http-status=503,2").fault,
             Fault::HttpStatus {
@@ -411,7 +416,10 @@ mod tests {
         let names = ["sim-l1", "sim-l2"];
         assert!(check_targets(&[p("close/sim-l2"), p("close")], names).is_ok());
         let err = check_targets(&[p("5@stop-heads=40/sim-l3")], names).unwrap_err();
-        assert!(err.contains("sim-l3") && err.contains("sim-l1, sim-l2"), "{err}");
+        assert!(
+            err.contains("sim-l3") && err.contains("sim-l1, sim-l2"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::rpc::types::WireBlock;
 
 /// How many recent heads are remembered for linkage checks; also the deepest reorg
 /// that can be walked back (deeper ones are resynchronised and reported as such).
-pub const TRACKED: usize = 256;
+pub const TRACKED: usize = 512;
 /// Largest gap filled; beyond it the chain restarts from the node's head.
 pub const MAX_BACKFILL: u64 = 10_000;
 /// Blocks fetched per step of a reorg walk.
@@ -92,6 +92,9 @@ pub struct ChainTracker {
     target: Option<u64>,
     /// Canonical blocks fetched above a fork point not found yet (a reorg walk).
     branch: BTreeMap<u64, Head>,
+    /// Shown heads the node said it does not have (asked once). Replaced by another
+    /// head, they are taken back, not counted as a reorg.
+    suspects: std::collections::HashSet<B256>,
 }
 
 /// The blocks to fetch next, by number, inclusive.
@@ -251,6 +254,13 @@ impl ChainTracker {
         });
         orphaned.sort();
         orphaned.dedup();
+        if !orphaned.is_empty() && orphaned.iter().all(|(_, h)| self.suspects.contains(h)) {
+            // Heads the node never had, replaced by the real one: not a reorg.
+            for (number, hash) in orphaned.drain(..) {
+                self.suspects.remove(&hash);
+                out.push(Step::Retracted { number, hash });
+            }
+        }
         if let Some(&(old_n, old_hash)) = orphaned.last() {
             out.push(Step::Reorg(Reorg {
                 depth: old_n - n + 1,
@@ -395,6 +405,18 @@ impl ChainTracker {
             orphaned,
             deeper_than_tracked: true,
         }));
+    }
+
+    /// The node did not know this head when asked (once): if another head replaces
+    /// it, it is taken back rather than reported as a reorg.
+    pub fn suspect(&mut self, hash: B256) {
+        let shown = self.shown.values().any(|e| e.hash == hash);
+        if shown {
+            if self.suspects.len() >= TRACKED {
+                self.suspects.clear();
+            }
+            self.suspects.insert(hash);
+        }
     }
 
     /// The node says this shown head does not exist: take it back, and re-check
@@ -744,6 +766,34 @@ mod tests {
         // The real 8 then links without a reorg.
         assert_eq!(t.offer(main(8), false, false, &mut out), Offer::Shown);
         assert!(reorgs(&out).is_empty());
+    }
+
+    #[test]
+    fn a_suspect_head_replaced_by_the_real_one_is_retracted_not_a_reorg() {
+        let mut t = ChainTracker::default();
+        let mut out = Vec::new();
+        for n in 5..=7 {
+            t.offer(main(n), false, false, &mut out);
+        }
+        let fake = head(8, 9, 0);
+        t.offer(fake.clone(), false, false, &mut out);
+        t.suspect(fake.hash);
+        out.clear();
+        t.offer(main(8), false, false, &mut out);
+        assert_eq!(
+            out,
+            vec![
+                Step::Retracted {
+                    number: 8,
+                    hash: fake.hash
+                },
+                Step::Head(main(8))
+            ]
+        );
+        // A head the node did know is a reorg as before.
+        out.clear();
+        t.offer(head(8, 2, 0), false, false, &mut out);
+        assert_eq!(reorgs(&out).len(), 1);
     }
 
     #[test]

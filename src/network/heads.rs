@@ -44,6 +44,8 @@ pub(crate) enum ChainInput {
     /// Bring the chain up to the node's current head. `connected`: a new connection
     /// (check the genesis block and refill the logs of the last head seen before).
     CatchUp { source: HeadSource, connected: bool },
+    /// The node did not know this pushed head when asked.
+    Missing(B256),
     /// The node has no block with this hash (asked twice): take it back.
     Retract(B256),
 }
@@ -244,6 +246,7 @@ impl Follower {
                     self.failures = 0;
                 }
             }
+            ChainInput::Missing(hash) => self.tracker.suspect(hash),
             ChainInput::Retract(hash) => {
                 self.held.retain(|h| h.hash != hash);
                 self.tracker.retract(hash, &mut self.out);

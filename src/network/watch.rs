@@ -370,6 +370,7 @@ impl Refresher {
             }
         };
         let mut rechecked: HashMap<B256, Recheck> = HashMap::new();
+        let mut suspects: Vec<B256> = Vec::new();
         let mut metas: HashMap<Address, TokenMeta> = HashMap::new();
         let mut out = Vec::new();
         // Token metadata first: views and balances read in the same batch are then
@@ -473,6 +474,7 @@ impl Refresher {
                                     since: Instant::now(),
                                     tries: 0,
                                 });
+                                suspects.push(head.hash);
                                 continue;
                             }
                             Ok(Err(e)) => {
@@ -538,6 +540,11 @@ impl Refresher {
                         entry.by_hash = found;
                     }
                 }
+            }
+        }
+        for hash in suspects {
+            if self.chain_tx.send(ChainInput::Missing(hash)).await.is_err() {
+                return false;
             }
         }
         for (hash, r) in rechecked {

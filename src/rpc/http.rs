@@ -483,11 +483,21 @@ impl HttpClient {
     }
 }
 
+/// A field that is there, even as `null`, is `Some` (a `null` result is an answer:
+/// "no such block"); only a missing one is `None`.
+fn present<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
+}
+
 /// Decode the answer to one call.
 fn decode_one<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, HttpError> {
     #[derive(serde::Deserialize)]
     struct Resp<'a> {
-        #[serde(borrow, default)]
+        #[serde(borrow, default, deserialize_with = "present")]
         result: Option<&'a RawValue>,
         #[serde(default)]
         error: Option<RpcErrorObj>,
@@ -516,7 +526,7 @@ pub fn decode_batch(text: &str, first: u64, n: usize) -> Result<Vec<BatchResult>
     struct Entry {
         #[serde(default)]
         id: Option<u64>,
-        #[serde(default)]
+        #[serde(default, deserialize_with = "present")]
         result: Option<Box<RawValue>>,
         #[serde(default)]
         error: Option<RpcErrorObj>,
@@ -613,6 +623,21 @@ mod tests {
             rate_limited_body(body).map(|(h, _)| h),
             Some(Duration::from_secs(2))
         );
+    }
+
+    #[test]
+    fn a_null_result_is_an_answer_and_a_missing_one_is_not() {
+        let r = decode_batch(
+            r#"[{"jsonrpc":"2.0","id":1,"result":null},{"jsonrpc":"2.0","id":2}]"#,
+            1,
+            2,
+        )
+        .expect("decodes");
+        assert_eq!(r[0].as_ref().map(|v| v.get()), Ok("null"));
+        assert!(r[1].is_err());
+        let none: Option<u64> =
+            decode_one(br#"{"jsonrpc":"2.0","id":1,"result":null}"#).expect("null is an answer");
+        assert_eq!(none, None);
     }
 
     #[test]
