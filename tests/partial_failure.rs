@@ -104,14 +104,15 @@ async fn rate_limited_http_never_holds_pushed_heads_back() {
         limited.reason().is_some_and(|r| r.contains("429")),
         "{limited:?}"
     );
-    let l = c.log();
-    assert!(l.stats(0).errors > 0, "the 429s are counted");
-    assert!(
-        matches!(l.state.networks[0].conn, ConnState::Live { .. }),
-        "the WebSocket itself is fine: {:?}",
-        l.state.networks[0].conn
-    );
-    drop(l);
+    {
+        let l = c.log();
+        assert!(l.stats(0).errors > 0, "the 429s are counted");
+        assert!(
+            matches!(l.state.networks[0].conn, ConnState::Live { .. }),
+            "the WebSocket itself is fine: {:?}",
+            l.state.networks[0].conn
+        );
+    }
     // Once the limit is spent, HTTP is ok again and the chain settles on the node's.
     c.wait("http ok again", Duration::from_secs(90), |l| {
         (l.state.networks[0].http == HttpHealth::Ok).then_some(())
@@ -216,13 +217,14 @@ async fn limit_exceeded_and_5xx_are_shown_and_counted() {
         (l.state.networks[0].http == HttpHealth::Ok).then_some(())
     })
     .await;
-    let l = c.log();
-    assert!(l.stats(0).errors >= errors + 3, "each 502 is an error");
-    assert!(
-        l.stats(0).last_error_at.is_some(),
-        "the last error has a time"
-    );
-    drop(l);
+    {
+        let l = c.log();
+        assert!(l.stats(0).errors >= errors + 3, "each 502 is an error");
+        assert!(
+            l.stats(0).last_error_at.is_some(),
+            "the last error has a time"
+        );
+    }
     let states = http_states(&c);
     assert!(
         states
