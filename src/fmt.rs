@@ -75,6 +75,15 @@ pub fn countdown(d: Duration) -> String {
     age(secs)
 }
 
+/// An interval: `250ms` below a second, `2s`, `1m30s` above.
+pub fn interval(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{}ms", d.as_millis())
+    } else {
+        age(d.as_secs())
+    }
+}
+
 /// Milliseconds: `12ms`, `0.4ms` below one.
 pub fn millis(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
@@ -206,6 +215,8 @@ mod tests {
         assert_eq!(age(3723), "1h02m");
         assert_eq!(age(2 * 86400 + 3 * 3600 + 5), "2d03h");
         assert_eq!(countdown(Duration::from_millis(3200)), "4s");
+        assert_eq!(interval(Duration::from_millis(250)), "250ms");
+        assert_eq!(interval(Duration::from_secs(90)), "1m30s");
         assert_eq!(millis(Duration::from_micros(12_400)), "12ms");
         assert_eq!(rate(3.24), "3.2/s");
         assert_eq!(rate(12_345.0), "12.3k/s");

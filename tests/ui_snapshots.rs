@@ -11,8 +11,8 @@ use alloy_primitives::Bytes;
 use alloy_primitives::utils::parse_ether;
 use alloy_primitives::{Address, B256, U256, keccak256};
 use chaintop::event::{
-    Arg, ConnState, ConnStats, EventLog, Head, HeadSource, Reorg, SubKind, SubStatus, TokenMeta,
-    Update, ViewValue,
+    Action, Arg, ConnState, ConnStats, EventLog, Head, HeadSource, HttpHealth, Reorg, SubKind,
+    SubStatus, TokenMeta, Update, ViewValue,
 };
 use chaintop::state::{AppState, ContractRow, Focus, InputState, NetworkState, ViewRow, WatchRow};
 use chaintop::ui::{Theme, draw};
@@ -485,7 +485,7 @@ fn five_networks(base: Instant) -> AppState {
             net: 4,
             state: ConnState::Polling {
                 endpoint: "https://arb.example/rpc".into(),
-                reason: "no WebSocket configured; following heads over HTTP".into(),
+                reason: "HTTP only (no WebSocket configured)".into(),
                 retry_at: None,
             },
         },
@@ -625,7 +625,7 @@ fn backing_off_counts_down() {
     let mut s = fixture(Instant::now());
     s.selected = 1;
     let out = screen(&s, 200, 60);
-    assert!(out.contains("reconnecting in 4s #3"), "{out}");
+    assert!(out.contains("reconnecting in 4s · try 3"), "{out}");
     assert!(out.contains("connection refused"), "{out}");
     let now = s.now;
     s.tick(
@@ -633,13 +633,13 @@ fn backing_off_counts_down() {
         wall() + Duration::from_millis(1_500),
     );
     let later = screen(&s, 200, 60);
-    assert!(later.contains("reconnecting in 2s #3"), "{later}");
+    assert!(later.contains("reconnecting in 2s · try 3"), "{later}");
     // Past the deadline the countdown stays at zero rather than going negative.
     s.tick(
         now + Duration::from_secs(10),
         wall() + Duration::from_secs(10),
     );
-    assert!(screen(&s, 200, 60).contains("reconnecting in 0s #3"));
+    assert!(screen(&s, 200, 60).contains("reconnecting in 0s · try 3"));
     insta::assert_snapshot!(screen(&s, 100, 30));
 }
 
@@ -1144,4 +1144,76 @@ fn events_and_contracts_cursor_rows_are_highlighted() {
             .count();
         assert_eq!(others, hits, "only the cursor row is highlighted");
     }
+}
+
+/// The health pane never shows a figure as current when it is not: heads frozen on a
+/// live connection, a rate or round-trip from before the socket went away.
+#[test]
+fn nothing_older_than_it_looks() {
+    let base = Instant::now();
+    let mut s = fixture(base);
+    s.selected = 0;
+    // Mainnet's last head came at `s.now`; a minute later nothing else has.
+    s.networks[0].last_head_at = Some(s.now);
+    let now = s.now;
+    s.tick(
+        now + Duration::from_secs(60),
+        wall() + Duration::from_secs(60),
+    );
+    let out = screen(&s, 120, 40);
+    assert!(out.contains("live · no head for 1m00s"), "{out}");
+    assert!(!out.contains("up 1h"), "not 'live, up' while frozen: {out}");
+    // The pending rate and ping of a minute ago are dimmed with their age.
+    assert!(out.contains("pending 187/s 1m00s ago"), "{out}");
+    assert!(out.contains("ping 12ms 1m00s ago"), "{out}");
+    // The network that is reconnecting shows no rates at all.
+    assert!(out.contains("msgs —"), "{out}");
+    // Pressing `r` is acknowledged until the backend answers.
+    s.on_action(Action::Reconnect);
+    let out = screen(&s, 120, 40);
+    assert!(out.contains("reconnecting mainnet…"), "{out}");
+    s.apply(
+        Update::Connection {
+            net: 0,
+            state: ConnState::Connecting {
+                endpoint: "wss://eth.example/ws".into(),
+            },
+        },
+        s.now,
+    );
+    assert!(!screen(&s, 120, 40).contains("reconnecting mainnet…"));
+}
+
+/// HTTP trouble has a line of its own, with its countdown.
+#[test]
+fn http_state_is_shown_with_its_countdown() {
+    let base = Instant::now();
+    let mut s = fixture(base);
+    s.apply(
+        Update::Http {
+            net: 0,
+            health: HttpHealth::RateLimited {
+                until: s.now + Duration::from_secs(8),
+                reason: "HTTP 429 Too Many Requests".into(),
+            },
+        },
+        s.now,
+    );
+    s.apply(
+        Update::Http {
+            net: 1,
+            health: HttpHealth::Failing {
+                reason: "HTTP status 502".into(),
+                in_a_row: 3,
+            },
+        },
+        s.now,
+    );
+    let out = screen(&s, 200, 60);
+    assert!(out.contains("http rate-limited, retry in 8s"), "{out}");
+    assert!(
+        out.contains("http failing: HTTP status 502 (3 in a row)"),
+        "{out}"
+    );
+    insta::assert_snapshot!(screen(&s, 80, 24));
 }

@@ -324,10 +324,7 @@ impl Supervisor {
         if self.failures >= poll_after && self.http_answers().await {
             self.set_state(ConnState::Polling {
                 endpoint: self.http_endpoint(),
-                reason: format!(
-                    "no working WebSocket ({reason}); following heads over HTTP, next WebSocket try in {}",
-                    crate::fmt::countdown(delay)
-                ),
+                reason: format!("WebSocket down, polling HTTP: {reason}"),
                 retry_at: Some(until),
             })
             .await?;
@@ -426,7 +423,7 @@ impl Supervisor {
     async fn poll_only(&mut self) -> Result<(), AppGone> {
         self.set_state(ConnState::Polling {
             endpoint: self.http_endpoint(),
-            reason: "no WebSocket configured; following heads over HTTP".into(),
+            reason: "HTTP only (no WebSocket configured)".into(),
             retry_at: None,
         })
         .await?;
@@ -976,7 +973,7 @@ impl<'a> Conn<'a> {
         let state = match &self.heads {
             Heads::Polling { .. } => ConnState::Polling {
                 endpoint: self.sup.http_endpoint(),
-                reason: "the endpoint refused newHeads; following heads over HTTP".into(),
+                reason: "newHeads refused by the endpoint: polling HTTP".into(),
                 retry_at: None,
             },
             _ => ConnState::Live {
@@ -1148,9 +1145,9 @@ impl<'a> Conn<'a> {
     /// (pending and logs keep streaming) and try the subscription again now and then.
     async fn settle_into_polling(&mut self) -> Flow {
         let reason = format!(
-            "newHeads stalled {} times in a row; following heads over HTTP every {}, subscribing again every {}s",
+            "newHeads stalled {} times in a row: polling HTTP every {}, resubscribing every {}s",
             self.sup.stalls.max(STALLS_TO_POLL),
-            crate::fmt::millis(self.sup.shared.poll_interval()),
+            crate::fmt::interval(self.sup.shared.poll_interval()),
             RESUBSCRIBE_EVERY.as_secs()
         );
         self.sup.shared.error(&reason);

@@ -21,6 +21,19 @@ pub const EVENTS_KEPT: usize = 512;
 /// How many recent heads the average block time is computed over.
 const BLOCK_TIME_WINDOW: usize = 32;
 
+/// The window of pending counts and message rates.
+const PENDING_WINDOW: Duration = Duration::from_secs(1);
+
+/// A figure as current as it can be shown.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Fresh<T> {
+    Now(T),
+    /// The last value, and how old it is.
+    Stale(T, Duration),
+    /// Nothing current to show.
+    Unknown,
+}
+
 /// Which pane has keyboard focus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Focus {
@@ -188,6 +201,8 @@ pub struct NetworkState {
     /// The redacted WebSocket (or HTTP) endpoint shown in the health pane.
     pub endpoint: String,
     pub expected_chain_id: Option<u64>,
+    /// The heartbeat interval: a round-trip older than two of them is stale.
+    pub ping_every: Duration,
     pub chain_id: Option<u64>,
     pub conn: ConnState,
     /// Since when the connection has been live (for uptime).
@@ -240,6 +255,7 @@ impl NetworkState {
             },
             endpoint,
             expected_chain_id: None,
+            ping_every: Duration::from_secs(crate::config::DEFAULT_PING_INTERVAL_SECS),
             chain_id: None,
             live_since: None,
             reconnects: 0,
@@ -272,6 +288,7 @@ impl NetworkState {
     /// Token and contract rows from the network's config (metadata and values come
     /// later as updates).
     pub fn add_config(&mut self, cfg: &crate::config::NetworkConfig) {
+        self.ping_every = Duration::from_secs(cfg.ping_interval_secs.max(1));
         for t in &cfg.tokens {
             if self.token(*t).is_none() {
                 self.tokens.push(TokenMeta {
@@ -390,6 +407,102 @@ impl NetworkState {
         }
         row.previous = row.value.replace(value);
         true
+    }
+
+    /// Is the WebSocket up (so its rates and round-trips can be current)?
+    pub fn socket_up(&self) -> bool {
+        match &self.conn {
+            ConnState::Live { .. } | ConnState::Stalled { .. } => true,
+            // Polling on a live socket (heads refused or stalled); not while it is
+            // down, nor without one (no WebSocket configured: never subscribed).
+            ConnState::Polling { retry_at, .. } => retry_at.is_none() && self.subs_heads.is_some(),
+            ConnState::Connecting { .. }
+            | ConnState::BackingOff { .. }
+            | ConnState::Failed { .. } => false,
+        }
+    }
+
+    /// Pending transactions per second, as current as the socket allows.
+    pub fn pending_now(&self, now: Instant) -> Fresh<f64> {
+        if !self.socket_up() {
+            return Fresh::Unknown;
+        }
+        match self.pending_at {
+            None => Fresh::Now(0.0),
+            // A window with hashes is followed by a report (zero if none came): a
+            // rate that was not followed is as old as its report.
+            Some(at)
+                if self.pending_rate > 0.0
+                    && now.saturating_duration_since(at) > 2 * PENDING_WINDOW =>
+            {
+                Fresh::Stale(self.pending_rate, now.saturating_duration_since(at))
+            }
+            Some(_) => Fresh::Now(self.pending_rate),
+        }
+    }
+
+    /// WebSocket messages per second (counters are reported when they change, so no
+    /// report for two windows means none came).
+    pub fn msgs_now(&self, now: Instant) -> Fresh<f64> {
+        if !self.socket_up() {
+            return Fresh::Unknown;
+        }
+        match self.stats_sampled_at {
+            Some(at) if now.saturating_duration_since(at) <= 2 * PENDING_WINDOW => {
+                Fresh::Now(self.msgs_per_sec)
+            }
+            _ => Fresh::Now(0.0),
+        }
+    }
+
+    /// The last ping round-trip; stale once older than two heartbeats, or when the
+    /// socket is down.
+    pub fn ping_now(&self, wall_now: SystemTime) -> Fresh<Duration> {
+        let (Some(rtt), Some(at)) = (self.stats.ping_rtt, self.stats.ping_at) else {
+            return Fresh::Unknown;
+        };
+        let age = wall_now.duration_since(at).unwrap_or(Duration::ZERO);
+        if self.socket_up() && age <= 2 * self.ping_every + PENDING_WINDOW {
+            Fresh::Now(rtt)
+        } else {
+            Fresh::Stale(rtt, age)
+        }
+    }
+
+    /// The last HTTP round-trip; HTTP is used about once a block, so it is stale
+    /// once older than two block times (at least 30 s).
+    pub fn http_now(&self, wall_now: SystemTime) -> Fresh<Duration> {
+        let (Some(rtt), Some(at)) = (self.stats.http_latency, self.stats.http_at) else {
+            return Fresh::Unknown;
+        };
+        let age = wall_now.duration_since(at).unwrap_or(Duration::ZERO);
+        let window = self
+            .avg_block_time()
+            .map_or(Duration::from_secs(15), |b| {
+                Duration::from_secs_f64(b.max(1.0))
+            })
+            .max(Duration::from_secs(15));
+        if age <= 2 * window && self.http == HttpHealth::Ok {
+            Fresh::Now(rtt)
+        } else {
+            Fresh::Stale(rtt, age)
+        }
+    }
+
+    /// The connection says live but no head has come for longer than three block
+    /// times (at least 15 s): how long.
+    pub fn heads_late(&self, now: Instant) -> Option<Duration> {
+        if !matches!(self.conn, ConnState::Live { .. }) {
+            return None;
+        }
+        let since = now.saturating_duration_since(self.last_head_at?);
+        let late = self
+            .avg_block_time()
+            .map_or(Duration::from_secs(60), |b| {
+                Duration::from_secs_f64(b * 3.0)
+            })
+            .max(Duration::from_secs(15));
+        (since > late).then_some(since)
     }
 
     pub fn latest(&self) -> Option<&Head> {

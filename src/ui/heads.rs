@@ -74,7 +74,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
             (&format::thousands(h.number), Style::new()),
             (&format::short_hash(&h.hash), Style::new()),
             (
-                &h.tx_count.map_or_else(|| "—".into(), |n| n.to_string()),
+                // "…": pushed without a list, looked up over HTTP.
+                &h.tx_count.map_or_else(|| "…".into(), |n| n.to_string()),
                 Style::new(),
             ),
             (&gas, Style::new()),

@@ -8,8 +8,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Block;
 
 use super::{Item, Theme, format, label, render_items};
-use crate::event::ConnState;
-use crate::state::{AppState, NetworkState};
+use crate::event::{ConnState, HttpHealth};
+use crate::state::{AppState, Fresh, NetworkState};
 use crate::text::sanitize;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, idx: usize) {
@@ -26,7 +26,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         .title(Line::styled(" health ", theme.title(false)));
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let mut items = vec![Item::Line(state_line(net, state, theme))];
+    let mut items = vec![Item::Line(state_line(net, state, theme, inner.width))];
     items.extend(
         reason_lines(net, theme, inner.width)
             .into_iter()
@@ -40,31 +40,67 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     render_items(frame, inner, items, theme);
 }
 
-/// `● live  up 1h02m`, `● reconnecting in 4s #3`, `● failed`, ...
-pub(super) fn state_line(net: &NetworkState, state: &AppState, theme: &Theme) -> Line<'static> {
-    let style = theme.state(&net.conn);
+/// `● live  up 1h02m`, `● reconnecting in 4s · try 3`, `● failed · retry in 30s`, ...
+pub(super) fn state_line(
+    net: &NetworkState,
+    state: &AppState,
+    theme: &Theme,
+    width: u16,
+) -> Line<'static> {
+    if net.reconnect_requested.is_some() {
+        // `r` was pressed: say so until the backend answers with a state.
+        return Line::from(vec![
+            Span::styled("● ", theme.warn()),
+            Span::styled(
+                format!("reconnecting {}…", sanitize(&net.name)),
+                theme.warn(),
+            ),
+        ]);
+    }
+    let late = net.heads_late(state.now);
+    let style = if late.is_some() {
+        theme.warn()
+    } else {
+        theme.state(&net.conn)
+    };
     let mut spans = vec![
         Span::styled("● ", style),
         Span::styled(net.conn.name(), style),
     ];
+    let retry_in = |spans: &mut Vec<Span<'static>>, what: &'static str| {
+        if let Some(at) = net.conn.retry_at() {
+            spans.push(label(what, theme));
+            spans.push(Span::styled(
+                format::countdown(at.saturating_duration_since(state.now)),
+                theme.text(),
+            ));
+        }
+    };
     match &net.conn {
         ConnState::Live { .. } => {
-            if let Some(since) = net.live_since {
+            if let Some(late) = late {
+                // Live, and yet no head: the worst thing to hide.
+                spans.push(Span::styled(
+                    format!(" · no head for {}", format::age(late.as_secs())),
+                    theme.warn(),
+                ));
+            } else if let Some(since) = net.live_since {
                 let up = state.now.saturating_duration_since(since).as_secs();
                 spans.push(label("  up ", theme));
                 spans.push(Span::styled(format::age(up), theme.text()));
             }
         }
-        ConnState::BackingOff { until, attempt, .. } => {
-            let left = until.saturating_duration_since(state.now);
-            spans.push(label(" in ", theme));
-            spans.push(Span::styled(format::countdown(left), theme.text()));
-            spans.push(Span::styled(format!(" #{attempt}"), theme.dim()));
+        ConnState::BackingOff { attempt, .. } => {
+            retry_in(&mut spans, " in ");
+            let attempt = format!(" · try {attempt}");
+            // The attempt is the first thing to go when narrow.
+            if span_width(&spans) + attempt.chars().count() <= usize::from(width) {
+                spans.push(Span::styled(attempt, theme.dim()));
+            }
         }
-        ConnState::Connecting { .. }
-        | ConnState::Stalled { .. }
-        | ConnState::Polling { .. }
-        | ConnState::Failed { .. } => {}
+        ConnState::Failed { .. } => retry_in(&mut spans, " · retry in "),
+        ConnState::Polling { .. } => retry_in(&mut spans, " · ws in "),
+        ConnState::Connecting { .. } | ConnState::Stalled { .. } => {}
     }
     Line::from(spans)
 }
@@ -85,6 +121,47 @@ pub(super) fn reason_lines(net: &NetworkState, theme: &Theme, width: u16) -> Vec
         .collect()
 }
 
+/// The HTTP side when it is not fine: `http rate-limited, retry in 8s`,
+/// `http failing: HTTP status 502 (3 in a row)`.
+fn http_lines(
+    net: &NetworkState,
+    state: &AppState,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let countdown = |until: std::time::Instant| {
+        let left = until.saturating_duration_since(state.now);
+        if left.is_zero() {
+            "retrying".to_string()
+        } else {
+            format!("retry in {}", format::countdown(left))
+        }
+    };
+    let (text, style) = match &net.http {
+        HttpHealth::Ok => return Vec::new(),
+        HttpHealth::RateLimited { until, .. } => (
+            format!("http rate-limited, {}", countdown(*until)),
+            theme.warn(),
+        ),
+        HttpHealth::BackingOff { until, .. } => (
+            format!("http backing off, {}", countdown(*until)),
+            theme.warn(),
+        ),
+        HttpHealth::Failing { reason, in_a_row } => (
+            format!(
+                "http failing: {} ({} in a row)",
+                sanitize(reason),
+                format::thousands(u64::from(*in_a_row))
+            ),
+            theme.error(),
+        ),
+    };
+    format::wrap(&text, width, 2)
+        .into_iter()
+        .map(|piece| Line::styled(piece, style))
+        .collect()
+}
+
 /// Errors and traffic counters, most important first (the short layout cuts from the
 /// end).
 pub(super) fn detail_lines(
@@ -94,7 +171,7 @@ pub(super) fn detail_lines(
     width: u16,
 ) -> Vec<Line<'static>> {
     let width = usize::from(width);
-    let mut lines = Vec::with_capacity(10);
+    let mut lines = Vec::with_capacity(12);
     let reason = net.conn.reason().map(sanitize);
     let endpoint = || {
         Line::styled(
@@ -109,14 +186,28 @@ pub(super) fn detail_lines(
     if endpoint_first {
         lines.push(endpoint());
     }
+    lines.extend(http_lines(net, state, theme, width));
     if let Some(err) = &net.stats.last_error {
         let err = sanitize(err);
         // The backend often reports the same text as the state's reason.
         if reason.as_deref() != Some(&*err) {
-            let text = format::truncate(&err, width.saturating_sub(4)).into_owned();
+            let ago = net
+                .stats
+                .last_error_at
+                .map(|t| {
+                    let secs = state
+                        .wall_now
+                        .duration_since(t)
+                        .unwrap_or(Duration::ZERO)
+                        .as_secs();
+                    format!("{} ago ", format::age(secs))
+                })
+                .unwrap_or_default();
+            let room = width.saturating_sub(4 + ago.chars().count());
             lines.push(Line::from(vec![
                 label("err ", theme),
-                Span::styled(text, theme.error()),
+                Span::styled(ago, theme.dim()),
+                Span::styled(format::truncate(&err, room).into_owned(), theme.error()),
             ]));
         }
     }
@@ -134,21 +225,35 @@ pub(super) fn detail_lines(
     lines.push(Line::from(vec![
         label("last msg ", theme),
         opt(last_msg, theme),
-        label("  reconn ", theme),
+        // Connections that came back (attempts are in the state line).
+        label("  recovered ", theme),
         count(net.reconnects, theme),
     ]));
-    lines.push(Line::from(vec![
-        label("ping ", theme),
-        opt(stats.ping_rtt.map(format::millis), theme),
-        label("  http ", theme),
-        opt(stats.http_latency.map(format::millis), theme),
-    ]));
-    lines.push(Line::from(vec![
-        label("msgs ", theme),
-        Span::styled(format::rate(net.msgs_per_sec), theme.text()),
-        label("  reqs ", theme),
-        Span::styled(format::thousands(stats.http_requests), theme.text()),
-    ]));
+    let ping = fresh(net.ping_now(state.wall_now), format::millis, theme);
+    let http = fresh(net.http_now(state.wall_now), format::millis, theme);
+    let together = 5 + span_width(&ping) + 7 + span_width(&http);
+    if together <= width {
+        let mut l = vec![label("ping ", theme)];
+        l.extend(ping);
+        l.push(label("  http ", theme));
+        l.extend(http);
+        lines.push(Line::from(l));
+    } else {
+        let mut p = vec![label("ping ", theme)];
+        p.extend(ping);
+        lines.push(Line::from(p));
+        let mut h = vec![label("http ", theme)];
+        h.extend(http);
+        lines.push(Line::from(h));
+    }
+    let mut msgs = vec![label("msgs ", theme)];
+    msgs.extend(fresh(net.msgs_now(state.now), format::rate, theme));
+    msgs.push(label("  reqs ", theme));
+    msgs.push(Span::styled(
+        format::thousands(stats.http_requests),
+        theme.text(),
+    ));
+    lines.push(Line::from(msgs));
     lines.push(Line::from(vec![
         label("bad ", theme),
         count(stats.bad_frames, theme),
@@ -169,10 +274,38 @@ pub(super) fn detail_lines(
             count(net.deepest_reorg, theme),
         ]));
     }
+    if net.retracted > 0 || net.chain_resets > 0 {
+        lines.push(Line::from(vec![
+            label("taken back ", theme),
+            count(net.retracted, theme),
+            label("  resets ", theme),
+            count(net.chain_resets, theme),
+        ]));
+    }
     if !endpoint_first {
         lines.push(endpoint());
     }
     lines
+}
+
+/// A figure: current as is, stale dimmed with its age, unknown as `—`.
+pub(super) fn fresh<T: Copy>(
+    value: Fresh<T>,
+    show: impl Fn(T) -> String,
+    theme: &Theme,
+) -> Vec<Span<'static>> {
+    match value {
+        Fresh::Now(v) => vec![Span::styled(show(v), theme.text())],
+        Fresh::Stale(v, age) => vec![Span::styled(
+            format!("{} {} ago", show(v), format::age(age.as_secs())),
+            theme.dim(),
+        )],
+        Fresh::Unknown => vec![Span::styled("—", theme.dim())],
+    }
+}
+
+fn span_width(spans: &[Span<'_>]) -> usize {
+    spans.iter().map(|s| s.content.chars().count()).sum()
 }
 
 fn opt(value: Option<String>, theme: &Theme) -> Span<'static> {

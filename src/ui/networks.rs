@@ -54,7 +54,12 @@ pub(super) fn draw_compact(
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let mut items = Vec::with_capacity(COMPACT_MAX_LINES as usize);
-    items.push(Item::Line(health::state_line(net, state, theme)));
+    items.push(Item::Line(health::state_line(
+        net,
+        state,
+        theme,
+        inner.width,
+    )));
     items.extend(
         health::reason_lines(net, theme, inner.width)
             .into_iter()
@@ -91,7 +96,12 @@ fn column_block(
         sanitize(&net.name).into_owned(),
         theme.title(selected),
     ));
-    title.push(Span::styled(" ● ", theme.state(&net.conn)));
+    let glyph = if net.heads_late(state.now).is_some() {
+        theme.warn()
+    } else {
+        theme.state(&net.conn)
+    };
+    title.push(Span::styled(" ● ", glyph));
     let mut block = Block::bordered()
         .border_style(border)
         .title(Line::from(title));
@@ -152,7 +162,7 @@ fn summary_items(
             // Nothing below the head line means anything before the first head.
             let waiting = vec![label("head ", theme), Span::styled("waiting…", theme.dim())];
             items.push(Item::Line(Line::from(waiting)));
-            subscription_items(net, theme, width, &mut items);
+            subscription_items(net, state, theme, width, &mut items);
             return items;
         }
     };
@@ -176,12 +186,14 @@ fn summary_items(
         Some(pct) => gas.push(Span::styled(format!("{pct:.1}%"), theme.text())),
         None => gas.push(Span::styled("—", theme.dim())),
     }
-    if let Some(txs) = net.latest().and_then(|h| h.tx_count) {
-        gas.push(label("  txs ", theme));
-        gas.push(Span::styled(
+    gas.push(label("  txs ", theme));
+    match net.latest().and_then(|h| h.tx_count) {
+        Some(txs) => gas.push(Span::styled(
             format::thousands(u64::from(txs)),
             theme.text(),
-        ));
+        )),
+        // Pushed without a list; looked up over HTTP.
+        None => gas.push(Span::styled("…", theme.dim())),
     }
     items.push(Item::Line(Line::from(gas)));
 
@@ -192,11 +204,17 @@ fn summary_items(
         });
     }
 
-    subscription_items(net, theme, width, &mut items);
+    subscription_items(net, state, theme, width, &mut items);
     items
 }
 
-fn subscription_items(net: &NetworkState, theme: &Theme, width: u16, items: &mut Vec<Item>) {
+fn subscription_items(
+    net: &NetworkState,
+    state: &AppState,
+    theme: &Theme,
+    width: u16,
+    items: &mut Vec<Item>,
+) {
     match &net.subs_pending {
         Some(SubStatus::Unsupported(_)) if width >= 32 => {
             items.push(Item::Line(Line::styled(
@@ -212,10 +230,13 @@ fn subscription_items(net: &NetworkState, theme: &Theme, width: u16, items: &mut
             items.push(Item::Line(Line::styled("  by endpoint", theme.dim())));
         }
         Some(SubStatus::Active) | None if net.subs_pending.is_some() || net.pending_total > 0 => {
-            items.push(Item::Line(Line::from(vec![
-                label("pending ", theme),
-                Span::styled(format::rate(net.pending_rate), theme.text()),
-            ])))
+            let mut line = vec![label("pending ", theme)];
+            line.extend(health::fresh(
+                net.pending_now(state.now),
+                format::rate,
+                theme,
+            ));
+            items.push(Item::Line(Line::from(line)))
         }
         Some(SubStatus::Active) | None => {}
     }
