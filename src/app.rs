@@ -29,6 +29,7 @@ pub fn key_action(key: KeyEvent, editing: bool) -> Option<Action> {
     if editing {
         return Some(match key.code {
             KeyCode::Char('c') if ctrl => Action::Quit,
+            KeyCode::Char('z') if ctrl => Action::Suspend,
             KeyCode::Char(c) if !ctrl => Action::InputChar(c),
             KeyCode::Backspace => Action::InputBackspace,
             KeyCode::Enter => Action::InputSubmit,
@@ -38,6 +39,7 @@ pub fn key_action(key: KeyEvent, editing: bool) -> Option<Action> {
     }
     Some(match key.code {
         KeyCode::Char('c') if ctrl => Action::Quit,
+        KeyCode::Char('z') if ctrl => Action::Suspend,
         KeyCode::Char('q') => Action::Quit,
         KeyCode::Char('?') => Action::ToggleHelp,
         KeyCode::Esc => Action::Escape,
@@ -85,6 +87,60 @@ fn dispatch(net: usize, cmd: Command, networks: &[NetworkHandle], persist: &mut 
     }
 }
 
+/// How the TUI ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// `q`, Ctrl-C, the end of `--duration`, or the backend gone.
+    Quit,
+    /// A terminating signal: the process should exit with 128 + its number.
+    Signal(i32),
+}
+
+/// The signals that end the TUI (the terminal is restored first).
+struct Terminating(Vec<(i32, tokio::signal::unix::Signal)>);
+
+impl Terminating {
+    fn install() -> Self {
+        use tokio::signal::unix::{SignalKind, signal};
+        Self(
+            [
+                (libc::SIGTERM, SignalKind::terminate()),
+                (libc::SIGHUP, SignalKind::hangup()),
+                (libc::SIGINT, SignalKind::interrupt()),
+                (libc::SIGQUIT, SignalKind::quit()),
+            ]
+            .into_iter()
+            .filter_map(|(n, k)| signal(k).ok().map(|s| (n, s)))
+            .collect(),
+        )
+    }
+
+    /// The next terminating signal's number.
+    async fn next(&mut self) -> i32 {
+        if self.0.is_empty() {
+            return std::future::pending().await;
+        }
+        let waits = self.0.iter_mut().map(|(n, s)| {
+            let n = *n;
+            Box::pin(async move {
+                s.recv().await;
+                n
+            })
+        });
+        futures_util::future::select_all(waits).await.0
+    }
+}
+
+/// SIGTSTP from outside (`kill -TSTP`); Ctrl-Z in raw mode comes as a key.
+async fn suspend_signal(s: &mut Option<tokio::signal::unix::Signal>) {
+    match s {
+        Some(s) => {
+            s.recv().await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 pub async fn run(
     mut state: AppState,
     theme: Theme,
@@ -92,7 +148,11 @@ pub async fn run(
     networks: Vec<NetworkHandle>,
     duration: Option<Duration>,
     mut persist: Persist,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Exit> {
+    crate::tui::check_terminal().map_err(anyhow::Error::msg)?;
+    let mut terminating = Terminating::install();
+    let mut tstp =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::from_raw(libc::SIGTSTP)).ok();
     let mut guard = TerminalGuard::enter()?;
     let mut events = EventStream::new();
     let mut buf = Vec::with_capacity(DRAIN);
@@ -124,6 +184,12 @@ pub async fn run(
             ev = events.next() => match ev {
                 Some(Ok(Event::Key(key))) => {
                     if let Some(action) = key_action(key, state.input.is_some()) {
+                        if action == Action::Suspend {
+                            guard.suspend()?;
+                            dirty = true;
+                            last_draw = None;
+                            continue;
+                        }
                         if let Some((net, cmd)) = state.on_action(action) {
                             dispatch(net, cmd, &networks, &mut persist);
                         }
@@ -150,10 +216,16 @@ pub async fn run(
             }
             _ = tokio::time::sleep_until(due.into()), if dirty => {}
             _ = async { tokio::time::sleep_until(stop_at.unwrap_or_else(tokio::time::Instant::now)).await }, if stop_at.is_some() => break,
+            n = terminating.next() => return Ok(Exit::Signal(n)),
+            () = suspend_signal(&mut tstp) => {
+                guard.suspend()?;
+                dirty = true;
+                last_draw = None;
+            }
         }
         if state.should_quit {
             break;
         }
     }
-    Ok(())
+    Ok(Exit::Quit)
 }

@@ -435,6 +435,8 @@ pub enum Command {
 pub enum Action {
     /// Leave the program.
     Quit,
+    /// Hand the terminal back and stop (Ctrl-Z); `fg` brings the dashboard back.
+    Suspend,
     /// Show or hide the help popup.
     ToggleHelp,
     /// Move focus to the next pane.

@@ -18,7 +18,9 @@ fn main() -> ExitCode {
     tui::install_panic_hook();
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(app::Exit::Quit) => ExitCode::SUCCESS,
+        // The shell's convention for a process ended by signal N.
+        Ok(app::Exit::Signal(n)) => ExitCode::from(u8::try_from(128 + n).unwrap_or(u8::MAX)),
         Err(e) => {
             tui::restore();
             eprintln!("chaintop: {e:#}");
@@ -27,9 +29,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<app::Exit> {
     match cli.command {
-        Some(Cmd::Config(cmd)) => config_cmd(cmd, cli.config),
+        Some(Cmd::Config(cmd)) => config_cmd(cmd, cli.config).map(|()| app::Exit::Quit),
         Some(Cmd::Demo(demo)) => {
             logging::init();
             runtime()?.block_on(run_demo(cli.run, demo))
@@ -109,7 +111,15 @@ fn pick_theme(config: &Config, args: &RunArgs) -> anyhow::Result<Theme> {
     Theme::load(name, user_dir.as_deref()).map_err(|e| anyhow!(e))
 }
 
-async fn dashboard(config: Config, args: &RunArgs, persist: app::Persist) -> anyhow::Result<()> {
+async fn dashboard(
+    config: Config,
+    args: &RunArgs,
+    persist: app::Persist,
+) -> anyhow::Result<app::Exit> {
+    if !args.headless {
+        // Before anything starts: the dashboard needs a terminal to draw on.
+        tui::check_terminal().map_err(anyhow::Error::msg)?;
+    }
     let redactor = Arc::new(Redactor::new(config.secrets.clone()));
     let duration = args
         .duration
@@ -120,7 +130,7 @@ async fn dashboard(config: Config, args: &RunArgs, persist: app::Persist) -> any
         let names = config.networks.iter().map(|n| n.name.clone()).collect();
         let stdout = std::io::stdout();
         headless::run(backend.updates, names, duration, stdout.lock()).await?;
-        return Ok(());
+        return Ok(app::Exit::Quit);
     }
     let theme = pick_theme(&config, args)?;
     let state = backend::initial_state(&config, &redactor);
@@ -135,7 +145,7 @@ async fn dashboard(config: Config, args: &RunArgs, persist: app::Persist) -> any
     .await
 }
 
-async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<()> {
+async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<app::Exit> {
     let specs = demo
         .faults
         .iter()
@@ -144,11 +154,17 @@ async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<()> {
                 .map_err(|e| anyhow!("--fault {s}: {e}"))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
+    let networks = devnet::demo_networks();
+    devnet::check_targets(&specs, networks.iter().map(|n| n.name.as_str()))
+        .map_err(anyhow::Error::msg)?;
+    if !args.headless {
+        tui::check_terminal().map_err(anyhow::Error::msg)?;
+    }
     let mut nets = Vec::new();
     let mut handles = Vec::new();
     let mut text = String::from("theme = \"dark\"\n");
     let token = devnet::DEMO_TOKEN;
-    for mut cfg in devnet::demo_networks() {
+    for mut cfg in networks {
         cfg.seed = cfg.seed.wrapping_add(demo.seed);
         let name = cfg.name.clone();
         let node = devnet::Devnet::start(cfg)

@@ -1,5 +1,6 @@
 //! Terminal setup and restore. The guard restores on drop (quit and error paths);
-//! the panic hook restores before the panic message is printed.
+//! the panic hook restores before the panic message is printed; the app loop
+//! restores on terminating signals and around a suspend (Ctrl-Z, SIGTSTP).
 
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -38,20 +39,57 @@ pub fn install_panic_hook() {
     }));
 }
 
+/// Why the TUI cannot start on this output, if it cannot: it needs a terminal.
+pub fn check_terminal() -> Result<(), String> {
+    use std::io::IsTerminal;
+    if !io::stdout().is_terminal() {
+        return Err(
+            "stdout is not a terminal, so the dashboard cannot be drawn; \
+             use --headless for JSON lines (e.g. `chaintop --headless > out.jsonl`)"
+                .into(),
+        );
+    }
+    Ok(())
+}
+
+/// Raw mode, the alternate screen (cleared), no cursor. Clearing here rather than
+/// with ratatui's `Terminal::clear` avoids its cursor-position query, which the
+/// event stream already reading the terminal can swallow.
+fn enter_screen() -> io::Result<()> {
+    ENTERED.store(true, Ordering::SeqCst);
+    terminal::enable_raw_mode()?;
+    execute!(
+        io::stdout(),
+        terminal::EnterAlternateScreen,
+        terminal::Clear(terminal::ClearType::All),
+        cursor::Hide
+    )
+}
+
 impl TerminalGuard {
-    pub fn enter() -> io::Result<Self> {
-        ENTERED.store(true, Ordering::SeqCst);
-        if let Err(e) = terminal::enable_raw_mode() {
-            restore();
-            return Err(e);
-        }
-        let setup = execute!(io::stdout(), terminal::EnterAlternateScreen, cursor::Hide)
-            .and_then(|_| Terminal::new(CrosstermBackend::new(io::stdout())));
-        match setup {
-            Ok(mut terminal) => {
-                terminal.clear()?;
-                Ok(Self { terminal })
+    /// Hand the terminal back to the shell and stop this process (Ctrl-Z); when
+    /// it is continued (`fg`), take the terminal again. The caller redraws.
+    pub fn suspend(&mut self) -> io::Result<()> {
+        restore();
+        #[cfg(unix)]
+        {
+            // SIGSTOP cannot be caught, so this stops whatever handlers are installed;
+            // raise returns once the process is continued.
+            // SAFETY: raise has no memory-safety preconditions.
+            unsafe {
+                libc::raise(libc::SIGSTOP);
             }
+        }
+        enter_screen()?;
+        // A new terminal has empty buffers: the next draw repaints everything.
+        self.terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        Ok(())
+    }
+
+    pub fn enter() -> io::Result<Self> {
+        let setup = enter_screen().and_then(|_| Terminal::new(CrosstermBackend::new(io::stdout())));
+        match setup {
+            Ok(terminal) => Ok(Self { terminal }),
             Err(e) => {
                 restore();
                 Err(e)

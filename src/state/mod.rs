@@ -860,6 +860,8 @@ impl AppState {
         }
         match action {
             Action::Quit => self.should_quit = true,
+            // Handled by the loop, which owns the terminal.
+            Action::Suspend => {}
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::Escape => self.show_help = false,
             Action::FocusNext => self.set_focus(self.focus.next()),
