@@ -208,9 +208,9 @@ fn ctrl_z_and_sigtstp_hand_the_terminal_back_and_fg_takes_it_again() {
     p.signal(libc::SIGTSTP);
     p.wait_for("stopped after SIGTSTP", Pty::stopped);
     assert!(!p.raw());
+    let before = p.output().len();
     p.signal(libc::SIGCONT);
     p.wait_for("raw again", Pty::raw);
-    let before = p.output().len();
     p.wait_for("redrawn after fg", |p| {
         p.output()
             .get(before..)
