@@ -51,7 +51,7 @@ pub fn initial_state(config: &Config, redactor: &Redactor) -> AppState {
             let endpoint =
                 n.ws.as_deref()
                     .or(n.http.as_deref())
-                    .map(|u| redactor.url(u));
+                    .map(|u| n.shown_url(u, redactor));
             let mut s = NetworkState::new(n.name.clone(), endpoint.unwrap_or_default());
             s.expected_chain_id = n.chain_id;
             s.watches = config

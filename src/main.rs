@@ -10,7 +10,6 @@ use clap::Parser;
 
 use chaintop::cli::{Cli, Cmd, ConfigCmd, DemoArgs, RunArgs};
 use chaintop::config::{self, Config, ConfigSource};
-use chaintop::text::Redactor;
 use chaintop::ui::Theme;
 use chaintop::{app, backend, devnet, headless, logging, tui};
 
@@ -33,7 +32,8 @@ fn run(cli: Cli) -> anyhow::Result<app::Exit> {
     match cli.command {
         Some(Cmd::Config(cmd)) => config_cmd(cmd, cli.config).map(|()| app::Exit::Quit),
         Some(Cmd::Demo(demo)) => {
-            logging::init();
+            // The demo's endpoints are loopback ports: nothing to hide.
+            logging::init(Arc::default());
             runtime()?.block_on(run_demo(cli.run, demo))
         }
         None => {
@@ -47,7 +47,7 @@ fn run(cli: Cli) -> anyhow::Result<app::Exit> {
                 }
                 None => None,
             };
-            logging::init();
+            logging::init(Arc::new(config.redactor()));
             runtime()?.block_on(async move { dashboard(config, &cli.run, persist).await })
         }
     }
@@ -82,7 +82,7 @@ fn config_cmd(cmd: ConfigCmd, cli_path: Option<PathBuf>) -> anyhow::Result<()> {
         }
         ConfigCmd::Check => {
             let c = config::load(cli_path.as_deref()).map_err(|e| anyhow!(e))?;
-            let redactor = Redactor::new(c.secrets.clone());
+            let redactor = c.redactor();
             println!(
                 "config OK: {} network(s), {} watch(es), theme {}",
                 c.networks.len(),
@@ -93,7 +93,7 @@ fn config_cmd(cmd: ConfigCmd, cli_path: Option<PathBuf>) -> anyhow::Result<()> {
                 let url =
                     n.ws.as_deref()
                         .or(n.http.as_deref())
-                        .map(|u| redactor.url(u))
+                        .map(|u| n.shown_url(u, &redactor))
                         .unwrap_or_default();
                 println!("  {} {url}", n.name);
             }
@@ -120,7 +120,7 @@ async fn dashboard(
         // Before anything starts: the dashboard needs a terminal to draw on.
         tui::check_terminal().map_err(anyhow::Error::msg)?;
     }
-    let redactor = Arc::new(Redactor::new(config.secrets.clone()));
+    let redactor = Arc::new(config.redactor());
     let duration = args
         .duration
         .filter(|d| d.is_finite() && *d > 0.0)

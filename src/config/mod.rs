@@ -77,6 +77,9 @@ pub struct NetworkConfig {
     pub tokens: Vec<Address>,
     /// `[[contracts]]` entries for this network (in file order).
     pub contracts: Vec<ContractConfig>,
+    /// Show the endpoints' paths (keys written literally in a path included);
+    /// otherwise only `scheme://host[:port]` is shown.
+    pub show_url_path: bool,
 }
 
 /// A watched contract: its events feed the event list, its views are read per head.
@@ -124,6 +127,16 @@ impl NetworkConfig {
             fallbacks: Vec::new(),
             tokens: Vec::new(),
             contracts: Vec::new(),
+            show_url_path: false,
+        }
+    }
+
+    /// How this network's endpoint `url` is shown.
+    pub fn shown_url(&self, url: &str, redactor: &crate::text::Redactor) -> String {
+        if self.show_url_path {
+            redactor.url_with_path(url)
+        } else {
+            redactor.url(url)
         }
     }
 
@@ -136,6 +149,21 @@ impl NetworkConfig {
         std::iter::once(primary)
             .chain(self.fallbacks.iter().cloned())
             .collect()
+    }
+}
+
+impl Config {
+    /// The redactor for everything this config makes chaintop print: `${VAR}`
+    /// values, and the key-holding parts of every endpoint URL.
+    pub fn redactor(&self) -> crate::text::Redactor {
+        let urls = self.networks.iter().flat_map(|n| {
+            n.endpoints()
+                .into_iter()
+                .flat_map(|e| [e.ws, e.http])
+                .flatten()
+        });
+        let urls: Vec<String> = urls.collect();
+        crate::text::Redactor::with_urls(self.secrets.clone(), urls.iter().map(String::as_str))
     }
 }
 

@@ -67,6 +67,8 @@ struct RawNetwork {
     explorer: Option<Spanned<String>>,
     #[serde(default)]
     allow_insecure: bool,
+    #[serde(default)]
+    show_url_path: bool,
     ping_interval_secs: Option<Spanned<u64>>,
     max_message_bytes: Option<Spanned<u64>>,
     #[serde(default)]
@@ -396,6 +398,7 @@ fn network(
         fallbacks,
         tokens,
         contracts: Vec::new(),
+        show_url_path: r.show_url_path,
     })
 }
 
@@ -452,6 +455,45 @@ enum UrlKind {
     Explorer,
 }
 
+/// A URL as written in the file, for an error message: `scheme://host[:port]`, its
+/// `${VAR}` references, and `…` for any other text after the host.
+fn shown_in_errors(raw: &str) -> String {
+    let host = redact_url(raw);
+    let Some(base) = host.strip_suffix("/…") else {
+        return host;
+    };
+    let Some(after) = raw.find("://").and_then(|i| {
+        raw[i + 3..]
+            .find(['/', '?', '#'])
+            .map(|j| &raw[i + 3 + j..])
+    }) else {
+        return host;
+    };
+    let mut out = base.to_string();
+    let mut rest = after;
+    while !rest.is_empty() {
+        let (text, var) = match rest.find("${") {
+            Some(i) => {
+                let end = rest[i..].find('}').map_or(rest.len(), |e| i + e + 1);
+                (&rest[..i], &rest[i..end])
+            }
+            None => (rest, ""),
+        };
+        if text.chars().any(|c| c.is_ascii_alphanumeric()) {
+            let lead = text.chars().next().filter(|c| matches!(c, '/' | '?'));
+            let trail = text.chars().last().filter(|c| matches!(c, '/' | '='));
+            out.extend(lead);
+            out.push('…');
+            out.extend(trail);
+        } else {
+            out.push_str(text);
+        }
+        out.push_str(var);
+        rest = &rest[text.len() + var.len()..];
+    }
+    out
+}
+
 /// Interpolates and checks a URL; returns the interpolated text unchanged.
 fn check_url(
     cx: &mut Ctx<'_>,
@@ -461,9 +503,9 @@ fn check_url(
     allow_insecure: bool,
 ) -> Result<String, ConfigError> {
     let value = cx.interpolate(s, key)?;
-    // The raw text holds `${VAR}` names, not their values; literal keys pasted into
-    // the file are masked too.
-    let shown = redact_url(s.get_ref());
+    // The raw text holds `${VAR}` names, not their values: those are shown, and
+    // everything else after the host is masked (a key may be pasted in literally).
+    let shown = shown_in_errors(s.get_ref());
     let url = url::Url::parse(&value).map_err(|e| {
         cx.err(
             s.span(),
@@ -971,4 +1013,29 @@ fn edit_distance(a: &str, b: &str) -> usize {
         prev = cur;
     }
     prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_in_errors_keep_their_variable_names_and_nothing_else() {
+        assert_eq!(
+            shown_in_errors("ws://rpc.example.invalid/${PROVIDER_KEY}"),
+            "ws://rpc.example.invalid/${PROVIDER_KEY}"
+        );
+        assert_eq!(
+            shown_in_errors("wss://x.example/ws/v3/${KEY}?apikey=${K2}"),
+            "wss://x.example/…/${KEY}?…=${K2}"
+        );
+        assert_eq!(
+            shown_in_errors("wss://x.example/v3/9aa3d95b3bc440fa88ea12eaa4456161"),
+            "wss://x.example/…"
+        );
+        assert_eq!(
+            shown_in_errors("ws://127.0.0.1:8545"),
+            "ws://127.0.0.1:8545"
+        );
+    }
 }

@@ -239,9 +239,10 @@ impl Supervisor {
         .await
     }
 
-    /// The endpoint as shown: never its path or query (keys live there).
+    /// The endpoint as shown: without its path and query (keys live there) unless
+    /// the network asked for them.
     fn shown(&self, url: &str) -> String {
-        self.redactor.url(url)
+        self.cfg.shown_url(url, &self.redactor)
     }
 
     fn http_endpoint(&self) -> String {

@@ -19,7 +19,6 @@ use chaintop::event::{
 };
 use chaintop::network::NetworkHandle;
 use chaintop::state::AppState;
-use chaintop::text::Redactor;
 
 /// A devnet with test-friendly defaults: fast blocks, no spontaneous reorgs.
 pub async fn devnet(name: &str, chain_id: u64, block_ms: u64, seed: u64) -> Devnet {
@@ -347,7 +346,7 @@ impl Drop for Client {
 impl Client {
     /// Starts the real backend on `config`. Must run inside a tokio runtime.
     pub fn start(config: &Config) -> Client {
-        let redactor = Arc::new(Redactor::new(config.secrets.clone()));
+        let redactor = Arc::new(config.redactor());
         let state = backend::initial_state(config, &redactor);
         let mut backend = backend::start(config, &redactor);
         let networks = std::mem::take(&mut backend.networks);
