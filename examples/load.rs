@@ -280,6 +280,7 @@ fn run_step(
     let names: Vec<String> = devnets.iter().map(|d| d.name().to_string()).collect();
     let config = Config {
         theme: "dark".into(),
+        theme_at: None,
         networks: devnets
             .iter()
             .map(|d| {

@@ -70,6 +70,9 @@ fn config_cmd(cmd: ConfigCmd, cli_path: Option<PathBuf>) -> anyhow::Result<()> {
         ConfigCmd::Path => {
             let exists = if path.exists() {
                 "exists"
+            } else if why == "--config" || why == config::CONFIG_ENV {
+                // Named explicitly: a run does not fall back, it fails.
+                "does not exist: a run fails until it does; `chaintop config init` writes one"
             } else {
                 "does not exist: built-in defaults are used"
             };
@@ -82,6 +85,8 @@ fn config_cmd(cmd: ConfigCmd, cli_path: Option<PathBuf>) -> anyhow::Result<()> {
         }
         ConfigCmd::Check => {
             let c = config::load(cli_path.as_deref()).map_err(|e| anyhow!(e))?;
+            // A run would fail on a theme that cannot be loaded: so does the check.
+            load_theme(&c, None)?;
             let redactor = c.redactor();
             println!(
                 "config OK: {} network(s), {} watch(es), theme {}",
@@ -106,9 +111,18 @@ fn pick_theme(config: &Config, args: &RunArgs) -> anyhow::Result<Theme> {
     if std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) {
         return Ok(Theme::no_color());
     }
-    let name = args.theme.as_deref().unwrap_or(&config.theme);
+    load_theme(config, args.theme.as_deref())
+}
+
+/// The theme named by `--theme`, else by the config (an error names where).
+fn load_theme(config: &Config, cli: Option<&str>) -> anyhow::Result<Theme> {
+    let name = cli.unwrap_or(&config.theme);
     let user_dir = config::default_path().and_then(|p| p.parent().map(|d| d.join("themes")));
-    Theme::load(name, user_dir.as_deref()).map_err(|e| anyhow!(e))
+    Theme::load(name, user_dir.as_deref()).map_err(|e| match (&config.theme_at, cli) {
+        (Some(at), None) => anyhow!("{at}: key `theme`: {e}"),
+        (_, Some(_)) => anyhow!("--theme: {e}"),
+        (None, None) => anyhow!(e),
+    })
 }
 
 async fn dashboard(

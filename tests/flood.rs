@@ -24,6 +24,7 @@ async fn flood_drops_nothing_but_pending_counts() {
     net.chain_id = Some(node.chain_id());
     let config = Config {
         theme: "dark".into(),
+        theme_at: None,
         networks: vec![net],
         watch: Vec::new(),
         source: ConfigSource::Generated,

@@ -273,6 +273,22 @@ async fn a_subscription_that_stalls_twice_settles_into_polling() {
             })
             .count();
         assert_eq!(stalled, 1, "one stall, then the second settles it");
+        // Numbers are spelled as the panes spell them.
+        let reason = l
+            .states(0)
+            .into_iter()
+            .find_map(|s| match s {
+                ConnState::Stalled { reason } => Some(reason),
+                _ => None,
+            })
+            .unwrap_or_default();
+        let at = reason
+            .split("node is at ")
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next())
+            .unwrap_or_default();
+        let n: u64 = at.replace(',', "").parse().unwrap_or(0);
+        assert!(n >= 1_000 && at == chaintop::fmt::thousands(n), "{reason}");
         assert_eq!(
             l.reconnects(0),
             0,

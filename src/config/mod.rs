@@ -47,6 +47,8 @@ pub enum ConfigSource {
 pub struct Config {
     /// Theme name (a built-in in `themes/` or a user theme file name).
     pub theme: String,
+    /// `file:line` where the theme was set, for errors about it (None: the default).
+    pub theme_at: Option<String>,
     pub networks: Vec<NetworkConfig>,
     pub watch: Vec<WatchConfig>,
     pub source: ConfigSource,

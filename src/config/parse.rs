@@ -211,6 +211,10 @@ pub fn parse(
     }
     let raw: RawConfig = toml::from_str(text).map_err(|e| toml_error(&cx, &e, ""))?;
 
+    let theme_at = raw
+        .theme
+        .as_ref()
+        .map(|t| format!("{}:{}", path.display(), cx.line(t.span().start)));
     let theme = match &raw.theme {
         Some(t) => {
             let v = cx.interpolate(t, "theme")?;
@@ -283,6 +287,7 @@ pub fn parse(
 
     Ok(Config {
         theme,
+        theme_at,
         networks,
         watch,
         source: ConfigSource::File(path.to_path_buf()),

@@ -176,6 +176,7 @@ mod tests {
 
         let mut config = Config {
             theme: "dark".into(),
+            theme_at: None,
             networks: vec![NetworkConfig::new(
                 "n",
                 None,

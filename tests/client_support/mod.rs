@@ -50,6 +50,7 @@ pub fn network(d: &Devnet, ping_secs: u64) -> NetworkConfig {
 pub fn config(networks: Vec<NetworkConfig>) -> Config {
     Config {
         theme: "default".into(),
+        theme_at: None,
         networks,
         watch: Vec::new(),
         source: ConfigSource::Generated,
