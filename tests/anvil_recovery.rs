@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use chaintop::config::NetworkConfig;
-use chaintop::event::{HeadSource, Update};
+use chaintop::event::{HeadSource, SubKind, SubStatus, Update};
 
 use client_support::{Client, config, is_live};
 use support::{Anvil, DEV_ACCOUNTS};
@@ -258,4 +258,220 @@ async fn anvil_reorg_is_reported_with_depth_and_replacements() {
         })
         .collect();
     assert_eq!(replaced, vec![tip - 1, tip, tip + 1]);
+}
+
+/// A network with the test token, watching `holder`.
+fn token_config(
+    port: u16,
+    token: alloy_primitives::Address,
+    holder: &str,
+) -> chaintop::config::Config {
+    let mut net = node_network(port, 31337);
+    net.tokens = vec![token];
+    let mut c = config(vec![net]);
+    c.watch = vec![chaintop::config::WatchConfig {
+        address: support::addr(holder),
+        label: "holder".into(),
+        networks: None,
+    }];
+    c
+}
+
+fn transfer_data(to: &str, amount: u64) -> Vec<u8> {
+    support::call_data(
+        "transfer(address,uint256)",
+        vec![
+            alloy_dyn_abi::DynSolValue::Address(support::addr(to)),
+            alloy_dyn_abi::DynSolValue::Uint(alloy_primitives::U256::from(amount), 256),
+        ],
+    )
+}
+
+/// Every delivery of one transaction's log: (block hash, removed).
+fn deliveries(l: &client_support::Log, tx: B256) -> Vec<(Option<B256>, bool)> {
+    l.for_net(0)
+        .filter_map(|(_, u)| match u {
+            Update::Log { log, .. } if log.tx == Some(tx) => Some((log.block_hash, log.removed)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn logs_live(c: &mut Client) {
+    c.wait("logs subscribed", T, |l| {
+        l.for_net(0)
+            .any(|(_, u)| {
+                matches!(
+                    u,
+                    Update::Subscription {
+                        kind: SubKind::Logs,
+                        status: SubStatus::Active,
+                        ..
+                    }
+                )
+            })
+            .then_some(())
+    })
+    .await;
+}
+
+fn tx_hash(receipt: &serde_json::Value) -> B256 {
+    serde_json::from_value(receipt["transactionHash"].clone()).expect("tx hash")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_of_orphaned_blocks_are_retracted_though_anvil_never_says_so() {
+    let node = Anvil::builder().keep_history().spawn();
+    let url = node.http_url();
+    let token = support::deploy_token(&url, "TT", 1_000_000).await;
+    let holder = DEV_ACCOUNTS[1];
+    let mut c = Client::start(&token_config(node.port(), token, holder));
+    logs_live(&mut c).await;
+    let r = support::send(
+        &url,
+        DEV_ACCOUNTS[0],
+        Some(token),
+        transfer_data(holder, 77),
+    )
+    .await;
+    let tx = tx_hash(&r);
+    c.wait("the transfer's log and activity", T, |l| {
+        let shown = deliveries(l, tx)
+            == vec![(r["blockHash"].as_str().and_then(|h| h.parse().ok()), false)];
+        let active = l.state.networks[0].watches[0]
+            .last_activity
+            .as_ref()
+            .is_some_and(|a| a.tx == tx);
+        // The refresh of that block (which also confirms it exists) is done: a
+        // reorg faster than that could not be told from a head that never existed.
+        let refreshed = l.state.networks[0].watches[0]
+            .tokens
+            .first()
+            .is_some_and(|t| t.amount == alloy_primitives::U256::from(77u8));
+        (shown && active && refreshed).then_some(())
+    })
+    .await;
+    // Replace the block with an empty one: the transfer never happened.
+    support::rpc(&url, "anvil_reorg", json!([1, []])).await;
+    c.wait("the log retracted", T, |l| {
+        deliveries(l, tx)
+            .iter()
+            .any(|(_, removed)| *removed)
+            .then_some(())
+    })
+    .await;
+    let l = c.log();
+    assert_eq!(l.reorgs(0).len(), 1, "{}", l.tail(30));
+    let feed: Vec<bool> = l.state.networks[0]
+        .events
+        .iter()
+        .filter(|e| e.tx == Some(tx))
+        .map(|e| e.removed)
+        .collect();
+    assert_eq!(feed, vec![true], "struck through in the feed");
+    assert!(
+        l.state.networks[0].watches[0].last_activity.is_none(),
+        "the activity pointed at the orphaned block"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transfer_remined_below_the_last_shown_head_during_an_outage_is_delivered() {
+    let node = Anvil::builder().keep_history().spawn();
+    let url = node.http_url();
+    let token = support::deploy_token(&url, "TT", 1_000_000).await;
+    let holder = DEV_ACCOUNTS[1];
+    let relay = Relay::start(node.port()).await;
+    let mut c = Client::start(&token_config(relay.port, token, holder));
+    logs_live(&mut c).await;
+    let r = support::send(
+        &url,
+        DEV_ACCOUNTS[0],
+        Some(token),
+        transfer_data(holder, 77),
+    )
+    .await;
+    let old_tx = tx_hash(&r);
+    c.wait("the first transfer's log", T, |l| {
+        (!deliveries(l, old_tx).is_empty()).then_some(())
+    })
+    .await;
+    mine_and_see(&mut c, &url).await;
+    let tip = support::block_number(&url).await;
+
+    relay.cut();
+    c.wait("the client notices", T, |l| l.dropped(0)).await;
+    // Both shown blocks replaced; a new transfer is mined in the first of them,
+    // below the last head the client showed.
+    let data = support::hex(&transfer_data(holder, 88));
+    let tx = json!({"from": DEV_ACCOUNTS[0], "to": token, "input": data, "data": data, "gas": "0x30000"});
+    support::rpc(&url, "anvil_reorg", json!([2, [[tx, 0]]])).await;
+    let remined = support::rpc(
+        &url,
+        "eth_getBlockByNumber",
+        json!([format!("{:#x}", tip - 1), false]),
+    )
+    .await;
+    let new_tx: B256 =
+        serde_json::from_value(remined["transactions"][0].clone()).expect("the re-mined transfer");
+    let receipt = support::receipt(&url, new_tx).await;
+    assert_eq!(receipt["status"], "0x1", "the re-mined transfer: {receipt}");
+    relay.reopen();
+    c.wait("reconnected", Duration::from_secs(60), |l| {
+        (l.reconnects(0) >= 1).then_some(())
+    })
+    .await;
+    c.wait(
+        "the re-mined transfer delivered and the old one retracted",
+        T,
+        |l| {
+            let new = deliveries(l, new_tx)
+                == vec![(remined["hash"].as_str().and_then(|h| h.parse().ok()), false)];
+            let old = deliveries(l, old_tx).iter().any(|(_, removed)| *removed);
+            (new && old).then_some(())
+        },
+    )
+    .await;
+    assert_matches_node(&c, &url).await;
+    let r = c.log().reorgs(0);
+    assert_eq!((r.len(), r.first().map(|r| r.depth)), (1, Some(2)), "{r:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_restarted_on_a_fresh_chain_is_a_chain_reset_not_a_reorg() {
+    let mut node = Anvil::builder().no_mining().spawn();
+    let url = node.http_url();
+    let mut c = Client::start(&config(vec![node_network(node.port(), 31337)]));
+    c.wait("live", T, |l| {
+        is_live(&l.state.networks[0].conn).then_some(())
+    })
+    .await;
+    for _ in 0..19 {
+        mine_and_see(&mut c, &url).await;
+    }
+    // No saved state: the node comes back on a new chain from block 0. anvil's
+    // genesis hash is its start time in seconds: restart in another second.
+    let genesis = block_hash(&url, 0).await;
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    node.restart();
+    assert_ne!(block_hash(&url, 0).await, genesis, "a fresh chain");
+    support::mine(&url, 2).await;
+    c.wait("the chain reset reported", Duration::from_secs(60), |l| {
+        l.for_net(0)
+            .any(|(_, u)| matches!(u, Update::ChainReset { .. }))
+            .then_some(())
+    })
+    .await;
+    c.wait("the new chain followed", T, |l| {
+        l.heads(0).last().filter(|h| h.number == 2).map(|_| ())
+    })
+    .await;
+    assert_matches_node(&c, &url).await;
+    let l = c.log();
+    assert!(
+        l.reorgs(0).is_empty(),
+        "not a 19-deep reorg: {:?}",
+        l.reorgs(0)
+    );
+    assert_eq!(l.state.networks[0].chain_resets, 1);
 }

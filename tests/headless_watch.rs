@@ -10,71 +10,15 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy_dyn_abi::DynSolValue;
-use alloy_primitives::{Address, U256, keccak256};
+use alloy_primitives::{Address, U256};
 use headless_child::Headless;
 use serde_json::{Value, json};
-use support::{Anvil, DEV_ACCOUNTS};
+use support::{Anvil, DEV_ACCOUNTS, addr, call_data, contract_file, deploy_token, hex, send};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
 const T: Duration = Duration::from_secs(30);
 const HOSTILE_SYMBOL: &str = "\u{1b}[31mEVIL\u{1b}]0;owned\u{7}";
-
-fn contract_file(name: &str) -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/contracts")
-        .join(name)
-}
-
-fn selector(sig: &str) -> Vec<u8> {
-    keccak256(sig.as_bytes())[..4].to_vec()
-}
-
-fn addr(s: &str) -> Address {
-    s.parse().expect("address")
-}
-
-fn hex(bytes: &[u8]) -> String {
-    alloy_primitives::hex::encode_prefixed(bytes)
-}
-
-/// Sends a transaction from an unlocked dev account and waits for its receipt.
-async fn send(url: &str, from: &str, to: Option<Address>, data: Vec<u8>) -> Value {
-    let mut tx = json!({"from": from, "data": hex(&data)});
-    if let Some(to) = to {
-        tx["to"] = json!(to);
-    }
-    let v = support::rpc(url, "eth_sendTransaction", json!([tx])).await;
-    let hash = serde_json::from_value(v.clone()).expect("tx hash");
-    let r = support::receipt(url, hash).await;
-    assert_eq!(r["status"], "0x1", "transaction failed: {r}");
-    r
-}
-
-/// Deploys TestToken(name, symbol, supply) from DEV_ACCOUNTS[0].
-async fn deploy_token(url: &str, symbol: &str, supply: u64) -> Address {
-    let bin = std::fs::read_to_string(contract_file("TestToken.bin")).expect("TestToken.bin");
-    let mut code = alloy_primitives::hex::decode(bin.trim()).expect("bytecode hex");
-    code.extend(
-        DynSolValue::Tuple(vec![
-            DynSolValue::String("Test Token".into()),
-            DynSolValue::String(symbol.into()),
-            DynSolValue::Uint(U256::from(supply), 256),
-        ])
-        .abi_encode_params(),
-    );
-    let r = send(url, DEV_ACCOUNTS[0], None, code).await;
-    r["contractAddress"]
-        .as_str()
-        .and_then(|a| a.parse().ok())
-        .expect("contractAddress")
-}
-
-fn call_data(sig: &str, args: Vec<DynSolValue>) -> Vec<u8> {
-    let mut d = selector(sig);
-    d.extend(DynSolValue::Tuple(args).abi_encode_params());
-    d
-}
 
 fn network_toml(name: &str, ws: &str, http: &str, token: Address) -> String {
     format!(

@@ -128,6 +128,15 @@ impl ChainTracker {
                 .is_some_and(|p| p.linked && p.hash == parent)
     }
 
+    /// After an outage the shown tip may have been replaced at the same height (a
+    /// reorg while away, a rollback): have it checked against the node, whose head is
+    /// now `current` (the newest shown head at or below it is checked).
+    pub fn recheck(&mut self, current: u64) {
+        if let Some((_, e)) = self.shown.range_mut(..=current).next_back() {
+            e.linked = false;
+        }
+    }
+
     /// The node reported its head: catch up to it.
     pub fn set_target(&mut self, current: u64, out: &mut Vec<Step>) {
         if let Some((tip, _)) = self.tip()
@@ -165,7 +174,7 @@ impl ChainTracker {
         if let Some(e) = self.shown.get(&n)
             && e.hash == head.hash
         {
-            if !e.linked && self.parent_linked(n, head.parent_hash) {
+            if !e.linked && (n == first || self.parent_linked(n, head.parent_hash)) {
                 self.promote(n);
             }
             return Offer::Known;
@@ -235,13 +244,15 @@ impl ChainTracker {
     fn link(&mut self, head: Head, out: &mut Vec<Step>) {
         let n = head.number;
         let above: Vec<u64> = self.shown.range(n..).map(|(k, _)| *k).collect();
-        let mut orphaned = Vec::new();
+        let mut orphaned: Vec<(u64, B256)> = Vec::new();
         for k in above {
-            // Provisional heads above may be the new branch: they are checked when
-            // their parent arrives.
-            if (k == n || self.shown.get(&k).is_some_and(|e| e.linked))
-                && let Some(e) = self.shown.remove(&k)
-            {
+            // What sat on the replaced head goes with it: linked heads, and heads
+            // whose parent was just orphaned. Other provisional heads above may be the
+            // new branch: they are checked when their parent arrives.
+            let goes = self.shown.get(&k).is_some_and(|e| {
+                k == n || e.linked || orphaned.last().is_some_and(|(_, h)| *h == e.parent)
+            });
+            if goes && let Some(e) = self.shown.remove(&k) {
                 orphaned.push((k, e.hash));
             }
         }
@@ -274,8 +285,15 @@ impl ChainTracker {
         self.insert(head, true, out);
     }
 
-    /// Mark provisional heads from `from` up as linked while they chain on.
+    /// Mark provisional heads from `from` up as linked while they chain on (the
+    /// oldest tracked one is linked by definition).
     fn promote(&mut self, from: u64) {
+        if self.first() == Some(from)
+            && let Some(e) = self.shown.get_mut(&from)
+        {
+            e.linked = true;
+            return self.promote(from + 1);
+        }
         let mut m = from;
         loop {
             let prev = m.checked_sub(1).and_then(|p| self.shown.get(&p)).cloned();
@@ -367,7 +385,7 @@ impl ChainTracker {
             || self
                 .shown
                 .get(&lowest.number)
-                .is_some_and(|e| e.hash == lowest.hash && e.linked);
+                .is_some_and(|e| e.hash == lowest.hash && (e.linked || lowest.number == first));
         if !placed {
             if lowest.number > tip + 1 {
                 return; // not contiguous with anything shown
@@ -742,6 +760,49 @@ mod tests {
         assert!(reorgs(&out).is_empty(), "{out:?}");
         assert_eq!(shown(&out).len(), 1);
         assert!(t.settled());
+    }
+
+    #[test]
+    fn a_tip_replaced_at_the_same_height_while_away_is_found_on_recheck() {
+        let mut t = ChainTracker::default();
+        let mut out = Vec::new();
+        for n in 5..=10 {
+            t.offer(main(n), false, false, &mut out);
+        }
+        t.recheck(10);
+        t.set_target(10, &mut out);
+        assert_eq!(t.need_chunk(None, 50), Some((10, 10)));
+        out.clear();
+        // 9 and 10 were replaced while away.
+        let canon = |n: u64| match n {
+            9 => head(9, 1, 0),
+            10 => head(10, 1, 1),
+            _ => main(n),
+        };
+        while let Some((from, to)) = t.need_chunk(None, 50) {
+            t.apply_fetched(fetched(from..=to, canon), &mut out);
+        }
+        let r = reorgs(&out);
+        assert_eq!(
+            (r.len(), r[0].depth, r[0].from_number),
+            (1, 2, 9),
+            "{out:?}"
+        );
+        // Nothing changed: the recheck settles with one fetch and no steps.
+        let mut t = ChainTracker::default();
+        t.offer(main(5), false, false, &mut out);
+        t.offer(main(6), false, false, &mut out);
+        out.clear();
+        t.recheck(6);
+        t.apply_fetched(fetched(6..=6, main), &mut out);
+        assert!(out.is_empty() && t.settled(), "{out:?}");
+        // A lone anchor too.
+        let mut t = ChainTracker::default();
+        t.offer(main(5), false, false, &mut out);
+        out.clear();
+        t.recheck(9);
+        t.apply_fetched(fetched(5..=5, main), &mut out);
+        assert!(out.is_empty() && t.settled(), "{out:?}");
     }
 
     #[test]

@@ -135,6 +135,8 @@ pub(crate) struct Follower {
     failures: u32,
     /// A catch-up asked for: (source of the heads it fills, new connection).
     want_tip: Option<(HeadSource, bool)>,
+    /// The catch-up being asked now (asked again if it fails).
+    tip_in_flight: Option<(HeadSource, bool)>,
     fill_source: HeadSource,
     genesis: Option<B256>,
     /// The last head shown before a reconnect: its logs are refilled.
@@ -168,6 +170,7 @@ impl Follower {
             retry_at: None,
             failures: 0,
             want_tip: None,
+            tip_in_flight: None,
             fill_source: HeadSource::Backfill,
             genesis: None,
             refill_before: None,
@@ -278,8 +281,9 @@ impl Follower {
         if self.retry_at.is_some_and(|t| Instant::now() < t) {
             return None;
         }
-        if let Some((_, connected)) = self.want_tip.take() {
-            return Some(Box::pin(tip_job(http, connected)));
+        if let Some(want) = self.want_tip.take() {
+            self.tip_in_flight = Some(want);
+            return Some(Box::pin(tip_job(http, want.1)));
         }
         let (from, to) = self.need()?;
         let source = self.fill_source;
@@ -295,9 +299,16 @@ impl Follower {
     }
 
     fn on_job(&mut self, res: Result<JobOut, String>) {
+        let tip = self.tip_in_flight.take();
         match res {
             Err(e) => {
                 self.shared.error(e);
+                // A failed catch-up is asked again, not forgotten (a genesis check
+                // on reconnect depends on it).
+                if let Some((source, connected)) = tip {
+                    let was = self.want_tip.is_some_and(|(_, c)| c);
+                    self.want_tip = Some((source, connected || was));
+                }
                 self.retry_later();
             }
             Ok(JobOut::Tip {
@@ -312,8 +323,13 @@ impl Follower {
                     }
                     self.genesis = Some(g);
                 }
-                if connected && let Some(n) = self.refill_before.take() {
-                    self.refill(&[n]);
+                if connected {
+                    if let Some(n) = self.refill_before.take() {
+                        self.refill(&[n]);
+                    }
+                    // What was shown before the outage may have been replaced at the
+                    // same height while away: check it against the node.
+                    self.tracker.recheck(current);
                 }
                 self.tracker.set_target(current, &mut self.out);
             }

@@ -731,10 +731,23 @@ impl<'a> Conn<'a> {
     /// that is not UTF-8, protocol violations) are hostile input: counted as bad
     /// frames, and since the stream cannot be trusted after them, reconnected.
     fn on_socket_error(&mut self, e: tungstenite::Error) -> Flow {
+        use tungstenite::error::ProtocolError as P;
         let bad = match &e {
             tungstenite::Error::Capacity(c) => Some(format!("{c}")),
             tungstenite::Error::Utf8(_) => Some("a text frame that is not UTF-8".to_string()),
-            tungstenite::Error::Protocol(p) => Some(format!("protocol violation: {p}")),
+            // Frames that break the protocol (a reset or a close is not one).
+            tungstenite::Error::Protocol(
+                p @ (P::NonZeroReservedBits
+                | P::MaskedFrameFromServer
+                | P::FragmentedControlFrame
+                | P::ControlFrameTooBig
+                | P::UnknownControlFrameType(_)
+                | P::UnknownDataFrameType(_)
+                | P::UnexpectedContinueFrame
+                | P::ExpectedFragment(_)
+                | P::InvalidOpcode(_)
+                | P::InvalidCloseSequence),
+            ) => Some(format!("protocol violation: {p}")),
             _ => None,
         };
         match bad {

@@ -373,10 +373,13 @@ impl NetworkState {
         // A retraction marks the log already shown (same block hash and index); one
         // never shown is still listed, as reverted.
         if log.removed
-            && let Some(shown) = self.events.iter_mut().rev().find(|e| {
-                e.block_hash == log.block_hash && e.log_index == log.log_index && !e.removed
-            })
+            && let Some(shown) = self
+                .events
+                .iter_mut()
+                .rev()
+                .find(|e| e.block_hash == log.block_hash && e.log_index == log.log_index)
         {
+            // Marked already when its block was orphaned, or now.
             shown.removed = true;
             return;
         }

@@ -13,7 +13,8 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use alloy_primitives::B256;
+use alloy_dyn_abi::DynSolValue;
+use alloy_primitives::{Address, B256, U256, keccak256};
 use serde_json::{Value, json};
 
 /// The anvil release the tests are written against (see shared/anvil.md).
@@ -576,4 +577,64 @@ where
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+// ---------------------------------------------------------------------------------
+// The test token (tests/contracts/TestToken.sol)
+// ---------------------------------------------------------------------------------
+
+pub fn contract_file(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/contracts")
+        .join(name)
+}
+
+pub fn selector(sig: &str) -> Vec<u8> {
+    keccak256(sig.as_bytes())[..4].to_vec()
+}
+
+pub fn addr(s: &str) -> Address {
+    s.parse().expect("address")
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    alloy_primitives::hex::encode_prefixed(bytes)
+}
+
+/// Sends a transaction from an unlocked dev account and waits for its receipt.
+pub async fn send(url: &str, from: &str, to: Option<Address>, data: Vec<u8>) -> Value {
+    let mut tx = json!({"from": from, "data": hex(&data)});
+    if let Some(to) = to {
+        tx["to"] = json!(to);
+    }
+    let v = rpc(url, "eth_sendTransaction", json!([tx])).await;
+    let hash = serde_json::from_value(v.clone()).expect("tx hash");
+    let r = receipt(url, hash).await;
+    assert_eq!(r["status"], "0x1", "transaction failed: {r}");
+    r
+}
+
+/// Deploys TestToken(name, symbol, supply) from DEV_ACCOUNTS[0].
+pub async fn deploy_token(url: &str, symbol: &str, supply: u64) -> Address {
+    let bin = std::fs::read_to_string(contract_file("TestToken.bin")).expect("TestToken.bin");
+    let mut code = alloy_primitives::hex::decode(bin.trim()).expect("bytecode hex");
+    code.extend(
+        DynSolValue::Tuple(vec![
+            DynSolValue::String("Test Token".into()),
+            DynSolValue::String(symbol.into()),
+            DynSolValue::Uint(U256::from(supply), 256),
+        ])
+        .abi_encode_params(),
+    );
+    let r = send(url, DEV_ACCOUNTS[0], None, code).await;
+    r["contractAddress"]
+        .as_str()
+        .and_then(|a| a.parse().ok())
+        .expect("contractAddress")
+}
+
+pub fn call_data(sig: &str, args: Vec<DynSolValue>) -> Vec<u8> {
+    let mut d = selector(sig);
+    d.extend(DynSolValue::Tuple(args).abi_encode_params());
+    d
 }
