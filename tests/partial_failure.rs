@@ -163,7 +163,12 @@ async fn hung_http_shows_geth_style_heads_at_once_and_fills_tx_counts_later() {
             matches!(h, HttpHealth::Failing { .. }).then(|| h.clone())
         })
         .await;
-    eprintln!("while hung: {failing:?}");
+    assert!(
+        failing
+            .reason()
+            .is_some_and(|r| r.contains("timed out after 10s")),
+        "{failing:?}"
+    );
     // After the hang, the counts of the heads shown meanwhile are filled in.
     tokio::time::sleep(hang.saturating_sub(hung_at.elapsed())).await;
     let last = *followed.last().unwrap_or(&0);

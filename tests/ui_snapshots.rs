@@ -1203,7 +1203,7 @@ fn http_state_is_shown_with_its_countdown() {
         Update::Http {
             net: 1,
             health: HttpHealth::Failing {
-                reason: "HTTP status 502".into(),
+                reason: "HTTP 502 Bad Gateway".into(),
                 in_a_row: 3,
             },
         },
@@ -1212,7 +1212,7 @@ fn http_state_is_shown_with_its_countdown() {
     let out = screen(&s, 200, 60);
     assert!(out.contains("http rate-limited, retry in 8s"), "{out}");
     assert!(
-        out.contains("http failing: HTTP status 502 (3 in a row)"),
+        out.contains("http failing: HTTP 502 Bad Gateway (3 in a row)"),
         "{out}"
     );
     insta::assert_snapshot!(screen(&s, 80, 24));

@@ -23,9 +23,9 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone, thiserror::Error, PartialEq)]
 pub enum HttpError {
-    #[error("HTTP transport error: {0}")]
+    #[error("{0}")]
     Transport(String),
-    #[error("HTTP status {0}")]
+    #[error("HTTP {0} {reason}", reason = status_reason(*.0))]
     Status(u16),
     #[error("rate limited (retry after {0:?})")]
     RateLimited(Duration),
@@ -47,6 +47,14 @@ pub enum Lane {
 /// How long the refresh lane waits after the gate opens, so that waiting chain
 /// requests are sent first.
 const REFRESH_YIELD: Duration = Duration::from_millis(100);
+
+/// `Bad Gateway` for 502.
+fn status_reason(code: u16) -> &'static str {
+    reqwest::StatusCode::from_u16(code)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+}
 
 /// Counters and the health of one endpoint's HTTP side, shared with the stats.
 #[derive(Debug, Default)]
@@ -431,6 +439,23 @@ impl HttpClient {
         }
     }
 
+    /// A transport failure in words a person can act on: timed out, cannot connect
+    /// (and the system's reason), the connection lost.
+    fn transport(&self, e: reqwest::Error) -> HttpError {
+        let mut root: &dyn std::error::Error = &e;
+        while let Some(next) = root.source() {
+            root = next;
+        }
+        let why = if e.is_timeout() {
+            format!("timed out after {}s", REQUEST_TIMEOUT.as_secs())
+        } else if e.is_connect() {
+            format!("cannot connect: {root}")
+        } else {
+            format!("request failed: {root}")
+        };
+        HttpError::Transport(self.redactor.text(&why))
+    }
+
     async fn post_once(&self, body: Vec<u8>) -> Result<Vec<u8>, HttpError> {
         self.meter.requests.fetch_add(1, Ordering::Relaxed);
         let mut resp = self
@@ -440,7 +465,7 @@ impl HttpClient {
             .body(body)
             .send()
             .await
-            .map_err(|e| HttpError::Transport(self.redactor.text(&e.without_url().to_string())))?;
+            .map_err(|e| self.transport(e))?;
         let status = resp.status();
         if status.as_u16() == 429 {
             let hint = resp
@@ -466,11 +491,7 @@ impl HttpClient {
             )));
         }
         let mut buf = Vec::new();
-        while let Some(chunk) = resp
-            .chunk()
-            .await
-            .map_err(|e| HttpError::Transport(self.redactor.text(&e.without_url().to_string())))?
-        {
+        while let Some(chunk) = resp.chunk().await.map_err(|e| self.transport(e))? {
             if buf.len() + chunk.len() > self.max_bytes {
                 return Err(HttpError::Decode(format!(
                     "response larger than {} bytes",

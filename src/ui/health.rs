@@ -122,7 +122,7 @@ pub(super) fn reason_lines(net: &NetworkState, theme: &Theme, width: u16) -> Vec
 }
 
 /// The HTTP side when it is not fine: `http rate-limited, retry in 8s`,
-/// `http failing: HTTP status 502 (3 in a row)`.
+/// `http failing: HTTP 502 Bad Gateway (3 in a row)`.
 fn http_lines(
     net: &NetworkState,
     state: &AppState,
