@@ -373,11 +373,26 @@ impl Refresher {
         let mut suspects: Vec<B256> = Vec::new();
         let mut metas: HashMap<Address, TokenMeta> = HashMap::new();
         let mut out = Vec::new();
+        let mut results: Vec<(Slot, BatchResult)> = slots.into_iter().zip(results).collect();
+        // The HTTP node does not know the head yet (it lags the WebSocket's, or the
+        // head is not real): everything read "at" it failed for that reason alone.
+        // Keep only the confirmations; the refresh runs again when it is re-checked.
+        let too_early = results.iter().any(|(slot, res)| {
+            matches!(slot, Slot::Confirm { head, .. } if head.hash == block_hash)
+                && res.as_ref().is_ok_and(|r| r.get() == "null")
+        });
+        if too_early {
+            results.retain(|(slot, _)| {
+                if let Slot::Meta { token, .. } = slot {
+                    last.meta_asked.remove(token);
+                }
+                matches!(slot, Slot::Confirm { .. } | Slot::Recheck(..))
+            });
+        }
         // Token metadata first: views and balances read in the same batch are then
         // already formatted with the token's decimals.
-        let (meta_first, rest): (Vec<_>, Vec<_>) = slots
+        let (meta_first, rest): (Vec<_>, Vec<_>) = results
             .into_iter()
-            .zip(results)
             .partition(|(slot, _)| matches!(slot, Slot::Meta { .. }));
         for (slot, res) in meta_first.into_iter().chain(rest) {
             match slot {
