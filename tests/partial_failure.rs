@@ -497,3 +497,34 @@ async fn a_40_mib_frame_is_a_bad_frame_and_a_reconnect() {
 async fn a_text_frame_that_is_not_utf8_is_a_bad_frame_and_a_reconnect() {
     unreadable_frame(Malformed::BadUtf8, "UTF-8").await;
 }
+
+/// A half-open socket on a busy chain is caught by the watchdog before the heartbeat:
+/// not even the new subscription is answered, so it is a dead connection (reconnect),
+/// not a stalled subscription (polling).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_half_open_socket_is_reconnected_not_settled_into_polling() {
+    let d = devnet("sim", 7312, 250, 42).await;
+    // The default heartbeat: 15 s, so a ping alone would take 30 s to tell.
+    let mut c = Client::start(&config(vec![network(&d, 15)]));
+    c.more_heads(0, 10, T).await;
+    d.handle().inject(Fault::HalfOpen(Duration::from_secs(120)));
+    let why = c
+        .wait("the dead connection ended", T, |l| {
+            l.states(0).into_iter().find_map(|s| match s {
+                ConnState::BackingOff { reason, .. } => Some(reason),
+                _ => None,
+            })
+        })
+        .await;
+    assert!(why.contains("no answer to eth_subscribe"), "{why}");
+    c.wait("reconnected", T, |l| (l.reconnects(0) >= 1).then_some(()))
+        .await;
+    let m = d.head();
+    c.matches_canonical(0, &d, m, T).await;
+    let polled = c
+        .log()
+        .states(0)
+        .into_iter()
+        .any(|s| matches!(s, ConnState::Polling { .. }));
+    assert!(!polled, "a dead socket is not a stalled subscription");
+}

@@ -1091,6 +1091,14 @@ impl<'a> Conn<'a> {
         let watchdog = &mut self.sup.watchdog;
         watchdog.hint_block_time(self.sup.shared.block_time());
         if watchdog.resubscribe_failed(now) {
+            // Not even the new subscription was answered: the socket is dead (a
+            // half-open connection caught before the heartbeat does).
+            let waited = watchdog.threshold().as_secs();
+            if self.inflight.values().any(|p| *p == Purpose::Resubscribe) {
+                return self.lost(format!(
+                    "no answer to eth_subscribe for {waited}s: connection dead"
+                ));
+            }
             // The second stall in a row: stop waiting for pushes.
             return self.settle_into_polling().await;
         }

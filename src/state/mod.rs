@@ -426,21 +426,25 @@ impl NetworkState {
     }
 
     /// Pending transactions per second, as current as the socket allows.
-    pub fn pending_now(&self, now: Instant) -> Fresh<f64> {
+    pub fn pending_now(&self, now: Instant, wall_now: SystemTime) -> Fresh<f64> {
         if !self.socket_up() {
             return Fresh::Unknown;
         }
-        match self.pending_at {
-            None => Fresh::Now(0.0),
-            // A window with hashes is followed by a report (zero if none came): a
-            // rate that was not followed is as old as its report.
-            Some(at)
-                if self.pending_rate > 0.0
-                    && now.saturating_duration_since(at) > 2 * PENDING_WINDOW =>
-            {
-                Fresh::Stale(self.pending_rate, now.saturating_duration_since(at))
+        // A window with hashes is followed by a report (zero if none came): a rate
+        // that was not followed is as old as its report. A zero is only as current
+        // as the last message: a silent socket (half-open) counts nothing.
+        let quiet = self
+            .stats
+            .last_message
+            .and_then(|t| wall_now.duration_since(t).ok())
+            .filter(|d| *d > 2 * PENDING_WINDOW);
+        let since_report = self.pending_at.map(|at| now.saturating_duration_since(at));
+        match (since_report, quiet) {
+            (Some(age), _) if self.pending_rate > 0.0 && age > 2 * PENDING_WINDOW => {
+                Fresh::Stale(self.pending_rate, age)
             }
-            Some(_) => Fresh::Now(self.pending_rate),
+            (_, Some(quiet)) if self.pending_rate == 0.0 => Fresh::Stale(0.0, quiet),
+            _ => Fresh::Now(self.pending_rate),
         }
     }
 

@@ -232,7 +232,7 @@ fn subscription_items(
         Some(SubStatus::Active) | None if net.subs_pending.is_some() || net.pending_total > 0 => {
             let mut line = vec![label("pending ", theme)];
             line.extend(health::fresh(
-                net.pending_now(state.now),
+                net.pending_now(state.now, state.wall_now),
                 format::rate,
                 theme,
             ));
