@@ -348,7 +348,7 @@ fn run_step(
             };
             headless::run(
                 be.updates,
-                names.clone(),
+                backend::headless_names(&config),
                 Some(end - Instant::now()),
                 &mut w,
             )

@@ -42,6 +42,23 @@ pub fn start(config: &Config, redactor: &Arc<Redactor>) -> Backend {
     }
 }
 
+/// The networks as headless output names them, with their watched addresses' labels.
+pub fn headless_names(config: &Config) -> Vec<crate::headless::NetworkNames> {
+    config
+        .networks
+        .iter()
+        .map(|n| crate::headless::NetworkNames {
+            name: n.name.clone(),
+            labels: config
+                .watch
+                .iter()
+                .filter(|w| w.applies_to(&n.name))
+                .map(|w| (w.address, w.label.clone()))
+                .collect(),
+        })
+        .collect()
+}
+
 /// The state before any update: one entry per network with its watch list.
 pub fn initial_state(config: &Config, redactor: &Redactor) -> AppState {
     let networks = config

@@ -6,7 +6,7 @@
 
 use std::time::{Duration, Instant, SystemTime};
 
-use alloy_primitives::{Address, B256, Bytes, U256};
+use alloy_primitives::{Address, B256, Bytes, I256, U256};
 use serde::Serialize;
 
 /// Index of a network in `Config::networks` (and `AppState::networks`).
@@ -229,20 +229,35 @@ pub struct TokenMeta {
     pub decimals: Option<u8>,
 }
 
-/// One decoded argument of a log or one output of a view.
+/// A decoded ABI value, typed: `fmt` writes it for people, `headless` for machines.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AbiValue {
+    Address(Address),
+    /// An unsigned integer; `decimals` when it is an amount of a configured token
+    /// whose decimals are known (shown in token units).
+    Uint {
+        value: U256,
+        decimals: Option<u8>,
+    },
+    Int(I256),
+    Bool(bool),
+    /// `bytes`, `bytesN` and function pointers.
+    Bytes(Bytes),
+    /// A `string`, already escaped (`text::sanitize`): it came from a chain.
+    Str(String),
+    Array(Vec<AbiValue>),
+    Tuple(Vec<AbiValue>),
+}
+
+/// One decoded argument of a log.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Arg {
-    /// Parameter name from the signature (may be empty).
+    /// Parameter name from the signature (may be empty); escaped.
     pub name: String,
     /// Solidity type, e.g. `uint256`.
     pub ty: String,
     pub indexed: bool,
-    /// For people: addresses checksummed and labelled when watched, token amounts
-    /// with the token's decimals, strings sanitised.
-    pub display: String,
-    /// For machines: addresses as checksummed strings, integers as decimal strings,
-    /// bytes as hex, arrays and tuples as arrays.
-    pub value: serde_json::Value,
+    pub value: AbiValue,
 }
 
 /// A log from a watched contract or token, decoded when its event is known.
@@ -264,14 +279,8 @@ pub struct EventLog {
     pub removed: bool,
 }
 
-/// What a contract view answered.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ViewValue {
-    /// Outputs joined for display (e.g. `1000000` or `(1, 0xAb…)`).
-    pub display: String,
-    /// The outputs as JSON (one value, or an array when there are several).
-    pub json: serde_json::Value,
-}
+/// What a contract view answered: its one output, or its outputs as a tuple.
+pub type ViewValue = AbiValue;
 
 /// A fact from the backend.
 #[derive(Debug, Clone, PartialEq)]
@@ -366,7 +375,7 @@ pub enum Update {
         block: u64,
     },
     /// A transaction touching a watched address (sender, recipient, or a token
-    /// `Transfer` from or to it). `pending` is false: activity comes from blocks.
+    /// `Transfer` from or to it), seen in a block.
     Activity {
         net: NetIdx,
         address: Address,
@@ -374,7 +383,6 @@ pub enum Update {
         /// The block's hash, so a reorg that orphans it clears the activity.
         block_hash: Option<B256>,
         tx: B256,
-        pending: bool,
     },
     /// A log from a watched contract, or a watched token's Transfer involving a
     /// watched address.

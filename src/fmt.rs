@@ -7,6 +7,8 @@ use std::time::Duration;
 use alloy_primitives::utils::format_units;
 use alloy_primitives::{Address, B256, U256};
 
+use crate::event::AbiValue;
+
 /// `19234567` → `19,234,567`.
 pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
@@ -150,6 +152,45 @@ pub fn units(wei: U256, decimals: u8, places: u8) -> String {
     out
 }
 
+/// A decoded ABI value for people: amounts of a token in its units, other integers
+/// grouped in thousands, strings quoted, bytes in hex, lists `[a, b]`, tuples
+/// `(a, b)`. `address` writes addresses (with a label, shortened, …).
+pub fn abi(v: &AbiValue, address: &dyn Fn(&Address) -> String) -> String {
+    match v {
+        AbiValue::Address(a) => address(a),
+        AbiValue::Uint {
+            value,
+            decimals: Some(d),
+        } => token_amount(*value, *d),
+        AbiValue::Uint {
+            value,
+            decimals: None,
+        } => group_thousands(&value.to_string()),
+        AbiValue::Int(i) => group_thousands(&i.to_string()),
+        AbiValue::Bool(b) => b.to_string(),
+        AbiValue::Str(s) => format!("{s:?}"),
+        AbiValue::Bytes(b) => b.to_string(),
+        AbiValue::Array(items) | AbiValue::Tuple(items) => {
+            let inner: Vec<String> = items.iter().map(|i| abi(i, address)).collect();
+            let (open, close) = if matches!(v, AbiValue::Tuple(_)) {
+                ("(", ")")
+            } else {
+                ("[", "]")
+            };
+            format!("{open}{}{close}", inner.join(", "))
+        }
+    }
+}
+
+/// An address with its label: `label (0xAbCd…full)`, or the checksummed address.
+pub fn labelled(a: &Address, label: Option<&str>) -> String {
+    let c = a.to_checksum(None);
+    match label {
+        Some(l) => format!("{l} ({c})"),
+        None => c,
+    }
+}
+
 /// Base fee in gwei with two decimals.
 pub fn gwei(wei: U256) -> String {
     units(wei, 9, 2)
@@ -249,6 +290,40 @@ mod tests {
         assert_eq!(eth(wei("0.00005")), "0.00005");
         assert_eq!(eth(wei("0.00015")), "0.0002");
         assert_eq!(units(U256::from(3u8), 6, 4), "0.000003");
+    }
+
+    #[test]
+    fn abi_values_read_like_their_kind() {
+        let mine = Address::repeat_byte(1);
+        let label = |a: &Address| labelled(a, (*a == mine).then_some("mine"));
+        let amount = AbiValue::Uint {
+            value: U256::from(1_500_000u64),
+            decimals: Some(6),
+        };
+        assert_eq!(abi(&amount, &label), "1.5");
+        let plain = AbiValue::Uint {
+            value: U256::from(1_500_000u64),
+            decimals: None,
+        };
+        assert_eq!(abi(&plain, &label), "1,500,000");
+        assert_eq!(
+            abi(&AbiValue::Address(mine), &label),
+            format!("mine ({})", mine.to_checksum(None))
+        );
+        let other = Address::repeat_byte(2);
+        assert_eq!(
+            abi(&AbiValue::Address(other), &label),
+            other.to_checksum(None)
+        );
+        let tuple = AbiValue::Tuple(vec![
+            AbiValue::Bool(true),
+            AbiValue::Str("a\"b".into()),
+            AbiValue::Array(vec![AbiValue::Int(
+                alloy_primitives::I256::try_from(-1234).unwrap(),
+            )]),
+            AbiValue::Bytes(alloy_primitives::Bytes::from_static(&[0xab, 0xcd])),
+        ]);
+        assert_eq!(abi(&tuple, &label), r#"(true, "a\"b", [-1,234], 0xabcd)"#);
     }
 
     #[test]

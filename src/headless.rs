@@ -1,6 +1,7 @@
 //! Headless mode: the same backend, printed as one JSON object per line.
 //! Line types are documented in the README ("Headless output").
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
@@ -8,17 +9,71 @@ use alloy_primitives::Address;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::event::{ConnState, HttpHealth, SubStatus, Update};
+use crate::event::{AbiValue, ConnState, HttpHealth, SubStatus, Update};
+use crate::fmt;
 
-/// Render one update as a JSON line (without the newline); `None` for updates that
-/// headless output does not show (periodic stats, unless the last error changed).
-pub fn to_json(
+/// One network as headless output names it, and the labels of its watched addresses
+/// (shown in the `display` forms of logs and views).
+#[derive(Debug, Clone, Default)]
+pub struct NetworkNames {
+    pub name: String,
+    pub labels: HashMap<Address, String>,
+}
+
+/// Turns updates into JSON lines; remembers the last error per network (an `error`
+/// line is printed when it changes).
+#[derive(Debug)]
+pub struct Printer {
+    networks: Vec<NetworkNames>,
+    last_errors: Vec<Option<String>>,
+}
+
+impl Printer {
+    pub fn new(networks: Vec<NetworkNames>) -> Self {
+        let last_errors = vec![None; networks.len()];
+        Self {
+            networks,
+            last_errors,
+        }
+    }
+
+    /// The JSON line of one update (without the newline); `None` for updates that
+    /// headless output does not show (periodic stats, unless the last error changed).
+    pub fn line(&mut self, update: &Update) -> Option<Value> {
+        to_json(update, &self.networks, &mut self.last_errors)
+    }
+}
+
+/// A decoded value for machines: addresses checksummed, integers as decimal
+/// strings, bytes as hex, lists and tuples as arrays.
+fn abi_json(v: &AbiValue) -> Value {
+    match v {
+        AbiValue::Address(a) => json!(checksum(a)),
+        AbiValue::Uint { value, .. } => json!(value.to_string()),
+        AbiValue::Int(i) => json!(i.to_string()),
+        AbiValue::Bool(b) => json!(b),
+        AbiValue::Str(s) => json!(s),
+        AbiValue::Bytes(b) => json!(b),
+        AbiValue::Array(items) | AbiValue::Tuple(items) => {
+            Value::Array(items.iter().map(abi_json).collect())
+        }
+    }
+}
+
+fn to_json(
     update: &Update,
-    names: &[String],
+    networks: &[NetworkNames],
     last_errors: &mut [Option<String>],
 ) -> Option<Value> {
     let net = update.net();
-    let network = names.get(net).map_or("?", String::as_str);
+    let names = networks.get(net);
+    let network = names.map_or("?", |n| n.name.as_str());
+    // Watched addresses with their label, for people.
+    let display = |v: &AbiValue| {
+        fmt::abi(v, &|a| {
+            fmt::labelled(a, names.and_then(|n| n.labels.get(a)).map(String::as_str))
+        })
+    };
     Some(match update {
         Update::Head { head, .. } => json!({
             "type": "head",
@@ -178,7 +233,6 @@ pub fn to_json(
             block,
             block_hash,
             tx,
-            pending,
             ..
         } => json!({
             "type": "activity",
@@ -187,7 +241,7 @@ pub fn to_json(
             "block": block,
             "block_hash": block_hash,
             "tx": tx,
-            "pending": pending,
+            "pending": false,
         }),
         Update::Log { log, .. } => {
             let args: serde_json::Map<String, Value> = log
@@ -200,7 +254,7 @@ pub fn to_json(
                     } else {
                         a.name.clone()
                     };
-                    (key, a.value.clone())
+                    (key, abi_json(&a.value))
                 })
                 .collect();
             json!({
@@ -210,7 +264,7 @@ pub fn to_json(
                 "source": log.source,
                 "event": log.event,
                 "args": args,
-                "display": log.args.iter().map(|a| json!({"name": a.name, "type": a.ty, "value": a.display})).collect::<Vec<_>>(),
+                "display": log.args.iter().map(|a| json!({"name": a.name, "type": a.ty, "value": display(&a.value)})).collect::<Vec<_>>(),
                 "topics": log.topics,
                 "data": log.data,
                 "block": log.block,
@@ -236,8 +290,8 @@ pub fn to_json(
             });
             match value {
                 Ok(val) => {
-                    v["value"] = val.json.clone();
-                    v["display"] = json!(val.display);
+                    v["value"] = abi_json(val);
+                    v["display"] = json!(display(val));
                 }
                 Err(e) => v["error"] = json!(e),
             }
@@ -274,12 +328,12 @@ fn checksum(a: &Address) -> String {
 /// sender is gone. Output is flushed after each batch and at the end.
 pub async fn run<W: Write>(
     mut rx: mpsc::Receiver<Update>,
-    names: Vec<String>,
+    networks: Vec<NetworkNames>,
     duration: Option<Duration>,
     mut out: W,
 ) -> std::io::Result<()> {
     let deadline = duration.map(|d| tokio::time::Instant::now() + d);
-    let mut last_errors = vec![None; names.len()];
+    let mut printer = Printer::new(networks);
     let mut buf = Vec::with_capacity(256);
     let mut line = Vec::with_capacity(512);
     let stop = shutdown_signal();
@@ -292,7 +346,7 @@ pub async fn run<W: Write>(
             n = rx.recv_many(&mut buf, 256) => {
                 if n == 0 { break; }
                 for u in buf.drain(..) {
-                    if let Some(v) = to_json(&u, &names, &mut last_errors) {
+                    if let Some(v) = printer.line(&u) {
                         line.clear();
                         serde_json::to_writer(&mut line, &v)?;
                         line.push(b'\n');

@@ -141,9 +141,14 @@ async fn dashboard(
         .map(Duration::from_secs_f64);
     let backend = backend::start(&config, &redactor);
     if args.headless {
-        let names = config.networks.iter().map(|n| n.name.clone()).collect();
         let stdout = std::io::stdout();
-        headless::run(backend.updates, names, duration, stdout.lock()).await?;
+        headless::run(
+            backend.updates,
+            backend::headless_names(&config),
+            duration,
+            stdout.lock(),
+        )
+        .await?;
         return Ok(app::Exit::Quit);
     }
     let theme = pick_theme(&config, args)?;

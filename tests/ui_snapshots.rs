@@ -11,10 +11,12 @@ use alloy_primitives::Bytes;
 use alloy_primitives::utils::parse_ether;
 use alloy_primitives::{Address, B256, U256, keccak256};
 use chaintop::event::{
-    Action, Arg, ConnState, ConnStats, EventLog, Head, HeadSource, HttpHealth, Reorg, SubKind,
-    SubStatus, TokenMeta, Update, ViewValue,
+    AbiValue, Action, Arg, ConnState, ConnStats, EventLog, Head, HeadSource, HttpHealth, Reorg,
+    SubKind, SubStatus, TokenMeta, Update,
 };
-use chaintop::state::{AppState, ContractRow, Focus, InputState, NetworkState, ViewRow, WatchRow};
+use chaintop::state::{
+    AppState, ContractRow, Focus, InputState, ListCursor, NetworkState, ViewRow, WatchRow,
+};
 use chaintop::ui::{Theme, draw};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -278,21 +280,32 @@ fn token_meta(address: &str, symbol: &str, decimals: u8) -> TokenMeta {
     }
 }
 
-fn arg(name: &str, ty: &str, display: &str, value: serde_json::Value) -> Arg {
+fn arg(name: &str, ty: &str, value: AbiValue) -> Arg {
     Arg {
         name: name.into(),
         ty: ty.into(),
         indexed: ty == "address",
-        display: display.into(),
         value,
     }
 }
 
-fn transfer(from: Address, to: Address, value: &str, block: u64, index: u64) -> EventLog {
-    let addr_arg = |name: &str, a: Address| {
-        let c = a.to_checksum(None);
-        arg(name, "address", &c, serde_json::json!(c))
-    };
+/// `units` of a six-decimal token, in its smallest unit.
+fn usd(units: u64, cents: u64) -> AbiValue {
+    AbiValue::Uint {
+        value: U256::from(units * 1_000_000 + cents * 10_000),
+        decimals: Some(6),
+    }
+}
+
+fn uint(v: u64) -> AbiValue {
+    AbiValue::Uint {
+        value: U256::from(v),
+        decimals: None,
+    }
+}
+
+fn transfer(from: Address, to: Address, value: AbiValue, block: u64, index: u64) -> EventLog {
+    let addr_arg = |name: &str, a: Address| arg(name, "address", AbiValue::Address(a));
     EventLog {
         address: addr(SIMUSD),
         source: Some("SIMUSD".into()),
@@ -300,7 +313,7 @@ fn transfer(from: Address, to: Address, value: &str, block: u64, index: u64) -> 
         args: vec![
             addr_arg("from", from),
             addr_arg("to", to),
-            arg("value", "uint256", value, serde_json::json!("0")),
+            arg("value", "uint256", value),
         ],
         topics: Vec::new(),
         data: Bytes::new(),
@@ -388,14 +401,13 @@ fn watch_extras(s: &mut AppState) {
             block: Some(MAINNET_TIP),
             block_hash: None,
             tx: hash(MAINNET_TIP, 100),
-            pending: false,
         },
         s.now,
     );
 
     let logs = [
-        transfer(vitalik, treasury, "1,500.25 SIMUSD", MAINNET_TIP, 0),
-        transfer(stranger, vitalik, "3 SIMUSD", MAINNET_TIP - 1, 1),
+        transfer(vitalik, treasury, usd(1_500, 25), MAINNET_TIP, 0),
+        transfer(stranger, vitalik, usd(3, 0), MAINNET_TIP - 1, 1),
         EventLog {
             address: addr(POOL),
             source: Some("pool".into()),
@@ -420,7 +432,7 @@ fn watch_extras(s: &mut AppState) {
             s.now,
         );
     }
-    let mut retracted = transfer(stranger, vitalik, "3 SIMUSD", MAINNET_TIP - 1, 1);
+    let mut retracted = transfer(stranger, vitalik, usd(3, 0), MAINNET_TIP - 1, 1);
     retracted.removed = true;
     s.apply(
         Update::Log {
@@ -430,23 +442,26 @@ fn watch_extras(s: &mut AppState) {
         s.now,
     );
 
-    let view = |index, block, value: Result<&str, &str>| Update::View {
+    let view = |index, block, value: Result<AbiValue, &str>| Update::View {
         net: 0,
         contract: addr(POOL),
         index,
         block,
-        value: value
-            .map(|d| ViewValue {
-                display: d.into(),
-                json: serde_json::json!(d),
-            })
-            .map_err(str::to_string),
+        value: value.map_err(str::to_string),
     };
     for u in [
-        view(0, MAINNET_TIP - 5, Ok("1,000,000")),
-        view(0, MAINNET_TIP, Ok("1,000,500")),
+        view(0, MAINNET_TIP - 5, Ok(uint(1_000_000))),
+        view(0, MAINNET_TIP, Ok(uint(1_000_500))),
         view(1, MAINNET_TIP, Err("execution reverted: not allowed")),
-        view(2, MAINNET_TIP - 30, Ok("(120, 340, 1700000000)")),
+        view(
+            2,
+            MAINNET_TIP - 30,
+            Ok(AbiValue::Tuple(vec![
+                uint(120),
+                uint(340),
+                uint(1_700_000_000),
+            ])),
+        ),
     ] {
         s.apply(u, s.now);
     }
@@ -715,7 +730,7 @@ fn hostile_text_is_escaped() {
 fn no_color_theme_uses_only_modifiers() {
     let mut s = fixture(Instant::now());
     s.focus = Focus::Heads;
-    s.heads_cursor = 1;
+    s.cursors.heads = ListCursor::at(1);
     let theme = Theme::no_color();
     let buf = render(&s, &theme, 120, 40);
     for cell in &buf.content {
@@ -738,7 +753,7 @@ fn no_color_theme_uses_only_modifiers() {
 fn focused_heads_row_is_highlighted_in_colour() {
     let mut s = fixture(Instant::now());
     s.focus = Focus::Heads;
-    s.heads_cursor = 2;
+    s.cursors.heads = ListCursor::at(2);
     let theme = dark();
     let buf = render(&s, &theme, 200, 60);
     let out = text(&buf);
@@ -759,7 +774,7 @@ fn focused_heads_row_is_highlighted_in_colour() {
 fn heads_list_scrolls_with_cursor() {
     let mut s = fixture(Instant::now());
     s.focus = Focus::Heads;
-    s.heads_cursor = 30;
+    s.cursors.heads = ListCursor::at(30);
     let theme = dark();
     let buf = render(&s, &theme, 80, 24);
     let out = text(&buf);
@@ -1079,7 +1094,7 @@ fn hostile_token_symbol_is_displayed_escaped() {
     let mut log = transfer(
         addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045"),
         addr(WETH),
-        "1 EVIL",
+        usd(1, 0),
         MAINNET_TIP,
         5,
     );
@@ -1127,8 +1142,8 @@ fn events_and_contracts_cursor_rows_are_highlighted() {
     for (focus, needle) in [(Focus::Events, " raw "), (Focus::Contracts, "balanceOf")] {
         s.focus = focus;
         s.side_tab = focus;
-        s.events_cursor = 2;
-        s.contracts_cursor = 2;
+        s.cursors.events = ListCursor::at(2);
+        s.cursors.contracts = ListCursor::at(2);
         let buf = render(&s, &theme, 80, 24);
         let out = text(&buf);
         let row = row_of(&out, needle);

@@ -7,18 +7,19 @@
 use std::collections::VecDeque;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{B256, U64};
 use serde_json::json;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::mpsc;
 
 use super::Shared;
 use super::chain::{ChainTracker, Step, to_head};
+use super::feed::{ChainInput, HeadFeed, Unconfirmed};
 use super::logs::LogInput;
-use super::watch::Watched;
+use super::watched::Watched;
 use crate::event::{Head, HeadSource, NetIdx, Update};
 use crate::rpc::http::HttpClient;
 use crate::rpc::types::WireBlock;
@@ -30,81 +31,9 @@ pub const HOLD: Duration = Duration::from_millis(500);
 /// Pushed heads waiting to be linked, at most (more are dropped: the gap fill
 /// fetches them).
 const HELD_MAX: usize = 1024;
-/// Heads waiting for the refresh task to confirm them, at most.
-const CONFIRM_MAX: usize = 64;
 /// First wait after a failed or short fetch; doubles up to [`RETRY_CAP`].
 const RETRY_BASE: Duration = Duration::from_millis(250);
 const RETRY_CAP: Duration = Duration::from_secs(30);
-
-/// What the session (and the refresh task) ask of the chain task.
-#[derive(Debug)]
-pub(crate) enum ChainInput {
-    /// A `newHeads` notification.
-    Head(Box<WireBlock>),
-    /// Bring the chain up to the node's current head. `connected`: a new connection
-    /// (check the genesis block and refill the logs of the last head seen before).
-    CatchUp { source: HeadSource, connected: bool },
-    /// The node did not know this pushed head when asked.
-    Missing(B256),
-    /// The node has no block with this hash (asked twice): take it back.
-    Retract(B256),
-}
-
-/// A shown head the refresh task should confirm over HTTP.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Unconfirmed {
-    pub number: u64,
-    pub hash: B256,
-    /// The notification carried no transaction list: the count is looked up.
-    pub needs_tx_count: bool,
-}
-
-/// What the chain task tells the refresh task.
-#[derive(Debug)]
-pub(crate) struct HeadFeed {
-    /// The newest shown head.
-    pub latest: watch::Sender<Option<(u64, B256)>>,
-    /// Pushed heads not confirmed yet, oldest first.
-    pub unconfirmed: Mutex<VecDeque<Unconfirmed>>,
-    /// Bumped when the node turned out to be on a new chain: forget what was read.
-    pub epoch: std::sync::atomic::AtomicU64,
-}
-
-impl HeadFeed {
-    pub fn new() -> (Arc<Self>, watch::Receiver<Option<(u64, B256)>>) {
-        let (latest, rx) = watch::channel(None);
-        let feed = Arc::new(Self {
-            latest,
-            unconfirmed: Mutex::default(),
-            epoch: Default::default(),
-        });
-        (feed, rx)
-    }
-
-    pub fn take_unconfirmed(&self) -> Vec<Unconfirmed> {
-        match self.unconfirmed.lock() {
-            Ok(mut q) => q.drain(..).collect(),
-            Err(p) => p.into_inner().drain(..).collect(),
-        }
-    }
-
-    fn push_unconfirmed(&self, u: Unconfirmed) {
-        let mut q = match self.unconfirmed.lock() {
-            Ok(q) => q,
-            Err(p) => p.into_inner(),
-        };
-        if q.len() == CONFIRM_MAX {
-            q.pop_front();
-        }
-        q.push_back(u);
-    }
-
-    fn forget(&self, hashes: &[B256]) {
-        if let Ok(mut q) = self.unconfirmed.lock() {
-            q.retain(|u| !hashes.contains(&u.hash));
-        }
-    }
-}
 
 enum JobOut {
     Tip {

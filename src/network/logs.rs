@@ -14,10 +14,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::Shared;
-use super::watch::Watched;
+use super::decode::abi_value;
+use super::watched::Watched;
 use crate::config::ContractConfig;
 use crate::event::{Arg, EventLog, NetIdx, Update};
-use crate::fmt::{group_thousands, token_amount};
 use crate::rpc::http::{HttpClient, HttpError, is_range_error};
 use crate::rpc::types::WireLog;
 use crate::text::sanitize;
@@ -217,9 +217,8 @@ impl LogDecoder {
                     .as_ref()
                     .and_then(|m| m.decimals)
                     .filter(|_| !p.indexed && p.ty.starts_with("uint"));
-                let (display, value) = render(v, decimals, watched);
                 if let DynSolValue::Address(a) = v
-                    && watched.label(*a).is_some()
+                    && watched.contains(*a)
                     && !activity.contains(a)
                 {
                     activity.push(*a);
@@ -228,8 +227,7 @@ impl LogDecoder {
                     name: sanitize(&p.name).into_owned(),
                     ty: p.ty.clone(),
                     indexed: p.indexed,
-                    display,
-                    value,
+                    value: abi_value(v, decimals),
                 });
             }
         }
@@ -264,68 +262,6 @@ impl LogDecoder {
             },
             activity,
         ))
-    }
-}
-
-/// A decoded value for people (`display`) and machines (`value`).
-pub(crate) fn render(v: &DynSolValue, decimals: Option<u8>, watched: &Watched) -> (String, Value) {
-    match v {
-        DynSolValue::Address(a) => {
-            let c = a.to_checksum(None);
-            let display = match watched.label(*a) {
-                Some(l) => format!("{l} ({c})"),
-                None => c.clone(),
-            };
-            (display, json!(c))
-        }
-        DynSolValue::Uint(u, _) => {
-            let display = match decimals {
-                Some(d) => token_amount(*u, d),
-                None => group_thousands(&u.to_string()),
-            };
-            (display, json!(u.to_string()))
-        }
-        DynSolValue::Int(i, _) => (group_thousands(&i.to_string()), json!(i.to_string())),
-        DynSolValue::Bool(b) => (b.to_string(), json!(b)),
-        DynSolValue::String(s) => {
-            let clean = sanitize(s).into_owned();
-            (format!("{clean:?}"), json!(clean))
-        }
-        DynSolValue::Bytes(b) => {
-            let h = alloy_primitives::hex::encode_prefixed(b);
-            (h.clone(), json!(h))
-        }
-        DynSolValue::FixedBytes(w, n) => {
-            let h = alloy_primitives::hex::encode_prefixed(&w[..(*n).min(32)]);
-            (h.clone(), json!(h))
-        }
-        DynSolValue::Function(f) => {
-            let h = alloy_primitives::hex::encode_prefixed(f.as_slice());
-            (h.clone(), json!(h))
-        }
-        DynSolValue::Array(items) | DynSolValue::FixedArray(items) | DynSolValue::Tuple(items) => {
-            let parts: Vec<(String, Value)> =
-                items.iter().map(|i| render(i, None, watched)).collect();
-            let open_close = if matches!(v, DynSolValue::Tuple(_)) {
-                ("(", ")")
-            } else {
-                ("[", "]")
-            };
-            let display = format!(
-                "{}{}{}",
-                open_close.0,
-                parts
-                    .iter()
-                    .map(|(d, _)| d.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                open_close.1
-            );
-            (
-                display,
-                Value::Array(parts.into_iter().map(|(_, j)| j).collect()),
-            )
-        }
     }
 }
 
@@ -444,7 +380,6 @@ pub(crate) async fn run(
                         block: event.block,
                         block_hash: event.block_hash,
                         tx,
-                        pending: false,
                     };
                     if updates.send(u).await.is_err() {
                         return;
@@ -465,7 +400,7 @@ pub(crate) async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::TokenMeta;
+    use crate::event::{AbiValue, TokenMeta};
     use alloy_primitives::{Bytes, U256};
 
     fn addr(b: u8) -> Address {
@@ -510,16 +445,19 @@ mod tests {
             .expect("involves a watched address");
         assert_eq!(log.event.as_deref(), Some("Transfer"));
         assert_eq!(log.source.as_deref(), Some("TT"));
-        let shown: Vec<&str> = log.args.iter().map(|a| a.display.as_str()).collect();
+        let values: Vec<&AbiValue> = log.args.iter().map(|a| &a.value).collect();
         assert_eq!(
-            shown,
+            values,
             vec![
-                addr(2).to_checksum(None).as_str(),
-                format!("mine ({})", addr(1).to_checksum(None)).as_str(),
-                "1.5"
-            ]
+                &AbiValue::Address(addr(2)),
+                &AbiValue::Address(addr(1)),
+                &AbiValue::Uint {
+                    value: U256::from(1_500_000u64),
+                    decimals: Some(6)
+                }
+            ],
+            "the amount carries the token's decimals; the addresses are typed"
         );
-        assert_eq!(log.args[2].value, json!("1500000"));
         assert_eq!(activity, vec![addr(1)]);
         assert!(!log.removed);
         let mut retracted = transfer(addr(0xee), addr(2), addr(1), 1_500_000, 0);

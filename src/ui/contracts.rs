@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{Theme, format, scroll_offset, side_block};
 use crate::event::ViewValue;
-use crate::state::{AppState, Focus, ViewRow};
+use crate::state::{AppState, Focus, NetworkState, ViewRow};
 use crate::text::sanitize;
 
 /// Indent of a view under its contract.
@@ -44,7 +44,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let width = usize::from(inner.width);
     let rows = usize::from(inner.height);
     let total = net.contract_lines();
-    let cursor = state.contracts_cursor.min(total.saturating_sub(1));
+    let cursor = state.cursors.contracts.get(total);
     let offset = scroll_offset(cursor, rows);
     let lines = net
         .contracts
@@ -60,7 +60,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
             std::iter::once(head).chain(
                 c.views
                     .iter()
-                    .map(|v| view_line(v, short, call_width, latest, theme)),
+                    .map(|v| view_line(net, v, short, call_width, latest, theme)),
             )
         })
         .enumerate()
@@ -128,6 +128,7 @@ fn fit_line(line: Line<'static>, width: usize) -> Line<'static> {
 }
 
 fn view_line(
+    net: &NetworkState,
     v: &ViewRow,
     short: bool,
     call_width: usize,
@@ -149,12 +150,12 @@ fn view_line(
         None => spans.push(Span::styled("…", theme.dim())),
         Some(value) => {
             let style = if fresh { theme.up() } else { theme.text() };
-            spans.push(answer(value, style, theme));
+            spans.push(answer(net, value, style, theme));
         }
     }
     if let Some(prev) = &v.previous {
         let prev = match prev {
-            Ok(p) => sanitize(&p.display).into_owned(),
+            Ok(p) => shown(net, p),
             Err(e) => format!("✗ {}", sanitize(e)),
         };
         spans.push(Span::styled(format!("  was {prev}"), theme.dim()));
@@ -162,9 +163,19 @@ fn view_line(
     Line::from(spans)
 }
 
-fn answer(value: &Result<ViewValue, String>, style: Style, theme: &Theme) -> Span<'static> {
+/// A view's value, watched addresses by their label.
+fn shown(net: &NetworkState, v: &ViewValue) -> String {
+    format::abi(v, &|a| format::labelled(a, net.watch_label(*a)))
+}
+
+fn answer(
+    net: &NetworkState,
+    value: &Result<ViewValue, String>,
+    style: Style,
+    theme: &Theme,
+) -> Span<'static> {
     match value {
-        Ok(v) => Span::styled(sanitize(&v.display).into_owned(), style),
+        Ok(v) => Span::styled(shown(net, v), style),
         Err(e) => Span::styled(format!("✗ {}", sanitize(e)), theme.error()),
     }
 }

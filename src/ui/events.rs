@@ -3,7 +3,6 @@
 
 use std::borrow::Cow;
 
-use alloy_primitives::Address;
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
@@ -42,7 +41,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     }
 
     let rows_fit = usize::from(inner.height);
-    let cursor = state.events_cursor.min(net.events.len() - 1);
+    let cursor = state.cursors.events.get(net.events.len());
     let offset = scroll_offset(cursor, rows_fit);
     let visible: Vec<(usize, &EventLog)> = net
         .events
@@ -172,16 +171,10 @@ fn decoded_args(net: &NetworkState, args: &[Arg]) -> String {
             out.push(' ');
         }
         // Watched accounts and contracts by label, other addresses shortened.
-        let address = (a.ty == "address")
-            .then(|| a.value.as_str()?.parse::<Address>().ok())
-            .flatten();
-        let value = match address {
-            Some(addr) => net.label_of(addr).map_or_else(
-                || format::short_address(&addr),
-                |l| sanitize(l).into_owned(),
-            ),
-            None => sanitize(&a.display).into_owned(),
-        };
+        let value = format::abi(&a.value, &|addr| {
+            net.label_of(*addr)
+                .map_or_else(|| format::short_address(addr), |l| sanitize(l).into_owned())
+        });
         if a.name.is_empty() {
             out.push_str(&format!("{i}={value}"));
         } else {

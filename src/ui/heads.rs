@@ -36,7 +36,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
 
     let keep = fit_columns(COLUMNS, inner.width);
     let rows_fit = usize::from(inner.height.saturating_sub(1));
-    let cursor = state.heads_cursor.min(net.heads.len() - 1);
+    let cursor = state.cursors.heads.get(net.heads.len());
     let offset = scroll_offset(cursor, rows_fit);
     let cols: Vec<Column> = COLUMNS
         .iter()

@@ -62,7 +62,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     }
 
     let rows_fit = usize::from(inner.height.saturating_sub(1));
-    let cursor = state.watch_cursor.min(net.watches.len() - 1);
+    let cursor = state.cursors.watches.get(net.watches.len());
     let offset = scroll_offset(cursor, rows_fit);
     let visible: Vec<(usize, &WatchRow)> = net
         .watches
@@ -120,14 +120,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     }
 }
 
-/// Activity is seen in heads; pending transactions add to it only where the backend
-/// reports them (none does yet), so say where it comes from until one shows up.
-fn activity_note(net: &NetworkState) -> Option<&'static str> {
-    let pending_seen = net
-        .watches
-        .iter()
-        .any(|w| w.last_activity.as_ref().is_some_and(|a| a.pending));
-    (!pending_seen).then_some("activity from blocks only")
+/// Activity is seen in heads only (not yet in pending transactions): say so.
+fn activity_note(_net: &NetworkState) -> Option<&'static str> {
+    Some("activity from blocks only")
 }
 
 struct Table {
@@ -308,7 +303,6 @@ fn row(
     }
 
     let activity = match &w.last_activity {
-        Some(a) if a.pending => ("pending".to_string(), theme.warn()),
         Some(a) => match a.block {
             Some(b) => (format!("block {}", format::thousands(b)), Style::new()),
             None => none(),

@@ -1,0 +1,302 @@
+//! One refresh's answers turned into updates: only what changed goes out.
+
+use std::collections::{HashMap, HashSet};
+
+use alloy_primitives::{Address, B256, Bytes, U64, U256};
+
+use super::Refresher;
+use super::confirm::{Missing, Recheck};
+use super::plan::{MetaField, Slot};
+use crate::event::{NetIdx, TokenMeta, Update, ViewValue};
+use crate::network::Shared;
+use crate::network::decode::{token_text, view_value, word};
+use crate::rpc::http::BatchResult;
+use crate::rpc::types::{WireBlock, WireTxs};
+
+/// Last values sent, so only changes go out.
+#[derive(Default)]
+pub(super) struct Last {
+    balances: HashMap<Address, U256>,
+    nonces: HashMap<Address, u64>,
+    tokens: HashMap<(Address, Address), U256>,
+    pub views: HashMap<(usize, usize), Result<ViewValue, String>>,
+    pub meta_asked: HashSet<Address>,
+    /// The block last scanned for activity.
+    pub scanned_block: Option<B256>,
+    /// Set once the endpoint refused a whole batch: the most entries per request.
+    pub batch_limit: Option<usize>,
+}
+
+impl Last {
+    /// Nothing read from the old chain is worth comparing with; what the endpoint
+    /// accepts stays known.
+    pub fn for_new_chain(&self) -> Self {
+        Self {
+            batch_limit: self.batch_limit,
+            ..Self::default()
+        }
+    }
+
+    pub fn forget(&mut self, keep: &[(Address, String)]) {
+        let kept = |a: &Address| keep.iter().any(|(k, _)| k == a);
+        self.balances.retain(|a, _| kept(a));
+        self.nonces.retain(|a, _| kept(a));
+        self.tokens.retain(|(h, _), _| kept(h));
+    }
+}
+
+/// What one refresh learnt, to be sent in order: metadata first (so amounts have
+/// their decimals), then the values; and what the chain task must hear.
+pub(super) struct Applied<'a> {
+    net: NetIdx,
+    block: u64,
+    shared: &'a Shared,
+    addresses: &'a [(Address, String)],
+    pub metas: HashMap<Address, TokenMeta>,
+    pub out: Vec<Update>,
+    /// Pushed heads the node did not know (asked once).
+    pub suspects: Vec<B256>,
+    pub rechecked: HashMap<B256, Recheck>,
+}
+
+impl<'a> Applied<'a> {
+    pub fn new(r: &'a Refresher, block: u64, addresses: &'a [(Address, String)]) -> Self {
+        Self {
+            net: r.net,
+            block,
+            shared: &r.shared,
+            addresses,
+            metas: HashMap::new(),
+            out: Vec::new(),
+            suspects: Vec::new(),
+            rechecked: HashMap::new(),
+        }
+    }
+
+    /// Fold every answer in, metadata first: views and balances read in the same
+    /// batch are then formatted with the token's decimals.
+    pub fn apply(
+        &mut self,
+        r: &Refresher,
+        results: Vec<(Slot, BatchResult)>,
+        last: &mut Last,
+        missing: &mut Vec<Missing>,
+    ) {
+        let (meta, rest): (Vec<_>, Vec<_>) = results
+            .into_iter()
+            .partition(|(slot, _)| matches!(slot, Slot::Meta { .. }));
+        for (slot, res) in meta.into_iter().chain(rest) {
+            match slot {
+                Slot::Balance(address) => self.balance(address, &res, last),
+                Slot::Nonce(address) => self.nonce(address, &res, last),
+                Slot::TokenBalance { holder, token } => {
+                    self.token_balance(holder, token, &res, last)
+                }
+                Slot::Meta { token, field } => self.meta(r, token, field, &res),
+                Slot::View { contract, view } => self.view(r, contract, view, &res, last),
+                Slot::Confirm { head, full } => {
+                    match res.map(|raw| serde_json::from_str::<Option<WireBlock>>(raw.get())) {
+                        Ok(Ok(Some(b))) => self.confirmed(head, full, b, last),
+                        Ok(Ok(None)) => {
+                            missing.push(Missing::new(head));
+                            self.suspects.push(head.hash);
+                        }
+                        Ok(Err(e)) => self.block_error(head.number, &e.to_string()),
+                        Err(e) => self.block_error(head.number, &e.message),
+                    }
+                }
+                Slot::Recheck(m, by_number) => {
+                    let found = res
+                        .ok()
+                        .and_then(|raw| serde_json::from_str::<Option<WireBlock>>(raw.get()).ok())
+                        .map(|b| b.map(|b| b.hash));
+                    let entry = self
+                        .rechecked
+                        .entry(m.head.hash)
+                        .or_insert_with(|| Recheck::new(m));
+                    if by_number {
+                        entry.at_number = found;
+                    } else {
+                        entry.by_hash = found;
+                    }
+                }
+            }
+        }
+    }
+
+    fn decode<T: serde::de::DeserializeOwned>(
+        &self,
+        res: &BatchResult,
+        what: &str,
+        address: Address,
+    ) -> Option<T> {
+        match res {
+            Ok(raw) => match serde_json::from_str::<T>(raw.get()) {
+                Ok(v) => Some(v),
+                Err(e) => {
+                    self.shared
+                        .error(format!("{what} of {address}: bad answer: {e}"));
+                    None
+                }
+            },
+            Err(e) => {
+                self.shared
+                    .error(format!("{what} of {address}: {} {}", e.code, e.message));
+                None
+            }
+        }
+    }
+
+    fn balance(&mut self, address: Address, res: &BatchResult, last: &mut Last) {
+        let Some(wei) = self.decode::<U256>(res, "balance", address) else {
+            return;
+        };
+        if last.balances.insert(address, wei) != Some(wei) {
+            let (net, block) = (self.net, self.block);
+            self.out.push(Update::Balance {
+                net,
+                address,
+                wei,
+                block,
+            });
+        }
+    }
+
+    fn nonce(&mut self, address: Address, res: &BatchResult, last: &mut Last) {
+        let Some(n) = self.decode::<U64>(res, "nonce", address) else {
+            return;
+        };
+        let nonce = n.to::<u64>();
+        if last.nonces.insert(address, nonce) != Some(nonce) {
+            let (net, block) = (self.net, self.block);
+            self.out.push(Update::Nonce {
+                net,
+                address,
+                nonce,
+                block,
+            });
+        }
+    }
+
+    fn token_balance(
+        &mut self,
+        holder: Address,
+        token: Address,
+        res: &BatchResult,
+        last: &mut Last,
+    ) {
+        let Some(bytes) = self.decode::<Bytes>(res, "token balance", token) else {
+            return;
+        };
+        let Some(amount) = word(&bytes) else {
+            self.shared.error(format!(
+                "token {token}: balanceOf answered {} bytes; is it an ERC-20?",
+                bytes.len()
+            ));
+            return;
+        };
+        if last.tokens.insert((holder, token), amount) != Some(amount) {
+            let (net, block) = (self.net, self.block);
+            self.out.push(Update::TokenBalance {
+                net,
+                holder,
+                token,
+                amount,
+                block,
+            });
+        }
+    }
+
+    fn meta(&mut self, r: &Refresher, token: Address, field: MetaField, res: &BatchResult) {
+        let meta = self.metas.entry(token).or_insert(TokenMeta {
+            address: token,
+            symbol: None,
+            name: None,
+            decimals: None,
+        });
+        // Untrusted and optional: a token that does not answer keeps `None`.
+        let Ok(raw) = res else { return };
+        let Ok(bytes) = serde_json::from_str::<Bytes>(raw.get()) else {
+            return;
+        };
+        match field {
+            MetaField::Decimals => meta.decimals = word(&bytes).and_then(|w| u8::try_from(w).ok()),
+            MetaField::Symbol => meta.symbol = token_text(&bytes),
+            MetaField::Name => meta.name = token_text(&bytes),
+        }
+        r.watched.set_token(meta.clone());
+    }
+
+    fn view(
+        &mut self,
+        r: &Refresher,
+        contract: usize,
+        view: usize,
+        res: &BatchResult,
+        last: &mut Last,
+    ) {
+        let c = &r.contracts[contract];
+        let decimals = r.watched.token(c.address).and_then(|m| m.decimals);
+        let value = view_value(res, &c.views[view].function, decimals);
+        if last.views.get(&(contract, view)) != Some(&value) {
+            last.views.insert((contract, view), value.clone());
+            let (net, block) = (self.net, self.block);
+            self.out.push(Update::View {
+                net,
+                contract: c.address,
+                index: view,
+                block,
+                value,
+            });
+        }
+    }
+
+    fn block_error(&self, number: u64, why: &str) {
+        self.shared.error(format!(
+            "block {} for activity: {why}",
+            crate::fmt::thousands(number)
+        ));
+    }
+
+    /// The node has the pushed head: its transaction count, and (`full`) the watched
+    /// addresses its transactions touch.
+    fn confirmed(
+        &mut self,
+        head: crate::network::feed::Unconfirmed,
+        full: bool,
+        b: WireBlock,
+        last: &mut Last,
+    ) {
+        let net = self.net;
+        if head.needs_tx_count
+            && let Some(txs) = &b.transactions
+        {
+            self.out.push(Update::HeadTxCount {
+                net,
+                number: head.number,
+                hash: head.hash,
+                tx_count: txs.len() as u32,
+            });
+        }
+        if !full {
+            return;
+        }
+        last.scanned_block = Some(b.hash);
+        let Some(WireTxs::Full(txs)) = b.transactions else {
+            return;
+        };
+        for tx in txs {
+            for a in [Some(tx.from), tx.to].into_iter().flatten() {
+                if self.addresses.iter().any(|(w, _)| *w == a) {
+                    self.out.push(Update::Activity {
+                        net,
+                        address: a,
+                        block: Some(head.number),
+                        block_hash: Some(b.hash),
+                        tx: tx.hash,
+                    });
+                }
+            }
+        }
+    }
+}

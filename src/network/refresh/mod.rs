@@ -1,0 +1,169 @@
+//! The refresh task: for each new head, ONE JSON-RPC batch (one HTTP request)
+//! carries every watched address's balance and nonce, its balance of each token,
+//! every contract view that is due, token metadata not read yet, and the pushed
+//! heads to confirm (the newest with its transactions, for activity). Coalesced: a
+//! head arriving during a refresh only triggers one more. A batch rather than
+//! Multicall3: it needs no deployed contract, works for nonces and views alike, and
+//! one failing entry does not fail the others. It sends on the refresh lane: when a
+//! provider rate-limits, the chain's requests go first.
+
+mod apply;
+mod confirm;
+mod plan;
+mod split;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use alloy_primitives::{Address, B256};
+use tokio::sync::{mpsc, watch};
+
+use super::feed::{ChainInput, HeadFeed};
+use super::watched::Watched;
+use super::{AppGone, Shared};
+use crate::config::ContractConfig;
+use crate::event::{NetIdx, Update};
+use crate::rpc::http::{BatchResult, HttpClient};
+use apply::{Applied, Last};
+use confirm::{Missing, RECHECK_AFTER, Verdict};
+use plan::{Plan, Slot};
+
+/// What the refresh task works with (fixed for the run).
+pub(crate) struct Refresher {
+    pub net: NetIdx,
+    pub http: HttpClient,
+    pub tokens: Vec<Address>,
+    pub contracts: Vec<ContractConfig>,
+    pub watched: Arc<Watched>,
+    pub updates: mpsc::Sender<Update>,
+    pub shared: Arc<Shared>,
+    pub feed: Arc<HeadFeed>,
+    /// Where heads the node does not have are reported.
+    pub chain_tx: mpsc::Sender<ChainInput>,
+}
+
+impl Refresher {
+    pub(crate) async fn run(self, mut heads: watch::Receiver<Option<(u64, B256)>>) {
+        let mut last = Last::default();
+        let mut missing: Vec<Missing> = Vec::new();
+        let mut epoch = 0;
+        loop {
+            let recheck = missing.iter().map(|m| m.since + RECHECK_AFTER).min();
+            tokio::select! {
+                changed = heads.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                }
+                () = self.watched.changed.notified() => {}
+                _ = tokio::time::sleep_until(recheck.unwrap_or_else(Instant::now).into()), if recheck.is_some() => {}
+            }
+            let now_epoch = self.feed.epoch.load(Ordering::SeqCst);
+            if now_epoch != epoch {
+                // A new chain: nothing read from the old one is worth comparing with.
+                epoch = now_epoch;
+                last = last.for_new_chain();
+                missing.clear();
+            }
+            let Some(tip) = *heads.borrow_and_update() else {
+                continue;
+            };
+            if self.refresh(tip, &mut last, &mut missing).await.is_err() {
+                return;
+            }
+        }
+    }
+
+    /// One refresh at the head `tip`.
+    async fn refresh(
+        &self,
+        tip: (u64, B256),
+        last: &mut Last,
+        missing: &mut Vec<Missing>,
+    ) -> Result<(), AppGone> {
+        let addresses = self.watched.addresses();
+        last.forget(&addresses);
+        let plan = Plan::new(self, tip, &addresses, last, missing);
+        if plan.is_empty() {
+            return Ok(());
+        }
+        let results = match split::batch(
+            &self.http,
+            &plan.calls,
+            &mut last.batch_limit,
+            &self.shared,
+        )
+        .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                self.shared.error(format!(
+                    "watch refresh at block {}: {e}",
+                    crate::fmt::thousands(tip.0)
+                ));
+                return Ok(());
+            }
+        };
+        let mut results: Vec<(Slot, BatchResult)> = plan.slots.into_iter().zip(results).collect();
+        if too_early(&results, tip.1) {
+            // The HTTP node does not know the head yet (it lags the WebSocket's, or
+            // the head is not real): everything read "at" it failed for that reason
+            // alone. Keep the confirmations; the refresh runs again at the re-check.
+            results.retain(|(slot, _)| {
+                if let Slot::Meta { token, .. } = slot {
+                    last.meta_asked.remove(token);
+                }
+                matches!(slot, Slot::Confirm { .. } | Slot::Recheck(..))
+            });
+        }
+        let mut applied = Applied::new(self, tip.0, &addresses);
+        applied.apply(self, results, last, missing);
+        self.deliver(applied, missing).await
+    }
+
+    /// Tell the chain task what the node does not have, then send metadata (so token
+    /// balances arrive with their decimals known) and the values.
+    async fn deliver(
+        &self,
+        applied: Applied<'_>,
+        missing: &mut Vec<Missing>,
+    ) -> Result<(), AppGone> {
+        let chain = |input| async { self.chain_tx.send(input).await.map_err(|_| AppGone) };
+        for hash in applied.suspects {
+            chain(ChainInput::Missing(hash)).await?;
+        }
+        for (hash, r) in applied.rechecked {
+            match r.verdict() {
+                Verdict::Invented => chain(ChainInput::Retract(hash)).await?,
+                Verdict::Real => {}
+                Verdict::AskAgain => missing.extend(r.missing.again()),
+            }
+        }
+        let had_meta = !applied.metas.is_empty();
+        let send = |u| async { self.updates.send(u).await.map_err(|_| AppGone) };
+        for meta in applied.metas.into_values() {
+            self.watched.set_token(meta.clone());
+            send(Update::Token {
+                net: self.net,
+                meta,
+            })
+            .await?;
+        }
+        if had_meta && !self.watched.meta_ready.swap(true, Ordering::SeqCst) {
+            self.watched.meta_notify.notify_waiters();
+        }
+        for u in applied.out {
+            send(u).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The head this refresh was for is unknown to the HTTP node.
+fn too_early(results: &[(Slot, BatchResult)], hash: B256) -> bool {
+    results.iter().any(|(slot, res)| {
+        matches!(slot, Slot::Confirm { head, .. } if head.hash == hash)
+            && res.as_ref().is_ok_and(|r| r.get() == "null")
+    })
+}

@@ -1,0 +1,181 @@
+//! What one refresh asks for: the batch entries and what each one is for.
+
+use std::time::Instant;
+
+use alloy_primitives::{Address, B256, Bytes, U64};
+use serde_json::{Value, json};
+
+use super::Refresher;
+use super::apply::Last;
+use super::confirm::Missing;
+use crate::network::feed::Unconfirmed;
+
+const SEL_BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
+const SEL_DECIMALS: [u8; 4] = [0x31, 0x3c, 0xe5, 0x67];
+const SEL_SYMBOL: [u8; 4] = [0x95, 0xd8, 0x9b, 0x41];
+const SEL_NAME: [u8; 4] = [0x06, 0xfd, 0xde, 0x03];
+
+/// What one batch entry is for.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Slot {
+    Balance(Address),
+    Nonce(Address),
+    TokenBalance {
+        holder: Address,
+        token: Address,
+    },
+    View {
+        contract: usize,
+        view: usize,
+    },
+    Meta {
+        token: Address,
+        field: MetaField,
+    },
+    /// A pushed head, by hash (`full`: with its transactions, for activity).
+    Confirm {
+        head: Unconfirmed,
+        full: bool,
+    },
+    /// A head the node did not know: by hash again, or (`true`) what it has at that
+    /// number.
+    Recheck(Missing, bool),
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(super) enum MetaField {
+    Decimals,
+    Symbol,
+    Name,
+}
+
+/// The entries of one refresh batch, in order, and their slots.
+pub(super) struct Plan {
+    pub calls: Vec<(&'static str, Value)>,
+    pub slots: Vec<Slot>,
+    tag: String,
+}
+
+fn call(to: Address, data: &[u8], tag: &str) -> Value {
+    json!([{ "to": to, "data": Bytes::copy_from_slice(data) }, tag])
+}
+
+impl Plan {
+    /// Everything due at the head `(block, hash)`: balances, nonces and token
+    /// balances of `addresses`, token metadata not read yet, due views, pushed heads
+    /// to confirm (the newest with its transactions when addresses are watched, for
+    /// their activity), and heads due for a re-check (taken out of `missing`).
+    pub fn new(
+        r: &Refresher,
+        (block, hash): (u64, B256),
+        addresses: &[(Address, String)],
+        last: &mut Last,
+        missing: &mut Vec<Missing>,
+    ) -> Self {
+        let mut plan = Self {
+            calls: Vec::new(),
+            slots: Vec::new(),
+            tag: format!("{block:#x}"),
+        };
+        for (a, _) in addresses {
+            plan.account(*a, &r.tokens);
+        }
+        plan.metadata(&r.tokens, last);
+        plan.views(r, block, last);
+        let scan = !addresses.is_empty() && last.scanned_block != Some(hash);
+        plan.confirmations(r.feed.take_unconfirmed(), (block, hash), scan);
+        plan.rechecks(missing);
+        plan
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.calls.is_empty()
+    }
+
+    fn push(&mut self, method: &'static str, params: Value, slot: Slot) {
+        self.calls.push((method, params));
+        self.slots.push(slot);
+    }
+
+    fn account(&mut self, a: Address, tokens: &[Address]) {
+        let tag = self.tag.clone();
+        self.push("eth_getBalance", json!([a, tag]), Slot::Balance(a));
+        self.push("eth_getTransactionCount", json!([a, tag]), Slot::Nonce(a));
+        for t in tokens {
+            let mut data = SEL_BALANCE_OF.to_vec();
+            data.extend_from_slice(a.into_word().as_slice());
+            let slot = Slot::TokenBalance {
+                holder: a,
+                token: *t,
+            };
+            self.push("eth_call", call(*t, &data, &tag), slot);
+        }
+    }
+
+    fn metadata(&mut self, tokens: &[Address], last: &mut Last) {
+        for t in tokens {
+            if !last.meta_asked.insert(*t) {
+                continue;
+            }
+            for (sel, field) in [
+                (SEL_DECIMALS, MetaField::Decimals),
+                (SEL_SYMBOL, MetaField::Symbol),
+                (SEL_NAME, MetaField::Name),
+            ] {
+                let params = call(*t, &sel, &self.tag);
+                self.push("eth_call", params, Slot::Meta { token: *t, field });
+            }
+        }
+    }
+
+    fn views(&mut self, r: &Refresher, block: u64, last: &Last) {
+        for (ci, c) in r.contracts.iter().enumerate() {
+            for (vi, v) in c.views.iter().enumerate() {
+                if block.is_multiple_of(v.every) || !last.views.contains_key(&(ci, vi)) {
+                    let params = call(c.address, &v.calldata, &self.tag);
+                    let slot = Slot::View {
+                        contract: ci,
+                        view: vi,
+                    };
+                    self.push("eth_call", params, slot);
+                }
+            }
+        }
+    }
+
+    fn confirmations(
+        &mut self,
+        mut confirm: Vec<Unconfirmed>,
+        (block, hash): (u64, B256),
+        scan: bool,
+    ) {
+        if scan && !confirm.iter().any(|u| u.hash == hash) {
+            confirm.push(Unconfirmed {
+                number: block,
+                hash,
+                needs_tx_count: false,
+            });
+        }
+        for head in confirm {
+            let full = scan && head.hash == hash;
+            let slot = Slot::Confirm { head, full };
+            self.push("eth_getBlockByHash", json!([head.hash, full]), slot);
+        }
+    }
+
+    fn rechecks(&mut self, missing: &mut Vec<Missing>) {
+        let now = Instant::now();
+        let (due, waiting): (Vec<Missing>, Vec<Missing>) =
+            missing.drain(..).partition(|m| m.due(now));
+        *missing = waiting;
+        for m in due {
+            self.push(
+                "eth_getBlockByHash",
+                json!([m.head.hash, false]),
+                Slot::Recheck(m, false),
+            );
+            let number = json!([U64::from(m.head.number), false]);
+            self.push("eth_getBlockByNumber", number, Slot::Recheck(m, true));
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! One WebSocket connection: an actor whose `select!` arms each call one handler.
+//! Frames, pings and the pending window are here; the handshake (chain id,
+//! subscriptions) is in `handshake.rs`, where heads come from (pushed, stalled,
+//! polled) in `stall.rs`.
+
+use std::collections::HashMap;
+use std::ops::ControlFlow;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant, SystemTime};
+
+use futures_util::{SinkExt, StreamExt};
+use serde_json::json;
+use tokio::sync::mpsc::error::TrySendError;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+
+use super::stall::{Heads, join_opt};
+use super::{
+    AppGone, CONNECT_TIMEOUT, End, Flow, GO, HANDSHAKE_TIMEOUT, PENDING_WINDOW,
+    PRIMARY_PROBE_PINGS, Supervisor, recv_command, stop,
+};
+use crate::event::{Command, ConnState, SubKind, Update};
+use crate::network::ChainInput;
+use crate::network::logs::LogInput;
+use crate::rpc::frame::{self, Incoming};
+use crate::rpc::types::RpcRequest;
+use crate::text::sanitize;
+
+/// What an in-flight request is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Purpose {
+    ChainId,
+    Subscribe(SubKind),
+    /// The watchdog's new `newHeads` subscription.
+    Resubscribe,
+    Unsubscribe,
+}
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// One WebSocket connection.
+pub(super) struct Conn<'a> {
+    pub(super) sup: &'a mut Supervisor,
+    pub(super) ws: Ws,
+    pub(super) endpoint: String,
+    pub(super) started: Instant,
+    pub(super) live_since: Option<Instant>,
+    pub(super) next_id: u64,
+    pub(super) inflight: HashMap<u64, Purpose>,
+    /// Server subscription id → kind.
+    pub(super) subs: HashMap<String, SubKind>,
+    pub(super) awaiting_subs: usize,
+    pub(super) heads: Heads,
+    pub(super) ping_every: Duration,
+    pub(super) ping_seq: u64,
+    pub(super) ping_out: Option<(u64, Instant)>,
+    pub(super) pending: u64,
+    pub(super) pending_reported_nonzero: bool,
+    pub(super) window_start: Instant,
+    /// The watchdog's `eth_blockNumber`, asked beside the loop.
+    pub(super) stall_check: Option<JoinHandle<Result<u64, String>>>,
+}
+
+impl<'a> Conn<'a> {
+    /// Connect to `url` and run the connection until it ends.
+    pub(super) async fn open(sup: &'a mut Supervisor, url: &str) -> Result<End, AppGone> {
+        let endpoint = sup.shown(url);
+        sup.set_state(ConnState::Connecting {
+            endpoint: endpoint.clone(),
+        })
+        .await?;
+        let limit = sup.cfg.max_message_bytes;
+        // tungstenite's own cap is a safety net well above ours: a message over our
+        // limit is counted and skipped without losing the connection; one over the
+        // cap cannot be skipped (see `on_frame`).
+        let hard_cap = limit.saturating_mul(2).max(limit + (1 << 20));
+        let ws_cfg = WebSocketConfig::default()
+            .max_message_size(Some(hard_cap))
+            .max_frame_size(Some(hard_cap));
+        let connect = tokio_tungstenite::connect_async_with_config(url, Some(ws_cfg), true);
+        let ws = match tokio::time::timeout(CONNECT_TIMEOUT, connect).await {
+            Ok(Ok((ws, _))) => ws,
+            Ok(Err(e)) => return Ok(End::failed(format!("connect failed: {e}"))),
+            Err(_) => return Ok(End::failed("connect timed out")),
+        };
+        sup.http_down = false;
+        let ping_every = Duration::from_secs(sup.cfg.ping_interval_secs.max(1));
+        let mut conn = Conn {
+            sup,
+            ws,
+            endpoint,
+            started: Instant::now(),
+            live_since: None,
+            next_id: 1,
+            inflight: HashMap::new(),
+            subs: HashMap::new(),
+            awaiting_subs: 0,
+            heads: Heads::Pending,
+            ping_every,
+            ping_seq: 0,
+            ping_out: None,
+            pending: 0,
+            pending_reported_nonzero: false,
+            window_start: Instant::now(),
+            stall_check: None,
+        };
+        let end = conn.run().await;
+        if let Some(check) = conn.stall_check.take() {
+            check.abort();
+        }
+        end
+    }
+
+    pub(super) fn live_for(&self) -> Option<Duration> {
+        self.live_since.map(|s| s.elapsed())
+    }
+
+    pub(super) fn lost(&self, reason: impl Into<String>) -> Flow {
+        stop(End::lost(reason, self.live_for()))
+    }
+
+    async fn run(&mut self) -> Result<End, AppGone> {
+        if let ControlFlow::Break(end) = self
+            .request(Purpose::ChainId, "eth_chainId", json!([]))
+            .await?
+        {
+            return Ok(end);
+        }
+        // The first tick is immediate: RTT is known right after connecting.
+        let mut ping = tokio::time::interval(self.ping_every);
+        ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut window =
+            tokio::time::interval_at((Instant::now() + PENDING_WINDOW).into(), PENDING_WINDOW);
+        window.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let probe_every = self.ping_every * PRIMARY_PROBE_PINGS;
+        let mut primary_probe =
+            tokio::time::interval_at((Instant::now() + probe_every).into(), probe_every);
+        loop {
+            let poll_at = self.heads.poller().map(|p| p.next);
+            let on_fallback = self.sup.current != 0;
+            let flow = tokio::select! {
+                biased;
+                cmd = recv_command(&mut self.sup.cmd_rx, &self.sup.watched) => self.on_command(cmd).await,
+                msg = self.ws.next() => self.on_frame(msg).await,
+                _ = ping.tick() => self.on_ping_due().await,
+                _ = window.tick() => self.on_window().await,
+                res = join_opt(&mut self.stall_check), if self.stall_check.is_some() => {
+                    self.stall_check = None;
+                    let res = res.unwrap_or_else(|e| Err(e.to_string()));
+                    self.on_stall_checked(res).await
+                }
+                _ = tokio::time::sleep_until(poll_at.unwrap_or_else(Instant::now).into()), if poll_at.is_some() => self.on_poll_due().await,
+                _ = primary_probe.tick(), if on_fallback => self.on_primary_probe().await,
+            };
+            if let ControlFlow::Break(end) = flow? {
+                return Ok(end);
+            }
+        }
+    }
+
+    /// Send one request and remember what it is for.
+    pub(super) async fn request(
+        &mut self,
+        purpose: Purpose,
+        method: &str,
+        params: serde_json::Value,
+    ) -> Flow {
+        let id = self.next_id;
+        self.next_id += 1;
+        let text = match serde_json::to_string(&RpcRequest::new(id, method, &params)) {
+            Ok(t) => t,
+            Err(e) => return self.lost(format!("cannot encode {method}: {e}")),
+        };
+        self.inflight.insert(id, purpose);
+        match self.ws.send(Message::Text(text.into())).await {
+            Ok(()) => GO,
+            Err(e) => self.lost(format!("send failed: {e}")),
+        }
+    }
+
+    async fn on_command(&mut self, cmd: Option<Command>) -> Flow {
+        match cmd {
+            Some(_) => {
+                let _ = self.ws.close(None).await;
+                stop(End {
+                    immediate: true,
+                    ..End::lost("reconnect requested", self.live_for())
+                })
+            }
+            None => Err(AppGone),
+        }
+    }
+
+    async fn on_frame(&mut self, msg: Option<Result<Message, tungstenite::Error>>) -> Flow {
+        let msg = match msg {
+            Some(Ok(m)) => m,
+            Some(Err(e)) => return self.on_socket_error(e),
+            None => return self.lost("connection closed"),
+        };
+        let probe = frame::head_probe().map(|p| (p, Instant::now()));
+        let now_ms = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let shared = &self.sup.shared;
+        shared.messages.fetch_add(1, Ordering::Relaxed);
+        shared.last_message_ms.store(now_ms, Ordering::Relaxed);
+        let text = match msg {
+            Message::Text(t) => t,
+            Message::Binary(b) => {
+                shared.bad_frame(format!("unexpected binary frame of {} bytes", b.len()));
+                return GO;
+            }
+            Message::Pong(p) => {
+                if let Some((seq, at)) = self.ping_out
+                    && p.as_ref() == seq.to_be_bytes()
+                {
+                    shared
+                        .ping_rtt_us
+                        .store(at.elapsed().as_micros().max(1) as u64, Ordering::Relaxed);
+                    shared.ping_at_ms.store(now_ms, Ordering::Relaxed);
+                    self.ping_out = None;
+                }
+                return GO;
+            }
+            Message::Ping(_) | Message::Frame(_) => return GO,
+            Message::Close(frame) => {
+                let why = match frame {
+                    Some(f) => format!(
+                        "closed by server (code {}{}{})",
+                        u16::from(f.code),
+                        if f.reason.is_empty() { "" } else { ": " },
+                        sanitize(&f.reason)
+                    ),
+                    None => "closed by server".to_string(),
+                };
+                return self.lost(why);
+            }
+        };
+        let limit = self.sup.cfg.max_message_bytes;
+        if text.len() > limit {
+            shared.bad_frame(format!(
+                "message of {} bytes exceeds the {}-byte limit",
+                crate::fmt::thousands(text.len() as u64),
+                crate::fmt::thousands(limit as u64)
+            ));
+            return GO;
+        }
+        let incoming = match frame::decode(text.as_str()) {
+            Ok(i) => i,
+            Err(e) => {
+                shared.bad_frame(e.to_string());
+                return GO;
+            }
+        };
+        match incoming {
+            Incoming::Notification {
+                subscription,
+                result,
+            } => {
+                let kind = self.subs.get(subscription.as_ref()).copied();
+                self.on_notification(kind, result, probe).await
+            }
+            Incoming::Response { id, result } => match self.inflight.remove(&id) {
+                Some(purpose) => self.on_response(purpose, result).await,
+                None => {
+                    self.sup
+                        .shared
+                        .bad_frame(format!("answer to request {id}, which was never sent"));
+                    GO
+                }
+            },
+        }
+    }
+
+    /// The socket failed. Frames it cannot read past (over tungstenite's cap, text
+    /// that is not UTF-8, protocol violations) are hostile input: counted as bad
+    /// frames, and since the stream cannot be trusted after them, reconnected.
+    fn on_socket_error(&mut self, e: tungstenite::Error) -> Flow {
+        use tungstenite::error::ProtocolError as P;
+        let bad = match &e {
+            tungstenite::Error::Capacity(c) => Some(format!("{c}")),
+            tungstenite::Error::Utf8(_) => Some("a text frame that is not UTF-8".to_string()),
+            // Frames that break the protocol (a reset or a close is not one).
+            tungstenite::Error::Protocol(
+                p @ (P::NonZeroReservedBits
+                | P::MaskedFrameFromServer
+                | P::FragmentedControlFrame
+                | P::ControlFrameTooBig
+                | P::UnknownControlFrameType(_)
+                | P::UnknownDataFrameType(_)
+                | P::UnexpectedContinueFrame
+                | P::ExpectedFragment(_)
+                | P::InvalidOpcode(_)
+                | P::InvalidCloseSequence),
+            ) => Some(format!("protocol violation: {p}")),
+            _ => None,
+        };
+        match bad {
+            Some(what) => {
+                let why = format!(
+                    "bad frame: {what}; the connection cannot be read past it: reconnecting"
+                );
+                self.sup.shared.bad_frames.fetch_add(1, Ordering::Relaxed);
+                self.lost(why)
+            }
+            None => self.lost(format!("connection error: {e}")),
+        }
+    }
+
+    async fn on_notification(
+        &mut self,
+        kind: Option<SubKind>,
+        result: &serde_json::value::RawValue,
+        probe: Option<(frame::HeadProbe, Instant)>,
+    ) -> Flow {
+        let shared = &self.sup.shared;
+        match kind {
+            Some(SubKind::NewPendingTransactions) => match frame::decode_pending(result) {
+                Ok(()) => self.pending += 1,
+                Err(e) => shared.bad_frame(e.to_string()),
+            },
+            Some(SubKind::NewHeads) => match frame::decode_head(result) {
+                Ok(b) => {
+                    if let Some((p, at)) = probe {
+                        p(self.sup.net, b.number.to(), at);
+                    }
+                    let n: u64 = b.number.to();
+                    self.sup.chain(ChainInput::Head(Box::new(b))).await?;
+                    return self.on_pushed_head(n).await;
+                }
+                Err(e) => shared.bad_frame(format!("newHeads: {e}")),
+            },
+            Some(SubKind::Logs) => {
+                match serde_json::from_str::<crate::rpc::types::WireLog>(result.get()) {
+                    Ok(log) => {
+                        if let Some((_, tx)) = &self.sup.logs {
+                            tx.send(LogInput::Log(Box::new(log)))
+                                .await
+                                .map_err(|_| AppGone)?;
+                        }
+                    }
+                    Err(e) => shared.bad_frame(format!("logs: {e}")),
+                }
+            }
+            // A subscription we dropped (the old one after a resubscribe).
+            None => {}
+        }
+        GO
+    }
+
+    async fn on_ping_due(&mut self) -> Flow {
+        // The ping went out at the previous tick, one interval ago (ticks are
+        // delayed, never bunched). Comparing its elapsed time with the interval
+        // instead lost to timer jitter by microseconds and let a dead connection
+        // live a whole extra interval (45 s, not 30 s).
+        if self.ping_out.is_some() {
+            return self.lost(format!(
+                "no pong within {}s: connection dead",
+                self.ping_every.as_secs()
+            ));
+        }
+        self.ping_seq += 1;
+        self.ping_out = Some((self.ping_seq, Instant::now()));
+        let payload = self.ping_seq.to_be_bytes().to_vec();
+        match self.ws.send(Message::Ping(payload.into())).await {
+            Ok(()) => GO,
+            Err(e) => self.lost(format!("ping failed: {e}")),
+        }
+    }
+
+    async fn on_window(&mut self) -> Flow {
+        if self.live_since.is_none() && self.started.elapsed() > HANDSHAKE_TIMEOUT {
+            return stop(End::failed(
+                "endpoint did not answer eth_chainId / eth_subscribe in time",
+            ));
+        }
+        if self.pending > 0 || self.pending_reported_nonzero {
+            let window_ms = self.window_start.elapsed().as_millis() as u64;
+            // Coalesced: a full channel carries the count to the next window rather
+            // than delaying heads behind pending counts.
+            match self.sup.updates.try_send(Update::Pending {
+                net: self.sup.net,
+                count: self.pending,
+                window_ms,
+            }) {
+                Ok(()) => {
+                    self.pending_reported_nonzero = self.pending > 0;
+                    self.pending = 0;
+                    self.window_start = Instant::now();
+                }
+                Err(TrySendError::Full(_)) => {
+                    self.sup
+                        .shared
+                        .pending_coalesced
+                        .fetch_add(1, Ordering::Relaxed);
+                }
+                Err(TrySendError::Closed(_)) => return Err(AppGone),
+            }
+        }
+        self.watch_heads().await
+    }
+
+    async fn on_primary_probe(&mut self) -> Flow {
+        if self.sup.primary_healthy().await {
+            let _ = self.ws.close(None).await;
+            return stop(End {
+                to_primary: true,
+                immediate: true,
+                ..End::lost(
+                    "primary endpoint healthy again; switching back",
+                    self.live_for(),
+                )
+            });
+        }
+        GO
+    }
+}

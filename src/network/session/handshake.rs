@@ -1,0 +1,204 @@
+//! The handshake of a connection: its chain id checked, then its subscriptions;
+//! live once every one is answered.
+
+use std::ops::ControlFlow;
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use serde_json::json;
+use serde_json::value::RawValue;
+
+use super::conn::{Conn, Purpose};
+use super::stall::Heads;
+use super::{AppGone, End, Flow, GO, Poller, stop};
+use crate::event::{ConnState, HeadSource, SubKind, SubStatus, Update};
+use crate::network::ChainInput;
+use crate::rpc::http::rate_limit_hint;
+use crate::rpc::types::RpcErrorObj;
+use crate::text::sanitize;
+
+impl Conn<'_> {
+    pub(super) async fn on_response(
+        &mut self,
+        purpose: Purpose,
+        result: Result<&RawValue, RpcErrorObj>,
+    ) -> Flow {
+        match purpose {
+            Purpose::ChainId => self.on_chain_id(result).await,
+            Purpose::Subscribe(kind) => self.on_subscribed(kind, result).await,
+            Purpose::Resubscribe => {
+                match result.map(|r| serde_json::from_str::<String>(r.get())) {
+                    Ok(Ok(id)) => {
+                        self.subs.retain(|_, k| *k != SubKind::NewHeads);
+                        self.subs.insert(id, SubKind::NewHeads);
+                    }
+                    _ => self.sup.shared.error("re-subscribing newHeads failed"),
+                }
+                GO
+            }
+            Purpose::Unsubscribe => GO,
+        }
+    }
+
+    async fn on_chain_id(&mut self, result: Result<&RawValue, RpcErrorObj>) -> Flow {
+        if let Err(e) = &result
+            && let Some(hint) = rate_limit_hint(e)
+        {
+            let _ = self.ws.close(None).await;
+            return stop(End {
+                wait_at_least: hint,
+                ..End::failed(format!(
+                    "rate limited: eth_chainId: {} {}",
+                    e.code, e.message
+                ))
+            });
+        }
+        let got = result
+            .map_err(|e| format!("eth_chainId failed: {} {}", e.code, e.message))
+            .and_then(|r| {
+                serde_json::from_str::<alloy_primitives::U64>(r.get())
+                    .map_err(|e| format!("eth_chainId: {e}"))
+            });
+        let chain_id: u64 = match got {
+            Ok(c) => c.to(),
+            Err(e) => return stop(End::failed(e)),
+        };
+        if let Some(expected) = self.sup.cfg.chain_id
+            && expected != chain_id
+        {
+            let _ = self.ws.close(None).await;
+            return stop(End {
+                refused: true,
+                ..End::failed(format!(
+                    "chain id mismatch: expected {expected}, endpoint is on {chain_id}; refusing its data"
+                ))
+            });
+        }
+        self.sup
+            .emit(Update::ChainId {
+                net: self.sup.net,
+                chain_id,
+            })
+            .await?;
+        for kind in [SubKind::NewHeads, SubKind::NewPendingTransactions] {
+            if let ControlFlow::Break(end) = self
+                .request(
+                    Purpose::Subscribe(kind),
+                    "eth_subscribe",
+                    json!([kind.wire_name()]),
+                )
+                .await?
+            {
+                return stop(end);
+            }
+            self.awaiting_subs += 1;
+        }
+        if let Some((filter, _)) = &self.sup.logs {
+            let params = json!(["logs", filter]);
+            if let ControlFlow::Break(end) = self
+                .request(Purpose::Subscribe(SubKind::Logs), "eth_subscribe", params)
+                .await?
+            {
+                return stop(end);
+            }
+            self.awaiting_subs += 1;
+        }
+        GO
+    }
+
+    async fn on_subscribed(
+        &mut self,
+        kind: SubKind,
+        result: Result<&RawValue, RpcErrorObj>,
+    ) -> Flow {
+        // A rate limit is not "unsupported": back off (at least the hint) and
+        // subscribe again on the next connection.
+        if let Err(e) = &result
+            && let Some(hint) = rate_limit_hint(e)
+        {
+            let _ = self.ws.close(None).await;
+            return stop(End {
+                wait_at_least: hint,
+                ..End::lost(
+                    format!("rate limited while subscribing: {} {}", e.code, e.message),
+                    self.live_for(),
+                )
+            });
+        }
+        let status = match result.map(|r| serde_json::from_str::<String>(r.get())) {
+            Ok(Ok(id)) => {
+                self.subs.insert(id, kind);
+                SubStatus::Active
+            }
+            Ok(Err(e)) => SubStatus::Unsupported(format!("bad subscription id: {e}")),
+            Err(e) => SubStatus::Unsupported(
+                sanitize(&self.sup.redactor.text(&format!("{} {}", e.code, e.message)))
+                    .into_owned(),
+            ),
+        };
+        let active = status == SubStatus::Active;
+        if kind == SubKind::NewHeads {
+            self.heads = if active {
+                Heads::Pushed
+            } else {
+                Heads::Polling {
+                    poller: Poller::new(),
+                    resubscribe_at: None,
+                    retries: 0,
+                }
+            };
+        }
+        if kind == SubKind::Logs {
+            self.sup.watched.logs_live.store(active, Ordering::Relaxed);
+        }
+        self.sup
+            .emit(Update::Subscription {
+                net: self.sup.net,
+                kind,
+                status,
+            })
+            .await?;
+        self.awaiting_subs = self.awaiting_subs.saturating_sub(1);
+        if self.awaiting_subs == 0 && self.live_since.is_none() {
+            self.went_live().await?;
+        }
+        GO
+    }
+
+    /// Every subscription answered: the connection is up.
+    async fn went_live(&mut self) -> Result<(), AppGone> {
+        let now = Instant::now();
+        self.live_since = Some(now);
+        self.sup.watchdog.session_started(now);
+        let state = match &self.heads {
+            Heads::Polling { .. } => ConnState::Polling {
+                endpoint: self.sup.http_endpoint(),
+                reason: "newHeads refused by the endpoint: polling HTTP".into(),
+                retry_at: None,
+            },
+            _ => ConnState::Live {
+                endpoint: self.endpoint.clone(),
+            },
+        };
+        self.sup.set_state(state).await?;
+        if self.sup.ever_live {
+            self.sup.reconnects += 1;
+            self.sup
+                .emit(Update::Reconnected {
+                    net: self.sup.net,
+                    count: self.sup.reconnects,
+                })
+                .await?;
+        }
+        self.sup.ever_live = true;
+        self.sup.failures = 0;
+        // Fill what was missed while we were away (and show the current head at
+        // once on first connect).
+        self.sup
+            .chain(ChainInput::CatchUp {
+                source: HeadSource::Backfill,
+                connected: true,
+            })
+            .await
+    }
+}

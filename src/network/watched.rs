@@ -1,0 +1,87 @@
+//! The network's watched addresses (changed at runtime), its tokens' metadata (read
+//! once), and whether the `logs` subscription is live: shared by the session, the
+//! refresh task, the chain task and the log task.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::sync::atomic::AtomicBool;
+
+use alloy_primitives::Address;
+use tokio::sync::Notify;
+
+use crate::event::TokenMeta;
+
+/// The network's watched addresses (changed at runtime) and token metadata (read
+/// once), shared by the supervisor, the watch task and the log task.
+#[derive(Debug, Default)]
+pub(crate) struct Watched {
+    addresses: RwLock<Vec<(Address, String)>>,
+    tokens: RwLock<HashMap<Address, TokenMeta>>,
+    /// Woken when the address list changes, so new addresses are read at once.
+    pub changed: Notify,
+    /// Set once token metadata has been read, so logs are not rendered before
+    /// their amounts can be formatted with the token's decimals.
+    pub meta_ready: AtomicBool,
+    pub meta_notify: Notify,
+    /// The `logs` subscription is active on the current connection; while it is not,
+    /// the logs of each new head are fetched with `eth_getLogs`.
+    pub logs_live: AtomicBool,
+}
+
+impl Watched {
+    pub fn new(addresses: Vec<(Address, String)>) -> Self {
+        Self {
+            addresses: RwLock::new(addresses),
+            ..Self::default()
+        }
+    }
+
+    pub fn addresses(&self) -> Vec<(Address, String)> {
+        match self.addresses.read() {
+            Ok(a) => a.clone(),
+            Err(p) => p.into_inner().clone(),
+        }
+    }
+
+    pub fn contains(&self, address: Address) -> bool {
+        match self.addresses.read() {
+            Ok(a) => a.iter().any(|(x, _)| *x == address),
+            Err(p) => p.into_inner().iter().any(|(x, _)| *x == address),
+        }
+    }
+
+    pub fn add(&self, address: Address, label: String) {
+        let mut list = match self.addresses.write() {
+            Ok(a) => a,
+            Err(p) => p.into_inner(),
+        };
+        match list.iter_mut().find(|(a, _)| *a == address) {
+            Some(entry) => entry.1 = label,
+            None => list.push((address, label)),
+        }
+        drop(list);
+        self.changed.notify_one();
+    }
+
+    pub fn remove(&self, address: Address) {
+        match self.addresses.write() {
+            Ok(mut a) => a.retain(|(x, _)| *x != address),
+            Err(p) => p.into_inner().retain(|(x, _)| *x != address),
+        }
+        self.changed.notify_one();
+    }
+
+    pub fn token(&self, address: Address) -> Option<TokenMeta> {
+        match self.tokens.read() {
+            Ok(t) => t.get(&address).cloned(),
+            Err(p) => p.into_inner().get(&address).cloned(),
+        }
+    }
+
+    pub fn set_token(&self, meta: TokenMeta) {
+        match self.tokens.write() {
+            Ok(mut t) => t.insert(meta.address, meta),
+            Err(p) => p.into_inner().insert(meta.address, meta),
+        };
+    }
+}

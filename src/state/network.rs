@@ -1,0 +1,266 @@
+//! Everything the UI shows about one network, and how its facts fold in.
+
+use std::time::{Duration, Instant};
+
+use alloy_primitives::Address;
+
+use super::{ContractRow, EVENTS_KEPT, HEADS_KEPT, HeadRow, Ring, ViewRow, WatchRow};
+use crate::event::{
+    ConnState, ConnStats, EventLog, HttpHealth, Reorg, SubKind, SubStatus, TokenMeta, Update,
+};
+
+/// Everything the UI shows about one network.
+#[derive(Debug, Clone)]
+pub struct NetworkState {
+    pub name: String,
+    /// The redacted WebSocket (or HTTP) endpoint shown in the health pane.
+    pub endpoint: String,
+    pub expected_chain_id: Option<u64>,
+    /// The heartbeat interval: a round-trip older than two of them is stale.
+    pub ping_every: Duration,
+    pub chain_id: Option<u64>,
+    pub conn: ConnState,
+    /// Since when the connection has been live (for uptime).
+    pub live_since: Option<Instant>,
+    pub reconnects: u64,
+    pub stats: ConnStats,
+    /// Messages per second derived from the last two stats samples.
+    pub msgs_per_sec: f64,
+    /// When the last stats sample arrived (its rates are as old as that).
+    pub stats_sampled_at: Option<Instant>,
+    /// The endpoint's HTTP side.
+    pub http: HttpHealth,
+    /// When the last head was shown (whatever its source).
+    pub last_head_at: Option<Instant>,
+    /// `r` was pressed at this time and no connection state has come since.
+    pub reconnect_requested: Option<Instant>,
+    /// Heads taken back because the node does not have them.
+    pub retracted: u64,
+    /// Times the node turned out to be on a new chain.
+    pub chain_resets: u64,
+    pub heads: Ring<HeadRow>,
+    pub subs_heads: Option<SubStatus>,
+    pub subs_pending: Option<SubStatus>,
+    /// Pending transactions per second in the last window, and when it arrived.
+    pub pending_rate: f64,
+    pub pending_at: Option<Instant>,
+    pub pending_total: u64,
+    pub reorgs: u64,
+    pub deepest_reorg: u64,
+    pub last_reorg: Option<Reorg>,
+    /// Numbers whose heads a reorg orphaned: the heads that arrive for them are
+    /// its replacements.
+    pub(super) reorg_replacing: Vec<u64>,
+    pub watches: Vec<WatchRow>,
+    /// The network's tokens (from the config); symbol/name/decimals filled in once read.
+    pub tokens: Vec<TokenMeta>,
+    pub contracts: Vec<ContractRow>,
+    /// Recent logs of watched contracts and tokens, oldest first.
+    pub events: Ring<EventLog>,
+    pub subs_logs: Option<SubStatus>,
+}
+
+impl NetworkState {
+    pub fn new(name: impl Into<String>, endpoint: impl Into<String>) -> Self {
+        let endpoint = endpoint.into();
+        Self {
+            name: name.into(),
+            conn: ConnState::Connecting {
+                endpoint: endpoint.clone(),
+            },
+            endpoint,
+            expected_chain_id: None,
+            ping_every: Duration::from_secs(crate::config::DEFAULT_PING_INTERVAL_SECS),
+            chain_id: None,
+            live_since: None,
+            reconnects: 0,
+            stats: ConnStats::default(),
+            msgs_per_sec: 0.0,
+            stats_sampled_at: None,
+            http: HttpHealth::Ok,
+            last_head_at: None,
+            reconnect_requested: None,
+            retracted: 0,
+            chain_resets: 0,
+            heads: Ring::new(HEADS_KEPT),
+            subs_heads: None,
+            subs_pending: None,
+            pending_rate: 0.0,
+            pending_at: None,
+            pending_total: 0,
+            reorgs: 0,
+            deepest_reorg: 0,
+            last_reorg: None,
+            reorg_replacing: Vec::new(),
+            watches: Vec::new(),
+            tokens: Vec::new(),
+            contracts: Vec::new(),
+            events: Ring::new(EVENTS_KEPT),
+            subs_logs: None,
+        }
+    }
+
+    /// Token and contract rows from the network's config (metadata and values come
+    /// later as updates).
+    pub fn add_config(&mut self, cfg: &crate::config::NetworkConfig) {
+        self.ping_every = Duration::from_secs(cfg.ping_interval_secs.max(1));
+        for t in &cfg.tokens {
+            if self.token(*t).is_none() {
+                self.tokens.push(TokenMeta {
+                    address: *t,
+                    symbol: None,
+                    name: None,
+                    decimals: None,
+                });
+            }
+        }
+        for c in &cfg.contracts {
+            self.contracts.push(ContractRow {
+                address: c.address,
+                label: c.label.clone(),
+                views: c
+                    .views
+                    .iter()
+                    .map(|v| ViewRow::new(v.call.clone()))
+                    .collect(),
+            });
+        }
+    }
+
+    /// Metadata of a token of this network, if it is one.
+    pub fn token(&self, address: Address) -> Option<&TokenMeta> {
+        self.tokens.iter().find(|t| t.address == address)
+    }
+
+    /// The label of a watched address, if it is one.
+    pub fn watch_label(&self, address: Address) -> Option<&str> {
+        self.watches
+            .iter()
+            .find(|w| w.address == address)
+            .map(|w| w.label.as_str())
+    }
+
+    /// The label of a watched address or contract, if it is one.
+    pub fn label_of(&self, address: Address) -> Option<&str> {
+        self.watch_label(address).or_else(|| {
+            self.contracts
+                .iter()
+                .find(|c| c.address == address)
+                .map(|c| c.label.as_str())
+        })
+    }
+
+    /// Fold one backend fact about this network in. Returns whether anything visible
+    /// changed. `now` is when the update was received.
+    pub(super) fn apply(&mut self, update: Update, now: Instant) -> bool {
+        match update {
+            Update::Connection { state, .. } => self.apply_connection(state, now),
+            Update::Http { health, .. } => self.http = health,
+            Update::HeadRetracted { number, hash, .. } => {
+                self.retracted += 1;
+                self.orphan(&[(number, hash)]);
+            }
+            Update::ChainReset { .. } => self.apply_chain_reset(),
+            Update::HeadTxCount {
+                number,
+                hash,
+                tx_count,
+                ..
+            } => {
+                let row = self.heads.iter_mut().rev();
+                let Some(row) = row
+                    .into_iter()
+                    .find(|r| r.head.number == number && r.head.hash == hash)
+                else {
+                    return false;
+                };
+                row.head.tx_count = Some(tx_count);
+            }
+            Update::ChainId { chain_id, .. } => self.chain_id = Some(chain_id),
+            Update::Subscription { kind, status, .. } => match kind {
+                SubKind::NewHeads => self.subs_heads = Some(status),
+                SubKind::NewPendingTransactions => self.subs_pending = Some(status),
+                SubKind::Logs => self.subs_logs = Some(status),
+            },
+            Update::Head { head, .. } => {
+                self.last_head_at = Some(now);
+                self.apply_head(head);
+            }
+            Update::Reorg { reorg, .. } => self.apply_reorg(reorg),
+            Update::Balance {
+                address,
+                wei,
+                block,
+                ..
+            } => return self.apply_balance(address, wei, block),
+            Update::Pending {
+                count, window_ms, ..
+            } => {
+                self.pending_total += count;
+                self.pending_rate = count as f64 * 1000.0 / window_ms.max(1) as f64;
+                self.pending_at = Some(now);
+            }
+            Update::Stats { stats, .. } => self.apply_stats(stats, now),
+            Update::Reconnected { count, .. } => self.reconnects = count,
+            Update::Token { meta, .. } => {
+                match self.tokens.iter_mut().find(|t| t.address == meta.address) {
+                    Some(t) => *t = meta,
+                    None => self.tokens.push(meta),
+                }
+            }
+            Update::TokenBalance {
+                holder,
+                token,
+                amount,
+                block,
+                ..
+            } => return self.apply_token_balance(holder, token, amount, block),
+            Update::Nonce { address, nonce, .. } => return self.apply_nonce(address, nonce),
+            Update::Activity {
+                address,
+                block,
+                block_hash,
+                tx,
+                ..
+            } => return self.apply_activity(address, block, block_hash, tx),
+            Update::Log { log, .. } => self.apply_log(*log),
+            Update::View {
+                contract,
+                index,
+                block,
+                value,
+                ..
+            } => return self.apply_view(contract, index, block, value),
+        }
+        true
+    }
+
+    fn apply_connection(&mut self, state: ConnState, now: Instant) {
+        match (&self.conn, &state) {
+            (ConnState::Live { .. }, ConnState::Live { .. }) => {}
+            (_, ConnState::Live { .. }) => self.live_since = Some(now),
+            (_, ConnState::Polling { .. }) => {}
+            _ => self.live_since = None,
+        }
+        match &state {
+            ConnState::Connecting { endpoint }
+            | ConnState::Live { endpoint }
+            | ConnState::Polling { endpoint, .. } => self.endpoint.clone_from(endpoint),
+            _ => {}
+        }
+        self.reconnect_requested = None;
+        self.conn = state;
+    }
+
+    /// Counters; the message rate comes from two samples.
+    fn apply_stats(&mut self, stats: ConnStats, now: Instant) {
+        if let Some(at) = self.stats_sampled_at {
+            let dt = now.duration_since(at).as_secs_f64();
+            if dt > 0.05 {
+                self.msgs_per_sec = stats.messages.saturating_sub(self.stats.messages) as f64 / dt;
+            }
+        }
+        self.stats_sampled_at = Some(now);
+        self.stats = stats;
+    }
+}

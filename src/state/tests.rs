@@ -1,0 +1,644 @@
+//! Unit tests of the state: every fold and action.
+
+use super::*;
+use crate::event::{
+    ConnState, EventLog, Head, HeadSource, Reorg, SubKind, SubStatus, TokenMeta, ViewValue,
+};
+use alloy_primitives::{Address, B256, U256};
+
+impl AppState {
+    fn apply_now(&mut self, update: Update) -> bool {
+        self.apply(update, Instant::now())
+    }
+}
+
+fn head(n: u64, fork: u8) -> Head {
+    let h = |n: u64, f: u8| {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&n.to_be_bytes());
+        b[31] = f;
+        B256::from(b)
+    };
+    Head {
+        number: n,
+        hash: h(n, fork),
+        parent_hash: h(n.saturating_sub(1), 0),
+        timestamp: 1_000 + n * 12,
+        gas_used: 15_000_000,
+        gas_limit: 30_000_000,
+        base_fee: Some(U256::from(7_000_000_000u64)),
+        tx_count: Some(3),
+        source: HeadSource::Ws,
+    }
+}
+
+fn state() -> AppState {
+    let mut n = NetworkState::new("a", "ws://x");
+    n.watches.push(WatchRow::new("w", Address::repeat_byte(1)));
+    AppState::new(vec![n, NetworkState::new("b", "ws://y")])
+}
+
+#[test]
+fn heads_fold_in_order_with_derived_figures() {
+    let mut s = state();
+    for n in 1..=5 {
+        assert!(s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0)
+        }));
+    }
+    let net = &s.networks[0];
+    assert_eq!(net.latest().map(|h| h.number), Some(5));
+    assert_eq!(net.avg_block_time(), Some(12.0));
+    assert_eq!(net.gas_used_pct(), Some(50.0));
+    assert_eq!(net.gas_history(3), vec![50, 50, 50]);
+    assert!(s.networks[1].heads.is_empty());
+    // An update for an unknown network changes nothing.
+    assert!(!s.apply_now(Update::Head {
+        net: 9,
+        head: head(6, 0)
+    }));
+}
+
+#[test]
+fn reorg_replaces_orphans_and_marks_replacements() {
+    let mut s = state();
+    for n in 1..=10 {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    let new_tip = head(10, 1);
+    s.apply_now(Update::Reorg {
+        net: 0,
+        reorg: Reorg {
+            depth: 2,
+            from_number: 9,
+            old_hash: head(10, 0).hash,
+            new_hash: new_tip.hash,
+            orphaned: vec![(9, head(9, 0).hash), (10, head(10, 0).hash)],
+            deeper_than_tracked: false,
+        },
+    });
+    assert_eq!(s.networks[0].latest().map(|h| h.number), Some(8));
+    s.apply_now(Update::Head {
+        net: 0,
+        head: head(9, 1),
+    });
+    s.apply_now(Update::Head {
+        net: 0,
+        head: new_tip,
+    });
+    s.apply_now(Update::Head {
+        net: 0,
+        head: head(11, 0),
+    });
+    let net = &s.networks[0];
+    assert_eq!((net.reorgs, net.deepest_reorg), (1, 2));
+    let marks: Vec<(u64, bool)> = net
+        .heads
+        .iter()
+        .rev()
+        .take(4)
+        .map(|r| (r.head.number, r.reorged))
+        .collect();
+    assert_eq!(marks, vec![(11, false), (10, true), (9, true), (8, false)]);
+}
+
+#[test]
+fn orphaned_blocks_take_their_logs_and_activity_with_them() {
+    let mut s = state();
+    for n in 1..=6 {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    let orphan = head(5, 0);
+    let mut l = log(0, false);
+    l.block = Some(5);
+    l.block_hash = Some(orphan.hash);
+    s.apply_now(Update::Log {
+        net: 0,
+        log: Box::new(l),
+    });
+    s.apply_now(Update::Activity {
+        net: 0,
+        address: Address::repeat_byte(1),
+        block: Some(5),
+        block_hash: Some(orphan.hash),
+        tx: B256::repeat_byte(3),
+    });
+    assert!(s.networks[0].watches[0].last_activity.is_some());
+    s.apply_now(Update::Reorg {
+        net: 0,
+        reorg: Reorg {
+            depth: 2,
+            from_number: 5,
+            old_hash: head(6, 0).hash,
+            new_hash: head(5, 1).hash,
+            orphaned: vec![(5, orphan.hash), (6, head(6, 0).hash)],
+            deeper_than_tracked: false,
+        },
+    });
+    let net = &s.networks[0];
+    assert!(net.events.iter().all(|e| e.removed), "the feed strikes it");
+    assert!(net.watches[0].last_activity.is_none(), "activity cleared");
+    assert_eq!(net.latest().map(|h| h.number), Some(4));
+}
+
+#[test]
+fn backfilled_heads_go_in_order_and_retracted_ones_leave() {
+    let mut s = state();
+    for n in [1, 2, 6] {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    for n in 3..=5 {
+        let mut h = head(n, 0);
+        h.source = HeadSource::Backfill;
+        s.apply_now(Update::Head { net: 0, head: h });
+    }
+    let numbers = |s: &AppState| {
+        s.networks[0]
+            .heads
+            .iter()
+            .map(|r| r.head.number)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(numbers(&s), vec![1, 2, 3, 4, 5, 6]);
+    let fake = head(7, 9);
+    s.apply_now(Update::Head {
+        net: 0,
+        head: fake.clone(),
+    });
+    s.apply_now(Update::HeadRetracted {
+        net: 0,
+        number: 7,
+        hash: fake.hash,
+    });
+    assert_eq!(numbers(&s), vec![1, 2, 3, 4, 5, 6]);
+    assert_eq!(s.networks[0].retracted, 1);
+    let mut geth = head(7, 0);
+    geth.tx_count = None;
+    s.apply_now(Update::Head {
+        net: 0,
+        head: geth.clone(),
+    });
+    assert!(s.apply_now(Update::HeadTxCount {
+        net: 0,
+        number: 7,
+        hash: geth.hash,
+        tx_count: 12
+    }));
+    assert_eq!(s.networks[0].latest().and_then(|h| h.tx_count), Some(12));
+    s.apply_now(Update::ChainReset {
+        net: 0,
+        genesis: B256::repeat_byte(1),
+        previous: B256::repeat_byte(2),
+    });
+    assert!(s.networks[0].heads.is_empty());
+    assert_eq!(s.networks[0].chain_resets, 1);
+}
+
+#[test]
+fn balances_track_start_and_change() {
+    let mut s = state();
+    let a = Address::repeat_byte(1);
+    let b = |wei: u64, block| Update::Balance {
+        net: 0,
+        address: a,
+        wei: U256::from(wei),
+        block,
+    };
+    assert!(s.apply_now(b(100, 1)));
+    assert!(
+        !s.apply_now(b(100, 2)),
+        "same balance is not a visible change"
+    );
+    assert!(s.apply_now(b(40, 3)));
+    let w = &s.networks[0].watches[0];
+    assert_eq!(w.change(), Some((true, U256::from(60))));
+    assert_eq!(w.last_change_block, Some(3));
+    assert!(!s.apply_now(Update::Balance {
+        net: 0,
+        address: Address::ZERO,
+        wei: U256::from(1),
+        block: 3
+    }));
+}
+
+#[test]
+fn connection_states_track_uptime_and_reconnects() {
+    let mut s = state();
+    s.apply_now(Update::Connection {
+        net: 0,
+        state: ConnState::Live {
+            endpoint: "ws://z".into(),
+        },
+    });
+    assert!(s.networks[0].live_since.is_some());
+    assert_eq!(s.networks[0].endpoint, "ws://z");
+    let until = Instant::now() + Duration::from_secs(3);
+    s.apply_now(Update::Connection {
+        net: 0,
+        state: ConnState::BackingOff {
+            until,
+            attempt: 2,
+            reason: "closed".into(),
+        },
+    });
+    assert!(s.networks[0].live_since.is_none());
+    assert_eq!(s.networks[0].conn.name(), "reconnecting");
+    s.apply_now(Update::Reconnected { net: 0, count: 1 });
+    assert_eq!(s.networks[0].reconnects, 1);
+    s.apply_now(Update::Subscription {
+        net: 0,
+        kind: SubKind::NewPendingTransactions,
+        status: SubStatus::Unsupported("-32602 nope".into()),
+    });
+    assert!(matches!(
+        s.networks[0].subs_pending,
+        Some(SubStatus::Unsupported(_))
+    ));
+    s.apply_now(Update::Pending {
+        net: 0,
+        count: 50,
+        window_ms: 500,
+    });
+    assert_eq!(s.networks[0].pending_rate, 100.0);
+    s.apply_now(Update::ChainId {
+        net: 0,
+        chain_id: 5,
+    });
+    assert_eq!(s.networks[0].chain_id, Some(5));
+}
+
+#[test]
+fn actions_move_focus_select_and_request_reconnects() {
+    let mut s = state();
+    assert_eq!(s.on_action(Action::Right), None);
+    assert_eq!(s.selected, 1);
+    s.on_action(Action::Right);
+    assert_eq!(s.selected, 0, "wraps around");
+    s.on_action(Action::SelectNetwork(1));
+    assert_eq!(s.selected, 1);
+    s.on_action(Action::SelectNetwork(7));
+    assert_eq!(s.selected, 1, "out of range is ignored");
+    assert_eq!(
+        s.on_action(Action::Reconnect),
+        Some((1, Command::Reconnect))
+    );
+    s.on_action(Action::FocusNext);
+    assert_eq!(s.focus, Focus::Heads);
+    s.on_action(Action::FocusPrev);
+    s.on_action(Action::FocusPrev);
+    assert_eq!(s.focus, Focus::Contracts);
+    assert_eq!(
+        s.side_tab,
+        Focus::Contracts,
+        "the shared place follows focus"
+    );
+    s.on_action(Action::FocusPrev);
+    assert_eq!(s.focus, Focus::Events);
+    s.on_action(Action::FocusPrev);
+    s.on_action(Action::FocusPrev);
+    assert_eq!(s.focus, Focus::Heads);
+    assert_eq!(s.side_tab, Focus::Watches, "heads keep the last side pane");
+    s.on_action(Action::ToggleHelp);
+    assert!(s.show_help);
+    s.on_action(Action::Escape);
+    assert!(!s.show_help);
+    s.on_action(Action::Quit);
+    assert!(s.should_quit);
+}
+
+fn token_addr() -> Address {
+    Address::repeat_byte(0xee)
+}
+
+fn log(index: u64, removed: bool) -> EventLog {
+    EventLog {
+        address: token_addr(),
+        source: Some("TT".into()),
+        event: Some("Transfer".into()),
+        args: Vec::new(),
+        topics: Vec::new(),
+        data: Default::default(),
+        block: Some(5),
+        block_hash: Some(B256::repeat_byte(5)),
+        tx: Some(B256::repeat_byte(9)),
+        log_index: Some(index),
+        removed,
+    }
+}
+
+#[test]
+fn balance_change_in_the_last_block() {
+    let mut s = state();
+    let a = Address::repeat_byte(1);
+    for (wei, block) in [(100u64, 1), (130, 2), (130, 3)] {
+        s.apply_now(Update::Balance {
+            net: 0,
+            address: a,
+            wei: U256::from(wei),
+            block,
+        });
+    }
+    let w = &s.networks[0].watches[0];
+    assert_eq!(w.change_in_block(2), Some((false, U256::from(30))));
+    assert_eq!(w.change_in_block(3), None, "no change in block 3");
+}
+
+#[test]
+fn token_metadata_and_balances_fold_into_rows() {
+    let mut s = state();
+    let a = Address::repeat_byte(1);
+    let meta = TokenMeta {
+        address: token_addr(),
+        symbol: Some("\\x1b[31mEVIL".into()),
+        name: None,
+        decimals: Some(6),
+    };
+    assert!(s.apply_now(Update::Token {
+        net: 0,
+        meta: meta.clone()
+    }));
+    assert_eq!(s.networks[0].token(token_addr()), Some(&meta));
+    let tb = |amount: u64, block| Update::TokenBalance {
+        net: 0,
+        holder: a,
+        token: token_addr(),
+        amount: U256::from(amount),
+        block,
+    };
+    assert!(s.apply_now(tb(5, 1)));
+    assert!(
+        !s.apply_now(tb(5, 2)),
+        "same amount is not a visible change"
+    );
+    assert!(s.apply_now(tb(7, 3)));
+    let row = s.networks[0].watches[0].token(token_addr()).expect("row");
+    assert_eq!(
+        (row.amount, row.initial, row.block, row.last_change_block),
+        (U256::from(7), U256::from(5), 3, Some(3))
+    );
+    assert_eq!(crate::fmt::token_amount(row.amount, 6), "0.000007");
+    assert_eq!(crate::fmt::token_amount(U256::from(1_500_000u64), 6), "1.5");
+    assert_eq!(crate::fmt::token_amount(U256::from(2_000_000u64), 6), "2");
+    assert_eq!(crate::fmt::token_amount(U256::from(42u64), 0), "42");
+    assert_eq!(
+        crate::fmt::token_amount(U256::from(49_875_930_521_091_811_414_392u128), 18),
+        "49,875.930521"
+    );
+    assert_eq!(
+        crate::fmt::token_amount(U256::from(1_234_567_000u64), 0),
+        "1,234,567,000"
+    );
+}
+
+#[test]
+fn hostile_token_symbol_stays_escaped_in_state() {
+    // The backend escapes chain text (see network::watch::token_text); the state
+    // keeps it as it came, so nothing interpretable reaches drawing.
+    let mut s = state();
+    let symbol = crate::text::sanitize("\u{1b}[31mEVIL\u{1b}]0;owned\u{7}").into_owned();
+    s.apply_now(Update::Token {
+        net: 0,
+        meta: TokenMeta {
+            address: token_addr(),
+            symbol: Some(symbol),
+            name: None,
+            decimals: None,
+        },
+    });
+    let shown = s.networks[0]
+        .token(token_addr())
+        .and_then(|t| t.symbol.clone())
+        .expect("symbol");
+    assert!(!shown.chars().any(char::is_control), "{shown:?}");
+    assert_eq!(shown, "\\x1b[31mEVIL\\x1b]0;owned\\x07");
+}
+
+#[test]
+fn nonce_and_activity() {
+    let mut s = state();
+    let a = Address::repeat_byte(1);
+    assert!(s.apply_now(Update::Nonce {
+        net: 0,
+        address: a,
+        nonce: 3,
+        block: 1
+    }));
+    assert!(!s.apply_now(Update::Nonce {
+        net: 0,
+        address: a,
+        nonce: 3,
+        block: 2
+    }));
+    assert_eq!(s.networks[0].watches[0].nonce, Some(3));
+    let act = |block, tx: u8| Update::Activity {
+        net: 0,
+        address: a,
+        block,
+        tx: B256::repeat_byte(tx),
+        block_hash: None,
+    };
+    assert!(s.apply_now(act(Some(10), 1)));
+    assert!(
+        !s.apply_now(act(Some(9), 2)),
+        "older blocks never replace newer"
+    );
+    assert!(s.apply_now(act(Some(11), 3)));
+    let last = s.networks[0].watches[0]
+        .last_activity
+        .clone()
+        .expect("activity");
+    assert_eq!((last.block, last.tx), (Some(11), B256::repeat_byte(3)));
+}
+
+#[test]
+fn event_and_contract_cursors_stay_in_bounds_and_reset_on_select() {
+    let mut s = state();
+    for i in 0..3 {
+        s.apply_now(Update::Log {
+            net: 0,
+            log: Box::new(log(i, false)),
+        });
+    }
+    s.networks[0].contracts.push(ContractRow {
+        address: token_addr(),
+        label: "pool".into(),
+        views: vec![ViewRow::new("f()(uint256)"), ViewRow::new("g()(uint256)")],
+    });
+    assert_eq!(s.networks[0].contract_lines(), 3);
+    let events: fn(&AppState) -> usize = |s| s.cursors.events.get(usize::MAX);
+    let contracts: fn(&AppState) -> usize = |s| s.cursors.contracts.get(usize::MAX);
+    for (focus, cursor) in [(Focus::Events, events), (Focus::Contracts, contracts)] {
+        s.focus = focus;
+        for _ in 0..5 {
+            s.on_action(Action::Down);
+        }
+        assert_eq!(cursor(&s), 2, "{focus:?} stops at the last row");
+        s.on_action(Action::Up);
+        assert_eq!(cursor(&s), 1);
+    }
+    s.on_action(Action::SelectNetwork(1));
+    assert_eq!((events(&s), contracts(&s)), (0, 0));
+}
+
+#[test]
+fn event_feed_is_bounded_and_retractions_mark_shown_logs() {
+    let mut s = state();
+    s.apply_now(Update::Log {
+        net: 0,
+        log: Box::new(log(0, false)),
+    });
+    s.apply_now(Update::Log {
+        net: 0,
+        log: Box::new(log(0, true)),
+    });
+    s.apply_now(Update::Log {
+        net: 0,
+        log: Box::new(log(1, true)),
+    });
+    let feed: Vec<(Option<u64>, bool)> = s.networks[0]
+        .events
+        .iter()
+        .map(|e| (e.log_index, e.removed))
+        .collect();
+    assert_eq!(
+        feed,
+        vec![(Some(0), true), (Some(1), true)],
+        "the shown log is marked reverted; an unseen retraction is listed as reverted"
+    );
+    for i in 0..(EVENTS_KEPT as u64 + 5) {
+        s.apply_now(Update::Log {
+            net: 0,
+            log: Box::new(log(i + 10, false)),
+        });
+    }
+    assert_eq!(s.networks[0].events.len(), EVENTS_KEPT);
+    s.apply_now(Update::Subscription {
+        net: 0,
+        kind: SubKind::Logs,
+        status: SubStatus::Unsupported("-32602 nope".into()),
+    });
+    assert!(matches!(
+        s.networks[0].subs_logs,
+        Some(SubStatus::Unsupported(_))
+    ));
+}
+
+#[test]
+fn views_track_last_change_and_errors_per_view() {
+    let mut cfg = crate::config::NetworkConfig::new("a", None, None);
+    cfg.tokens = vec![token_addr()];
+    let f = alloy_json_abi::Function::parse("f()(uint256)").expect("sig");
+    let view = |call: &str| crate::config::ViewConfig {
+        call: call.into(),
+        function: f.clone(),
+        calldata: Default::default(),
+        every: 1,
+    };
+    cfg.contracts = vec![crate::config::ContractConfig {
+        address: token_addr(),
+        label: "pool".into(),
+        events: Vec::new(),
+        views: vec![view("f()(uint256)"), view("g()(uint256)")],
+    }];
+    let mut s = state();
+    s.networks[0].add_config(&cfg);
+    assert_eq!(s.networks[0].tokens.len(), 1);
+    assert_eq!(s.networks[0].label_of(token_addr()), Some("pool"));
+    let v = |index, block, value: Result<u64, &str>| Update::View {
+        net: 0,
+        contract: token_addr(),
+        index,
+        block,
+        value: value
+            .map(|d| ViewValue::Uint {
+                value: U256::from(d),
+                decimals: None,
+            })
+            .map_err(str::to_string),
+    };
+    assert!(s.apply_now(v(0, 1, Ok(1))));
+    assert!(s.apply_now(v(1, 1, Err("execution reverted: no"))));
+    assert!(!s.apply_now(v(0, 2, Ok(1))), "same answer is no change");
+    assert!(s.apply_now(v(0, 3, Ok(2))));
+    assert!(!s.apply_now(v(7, 3, Ok(2))), "unknown view index");
+    let rows = &s.networks[0].contracts[0].views;
+    assert_eq!(rows[0].last_change_block, Some(3));
+    assert_eq!(rows[0].block, Some(3));
+    assert_eq!(
+        rows[0].previous.as_ref().and_then(|p| p.as_ref().ok()),
+        Some(&ViewValue::Uint {
+            value: U256::from(1u8),
+            decimals: None
+        })
+    );
+    assert!(matches!(&rows[1].value, Some(Err(e)) if e.contains("reverted")));
+}
+
+#[test]
+fn add_and_remove_watch_through_the_input() {
+    let mut s = state();
+    assert_eq!(s.on_action(Action::AddWatch), None);
+    assert!(s.input.is_some());
+    for c in "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266".chars() {
+        s.on_action(Action::InputChar(c));
+    }
+    assert_eq!(s.on_action(Action::InputSubmit), None, "to the label field");
+    for c in "dev".chars() {
+        s.on_action(Action::InputChar(c));
+    }
+    s.on_action(Action::InputChar('x'));
+    s.on_action(Action::InputBackspace);
+    let a: Address = "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
+        .parse()
+        .expect("addr");
+    assert_eq!(
+        s.on_action(Action::InputSubmit),
+        Some((
+            0,
+            Command::AddWatch {
+                address: a,
+                label: "dev".into()
+            }
+        ))
+    );
+    assert!(s.input.is_none());
+    assert!(
+        s.networks
+            .iter()
+            .all(|n| n.watches.iter().any(|w| w.address == a))
+    );
+
+    // Escape closes the input without adding anything.
+    s.on_action(Action::AddWatch);
+    s.on_action(Action::InputChar('0'));
+    assert_eq!(s.on_action(Action::Escape), None);
+    assert!(s.input.is_none());
+
+    // `d` on the watch list removes the selected address everywhere.
+    s.on_action(Action::SelectNetwork(1));
+    s.focus = Focus::Watches;
+    assert_eq!(
+        s.on_action(Action::RemoveWatch),
+        Some((1, Command::RemoveWatch { address: a }))
+    );
+    assert!(
+        s.networks
+            .iter()
+            .all(|n| n.watches.iter().all(|w| w.address != a))
+    );
+    assert_eq!(
+        s.on_action(Action::RemoveWatch),
+        None,
+        "nothing left to remove"
+    );
+}
