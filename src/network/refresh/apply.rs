@@ -1,49 +1,18 @@
 //! One refresh's answers turned into updates: only what changed goes out.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use alloy_primitives::{Address, B256, Bytes, U64, U256};
 
 use super::Refresher;
 use super::confirm::{Missing, Recheck};
+use super::last::Last;
 use super::plan::{MetaField, Slot};
-use crate::event::{NetIdx, TokenMeta, Update, ViewValue};
+use crate::event::{NetIdx, TokenMeta, Update};
 use crate::network::Shared;
 use crate::network::decode::{token_text, view_value, word};
 use crate::rpc::http::BatchResult;
 use crate::rpc::types::{WireBlock, WireTxs};
-
-/// Last values sent, so only changes go out.
-#[derive(Default)]
-pub(super) struct Last {
-    balances: HashMap<Address, U256>,
-    nonces: HashMap<Address, u64>,
-    tokens: HashMap<(Address, Address), U256>,
-    pub views: HashMap<(usize, usize), Result<ViewValue, String>>,
-    pub meta_asked: HashSet<Address>,
-    /// The block last scanned for activity.
-    pub scanned_block: Option<B256>,
-    /// Set once the endpoint refused a whole batch: the most entries per request.
-    pub batch_limit: Option<usize>,
-}
-
-impl Last {
-    /// Nothing read from the old chain is worth comparing with; what the endpoint
-    /// accepts stays known.
-    pub fn for_new_chain(&self) -> Self {
-        Self {
-            batch_limit: self.batch_limit,
-            ..Self::default()
-        }
-    }
-
-    pub fn forget(&mut self, keep: &[(Address, String)]) {
-        let kept = |a: &Address| keep.iter().any(|(k, _)| k == a);
-        self.balances.retain(|a, _| kept(a));
-        self.nonces.retain(|a, _| kept(a));
-        self.tokens.retain(|(h, _), _| kept(h));
-    }
-}
 
 /// What one refresh learnt, to be sent in order: metadata first (so amounts have
 /// their decimals), then the values; and what the chain task must hear.

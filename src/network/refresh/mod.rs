@@ -9,6 +9,7 @@
 
 mod apply;
 mod confirm;
+mod last;
 mod plan;
 mod split;
 
@@ -25,8 +26,9 @@ use super::{AppGone, Shared};
 use crate::config::ContractConfig;
 use crate::event::{NetIdx, Update};
 use crate::rpc::http::{BatchResult, HttpClient};
-use apply::{Applied, Last};
+use apply::Applied;
 use confirm::{Missing, RECHECK_AFTER, Verdict};
+use last::Last;
 use plan::{Plan, Slot};
 
 /// What the refresh task works with (fixed for the run).

@@ -6,8 +6,8 @@ use alloy_primitives::{Address, B256, Bytes, U64};
 use serde_json::{Value, json};
 
 use super::Refresher;
-use super::apply::Last;
 use super::confirm::Missing;
+use super::last::Last;
 use crate::network::feed::Unconfirmed;
 
 const SEL_BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];

@@ -15,10 +15,9 @@ use tokio::task::JoinHandle;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 
-use super::stall::{Heads, join_opt};
 use super::{
     AppGone, CONNECT_TIMEOUT, End, Flow, GO, HANDSHAKE_TIMEOUT, PENDING_WINDOW,
-    PRIMARY_PROBE_PINGS, Supervisor, recv_command, stop,
+    PRIMARY_PROBE_PINGS, Poller, Supervisor, recv_command, stop,
 };
 use crate::event::{Command, ConnState, SubKind, Update};
 use crate::network::ChainInput;
@@ -26,6 +25,44 @@ use crate::network::logs::LogInput;
 use crate::rpc::frame::{self, Incoming};
 use crate::rpc::types::RpcRequest;
 use crate::text::sanitize;
+
+/// Where heads come from on this connection.
+#[derive(Debug)]
+pub(super) enum Heads {
+    /// Waiting for the subscription's answer.
+    Pending,
+    /// Pushed by `newHeads`.
+    Pushed,
+    /// `newHeads` went quiet while the chain moved on: resubscribed, and polled over
+    /// HTTP until a pushed head arrives again.
+    Stalled { poller: Poller },
+    /// Polled over HTTP; `resubscribe_at` tries `newHeads` again (None: refused),
+    /// `retries` so far (every third is a reconnect instead).
+    Polling {
+        poller: Poller,
+        resubscribe_at: Option<Instant>,
+        retries: u32,
+    },
+}
+
+impl Heads {
+    pub(super) fn poller(&mut self) -> Option<&mut Poller> {
+        match self {
+            Heads::Stalled { poller } | Heads::Polling { poller, .. } => Some(poller),
+            Heads::Pending | Heads::Pushed => None,
+        }
+    }
+}
+
+/// A join handle as a future that never resolves when there is none.
+pub(super) async fn join_opt<T>(
+    h: &mut Option<JoinHandle<T>>,
+) -> Result<T, tokio::task::JoinError> {
+    match h.as_mut() {
+        Some(h) => h.await,
+        None => std::future::pending().await,
+    }
+}
 
 /// What an in-flight request is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

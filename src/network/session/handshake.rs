@@ -8,8 +8,8 @@ use std::time::Instant;
 use serde_json::json;
 use serde_json::value::RawValue;
 
+use super::conn::Heads;
 use super::conn::{Conn, Purpose};
-use super::stall::Heads;
 use super::{AppGone, End, Flow, GO, Poller, stop};
 use crate::event::{ConnState, HeadSource, SubKind, SubStatus, Update};
 use crate::network::ChainInput;

@@ -5,50 +5,11 @@ use std::ops::ControlFlow;
 use std::time::Instant;
 
 use serde_json::json;
-use tokio::task::JoinHandle;
 
-use super::conn::{Conn, Purpose};
+use super::conn::{Conn, Heads, Purpose};
 use super::{Flow, GO, HEADS_TO_FORGIVE, Poller, RESUBSCRIBE_EVERY, STALLS_TO_POLL, stop};
 use crate::event::{ConnState, HeadSource, SubKind};
 use crate::network::ChainInput;
-
-/// Where heads come from on this connection.
-#[derive(Debug)]
-pub(super) enum Heads {
-    /// Waiting for the subscription's answer.
-    Pending,
-    /// Pushed by `newHeads`.
-    Pushed,
-    /// `newHeads` went quiet while the chain moved on: resubscribed, and polled over
-    /// HTTP until a pushed head arrives again.
-    Stalled { poller: Poller },
-    /// Polled over HTTP; `resubscribe_at` tries `newHeads` again (None: refused),
-    /// `retries` so far (every third is a reconnect instead).
-    Polling {
-        poller: Poller,
-        resubscribe_at: Option<Instant>,
-        retries: u32,
-    },
-}
-
-impl Heads {
-    pub(super) fn poller(&mut self) -> Option<&mut Poller> {
-        match self {
-            Heads::Stalled { poller } | Heads::Polling { poller, .. } => Some(poller),
-            Heads::Pending | Heads::Pushed => None,
-        }
-    }
-}
-
-/// A join handle as a future that never resolves when there is none.
-pub(super) async fn join_opt<T>(
-    h: &mut Option<JoinHandle<T>>,
-) -> Result<T, tokio::task::JoinError> {
-    match h.as_mut() {
-        Some(h) => h.await,
-        None => std::future::pending().await,
-    }
-}
 
 impl Conn<'_> {
     /// A head arrived on `newHeads`: a stall (or polling because of one) ends.
