@@ -1,0 +1,40 @@
+//! What a refresher remembers between refreshes: the values last sent (so only
+//! changes go out) and what the endpoint taught it (its batch limit).
+
+use std::collections::{HashMap, HashSet};
+
+use alloy_primitives::{Address, B256, U256};
+
+use crate::event::ViewValue;
+
+/// Last values sent, so only changes go out.
+#[derive(Default)]
+pub(super) struct Last {
+    pub balances: HashMap<Address, U256>,
+    pub nonces: HashMap<Address, u64>,
+    pub tokens: HashMap<(Address, Address), U256>,
+    pub views: HashMap<(usize, usize), Result<ViewValue, String>>,
+    pub meta_asked: HashSet<Address>,
+    /// The block last scanned for activity.
+    pub scanned_block: Option<B256>,
+    /// Set once the endpoint refused a whole batch: the most entries per request.
+    pub batch_limit: Option<usize>,
+}
+
+impl Last {
+    /// Nothing read from the old chain is worth comparing with; what the endpoint
+    /// accepts stays known.
+    pub fn for_new_chain(&self) -> Self {
+        Self {
+            batch_limit: self.batch_limit,
+            ..Self::default()
+        }
+    }
+
+    pub fn forget(&mut self, keep: &[(Address, String)]) {
+        let kept = |a: &Address| keep.iter().any(|(k, _)| k == a);
+        self.balances.retain(|a, _| kept(a));
+        self.nonces.retain(|a, _| kept(a));
+        self.tokens.retain(|(h, _), _| kept(h));
+    }
+}
