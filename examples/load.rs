@@ -27,21 +27,19 @@ mod common;
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use chaintop::config::{Config, ConfigSource, NetworkConfig};
 use chaintop::devnet::{Devnet, DevnetConfig, DevnetHandle};
 use chaintop::event::Update;
-use chaintop::rpc::frame;
 use chaintop::state::AppState;
 use chaintop::text::Redactor;
-use chaintop::ui::{self, Theme};
+use chaintop::tui::Offscreen;
+use chaintop::ui::Theme;
 use chaintop::{app, backend, headless};
 use clap::{Parser, Subcommand};
 use common::{fmt_dur, summary, threads_cpu};
-use ratatui::Terminal;
-use ratatui::backend::TestBackend;
 use tokio::sync::mpsc;
 
 #[derive(Parser)]
@@ -199,64 +197,57 @@ impl Write for StampWriter<'_> {
     }
 }
 
-/// The app loop of `chaintop::app::run` (same frame budget, `recv_many` drain, 1 Hz
-/// tick, draw only when dirty) with a `TestBackend` instead of the terminal and stamps
+/// Stamps around the real TUI loop's apply and draw.
+struct Stamps<'a> {
+    rec: &'a mut Recorder,
+    head: Option<(usize, u64)>,
+}
+
+impl app::Observer for Stamps<'_> {
+    fn update(&mut self, u: &Update) {
+        self.head = match u {
+            Update::Head { net, head } => Some((*net, head.number)),
+            Update::Pending { count, .. } => {
+                self.rec.pending.push((Instant::now(), *count));
+                None
+            }
+            _ => None,
+        };
+    }
+
+    fn applied(&mut self) {
+        if let Some((net, n)) = self.head.take() {
+            self.rec.head(net, n, Instant::now());
+        }
+    }
+
+    fn drawn(&mut self, took: Duration, at: Instant) {
+        self.rec.drawn(took, at);
+    }
+}
+
+/// `chaintop::app`'s loop itself (frame budget, `recv_many` drain, 1 Hz tick, draw
+/// only when dirty), drawing into memory instead of the terminal, with stamps
 /// around apply and draw.
 async fn tui_loop(
-    mut state: AppState,
-    mut updates: mpsc::Receiver<Update>,
+    state: AppState,
+    updates: mpsc::Receiver<Update>,
     until: Instant,
     size: (u16, u16),
     rec: &mut Recorder,
 ) -> anyhow::Result<AppState> {
-    const DRAIN: usize = 1024;
     let theme = Theme::builtin("dark").unwrap_or_else(Theme::no_color);
-    let Ok(mut term) = Terminal::new(TestBackend::new(size.0, size.1));
-    let mut buf = Vec::with_capacity(DRAIN);
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut dirty = true;
-    let mut last_draw: Option<Instant> = None;
-    loop {
-        let due = last_draw.map_or(Instant::now(), |t| t + app::FRAME_BUDGET);
-        if dirty && Instant::now() >= due {
-            let t0 = Instant::now();
-            term.draw(|f| ui::draw(f, &state, &theme))?;
-            let t1 = Instant::now();
-            rec.drawn(t1 - t0, t1);
-            last_draw = Some(t1);
-            dirty = false;
-        }
-        tokio::select! {
-            biased;
-            n = updates.recv_many(&mut buf, DRAIN) => {
-                if n == 0 {
-                    break;
-                }
-                for u in buf.drain(..) {
-                    let head = match &u {
-                        Update::Head { net, head } => Some((*net, head.number)),
-                        Update::Pending { count, .. } => {
-                            rec.pending.push((Instant::now(), *count));
-                            None
-                        }
-                        _ => None,
-                    };
-                    dirty |= state.apply(u, std::time::Instant::now());
-                    if let Some((net, n)) = head {
-                        rec.head(net, n, Instant::now());
-                    }
-                }
-            }
-            _ = tick.tick() => {
-                state.tick(Instant::now(), SystemTime::now());
-                dirty = true;
-            }
-            _ = tokio::time::sleep_until(due.into()), if dirty => {}
-            _ = tokio::time::sleep_until(until.into()) => break,
-        }
-    }
-    Ok(state)
+    let mut screen = Offscreen::new(size.0, size.1);
+    let mut lp = app::Loop {
+        stop_at: Some(until.into()),
+        ..app::Loop::new(state, theme, updates)
+    };
+    // No keys and no signals: the run ends at `until` (or when the backend is gone).
+    let (_, outside) = mpsc::channel(1);
+    let keys = futures_util::stream::pending::<std::io::Result<crossterm::event::Event>>();
+    let mut stamps = Stamps { rec, head: None };
+    lp.run(&mut screen, keys, outside, &mut stamps).await?;
+    Ok(lp.state)
 }
 
 struct Step {
@@ -339,7 +330,13 @@ fn run_step(
     let redactor = Arc::new(Redactor::new(Vec::new()));
     let size = parse_size(&args.size)?;
     let last_shown: Vec<Option<u64>> = app_rt.block_on(async {
-        let be = backend::start(&config, &redactor);
+        let be = backend::start_with(
+            &config,
+            &redactor,
+            backend::Options {
+                head_probe: Some(stamp),
+            },
+        );
         let state = backend::initial_state(&config, &redactor);
         if args.headless {
             let mut w = StampWriter {
@@ -580,7 +577,6 @@ fn memory(
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    frame::set_head_probe(stamp);
     let devnet_rt = tokio::runtime::Builder::new_multi_thread()
         .thread_name("devnet")
         .enable_all()

@@ -19,8 +19,20 @@ pub struct Backend {
     pub networks: Vec<NetworkHandle>,
 }
 
+/// What a measuring caller (the load benchmark) adds to a backend.
+#[derive(Default, Clone, Copy)]
+pub struct Options {
+    /// Called as each head's frame is read off the socket.
+    pub head_probe: Option<crate::rpc::frame::HeadProbe>,
+}
+
 /// Start every network of the config. Must be called inside a tokio runtime.
 pub fn start(config: &Config, redactor: &Arc<Redactor>) -> Backend {
+    start_with(config, redactor, Options::default())
+}
+
+/// `start`, with measuring hooks.
+pub fn start_with(config: &Config, redactor: &Arc<Redactor>, opts: Options) -> Backend {
     let (tx, rx) = mpsc::channel(UPDATE_QUEUE);
     let networks = config
         .networks
@@ -33,7 +45,14 @@ pub fn start(config: &Config, redactor: &Arc<Redactor>) -> Backend {
                 .filter(|w| w.applies_to(&n.name))
                 .map(|w| (w.address, w.label.clone()))
                 .collect();
-            network::spawn(i, n.clone(), watches, tx.clone(), redactor.clone())
+            network::spawn(
+                i,
+                n.clone(),
+                watches,
+                tx.clone(),
+                redactor.clone(),
+                opts.head_probe,
+            )
         })
         .collect();
     Backend {

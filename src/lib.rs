@@ -12,6 +12,7 @@ pub mod devnet;
 pub mod event;
 pub mod fmt;
 pub mod headless;
+pub mod keymap;
 pub mod logging;
 pub mod network;
 pub mod rpc;

@@ -5,9 +5,12 @@
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossterm::{cursor, execute, terminal};
+use crossterm::{cursor, execute, queue, terminal};
 use ratatui::Terminal;
-use ratatui::backend::CrosstermBackend;
+use ratatui::backend::{Backend, CrosstermBackend, TestBackend};
+
+use crate::state::AppState;
+use crate::ui::{self, Theme};
 
 pub type Term = Terminal<CrosstermBackend<Stdout>>;
 
@@ -101,5 +104,76 @@ impl TerminalGuard {
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
         restore();
+    }
+}
+
+/// Where the TUI loop draws: the real terminal, or one in memory (`Offscreen`).
+pub trait Screen {
+    /// Draw one frame of the state.
+    fn draw(&mut self, state: &AppState, theme: &Theme) -> io::Result<()>;
+    /// Hand the screen back to the shell until the process is continued.
+    fn suspend(&mut self) -> io::Result<()>;
+}
+
+impl Screen for TerminalGuard {
+    fn draw(&mut self, state: &AppState, theme: &Theme) -> io::Result<()> {
+        // Synchronized update: the terminal shows the whole frame at once, never a
+        // half-written one (rows of two frames mixed while a list scrolls). The end
+        // marker is sent even when drawing failed, so the terminal is not left
+        // holding back output.
+        queue!(
+            self.terminal.backend_mut(),
+            terminal::BeginSynchronizedUpdate
+        )?;
+        let drawn = self
+            .terminal
+            .draw(|f| ui::draw(f, state, theme))
+            .map(|_| ());
+        let ended = queue!(self.terminal.backend_mut(), terminal::EndSynchronizedUpdate)
+            .and_then(|_| Backend::flush(self.terminal.backend_mut()));
+        drawn.and(ended)
+    }
+
+    fn suspend(&mut self) -> io::Result<()> {
+        TerminalGuard::suspend(self)
+    }
+}
+
+/// A screen in memory: the loop's tests and the load benchmark draw here, through
+/// the same rendering code as the terminal.
+pub struct Offscreen {
+    pub terminal: Terminal<TestBackend>,
+    /// Frames drawn so far.
+    pub frames: u64,
+    /// Times the loop handed the screen back (Ctrl-Z).
+    pub suspends: u64,
+}
+
+impl Offscreen {
+    pub fn new(width: u16, height: u16) -> Self {
+        let terminal = match Terminal::new(TestBackend::new(width, height)) {
+            Ok(t) => t,
+            Err(never) => match never {},
+        };
+        Self {
+            terminal,
+            frames: 0,
+            suspends: 0,
+        }
+    }
+}
+
+impl Screen for Offscreen {
+    fn draw(&mut self, state: &AppState, theme: &Theme) -> io::Result<()> {
+        if let Err(never) = self.terminal.draw(|f| ui::draw(f, state, theme)) {
+            match never {}
+        }
+        self.frames += 1;
+        Ok(())
+    }
+
+    fn suspend(&mut self) -> io::Result<()> {
+        self.suspends += 1;
+        Ok(())
     }
 }

@@ -57,6 +57,7 @@ pub fn spawn(
     watches: Vec<(Address, String)>,
     updates: mpsc::Sender<Update>,
     redactor: Arc<Redactor>,
+    head_probe: Option<crate::rpc::frame::HeadProbe>,
 ) -> NetworkHandle {
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
     let http = cfg.http.as_deref().and_then(|url| {
@@ -64,11 +65,13 @@ pub fn spawn(
             .map_err(|e| tracing::error!(network = %cfg.name, "HTTP client: {e}"))
             .ok()
     });
-    let shared = Arc::new(Shared::new(
+    let mut shared = Shared::new(
         cfg.name.clone(),
         redactor.clone(),
         http.as_ref().map(|h| h.meter.clone()),
-    ));
+    );
+    shared.head_probe = head_probe;
+    let shared = Arc::new(shared);
     let (chain_tx, chain_rx) = mpsc::channel(CHAIN_QUEUE);
     let (feed, head_rx) = feed::HeadFeed::new();
     let watched = Arc::new(watched::Watched::new(watches));

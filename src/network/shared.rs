@@ -27,6 +27,8 @@ pub(crate) struct Shared {
     pub(crate) http: Option<Arc<HttpMeter>>,
     /// Woken on every error, so the reporter shows it at once.
     pub(crate) changed: tokio::sync::Notify,
+    /// The load benchmark's receive-time stamp for heads (`None`: not measured).
+    pub(crate) head_probe: Option<crate::rpc::frame::HeadProbe>,
 }
 
 impl Shared {
@@ -45,6 +47,7 @@ impl Shared {
             last_error: Mutex::new(None),
             http,
             changed: tokio::sync::Notify::new(),
+            head_probe: None,
         }
     }
 

@@ -3,7 +3,6 @@
 //! length of hex quantities (by the typed decoding, which rejects overflow).
 
 use std::borrow::Cow;
-use std::sync::OnceLock;
 use std::time::Instant;
 
 use alloy_primitives::B256;
@@ -151,21 +150,9 @@ pub fn decode(text: &str) -> Result<Incoming<'_>, FrameError> {
     Ok(Incoming::Response { id, result })
 }
 
-/// Called with (network index, block number, when its frame was read off the socket).
+/// Called with (network index, block number, when its frame was read off the socket):
+/// the load benchmark's stamp (`backend::Options::head_probe`).
 pub type HeadProbe = fn(usize, u64, Instant);
-
-static HEAD_PROBE: OnceLock<HeadProbe> = OnceLock::new();
-
-/// Install the receive-time probe used by the load benchmark to measure frame →
-/// applied → drawn latency from a real stamp. Without it the session pays one atomic
-/// load per frame. Returns false when a probe was already installed.
-pub fn set_head_probe(probe: HeadProbe) -> bool {
-    HEAD_PROBE.set(probe).is_ok()
-}
-
-pub fn head_probe() -> Option<HeadProbe> {
-    HEAD_PROBE.get().copied()
-}
 
 /// Decode a `newHeads` notification result.
 pub fn decode_head(raw: &RawValue) -> Result<WireBlock, FrameError> {

@@ -1,32 +1,21 @@
-//! The centred help popup listing every key.
+//! The centred help popup listing every key (from `crate::keymap`).
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::Theme;
+use crate::keymap;
 
-const KEYS: &[(&str, &str)] = &[
-    ("q  Ctrl-c", "quit"),
-    ("?", "show / hide this help"),
-    ("Esc", "close this help"),
-    ("Tab  Shift-Tab", "focus next / previous pane"),
-    ("← →  h l", "previous / next network"),
-    ("↑ ↓  j k", "scroll the focused list"),
-    ("1-9", "select network 1-9"),
-    ("r", "reconnect the selected network"),
-    ("a", "add a watch address"),
-    ("d", "remove the selected watch"),
-];
 const KEY_WIDTH: usize = 16;
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let mut lines: Vec<Line> = KEYS
+    let mut lines: Vec<Line> = keymap::NORMAL
         .iter()
-        .map(|(key, what)| {
+        .map(|b| {
             Line::from(vec![
-                Span::styled(format!(" {key:<KEY_WIDTH$}"), theme.key()),
-                Span::styled(*what, theme.text()),
+                Span::styled(format!(" {:<KEY_WIDTH$}", b.shown), theme.key()),
+                Span::styled(b.help, theme.text()),
             ])
         })
         .collect();

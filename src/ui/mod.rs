@@ -310,22 +310,11 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     }
 }
 
-const HINTS: &[(&str, &str)] = &[
-    ("q", "quit"),
-    ("?", "help"),
-    ("Tab", "focus"),
-    ("←→/hl", "network"),
-    ("↑↓/jk", "scroll"),
-    ("1-9", "select"),
-    ("r", "reconnect"),
-    ("a/d", "add/remove watch"),
-];
-
 fn key_hints(frame: &mut Frame, area: Rect, theme: &Theme) {
-    let mut spans = Vec::with_capacity(HINTS.len() * 3);
-    for (key, what) in HINTS {
+    let mut spans = Vec::new();
+    for (key, what) in crate::keymap::hints() {
         spans.push(Span::raw(" "));
-        spans.push(Span::styled(*key, theme.key()));
+        spans.push(Span::styled(key, theme.key()));
         spans.push(Span::styled(format!(" {what} "), theme.dim()));
     }
     frame.render_widget(Line::from(spans), area);

@@ -236,7 +236,7 @@ impl<'a> Conn<'a> {
             Some(Err(e)) => return self.on_socket_error(e),
             None => return self.lost("connection closed"),
         };
-        let probe = frame::head_probe().map(|p| (p, Instant::now()));
+        let probe = self.sup.shared.head_probe.map(|p| (p, Instant::now()));
         let now_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
