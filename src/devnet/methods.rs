@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::chain::{Block, Chain, Log, State, Tx, token_total_supply};
 use super::fault::LogsRangeStyle;
-use super::server::Shared;
+use super::node::Shared;
 use super::{DEMO_TOKEN, DEMO_TOKEN_DECIMALS, DEMO_TOKEN_NAME, DEMO_TOKEN_SYMBOL};
 use crate::rpc::types::{RpcErrorObj, RpcResponse};
 

@@ -9,8 +9,12 @@
 
 mod chain;
 mod fault;
+mod handle;
+mod http;
 mod methods;
+mod node;
 mod server;
+mod ws;
 
 use std::time::Duration;
 
@@ -20,7 +24,8 @@ pub use chain::next_base_fee;
 pub use fault::{
     Fault, FaultSpec, FaultSpecError, LogsRangeStyle, Malformed, check_targets, schedule,
 };
-pub use server::{Devnet, DevnetHandle};
+pub use handle::DevnetHandle;
+pub use server::Devnet;
 
 /// The demo ERC-20 token every devnet simulates (`eth_call` answers, `Transfer` logs).
 pub const DEMO_TOKEN: Address = address!("ac2f86702824c1c099724caf4941d4072014b3ce");
