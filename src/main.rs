@@ -70,7 +70,7 @@ fn config_cmd(cmd: ConfigCmd, cli_path: Option<PathBuf>) -> anyhow::Result<()> {
         ConfigCmd::Path => {
             let exists = if path.exists() {
                 "exists"
-            } else if why == "--config" || why == config::CONFIG_ENV {
+            } else if why.is_explicit() {
                 // Named explicitly: a run does not fall back, it fails.
                 "does not exist: a run fails until it does; `chaintop config init` writes one"
             } else {
@@ -132,7 +132,7 @@ async fn dashboard(
 ) -> anyhow::Result<app::Exit> {
     if !args.headless {
         // Before anything starts: the dashboard needs a terminal to draw on.
-        tui::check_terminal().map_err(anyhow::Error::msg)?;
+        tui::check_terminal()?;
     }
     let redactor = Arc::new(config.redactor());
     let duration = args
@@ -174,10 +174,9 @@ async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<app::Exit> {
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
     let networks = devnet::demo_networks();
-    devnet::check_targets(&specs, networks.iter().map(|n| n.name.as_str()))
-        .map_err(anyhow::Error::msg)?;
+    devnet::check_targets(&specs, networks.iter().map(|n| n.name.as_str()))?;
     if !args.headless {
-        tui::check_terminal().map_err(anyhow::Error::msg)?;
+        tui::check_terminal()?;
     }
     let mut nets = Vec::new();
     let mut handles = Vec::new();

@@ -42,17 +42,22 @@ pub fn install_panic_hook() {
     }));
 }
 
+/// The TUI was asked for, but stdout is not a terminal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "stdout is not a terminal, so the dashboard cannot be drawn; \
+     use --headless for JSON lines (e.g. `chaintop --headless > out.jsonl`)"
+)]
+pub struct NotATerminal;
+
 /// Why the TUI cannot start on this output, if it cannot: it needs a terminal.
-pub fn check_terminal() -> Result<(), String> {
+pub fn check_terminal() -> Result<(), NotATerminal> {
     use std::io::IsTerminal;
-    if !io::stdout().is_terminal() {
-        return Err(
-            "stdout is not a terminal, so the dashboard cannot be drawn; \
-             use --headless for JSON lines (e.g. `chaintop --headless > out.jsonl`)"
-                .into(),
-        );
+    if io::stdout().is_terminal() {
+        Ok(())
+    } else {
+        Err(NotATerminal)
     }
-    Ok(())
 }
 
 /// Raw mode, the alternate screen (cleared), no cursor. Clearing here rather than

@@ -859,7 +859,9 @@ fn theme_load_rejects_bad_user_file() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("broken.toml");
     std::fs::write(&path, "text = \"#ffffff\"\nborder = \"blue\"\n").expect("write theme");
-    let err = Theme::load("broken", Some(dir.path())).unwrap_err();
+    let err = Theme::load("broken", Some(dir.path()))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("broken.toml:2: key `border`"), "{err}");
     assert!(Theme::builtin_names().contains(&"light"));
 }

@@ -65,7 +65,7 @@ pub async fn run(
     duration: Option<Duration>,
     persist: Persist,
 ) -> anyhow::Result<Exit> {
-    crate::tui::check_terminal().map_err(anyhow::Error::msg)?;
+    crate::tui::check_terminal()?;
     let outside = signals::watch();
     let mut guard = TerminalGuard::enter()?;
     let mut lp = Loop {

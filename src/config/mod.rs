@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use alloy_primitives::Address;
 
 mod parse;
+pub mod theme;
 pub mod watchlist;
 
 pub use parse::parse;
@@ -202,11 +203,41 @@ pub fn data_dir() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "chaintop").map(|d| d.data_dir().to_path_buf())
 }
 
+/// Why a config path was chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// `--config FILE`.
+    Cli,
+    /// `$CHAINTOP_CONFIG`.
+    Env,
+    /// The platform's config directory.
+    PlatformDefault,
+    /// No platform path exists (no home directory): the path is empty.
+    NoHome,
+}
+
+impl Origin {
+    /// Named by the user: the file must exist (no fallback to the built-in default).
+    pub fn is_explicit(self) -> bool {
+        matches!(self, Origin::Cli | Origin::Env)
+    }
+}
+
+impl std::fmt::Display for Origin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Origin::Cli => "--config",
+            Origin::Env => CONFIG_ENV,
+            Origin::PlatformDefault => "platform default",
+            Origin::NoHome => "no home directory",
+        })
+    }
+}
+
 /// Which file to read and why: `--config FILE`, else `$CHAINTOP_CONFIG`, else the
-/// platform default. The reason is `"--config"`, `"CHAINTOP_CONFIG"`,
-/// `"platform default"`, or `"no home directory"` (no platform path exists; the path
-/// is then empty and [`load`] uses the built-in default).
-pub fn lookup_path(cli_path: Option<&Path>) -> (PathBuf, &'static str) {
+/// platform default (or, with no home directory, an empty path: [`load`] then uses
+/// the built-in default).
+pub fn lookup_path(cli_path: Option<&Path>) -> (PathBuf, Origin) {
     lookup_path_with(cli_path, &|k| std::env::var_os(k), default_path())
 }
 
@@ -214,16 +245,16 @@ fn lookup_path_with(
     cli_path: Option<&Path>,
     env: &dyn Fn(&str) -> Option<std::ffi::OsString>,
     default: Option<PathBuf>,
-) -> (PathBuf, &'static str) {
+) -> (PathBuf, Origin) {
     if let Some(p) = cli_path {
-        return (p.to_path_buf(), "--config");
+        return (p.to_path_buf(), Origin::Cli);
     }
     if let Some(p) = env(CONFIG_ENV).filter(|p| !p.is_empty()) {
-        return (PathBuf::from(p), CONFIG_ENV);
+        return (PathBuf::from(p), Origin::Env);
     }
     match default {
-        Some(p) => (p, "platform default"),
-        None => (PathBuf::new(), "no home directory"),
+        Some(p) => (p, Origin::PlatformDefault),
+        None => (PathBuf::new(), Origin::NoHome),
     }
 }
 
@@ -236,11 +267,11 @@ pub fn load(cli_path: Option<&Path>) -> Result<Config, ConfigError> {
 }
 
 fn load_with(
-    (path, why): (PathBuf, &'static str),
+    (path, why): (PathBuf, Origin),
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Config, ConfigError> {
-    let implicit = matches!(why, "platform default" | "no home directory");
-    if why == "no home directory" {
+    let implicit = !why.is_explicit();
+    if why == Origin::NoHome {
         return Ok(builtin_default());
     }
     match std::fs::read_to_string(&path) {

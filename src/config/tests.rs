@@ -292,38 +292,42 @@ fn lookup_order() {
     let cli = Path::new("/cli/c.toml");
     assert_eq!(
         lookup_path_with(Some(cli), &set, default.clone()),
-        (cli.to_path_buf(), "--config")
+        (cli.to_path_buf(), Origin::Cli)
     );
     assert_eq!(
         lookup_path_with(None, &set, default.clone()),
-        (PathBuf::from("/env/c.toml"), "CHAINTOP_CONFIG")
+        (PathBuf::from("/env/c.toml"), Origin::Env)
     );
     assert_eq!(
         lookup_path_with(None, &empty, default.clone()).1,
-        "platform default"
+        Origin::PlatformDefault
     );
     assert_eq!(
         lookup_path_with(None, &none, default.clone()),
         (
             PathBuf::from("/home/u/.config/chaintop/config.toml"),
-            "platform default"
+            Origin::PlatformDefault
         )
     );
-    assert_eq!(lookup_path_with(None, &none, None).1, "no home directory");
+    assert_eq!(lookup_path_with(None, &none, None).1, Origin::NoHome);
+    assert_eq!(Origin::NoHome.to_string(), "no home directory");
+    assert_eq!(Origin::Env.to_string(), "CHAINTOP_CONFIG");
 }
 
 #[test]
 fn load_reads_named_files_and_falls_back_only_for_the_default() {
     let dir = tempfile::tempdir().expect("tempdir");
     let missing = dir.path().join("missing.toml");
-    for why in ["--config", "CHAINTOP_CONFIG"] {
+    for why in [Origin::Cli, Origin::Env] {
         let e = load_with((missing.clone(), why), &env).expect_err("named file must exist");
         assert!(
-            e.0.contains("missing.toml") && e.0.contains("not found") && e.0.contains(why),
+            e.0.contains("missing.toml")
+                && e.0.contains("not found")
+                && e.0.contains(&why.to_string()),
             "{e}"
         );
     }
-    let d = load_with((missing.clone(), "platform default"), &env).expect("builtin");
+    let d = load_with((missing.clone(), Origin::PlatformDefault), &env).expect("builtin");
     assert_eq!(d.source, ConfigSource::BuiltinDefault);
 
     let file = dir.path().join("c.toml");
@@ -332,12 +336,12 @@ fn load_reads_named_files_and_falls_back_only_for_the_default() {
         format!("{WS}http = \"https://a.example/${{KEY}}\"\n"),
     )
     .expect("write");
-    let c = load_with((file.clone(), "--config"), &env).expect("loads");
+    let c = load_with((file.clone(), Origin::Cli), &env).expect("loads");
     assert_eq!(c.source, ConfigSource::File(file.clone()));
     assert_eq!(c.secrets, vec![SECRET.to_string()]);
     // A broken default file is an error, not a silent fallback.
     std::fs::write(&file, "theme = 1\n").expect("write");
-    assert!(load_with((file, "platform default"), &env).is_err());
+    assert!(load_with((file, Origin::PlatformDefault), &env).is_err());
 }
 
 #[test]

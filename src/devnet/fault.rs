@@ -269,20 +269,27 @@ impl FromStr for FaultSpec {
     }
 }
 
+/// A fault spec names a network the demo does not have.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--fault …/{network}: there is no network `{network}`; the demo's networks are {}", known.join(", "))]
+pub struct UnknownTarget {
+    pub network: String,
+    pub known: Vec<String>,
+}
+
 /// Every spec names a network that exists (or none); the error names the known ones.
 pub fn check_targets<'a>(
     specs: &[FaultSpec],
     names: impl IntoIterator<Item = &'a str> + Clone,
-) -> Result<(), String> {
+) -> Result<(), UnknownTarget> {
     for spec in specs {
         if let Some(n) = &spec.network
             && !names.clone().into_iter().any(|k| k == n)
         {
-            let known: Vec<&str> = names.into_iter().collect();
-            return Err(format!(
-                "--fault …/{n}: there is no network `{n}`; the demo's networks are {}",
-                known.join(", ")
-            ));
+            return Err(UnknownTarget {
+                network: n.clone(),
+                known: names.into_iter().map(String::from).collect(),
+            });
         }
     }
     Ok(())
@@ -415,7 +422,9 @@ mod tests {
     fn unknown_networks_are_named_with_the_known_ones() {
         let names = ["sim-l1", "sim-l2"];
         assert!(check_targets(&[p("close/sim-l2"), p("close")], names).is_ok());
-        let err = check_targets(&[p("5@stop-heads=40/sim-l3")], names).unwrap_err();
+        let err = check_targets(&[p("5@stop-heads=40/sim-l3")], names)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("sim-l3") && err.contains("sim-l1, sim-l2"),
             "{err}"

@@ -22,7 +22,8 @@ use alloy_primitives::{Address, address};
 
 pub use chain::next_base_fee;
 pub use fault::{
-    Fault, FaultSpec, FaultSpecError, LogsRangeStyle, Malformed, check_targets, schedule,
+    Fault, FaultSpec, FaultSpecError, LogsRangeStyle, Malformed, UnknownTarget, check_targets,
+    schedule,
 };
 pub use handle::DevnetHandle;
 pub use server::Devnet;

@@ -1,46 +1,15 @@
-//! Semantic styles for the panes, built from flat `key = "#rrggbb"` theme files.
+//! Semantic styles for the panes, built from theme files (`config::theme` reads and
+//! checks them).
 //!
 //! Panes ask for meanings (`block(focused)`, `up()`, `state(&conn)`), never colours,
 //! so a theme file or `NO_COLOR` changes every pane consistently.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use ratatui::style::{Color, Modifier, Style};
-use toml::Spanned;
 
+use crate::config::theme::{self, ThemeError, ThemeFile};
 use crate::event::ConnState;
-
-const BUILTINS: &[(&str, &str)] = &[
-    ("dark", include_str!("../../themes/dark.toml")),
-    ("light", include_str!("../../themes/light.toml")),
-];
-
-/// Every key a theme file must define, in the order of `themes/dark.toml`.
-const KEYS: &[&str] = &[
-    "text",
-    "dim",
-    "border",
-    "border_selected",
-    "border_focused",
-    "title",
-    "title_focused",
-    "title_bar",
-    "key",
-    "selected_fg",
-    "selected_bg",
-    "up",
-    "down",
-    "warn",
-    "error",
-    "sparkline",
-    "live",
-    "connecting",
-    "reconnecting",
-    "stalled",
-    "polling",
-    "failed",
-];
 
 /// Styles by meaning. Build with [`Theme::builtin`], [`Theme::load`] or [`Theme::no_color`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,83 +40,27 @@ pub struct Theme {
 impl Theme {
     /// Names of the themes compiled into the binary.
     pub fn builtin_names() -> Vec<&'static str> {
-        BUILTINS.iter().map(|(name, _)| *name).collect()
+        theme::builtin_names()
     }
 
     /// A theme compiled into the binary (`dark`, `light`).
     pub fn builtin(name: &str) -> Option<Theme> {
-        let (_, text) = BUILTINS.iter().find(|(n, _)| *n == name)?;
-        // Built-ins are checked by a unit test, so this cannot fail at run time.
-        Self::from_toml(text, &format!("themes/{name}.toml")).ok()
+        theme::builtin(name).map(|f| Self::from_file(&f))
     }
 
-    /// A built-in theme by name, else `<user_dir>/<name>.toml` (so a user file cannot
-    /// shadow a built-in; pick another name).
-    pub fn load(name: &str, user_dir: Option<&Path>) -> Result<Theme, String> {
-        if let Some(theme) = Self::builtin(name) {
-            return Ok(theme);
-        }
-        let builtins = Self::builtin_names().join(", ");
-        // The name comes from the config file; keep it from escaping the themes directory.
-        if name.is_empty() || name.starts_with('.') || name.contains(['/', '\\']) {
-            return Err(format!(
-                "invalid theme name {name:?} (built-in themes: {builtins})"
-            ));
-        }
-        let Some(dir) = user_dir else {
-            return Err(format!(
-                "unknown theme {name:?} (built-in themes: {builtins})"
-            ));
+    /// A built-in theme by name, else `<user_dir>/<name>.toml` (see `config::theme::load`).
+    pub fn load(name: &str, user_dir: Option<&Path>) -> Result<Theme, ThemeError> {
+        theme::load(name, user_dir).map(|f| Self::from_file(&f))
+    }
+
+    /// Styles from a checked theme file.
+    pub fn from_file(file: &ThemeFile) -> Theme {
+        let c = |k: &str| {
+            let theme::Rgb(r, g, b) = file.color(k);
+            Color::Rgb(r, g, b)
         };
-        let path = dir.join(format!("{name}.toml"));
-        let text = std::fs::read_to_string(&path).map_err(|e| {
-            format!(
-                "theme {name:?}: cannot read {}: {e} (built-in themes: {builtins})",
-                path.display()
-            )
-        })?;
-        Self::from_toml(&text, &path.display().to_string())
-    }
-
-    /// Parse a flat theme file. `origin` names the file in error messages
-    /// (`origin:line: key \`name\`: problem`).
-    pub fn from_toml(text: &str, origin: &str) -> Result<Theme, String> {
-        let map: BTreeMap<Spanned<String>, Spanned<toml::Value>> =
-            toml::from_str(text).map_err(|e| match e.span() {
-                Some(span) => {
-                    format!(
-                        "{origin}:{}: {}",
-                        line_of(text, span.start),
-                        e.message().trim()
-                    )
-                }
-                None => format!("{origin}: {}", e.message().trim()),
-            })?;
-        let mut colors: BTreeMap<&str, Color> = BTreeMap::new();
-        for (key, value) in &map {
-            let line = line_of(text, key.span().start);
-            let key_name = key.get_ref().as_str();
-            let Some(known) = KEYS.iter().find(|k| **k == key_name) else {
-                return Err(format!(
-                    "{origin}:{line}: unknown key `{key_name}` (known keys: {})",
-                    KEYS.join(", ")
-                ));
-            };
-            let color = value
-                .get_ref()
-                .as_str()
-                .and_then(parse_hex)
-                .ok_or_else(|| {
-                    format!("{origin}:{line}: key `{key_name}`: expected a colour like \"#rrggbb\"")
-                })?;
-            colors.insert(known, color);
-        }
-        if let Some(missing) = KEYS.iter().find(|k| !colors.contains_key(**k)) {
-            return Err(format!("{origin}: missing key `{missing}`"));
-        }
-        let c = |k: &str| colors.get(k).copied().unwrap_or(Color::Reset);
         let fg = |k: &str| Style::new().fg(c(k));
-        Ok(Theme {
+        Theme {
             text: fg("text"),
             dim: fg("dim"),
             border: fg("border"),
@@ -169,7 +82,7 @@ impl Theme {
             stalled: fg("stalled"),
             polling: fg("polling"),
             failed: fg("failed").add_modifier(Modifier::BOLD),
-        })
+        }
     }
 
     /// Modifiers only (bold, reversed, dim), no colours: for `NO_COLOR`.
@@ -283,39 +196,9 @@ impl Theme {
     }
 }
 
-fn parse_hex(s: &str) -> Option<Color> {
-    let hex = s.strip_prefix('#')?;
-    if hex.len() != 6 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    let v = u32::from_str_radix(hex, 16).ok()?;
-    Some(Color::Rgb((v >> 16) as u8, (v >> 8) as u8, v as u8))
-}
-
-/// 1-based line number of a byte offset.
-fn line_of(text: &str, offset: usize) -> usize {
-    let end = offset.min(text.len());
-    text.as_bytes()[..end]
-        .iter()
-        .filter(|&&b| b == b'\n')
-        .count()
-        + 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn builtins_parse_and_differ() {
-        assert_eq!(Theme::builtin_names(), vec!["dark", "light"]);
-        for name in Theme::builtin_names() {
-            let (_, text) = BUILTINS.iter().find(|(n, _)| *n == name).unwrap();
-            Theme::from_toml(text, name).unwrap();
-        }
-        assert_ne!(Theme::builtin("dark"), Theme::builtin("light"));
-        assert!(Theme::builtin("nope").is_none());
-    }
 
     #[test]
     fn no_color_uses_no_colours() {
@@ -342,65 +225,5 @@ mod tests {
         for s in styles {
             assert_eq!((s.fg, s.bg), (None, None), "{s:?}");
         }
-    }
-
-    #[test]
-    fn errors_name_file_line_and_key() {
-        let dark = BUILTINS[0].1;
-        let bad_value = dark.replace("up = \"#87d787\"", "up = \"green\"");
-        let line = bad_value
-            .lines()
-            .position(|l| l.starts_with("up ="))
-            .unwrap()
-            + 1;
-        assert_eq!(
-            Theme::from_toml(&bad_value, "my.toml").unwrap_err(),
-            format!("my.toml:{line}: key `up`: expected a colour like \"#rrggbb\"")
-        );
-
-        let unknown = format!("{dark}\nbackground = \"#000000\"\n");
-        let err = Theme::from_toml(&unknown, "my.toml").unwrap_err();
-        let line = unknown.lines().count();
-        assert!(
-            err.starts_with(&format!("my.toml:{line}: unknown key `background`")),
-            "{err}"
-        );
-
-        let missing = dark.replace("sparkline = \"#5fafd7\"", "");
-        assert_eq!(
-            Theme::from_toml(&missing, "my.toml").unwrap_err(),
-            "my.toml: missing key `sparkline`"
-        );
-
-        let syntax = "text = \"#ffffff\"\ndim = \n";
-        let err = Theme::from_toml(syntax, "my.toml").unwrap_err();
-        assert!(err.starts_with("my.toml:2: "), "{err}");
-    }
-
-    #[test]
-    fn load_reads_user_dir_and_rejects_traversal() {
-        let dir = tempfile::tempdir().unwrap();
-        let light = BUILTINS[1].1;
-        std::fs::write(dir.path().join("mine.toml"), light).unwrap();
-        assert_eq!(
-            Theme::load("mine", Some(dir.path())),
-            Ok(Theme::builtin("light").unwrap())
-        );
-        assert_eq!(
-            Theme::load("dark", None),
-            Ok(Theme::builtin("dark").unwrap())
-        );
-        let err = Theme::load("absent", Some(dir.path())).unwrap_err();
-        assert!(err.contains("absent.toml"), "{err}");
-        assert!(
-            Theme::load("../mine", Some(dir.path()))
-                .unwrap_err()
-                .contains("invalid theme")
-        );
-        assert!(
-            Theme::load("absent", None)
-                .unwrap_err()
-                .contains("unknown theme")
-        );
     }
 }
