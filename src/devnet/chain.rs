@@ -346,114 +346,13 @@ impl Chain {
         // Uniform around the target keeps the base fee wandering without drifting.
         let goal = rng.u64(0..=GAS_LIMIT);
         let mut txs = Vec::new();
-        let mut demo_gas = 0;
-        for _ in 0..rng.usize(0..=3) {
-            let (from, to) = two_accounts(rng);
-            let tip = rng.u64(100_000_000..=2_000_000_000);
-            let fee = U256::from(ETH_TRANSFER_GAS) * U256::from(base_fee + tip);
-            let spendable = state.eth[from].saturating_sub(fee);
-            if spendable.is_zero() {
-                continue;
-            }
-            let value = spendable / U256::from(rng.u64(50..=1000));
-            state.eth[from] -= value + fee;
-            state.eth[to] += value;
-            txs.push(Tx {
-                hash: random_b256(rng),
-                from: ACCOUNTS[from].0,
-                to: ACCOUNTS[to].0,
-                value,
-                nonce: state.nonce[from],
-                gas: ETH_TRANSFER_GAS,
-                max_fee: base_fee * 2 + tip,
-                tip,
-                input: Bytes::new(),
-                log: None,
-            });
-            state.nonce[from] += 1;
-            demo_gas += ETH_TRANSFER_GAS;
-        }
-        for _ in 0..rng.usize(0..=3) {
-            let (from, to) = two_accounts(rng);
-            let tip = rng.u64(100_000_000..=2_000_000_000);
-            let fee = U256::from(TOKEN_TRANSFER_GAS) * U256::from(base_fee + tip);
-            if state.eth[from] < fee || state.token[from].is_zero() {
-                continue;
-            }
-            let amount = state.token[from] / U256::from(rng.u64(20..=500));
-            state.eth[from] -= fee;
-            state.token[from] -= amount;
-            state.token[to] += amount;
-            let mut input = Vec::with_capacity(68);
-            input.extend_from_slice(&[0xa9, 0x05, 0x9c, 0xbb]);
-            input.extend_from_slice(word(&ACCOUNTS[to].0).as_slice());
-            input.extend_from_slice(&amount.to_be_bytes::<32>());
-            txs.push(Tx {
-                hash: random_b256(rng),
-                from: ACCOUNTS[from].0,
-                to: DEMO_TOKEN,
-                value: U256::ZERO,
-                nonce: state.nonce[from],
-                gas: 65_000,
-                max_fee: base_fee * 2 + tip,
-                tip,
-                input: input.into(),
-                log: Some(Log {
-                    address: DEMO_TOKEN,
-                    topics: vec![
-                        TRANSFER_TOPIC,
-                        word(&ACCOUNTS[from].0),
-                        word(&ACCOUNTS[to].0),
-                    ],
-                    data: Bytes::from(amount.to_be_bytes::<32>().to_vec()),
-                }),
-            });
-            state.nonce[from] += 1;
-            demo_gas += TOKEN_TRANSFER_GAS;
-        }
+        let mut demo_gas = eth_transfers(rng, &mut state, base_fee, &mut txs);
+        demo_gas += token_transfers(rng, &mut state, base_fee, &mut txs);
         let gas_used = goal.max(demo_gas);
         let fillers = ((gas_used - demo_gas) / 150_000).min(80);
-        for _ in 0..fillers {
-            let tip = rng.u64(10_000_000..=3_000_000_000);
-            let swap = rng.u8(0..10) == 0;
-            let log = swap.then(|| Log {
-                address: DEMO_POOL,
-                topics: vec![
-                    SWAP_TOPIC,
-                    random_address(rng).into_word(),
-                    random_address(rng).into_word(),
-                ],
-                data: Bytes::from({
-                    let mut d = vec![0u8; 64];
-                    rng.fill(&mut d);
-                    d
-                }),
-            });
-            let mut input = vec![0u8; if swap { 4 + 32 * 3 } else { 0 }];
-            rng.fill(&mut input);
-            txs.push(Tx {
-                hash: random_b256(rng),
-                from: random_address(rng),
-                to: if swap { DEMO_POOL } else { random_address(rng) },
-                value: U256::from(rng.u64(0..=5_000_000_000_000_000_000)),
-                nonce: rng.u64(0..5000),
-                gas: rng.u64(21_000..=500_000),
-                max_fee: base_fee * 2 + tip,
-                tip,
-                input: input.into(),
-                log,
-            });
-        }
+        filler_txs(rng, fillers, base_fee, &mut txs);
         rng.shuffle(&mut txs);
-        let mut bloom = Bloom::default();
-        for tx in &txs {
-            if let Some(l) = &tx.log {
-                bloom.accrue(BloomInput::Raw(l.address.as_slice()));
-                for t in &l.topics {
-                    bloom.accrue(BloomInput::Raw(t.as_slice()));
-                }
-            }
-        }
+        let bloom = bloom_of(&txs);
         Block {
             number,
             hash: random_b256(rng),
@@ -470,6 +369,141 @@ impl Chain {
             header_json: OnceLock::new(),
         }
     }
+}
+
+/// Up to three ETH transfers between the demo accounts; their gas.
+fn eth_transfers(
+    rng: &mut fastrand::Rng,
+    state: &mut State,
+    base_fee: u64,
+    txs: &mut Vec<Tx>,
+) -> u64 {
+    let mut demo_gas = 0;
+    for _ in 0..rng.usize(0..=3) {
+        let (from, to) = two_accounts(rng);
+        let tip = rng.u64(100_000_000..=2_000_000_000);
+        let fee = U256::from(ETH_TRANSFER_GAS) * U256::from(base_fee + tip);
+        let spendable = state.eth[from].saturating_sub(fee);
+        if spendable.is_zero() {
+            continue;
+        }
+        let value = spendable / U256::from(rng.u64(50..=1000));
+        state.eth[from] -= value + fee;
+        state.eth[to] += value;
+        txs.push(Tx {
+            hash: random_b256(rng),
+            from: ACCOUNTS[from].0,
+            to: ACCOUNTS[to].0,
+            value,
+            nonce: state.nonce[from],
+            gas: ETH_TRANSFER_GAS,
+            max_fee: base_fee * 2 + tip,
+            tip,
+            input: Bytes::new(),
+            log: None,
+        });
+        state.nonce[from] += 1;
+        demo_gas += ETH_TRANSFER_GAS;
+    }
+    demo_gas
+}
+
+/// Up to three transfers of the demo token (each with its `Transfer` log); their gas.
+fn token_transfers(
+    rng: &mut fastrand::Rng,
+    state: &mut State,
+    base_fee: u64,
+    txs: &mut Vec<Tx>,
+) -> u64 {
+    let mut demo_gas = 0;
+    for _ in 0..rng.usize(0..=3) {
+        let (from, to) = two_accounts(rng);
+        let tip = rng.u64(100_000_000..=2_000_000_000);
+        let fee = U256::from(TOKEN_TRANSFER_GAS) * U256::from(base_fee + tip);
+        if state.eth[from] < fee || state.token[from].is_zero() {
+            continue;
+        }
+        let amount = state.token[from] / U256::from(rng.u64(20..=500));
+        state.eth[from] -= fee;
+        state.token[from] -= amount;
+        state.token[to] += amount;
+        let mut input = Vec::with_capacity(68);
+        input.extend_from_slice(&[0xa9, 0x05, 0x9c, 0xbb]);
+        input.extend_from_slice(word(&ACCOUNTS[to].0).as_slice());
+        input.extend_from_slice(&amount.to_be_bytes::<32>());
+        txs.push(Tx {
+            hash: random_b256(rng),
+            from: ACCOUNTS[from].0,
+            to: DEMO_TOKEN,
+            value: U256::ZERO,
+            nonce: state.nonce[from],
+            gas: 65_000,
+            max_fee: base_fee * 2 + tip,
+            tip,
+            input: input.into(),
+            log: Some(Log {
+                address: DEMO_TOKEN,
+                topics: vec![
+                    TRANSFER_TOPIC,
+                    word(&ACCOUNTS[from].0),
+                    word(&ACCOUNTS[to].0),
+                ],
+                data: Bytes::from(amount.to_be_bytes::<32>().to_vec()),
+            }),
+        });
+        state.nonce[from] += 1;
+        demo_gas += TOKEN_TRANSFER_GAS;
+    }
+    demo_gas
+}
+
+/// Strangers' transactions that fill the block to its gas goal; one in ten is a
+/// swap on the demo pool, with a `Swap` log.
+fn filler_txs(rng: &mut fastrand::Rng, fillers: u64, base_fee: u64, txs: &mut Vec<Tx>) {
+    for _ in 0..fillers {
+        let tip = rng.u64(10_000_000..=3_000_000_000);
+        let swap = rng.u8(0..10) == 0;
+        let log = swap.then(|| Log {
+            address: DEMO_POOL,
+            topics: vec![
+                SWAP_TOPIC,
+                random_address(rng).into_word(),
+                random_address(rng).into_word(),
+            ],
+            data: Bytes::from({
+                let mut d = vec![0u8; 64];
+                rng.fill(&mut d);
+                d
+            }),
+        });
+        let mut input = vec![0u8; if swap { 4 + 32 * 3 } else { 0 }];
+        rng.fill(&mut input);
+        txs.push(Tx {
+            hash: random_b256(rng),
+            from: random_address(rng),
+            to: if swap { DEMO_POOL } else { random_address(rng) },
+            value: U256::from(rng.u64(0..=5_000_000_000_000_000_000)),
+            nonce: rng.u64(0..5000),
+            gas: rng.u64(21_000..=500_000),
+            max_fee: base_fee * 2 + tip,
+            tip,
+            input: input.into(),
+            log,
+        });
+    }
+}
+
+fn bloom_of(txs: &[Tx]) -> Bloom {
+    let mut bloom = Bloom::default();
+    for tx in txs {
+        if let Some(l) = &tx.log {
+            bloom.accrue(BloomInput::Raw(l.address.as_slice()));
+            for t in &l.topics {
+                bloom.accrue(BloomInput::Raw(t.as_slice()));
+            }
+        }
+    }
+    bloom
 }
 
 fn two_accounts(rng: &mut fastrand::Rng) -> (usize, usize) {

@@ -80,108 +80,137 @@ async fn write_response(
 pub(super) async fn http_phase(shared: &Shared, stream: &mut TcpStream) -> Option<Vec<u8>> {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     loop {
-        let head_end = loop {
-            if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                break pos + 4;
-            }
-            if buf.len() > MAX_HEAD {
-                let _ =
-                    write_response(stream, "431 Request Header Fields Too Large", "", "", false)
-                        .await;
-                return None;
-            }
-            if stream.read_buf(&mut buf).await.ok()? == 0 {
-                return None;
-            }
-        };
-        let Some(head) = parse_head(&buf[..head_end]) else {
-            let _ = write_response(stream, "400 Bad Request", "", "", false).await;
-            return None;
-        };
-        buf.drain(..head_end);
+        let head = read_head(stream, &mut buf).await?;
         if let Some(key) = &head.ws_key {
-            if let Some(secs) = shared.take_rate_limit() {
-                let _ = write_response(
-                    stream,
-                    "429 Too Many Requests",
-                    &format!("Retry-After: {secs}\r\n"),
-                    "",
-                    false,
-                )
-                .await;
-                return None;
-            }
-            let accept = derive_accept_key(key.as_bytes());
-            let resp = format!(
-                "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
-            );
-            stream.write_all(resp.as_bytes()).await.ok()?;
-            return Some(buf);
+            return upgrade(shared, stream, key).await.then_some(buf);
         }
-        if head.method != "POST" {
-            let _ = write_response(
-                stream,
-                "405 Method Not Allowed",
-                "Allow: POST\r\n",
-                "",
-                false,
-            )
-            .await;
-            return None;
-        }
-        let Some(len) = head.content_length else {
-            let _ = write_response(stream, "411 Length Required", "", "", false).await;
-            return None;
-        };
-        if len > MAX_BODY {
-            let _ = write_response(stream, "413 Payload Too Large", "", "", false).await;
-            return None;
-        }
-        buf.reserve(len.saturating_sub(buf.len()));
-        while buf.len() < len {
-            if stream.read_buf(&mut buf).await.ok()? == 0 {
-                return None;
-            }
-        }
-        let body: Vec<u8> = buf.drain(..len).collect();
+        let body = read_body(stream, &mut buf, &head).await?;
         shared.http_requests.fetch_add(1, Ordering::Relaxed);
         if let Some(until) = shared.hang_until() {
             // A hung endpoint: the request is read and never answered in time.
             tokio::time::sleep_until(until.into()).await;
         }
-        let written = if let Some(status) = shared.take_http_status() {
-            let reason = match status {
-                500 => "Internal Server Error",
-                502 => "Bad Gateway",
-                503 => "Service Unavailable",
-                504 => "Gateway Timeout",
-                _ => "Error",
-            };
-            write_response(
-                stream,
-                &format!("{status} {reason}"),
-                "",
-                "<html>upstream error</html>",
-                head.keep_alive,
-            )
-            .await
-        } else if let Some(secs) = shared.take_rate_limit() {
-            let body =
-                r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limited"}}"#;
-            write_response(
-                stream,
-                "429 Too Many Requests",
-                &format!("Retry-After: {secs}\r\n"),
-                body,
-                head.keep_alive,
-            )
-            .await
-        } else {
-            let reply = handle_body(shared, &body, None);
-            write_response(stream, "200 OK", "", &reply, head.keep_alive).await
-        };
+        let written = answer(shared, stream, &body, head.keep_alive).await;
         if written.is_err() || !head.keep_alive {
             return None;
         }
+    }
+}
+
+/// The next request's head, taken off `buf` (reading more as needed); `None` when
+/// the connection ends or the head is refused.
+async fn read_head(stream: &mut TcpStream, buf: &mut Vec<u8>) -> Option<RequestHead> {
+    let head_end = loop {
+        if let Some(pos) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break pos + 4;
+        }
+        if buf.len() > MAX_HEAD {
+            let _ =
+                write_response(stream, "431 Request Header Fields Too Large", "", "", false).await;
+            return None;
+        }
+        if stream.read_buf(buf).await.ok()? == 0 {
+            return None;
+        }
+    };
+    let Some(head) = parse_head(&buf[..head_end]) else {
+        let _ = write_response(stream, "400 Bad Request", "", "", false).await;
+        return None;
+    };
+    buf.drain(..head_end);
+    Some(head)
+}
+
+/// Answer a WebSocket upgrade (or refuse it while rate-limited). True when upgraded.
+async fn upgrade(shared: &Shared, stream: &mut TcpStream, key: &str) -> bool {
+    if let Some(secs) = shared.take_rate_limit() {
+        let _ = write_response(
+            stream,
+            "429 Too Many Requests",
+            &format!("Retry-After: {secs}\r\n"),
+            "",
+            false,
+        )
+        .await;
+        return false;
+    }
+    let accept = derive_accept_key(key.as_bytes());
+    let resp = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    stream.write_all(resp.as_bytes()).await.is_ok()
+}
+
+/// A POST's body, taken off `buf`; `None` (after an error status) for anything else.
+async fn read_body(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    head: &RequestHead,
+) -> Option<Vec<u8>> {
+    if head.method != "POST" {
+        let _ = write_response(
+            stream,
+            "405 Method Not Allowed",
+            "Allow: POST\r\n",
+            "",
+            false,
+        )
+        .await;
+        return None;
+    }
+    let Some(len) = head.content_length else {
+        let _ = write_response(stream, "411 Length Required", "", "", false).await;
+        return None;
+    };
+    if len > MAX_BODY {
+        let _ = write_response(stream, "413 Payload Too Large", "", "", false).await;
+        return None;
+    }
+    buf.reserve(len.saturating_sub(buf.len()));
+    while buf.len() < len {
+        if stream.read_buf(buf).await.ok()? == 0 {
+            return None;
+        }
+    }
+    Some(buf.drain(..len).collect())
+}
+
+/// The reply to one request, or the HTTP fault in force (an error status, a 429).
+async fn answer(
+    shared: &Shared,
+    stream: &mut TcpStream,
+    body: &[u8],
+    keep_alive: bool,
+) -> io::Result<()> {
+    if let Some(status) = shared.take_http_status() {
+        let reason = match status {
+            500 => "Internal Server Error",
+            502 => "Bad Gateway",
+            503 => "Service Unavailable",
+            504 => "Gateway Timeout",
+            _ => "Error",
+        };
+        write_response(
+            stream,
+            &format!("{status} {reason}"),
+            "",
+            "<html>upstream error</html>",
+            keep_alive,
+        )
+        .await
+    } else if let Some(secs) = shared.take_rate_limit() {
+        let body =
+            r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32005,"message":"rate limited"}}"#;
+        write_response(
+            stream,
+            "429 Too Many Requests",
+            &format!("Retry-After: {secs}\r\n"),
+            body,
+            keep_alive,
+        )
+        .await
+    } else {
+        let reply = handle_body(shared, body, None);
+        write_response(stream, "200 OK", "", &reply, keep_alive).await
     }
 }

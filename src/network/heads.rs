@@ -334,85 +334,9 @@ impl Follower {
             .as_ref()
             .is_some_and(|(_, w)| w.logs_live.load(Ordering::Relaxed));
         let mut refill = Vec::new();
-        let steps = std::mem::take(&mut self.out);
-        for step in steps {
-            let update = match step {
-                Step::Head(head) => {
-                    if let Some((n, ts)) = self.prev
-                        && n + 1 == head.number
-                    {
-                        self.shared
-                            .observe_block_time(head.timestamp.saturating_sub(ts));
-                    }
-                    self.prev = Some((head.number, head.timestamp));
-                    // Logs were pushed only for pushed heads, and only while the
-                    // subscription is live.
-                    if head.source != HeadSource::Ws || !logs_live {
-                        refill.push(head.number);
-                    }
-                    if head.source == HeadSource::Ws {
-                        self.feed.push_unconfirmed(Unconfirmed {
-                            number: head.number,
-                            hash: head.hash,
-                            needs_tx_count: head.tx_count.is_none(),
-                        });
-                    }
-                    Update::Head {
-                        net: self.net,
-                        head,
-                    }
-                }
-                Step::Reorg(reorg) => {
-                    let hashes: Vec<B256> = reorg.orphaned.iter().map(|(_, h)| *h).collect();
-                    self.feed.forget(&hashes);
-                    self.log_out.push(LogInput::Orphaned(hashes));
-                    if reorg.deeper_than_tracked {
-                        self.shared.error(format!(
-                            "reorg deeper than the {} tracked heads (from below {}); resynchronised from the node",
-                            crate::fmt::thousands(reorg.orphaned.len() as u64),
-                            crate::fmt::thousands(reorg.from_number)
-                        ));
-                    }
-                    Update::Reorg {
-                        net: self.net,
-                        reorg,
-                    }
-                }
-                Step::Gap { from, to, reason } => {
-                    self.shared.error(format!(
-                        "heads {}..={} could not be fetched: {reason}",
-                        crate::fmt::thousands(from),
-                        crate::fmt::thousands(to)
-                    ));
-                    continue;
-                }
-                Step::Retracted { number, hash } => {
-                    self.shared.bad_frame(format!(
-                        "newHeads announced block {} ({}) that the node does not have (asked twice); taken back",
-                        crate::fmt::thousands(number),
-                        crate::fmt::short_hash(&hash)
-                    ));
-                    self.log_out.push(LogInput::Orphaned(vec![hash]));
-                    Update::HeadRetracted {
-                        net: self.net,
-                        number,
-                        hash,
-                    }
-                }
-                Step::Reset {
-                    genesis,
-                    previous,
-                    orphaned,
-                } => {
-                    self.log_out.push(LogInput::Orphaned(
-                        orphaned.into_iter().map(|(_, h)| h).collect(),
-                    ));
-                    Update::ChainReset {
-                        net: self.net,
-                        genesis,
-                        previous,
-                    }
-                }
+        for step in std::mem::take(&mut self.out) {
+            let Some(update) = self.update_for(step, logs_live, &mut refill) else {
+                continue;
             };
             if self.updates.send(update).await.is_err() {
                 return false;
@@ -424,6 +348,91 @@ impl Follower {
             self.feed.latest.send_replace(tip);
         }
         self.refill(&refill);
+        self.send_log_inputs().await
+    }
+
+    /// What the app is told of one step (a gap is an error only), and what the log
+    /// stream must take back or fill in.
+    fn update_for(&mut self, step: Step, logs_live: bool, refill: &mut Vec<u64>) -> Option<Update> {
+        let net = self.net;
+        Some(match step {
+            Step::Head(head) => {
+                self.on_new_head(&head, logs_live, refill);
+                Update::Head { net, head }
+            }
+            Step::Reorg(reorg) => {
+                let hashes: Vec<B256> = reorg.orphaned.iter().map(|(_, h)| *h).collect();
+                self.feed.forget(&hashes);
+                self.log_out.push(LogInput::Orphaned(hashes));
+                if reorg.deeper_than_tracked {
+                    self.shared.error(format!(
+                        "reorg deeper than the {} tracked heads (from below {}); resynchronised from the node",
+                        crate::fmt::thousands(reorg.orphaned.len() as u64),
+                        crate::fmt::thousands(reorg.from_number)
+                    ));
+                }
+                Update::Reorg { net, reorg }
+            }
+            Step::Gap { from, to, reason } => {
+                self.shared.error(format!(
+                    "heads {}..={} could not be fetched: {reason}",
+                    crate::fmt::thousands(from),
+                    crate::fmt::thousands(to)
+                ));
+                return None;
+            }
+            Step::Retracted { number, hash } => {
+                self.shared.bad_frame(format!(
+                    "newHeads announced block {} ({}) that the node does not have (asked twice); taken back",
+                    crate::fmt::thousands(number),
+                    crate::fmt::short_hash(&hash)
+                ));
+                self.log_out.push(LogInput::Orphaned(vec![hash]));
+                Update::HeadRetracted { net, number, hash }
+            }
+            Step::Reset {
+                genesis,
+                previous,
+                orphaned,
+            } => {
+                self.log_out.push(LogInput::Orphaned(
+                    orphaned.into_iter().map(|(_, h)| h).collect(),
+                ));
+                Update::ChainReset {
+                    net,
+                    genesis,
+                    previous,
+                }
+            }
+        })
+    }
+
+    /// A head joins the chain: block time, log refill, confirmation.
+    fn on_new_head(&mut self, head: &Head, logs_live: bool, refill: &mut Vec<u64>) {
+        if let Some((n, ts)) = self.prev
+            && n + 1 == head.number
+        {
+            self.shared
+                .observe_block_time(head.timestamp.saturating_sub(ts));
+        }
+        self.prev = Some((head.number, head.timestamp));
+        // Logs were pushed only for pushed heads, and only while the subscription
+        // is live.
+        if head.source != HeadSource::Ws || !logs_live {
+            refill.push(head.number);
+        }
+        if head.source == HeadSource::Ws {
+            self.feed.push_unconfirmed(Unconfirmed {
+                number: head.number,
+                hash: head.hash,
+                needs_tx_count: head.tx_count.is_none(),
+            });
+        }
+    }
+
+    /// Pass reorg, retraction and refill inputs to the log stream (dropped when no
+    /// log stream runs). False when it is gone.
+    async fn send_log_inputs(&mut self) -> bool {
         if let Some((tx, _)) = &self.logs {
             for input in self.log_out.drain(..) {
                 if tx.send(input).await.is_err() {

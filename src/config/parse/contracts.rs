@@ -52,77 +52,7 @@ pub(super) fn contract_entry(
             "expected a non-empty label without control characters",
         ));
     }
-    let mut events: Vec<Event> = Vec::new();
-    let mut add = |e: Event, cx: &Ctx<'_>, span: Range<usize>, k: &str| {
-        let topics = e.inputs.iter().filter(|p| p.indexed).count() + usize::from(!e.anonymous);
-        if topics > 4 {
-            return Err(cx.err(
-                span,
-                k,
-                format_args!(
-                    "event `{}` has {topics} topics; a log carries at most 4 (at most 3 indexed parameters)",
-                    e.name
-                ),
-            ));
-        }
-        if !events
-            .iter()
-            .any(|x| x.selector() == e.selector() && x.anonymous == e.anonymous)
-        {
-            events.push(e);
-        }
-        Ok(())
-    };
-    for s in r.events.iter().flat_map(|l| l.get_ref()) {
-        let k = key("events");
-        let text = cx.interpolate(s, &k)?;
-        let e = Event::parse(text.trim())
-            .map_err(|e| e.to_string())
-            .and_then(|e| {
-                Specifier::<DynSolEvent>::resolve(&e)
-                    .map(|_| e)
-                    .map_err(|err| err.to_string())
-            })
-            .map_err(|e| {
-                cx.err(
-                    s.span(),
-                    &k,
-                    format_args!(
-                        "expected an event signature like \
-                     `Transfer(address indexed from, address indexed to, uint256 value)`, \
-                     found {:?} ({})",
-                        s.get_ref(),
-                        first_line(&e)
-                    ),
-                )
-            })?;
-        add(e, cx, s.span(), &k)?;
-    }
-    if let Some(a) = &r.abi {
-        let k = key("abi");
-        let rel = cx.interpolate(a, &k)?;
-        let file = cx.path.parent().unwrap_or(Path::new("")).join(&rel);
-        let text = std::fs::read_to_string(&file).map_err(|e| {
-            cx.err(
-                a.span(),
-                &k,
-                format_args!("cannot read ABI file {}: {e}", file.display()),
-            )
-        })?;
-        let abi = parse_abi(&text).map_err(|e| {
-            cx.err(
-                a.span(),
-                &k,
-                format_args!(
-                    "{}: expected a JSON ABI (an array, or an object with an `abi` array): {e}",
-                    file.display()
-                ),
-            )
-        })?;
-        for e in abi.events() {
-            add(e.clone(), cx, a.span(), &k)?;
-        }
-    }
+    let events = contract_events(cx, r, &key)?;
     if r.events.is_none() && r.abi.is_none() && r.views.is_empty() {
         return Err(cx.err(
             c.span(),
@@ -147,6 +77,103 @@ pub(super) fn contract_entry(
             views,
         },
     ))
+}
+
+/// The events of a contract: its `events` signatures, then its ABI file's events
+/// (each once; one with more than 4 topics is an error).
+fn contract_events(
+    cx: &mut Ctx<'_>,
+    r: &RawContract,
+    key: &dyn Fn(&str) -> String,
+) -> Result<Vec<Event>, ConfigError> {
+    let mut events: Vec<Event> = Vec::new();
+    for s in r.events.iter().flat_map(|l| l.get_ref()) {
+        let k = key("events");
+        let e = event_signature(cx, s, &k)?;
+        add_event(&mut events, e, cx, s.span(), &k)?;
+    }
+    if let Some(a) = &r.abi {
+        let k = key("abi");
+        for e in abi_file(cx, a, &k)?.events() {
+            add_event(&mut events, e.clone(), cx, a.span(), &k)?;
+        }
+    }
+    Ok(events)
+}
+
+fn add_event(
+    events: &mut Vec<Event>,
+    e: Event,
+    cx: &Ctx<'_>,
+    span: Range<usize>,
+    k: &str,
+) -> Result<(), ConfigError> {
+    let topics = e.inputs.iter().filter(|p| p.indexed).count() + usize::from(!e.anonymous);
+    if topics > 4 {
+        return Err(cx.err(
+            span,
+            k,
+            format_args!(
+                "event `{}` has {topics} topics; a log carries at most 4 (at most 3 indexed parameters)",
+                e.name
+            ),
+        ));
+    }
+    if !events
+        .iter()
+        .any(|x| x.selector() == e.selector() && x.anonymous == e.anonymous)
+    {
+        events.push(e);
+    }
+    Ok(())
+}
+
+/// One `events` entry: a Solidity event signature whose types resolve.
+fn event_signature(cx: &mut Ctx<'_>, s: &Spanned<String>, k: &str) -> Result<Event, ConfigError> {
+    let text = cx.interpolate(s, k)?;
+    Event::parse(text.trim())
+        .map_err(|e| e.to_string())
+        .and_then(|e| {
+            Specifier::<DynSolEvent>::resolve(&e)
+                .map(|_| e)
+                .map_err(|err| err.to_string())
+        })
+        .map_err(|e| {
+            cx.err(
+                s.span(),
+                k,
+                format_args!(
+                    "expected an event signature like \
+                 `Transfer(address indexed from, address indexed to, uint256 value)`, \
+                 found {:?} ({})",
+                    s.get_ref(),
+                    first_line(&e)
+                ),
+            )
+        })
+}
+
+/// The `abi` file, relative to the config file.
+fn abi_file(cx: &mut Ctx<'_>, a: &Spanned<String>, k: &str) -> Result<JsonAbi, ConfigError> {
+    let rel = cx.interpolate(a, k)?;
+    let file = cx.path.parent().unwrap_or(Path::new("")).join(&rel);
+    let text = std::fs::read_to_string(&file).map_err(|e| {
+        cx.err(
+            a.span(),
+            k,
+            format_args!("cannot read ABI file {}: {e}", file.display()),
+        )
+    })?;
+    parse_abi(&text).map_err(|e| {
+        cx.err(
+            a.span(),
+            k,
+            format_args!(
+                "{}: expected a JSON ABI (an array, or an object with an `abi` array): {e}",
+                file.display()
+            ),
+        )
+    })
 }
 
 /// A JSON ABI: a bare array, or a compiler artifact with an `abi` field.

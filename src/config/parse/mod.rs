@@ -21,7 +21,7 @@ use std::path::Path;
 pub(super) use diagnostics::line_of;
 pub(crate) use networks::parse_address;
 
-use super::{Config, ConfigError, ConfigSource};
+use super::{Config, ConfigError, ConfigSource, NetworkConfig};
 use contracts::contract_entry;
 use diagnostics::{Ctx, toml_error};
 use networks::{network, watch_entry};
@@ -50,20 +50,7 @@ pub fn parse(
         .theme
         .as_ref()
         .map(|t| format!("{}:{}", path.display(), cx.line(t.span().start)));
-    let theme = match &raw.theme {
-        Some(t) => {
-            let v = cx.interpolate(t, "theme")?;
-            if v.trim().is_empty() {
-                return Err(cx.err(
-                    t.span(),
-                    "theme",
-                    "expected a theme name, found an empty string",
-                ));
-            }
-            v
-        }
-        None => "dark".to_string(),
-    };
+    let theme = theme_name(&mut cx, &raw)?;
 
     if raw.networks.is_empty() {
         return Err(cx.err(
@@ -102,8 +89,46 @@ pub fn parse(
         watch.push(watch_entry(&mut cx, i, w.get_ref(), &names, &raw_names)?);
     }
 
+    attach_contracts(&mut cx, &raw, &mut networks, &names, &raw_names)?;
+
+    Ok(Config {
+        theme,
+        theme_at,
+        networks,
+        watch,
+        source: ConfigSource::File(path.to_path_buf()),
+        secrets: cx.secrets,
+    })
+}
+
+/// The `theme` key (default `dark`).
+fn theme_name(cx: &mut Ctx<'_>, raw: &RawConfig) -> Result<String, ConfigError> {
+    Ok(match &raw.theme {
+        Some(t) => {
+            let v = cx.interpolate(t, "theme")?;
+            if v.trim().is_empty() {
+                return Err(cx.err(
+                    t.span(),
+                    "theme",
+                    "expected a theme name, found an empty string",
+                ));
+            }
+            v
+        }
+        None => "dark".to_string(),
+    })
+}
+
+/// Each `[[contracts]]` entry, checked and given to its network.
+fn attach_contracts(
+    cx: &mut Ctx<'_>,
+    raw: &RawConfig,
+    networks: &mut [NetworkConfig],
+    names: &HashMap<String, usize>,
+    raw_names: &[&str],
+) -> Result<(), ConfigError> {
     for (i, c) in raw.contracts.iter().enumerate() {
-        let (net, contract) = contract_entry(&mut cx, i, c, &names, &raw_names)?;
+        let (net, contract) = contract_entry(cx, i, c, names, raw_names)?;
         let Some(net) = networks.iter_mut().find(|n| n.name == net) else {
             continue; // contract_entry checked the name
         };
@@ -120,12 +145,5 @@ pub fn parse(
         net.contracts.push(contract);
     }
 
-    Ok(Config {
-        theme,
-        theme_at,
-        networks,
-        watch,
-        source: ConfigSource::File(path.to_path_buf()),
-        secrets: cx.secrets,
-    })
+    Ok(())
 }

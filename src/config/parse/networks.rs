@@ -44,74 +44,11 @@ pub(super) fn network(
         }
         None => None,
     };
-    let chain_id = match &r.chain_id {
-        Some(c) if *c.get_ref() == 0 => {
-            return Err(cx.err(
-                c.span(),
-                &key("chain_id"),
-                "expected a chain id of at least 1, found 0",
-            ));
-        }
-        Some(c) => Some(*c.get_ref()),
-        None => None,
-    };
-    let ping_interval_secs = match &r.ping_interval_secs {
-        Some(p) if *p.get_ref() == 0 => {
-            return Err(cx.err(
-                p.span(),
-                &key("ping_interval_secs"),
-                "expected at least 1 (seconds), found 0",
-            ));
-        }
-        Some(p) => *p.get_ref(),
-        None => DEFAULT_PING_INTERVAL_SECS,
-    };
-    let max_message_bytes = match &r.max_message_bytes {
-        Some(m) => {
-            let v = *m.get_ref();
-            match usize::try_from(v) {
-                Ok(b) if v >= MIN_MESSAGE_BYTES => b,
-                _ => {
-                    return Err(cx.err(
-                        m.span(),
-                        &key("max_message_bytes"),
-                        format_args!(
-                            "expected a size in bytes of at least {MIN_MESSAGE_BYTES}, found {v}"
-                        ),
-                    ));
-                }
-            }
-        }
-        None => DEFAULT_MAX_MESSAGE_BYTES,
-    };
-    let mut fallbacks = Vec::with_capacity(r.fallback.len());
-    for (j, f) in r.fallback.iter().enumerate() {
-        let fkey = |k: &str| format!("networks[{i}].fallback[{j}].{k}");
-        let e = f.get_ref();
-        let (ws, http) = endpoint_urls(cx, &e.ws, &e.http, &fkey(""), r.allow_insecure)?;
-        if ws.is_none() && http.is_none() {
-            return Err(cx.err(
-                f.span(),
-                &format!("networks[{i}].fallback[{j}]"),
-                "expected a `ws` or an `http` URL (or both)",
-            ));
-        }
-        fallbacks.push(Endpoint { ws, http });
-    }
-    let mut tokens = Vec::new();
-    for t in r.tokens.iter().flat_map(|l| l.get_ref()) {
-        let text = cx.interpolate(t, &key("tokens"))?;
-        let a = parse_address(&text).map_err(|m| {
-            cx.err(
-                t.span(),
-                &key("tokens"),
-                format_args!("{m}, found {:?}", t.get_ref()),
-            )
-        })?;
-        if !tokens.contains(&a) {
-            tokens.push(a);
-        }
-    }
+    let chain_id = chain_id(cx, r, &key)?;
+    let ping_interval_secs = ping_interval(cx, r, &key)?;
+    let max_message_bytes = max_message_bytes(cx, r, &key)?;
+    let fallbacks = fallbacks(cx, i, r)?;
+    let tokens = tokens(cx, r, &key)?;
     Ok(NetworkConfig {
         name,
         ws,
@@ -126,6 +63,99 @@ pub(super) fn network(
         contracts: Vec::new(),
         show_url_path: r.show_url_path,
     })
+}
+
+fn chain_id(
+    cx: &Ctx<'_>,
+    r: &RawNetwork,
+    key: &dyn Fn(&str) -> String,
+) -> Result<Option<u64>, ConfigError> {
+    match &r.chain_id {
+        Some(c) if *c.get_ref() == 0 => Err(cx.err(
+            c.span(),
+            &key("chain_id"),
+            "expected a chain id of at least 1, found 0",
+        )),
+        Some(c) => Ok(Some(*c.get_ref())),
+        None => Ok(None),
+    }
+}
+
+fn ping_interval(
+    cx: &Ctx<'_>,
+    r: &RawNetwork,
+    key: &dyn Fn(&str) -> String,
+) -> Result<u64, ConfigError> {
+    match &r.ping_interval_secs {
+        Some(p) if *p.get_ref() == 0 => Err(cx.err(
+            p.span(),
+            &key("ping_interval_secs"),
+            "expected at least 1 (seconds), found 0",
+        )),
+        Some(p) => Ok(*p.get_ref()),
+        None => Ok(DEFAULT_PING_INTERVAL_SECS),
+    }
+}
+
+fn max_message_bytes(
+    cx: &Ctx<'_>,
+    r: &RawNetwork,
+    key: &dyn Fn(&str) -> String,
+) -> Result<usize, ConfigError> {
+    let Some(m) = &r.max_message_bytes else {
+        return Ok(DEFAULT_MAX_MESSAGE_BYTES);
+    };
+    let v = *m.get_ref();
+    match usize::try_from(v) {
+        Ok(b) if v >= MIN_MESSAGE_BYTES => Ok(b),
+        _ => Err(cx.err(
+            m.span(),
+            &key("max_message_bytes"),
+            format_args!("expected a size in bytes of at least {MIN_MESSAGE_BYTES}, found {v}"),
+        )),
+    }
+}
+
+/// The `[[networks.fallback]]` endpoints, in order.
+fn fallbacks(cx: &mut Ctx<'_>, i: usize, r: &RawNetwork) -> Result<Vec<Endpoint>, ConfigError> {
+    let mut fallbacks = Vec::with_capacity(r.fallback.len());
+    for (j, f) in r.fallback.iter().enumerate() {
+        let fkey = |k: &str| format!("networks[{i}].fallback[{j}].{k}");
+        let e = f.get_ref();
+        let (ws, http) = endpoint_urls(cx, &e.ws, &e.http, &fkey(""), r.allow_insecure)?;
+        if ws.is_none() && http.is_none() {
+            return Err(cx.err(
+                f.span(),
+                &format!("networks[{i}].fallback[{j}]"),
+                "expected a `ws` or an `http` URL (or both)",
+            ));
+        }
+        fallbacks.push(Endpoint { ws, http });
+    }
+    Ok(fallbacks)
+}
+
+/// The `tokens` addresses, each once.
+fn tokens(
+    cx: &mut Ctx<'_>,
+    r: &RawNetwork,
+    key: &dyn Fn(&str) -> String,
+) -> Result<Vec<Address>, ConfigError> {
+    let mut tokens = Vec::new();
+    for t in r.tokens.iter().flat_map(|l| l.get_ref()) {
+        let text = cx.interpolate(t, &key("tokens"))?;
+        let a = parse_address(&text).map_err(|m| {
+            cx.err(
+                t.span(),
+                &key("tokens"),
+                format_args!("{m}, found {:?}", t.get_ref()),
+            )
+        })?;
+        if !tokens.contains(&a) {
+            tokens.push(a);
+        }
+    }
+    Ok(tokens)
 }
 
 /// Checked `ws` and `http` URLs of one endpoint; `prefix` is the key path ending in `.`.

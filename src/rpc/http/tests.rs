@@ -1,0 +1,91 @@
+//! Unit tests of the HTTP client's decoding and error classification.
+
+use super::*;
+use crate::rpc::types::RpcErrorObj;
+
+fn err(code: i64, message: &str, data: Option<Value>) -> RpcErrorObj {
+    RpcErrorObj {
+        code,
+        message: message.into(),
+        data,
+    }
+}
+
+#[test]
+fn recognises_rate_limits_and_hints() {
+    let e = err(
+        -32005,
+        "limit exceeded",
+        Some(serde_json::json!({"backoff_seconds": 3})),
+    );
+    assert_eq!(rate_limit_hint(&e), Some(Duration::from_secs(3)));
+    assert_eq!(
+        rate_limit_hint(&err(-32016, "over rate limit", None)),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(
+        rate_limit_hint(&err(-32000, "Too Many Requests", None)),
+        Some(Duration::ZERO)
+    );
+    assert_eq!(
+        rate_limit_hint(&err(-32000, "execution reverted", None)),
+        None
+    );
+    let body = br#"{"jsonrpc":"2.0","id":1,"error":{"code":-32005,"message":"limit exceeded","data":{"backoff_seconds":2}}}"#;
+    assert_eq!(
+        rate_limited_body(body).map(|(h, _)| h),
+        Some(Duration::from_secs(2))
+    );
+}
+
+#[test]
+fn a_null_result_is_an_answer_and_a_missing_one_is_not() {
+    let r = decode_batch(
+        r#"[{"jsonrpc":"2.0","id":1,"result":null},{"jsonrpc":"2.0","id":2}]"#,
+        1,
+        2,
+    )
+    .expect("decodes");
+    assert_eq!(r[0].as_ref().map(|v| v.get()), Ok("null"));
+    assert!(r[1].is_err());
+    let none: Option<u64> =
+        decode_one(br#"{"jsonrpc":"2.0","id":1,"result":null}"#).expect("null is an answer");
+    assert_eq!(none, None);
+}
+
+#[test]
+fn batch_answers_are_put_back_in_request_order() {
+    let text = r#"[{"jsonrpc":"2.0","id":11,"result":"0x2"},
+        {"jsonrpc":"2.0","id":10,"error":{"code":-32000,"message":"nope"}},
+        {"jsonrpc":"2.0","id":99,"result":"0x9"}]"#;
+    let r = decode_batch(text, 10, 3).expect("decodes");
+    assert_eq!(
+        r[0].as_ref().map(|v| v.get()).map_err(|e| e.code),
+        Err(-32000)
+    );
+    assert_eq!(r[1].as_ref().map(|v| v.get()), Ok("\"0x2\""));
+    assert_eq!(
+        r[2].as_ref()
+            .map(|v| v.get())
+            .map_err(|e| e.message.as_str()),
+        Err("no answer in batch")
+    );
+    let refused =
+        r#"{"jsonrpc":"2.0","id":null,"error":{"code":-32600,"message":"batch too large"}}"#;
+    assert!(matches!(decode_batch(refused, 10, 3), Err(HttpError::Rpc(e)) if e.code == -32600));
+}
+
+#[test]
+fn recognises_provider_range_errors() {
+    for m in [
+        "query returned more than 10000 results",
+        "exceed maximum block range: 5000",
+        "Block range limit exceeded.",
+        "Log response size exceeded. You can make eth_getLogs requests with up to a 2K block range",
+        "block range too large",
+        "query exceeds max block range 100000",
+    ] {
+        assert!(is_range_error(&err(-32005, m, None)), "{m}");
+    }
+    assert!(!is_range_error(&err(-32000, "header not found", None)));
+}
