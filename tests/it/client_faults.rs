@@ -4,7 +4,7 @@
 //!
 //! Each test runs its own devnet(s) on ephemeral ports, so they run in parallel.
 
-mod client_support;
+use crate::client_support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -600,7 +600,7 @@ async fn a_fault_on_one_network_leaves_the_other_live() {
 
 // ---------------------------------------------------------------------------------
 // Measurements for docs/recovery.md (ignored: they take a while and only print).
-// cargo test --test client_faults -- --ignored --nocapture measure_
+// cargo test --test it client_faults::measure_ -- --ignored --nocapture
 // ---------------------------------------------------------------------------------
 
 /// Half-open detection with the default 15 s ping interval. The stall starts at

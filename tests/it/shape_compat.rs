@@ -2,7 +2,7 @@
 //! the devnet decode through chaintop's own client types, and every field chaintop
 //! reads has the same JSON kind on both (checked field by field).
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

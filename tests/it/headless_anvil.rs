@@ -1,7 +1,7 @@
 //! End to end against real anvil nodes: `chaintop --headless` as a user runs it.
 
-mod headless_child;
-mod support;
+use crate::headless_child;
+use crate::support;
 
 use std::time::Duration;
 

@@ -1,8 +1,8 @@
 //! Recovery against a real node (anvil), through the real client in-process:
 //! a restart from saved state mid-run, and `anvil_reorg`.
 
-mod client_support;
-mod support;
+use crate::client_support;
+use crate::support;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};

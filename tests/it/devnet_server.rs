@@ -921,7 +921,7 @@ async fn demo_networks_are_distinct_and_show_a_head_at_once() {
 }
 
 /// Throughput probe, run by hand:
-/// `cargo test --test devnet_server load_ceiling -- --ignored --nocapture`
+/// `cargo test --test it devnet_server::load_ceiling -- --ignored --nocapture`
 /// (`DEVNET_BLOCK_US` and `DEVNET_PENDING` override 1000 µs and 100,000/s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore]

@@ -6,7 +6,7 @@
 //!
 //! Each test runs its own devnet(s) on ephemeral ports, so they run in parallel.
 
-mod client_support;
+use crate::client_support;
 
 use std::time::{Duration, Instant};
 

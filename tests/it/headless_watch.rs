@@ -2,8 +2,8 @@
 //! `chaintop --config FILE --headless` as a user runs it. The token is
 //! `tests/contracts/TestToken.sol`, deployed from its committed bytecode.
 
-mod headless_child;
-mod support;
+use crate::headless_child;
+use crate::support;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

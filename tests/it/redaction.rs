@@ -3,8 +3,8 @@
 //! values, UUID and short keys in the path, query values, userinfo. A hostile server
 //! echoes the request path (key and all) in its errors and close reasons.
 
-mod headless_child;
-mod pty;
+use crate::headless_child;
+use crate::pty;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

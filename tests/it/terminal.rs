@@ -2,8 +2,8 @@
 //! give the terminal back as it was, and `fg` takes it again; without a terminal the
 //! dashboard refuses with a clear message and writes no escape bytes.
 
-mod pty;
-mod support;
+use crate::pty;
+use crate::support;
 
 use std::io::{Read, Write};
 use std::os::unix::process::ExitStatusExt;

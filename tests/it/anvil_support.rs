@@ -1,6 +1,6 @@
-//! Proves the anvil test harness in `tests/support` works.
+//! Proves the anvil test harness in `tests/it/support` works.
 
-mod support;
+use crate::support;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};

@@ -7,12 +7,12 @@
 //! The short variant runs with the normal suite. The long one, by hand:
 //!
 //! ```text
-//! SOAK_SECS=600 cargo test --release --test soak -- --ignored --nocapture
+//! SOAK_SECS=600 cargo test --release --test it soak:: -- --ignored --nocapture
 //! ```
 //!
 //! `SOAK_SEED=N` replays a fault sequence.
 
-mod client_support;
+use crate::client_support;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};

@@ -1,0 +1,24 @@
+//! The integration tests, in one binary so the crate is linked once. Each module
+//! was a test binary of its own; `support`, `client_support`, `pty` and
+//! `headless_child` are shared helpers.
+
+mod client_support;
+mod headless_child;
+mod pty;
+mod support;
+
+mod anvil_recovery;
+mod anvil_support;
+mod cli;
+mod client_faults;
+mod config_fixtures;
+mod devnet_server;
+mod flood;
+mod headless_anvil;
+mod headless_watch;
+mod partial_failure;
+mod redaction;
+mod shape_compat;
+mod soak;
+mod terminal;
+mod ui_snapshots;
