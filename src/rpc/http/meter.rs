@@ -124,7 +124,8 @@ impl HttpMeter {
             .lock()
             .ok()
             .and_then(|g| *g)
-            .filter(|t| *t > Instant::now())
+            // tokio's clock (the same as std's unless paused, as in the tests).
+            .filter(|t| *t > tokio::time::Instant::now().into_std())
     }
 
     /// Wait for this lane's turn: the gate open, and for the refresh lane no chain

@@ -1,5 +1,7 @@
 //! Unit tests of the HTTP client's decoding and error classification.
 
+use std::sync::Arc;
+
 use super::*;
 use crate::rpc::types::RpcErrorObj;
 
@@ -88,4 +90,44 @@ fn recognises_provider_range_errors() {
         assert!(is_range_error(&err(-32005, m, None)), "{m}");
     }
     assert!(!is_range_error(&err(-32000, "header not found", None)));
+}
+
+/// Run both lanes against a gate closed for 8 s; when each got its turn.
+async fn turns(gate_for: Duration) -> (Duration, Duration) {
+    let meter = Arc::new(HttpMeter::default());
+    let t0 = tokio::time::Instant::now();
+    if !gate_for.is_zero() {
+        meter.limited((t0 + gate_for).into_std(), "HTTP 429".into(), true);
+    }
+    let lane = |lane: Lane| {
+        let m = meter.clone();
+        tokio::spawn(async move {
+            m.wait_turn(lane).await;
+            t0.elapsed()
+        })
+    };
+    // The refresh request asks first; the chain's must still go first.
+    let refresh = lane(Lane::Refresh);
+    let chain = lane(Lane::Chain);
+    (
+        chain.await.expect("chain lane"),
+        refresh.await.expect("refresh lane"),
+    )
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_chain_lane_goes_first_when_a_rate_limit_ends() {
+    let (chain, refresh) = turns(Duration::from_secs(8)).await;
+    assert_eq!(chain, Duration::from_secs(8));
+    assert!(
+        refresh > chain,
+        "refresh {refresh:?} before chain {chain:?}"
+    );
+    assert!(refresh < Duration::from_secs(9), "{refresh:?}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_open_gate_holds_nobody() {
+    let (chain, refresh) = turns(Duration::ZERO).await;
+    assert_eq!((chain, refresh), (Duration::ZERO, Duration::ZERO));
 }
