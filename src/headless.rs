@@ -5,11 +5,14 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-use alloy_primitives::Address;
+use alloy_primitives::{Address, B256, U256};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
-use crate::event::{AbiValue, ConnState, HttpHealth, SubStatus, Update};
+use crate::event::{
+    AbiValue, ConnState, ConnStats, EventLog, Head, HttpHealth, Reorg, SubKind, SubStatus,
+    TokenMeta, Update, ViewValue,
+};
 use crate::fmt;
 
 /// One network as headless output names it, and the labels of its watched addresses
@@ -68,249 +71,344 @@ fn to_json(
     let net = update.net();
     let names = networks.get(net);
     let network = names.map_or("?", |n| n.name.as_str());
-    // Watched addresses with their label, for people.
-    let display = |v: &AbiValue| {
-        fmt::abi(v, &|a| {
-            fmt::labelled(a, names.and_then(|n| n.labels.get(a)).map(String::as_str))
-        })
-    };
     Some(match update {
-        Update::Head { head, .. } => json!({
-            "type": "head",
-            "network": network,
-            "number": head.number,
-            "hash": head.hash,
-            "parent_hash": head.parent_hash,
-            "timestamp": head.timestamp,
-            "tx_count": head.tx_count,
-            "gas_used": head.gas_used,
-            "gas_limit": head.gas_limit,
-            "base_fee": head.base_fee.map(|f| f.to_string()),
-            "source": head.source,
-        }),
-        Update::Reorg { reorg, .. } => json!({
-            "type": "reorg",
-            "network": network,
-            "depth": reorg.depth,
-            "from_number": reorg.from_number,
-            "old_hash": reorg.old_hash,
-            "new_hash": reorg.new_hash,
-            "orphaned": reorg.orphaned.iter().map(|(n, h)| json!({"number": n, "hash": h})).collect::<Vec<_>>(),
-            "deeper_than_tracked": reorg.deeper_than_tracked,
-        }),
-        Update::HeadRetracted { number, hash, .. } => json!({
-            "type": "head_retracted",
-            "network": network,
-            "number": number,
-            "hash": hash,
-        }),
+        Update::Head { head, .. } => head_line(network, head),
+        Update::Reorg { reorg, .. } => reorg_line(network, reorg),
+        Update::HeadRetracted { number, hash, .. } => head_retracted_line(network, *number, hash),
         Update::ChainReset {
             genesis, previous, ..
-        } => json!({
-            "type": "chain_reset",
-            "network": network,
-            "genesis": genesis,
-            "previous_genesis": previous,
-        }),
+        } => chain_reset_line(network, genesis, previous),
         Update::HeadTxCount {
             number,
             hash,
             tx_count,
             ..
-        } => json!({
-            "type": "head_tx_count",
-            "network": network,
-            "number": number,
-            "hash": hash,
-            "tx_count": tx_count,
-        }),
-        Update::Http { health, .. } => {
-            let mut v = json!({
-                "type": "http",
-                "network": network,
-                "state": health.name(),
-                "retry_in_s": health.until().map(secs_until),
-                "reason": health.reason(),
-            });
-            if let HttpHealth::Failing { in_a_row, .. } = health {
-                v["in_a_row"] = json!(in_a_row);
-            }
-            v
-        }
+        } => head_tx_count_line(network, *number, hash, *tx_count),
+        Update::Http { health, .. } => http_line(network, health),
         Update::Balance {
             address,
             wei,
             block,
             ..
-        } => json!({
-            "type": "balance",
-            "network": network,
-            "address": checksum(address),
-            "wei": wei.to_string(),
-            "block": block,
-        }),
+        } => balance_line(network, address, wei, *block),
         Update::Pending {
             count, window_ms, ..
-        } => json!({
-            "type": "pending",
-            "network": network,
-            "count": count,
-            "window_ms": window_ms,
-        }),
-        Update::Connection { state, .. } => {
-            let mut v = json!({
-                "type": "connection",
-                "network": network,
-                "state": state.name(),
-                "reason": state.reason(),
-            });
-            match state {
-                ConnState::Connecting { endpoint }
-                | ConnState::Live { endpoint }
-                | ConnState::Polling { endpoint, .. } => v["endpoint"] = json!(endpoint),
-                ConnState::BackingOff { attempt, .. } => v["attempt"] = json!(attempt),
-                ConnState::Stalled { .. } | ConnState::Failed { .. } => {}
-            }
-            if let Some(at) = state.retry_at() {
-                v["retry_in_ms"] =
-                    json!(at.saturating_duration_since(Instant::now()).as_millis() as u64);
-            }
-            v
-        }
-        Update::ChainId { chain_id, .. } => json!({
-            "type": "chain_id",
-            "network": network,
-            "chain_id": chain_id,
-        }),
-        Update::Subscription { kind, status, .. } => json!({
-            "type": "subscription",
-            "network": network,
-            "kind": kind,
-            "status": match status { SubStatus::Active => "active", SubStatus::Unsupported(_) => "unsupported" },
-            "reason": match status { SubStatus::Active => None, SubStatus::Unsupported(r) => Some(r) },
-        }),
-        Update::Reconnected { count, .. } => json!({
-            "type": "reconnected",
-            "network": network,
-            "count": count,
-        }),
-        Update::Token { meta, .. } => json!({
-            "type": "token",
-            "network": network,
-            "token": checksum(&meta.address),
-            "symbol": meta.symbol,
-            "name": meta.name,
-            "decimals": meta.decimals,
-        }),
+        } => pending_line(network, *count, *window_ms),
+        Update::Connection { state, .. } => connection_line(network, state),
+        Update::ChainId { chain_id, .. } => chain_id_line(network, *chain_id),
+        Update::Subscription { kind, status, .. } => subscription_line(network, kind, status),
+        Update::Reconnected { count, .. } => reconnected_line(network, *count),
+        Update::Token { meta, .. } => token_line(network, meta),
         Update::TokenBalance {
             holder,
             token,
             amount,
             block,
             ..
-        } => json!({
-            "type": "token_balance",
-            "network": network,
-            "holder": checksum(holder),
-            "token": checksum(token),
-            "amount": amount.to_string(),
-            "block": block,
-        }),
+        } => token_balance_line(network, holder, token, amount, *block),
         Update::Nonce {
             address,
             nonce,
             block,
             ..
-        } => json!({
-            "type": "nonce",
-            "network": network,
-            "address": checksum(address),
-            "nonce": nonce,
-            "block": block,
-        }),
+        } => nonce_line(network, address, *nonce, *block),
         Update::Activity {
             address,
             block,
             block_hash,
             tx,
             ..
-        } => json!({
-            "type": "activity",
-            "network": network,
-            "address": checksum(address),
-            "block": block,
-            "block_hash": block_hash,
-            "tx": tx,
-            "pending": false,
-        }),
-        Update::Log { log, .. } => {
-            let args: serde_json::Map<String, Value> = log
-                .args
-                .iter()
-                .enumerate()
-                .map(|(i, a)| {
-                    let key = if a.name.is_empty() {
-                        i.to_string()
-                    } else {
-                        a.name.clone()
-                    };
-                    (key, abi_json(&a.value))
-                })
-                .collect();
-            json!({
-                "type": "log",
-                "network": network,
-                "address": checksum(&log.address),
-                "source": log.source,
-                "event": log.event,
-                "args": args,
-                "display": log.args.iter().map(|a| json!({"name": a.name, "type": a.ty, "value": display(&a.value)})).collect::<Vec<_>>(),
-                "topics": log.topics,
-                "data": log.data,
-                "block": log.block,
-                "block_hash": log.block_hash,
-                "tx": log.tx,
-                "log_index": log.log_index,
-                "removed": log.removed,
-            })
-        }
+        } => activity_line(network, address, *block, *block_hash, tx),
+        Update::Log { log, .. } => log_line(network, log, names),
         Update::View {
             contract,
             index,
             block,
             value,
             ..
-        } => {
-            let mut v = json!({
-                "type": "view",
-                "network": network,
-                "contract": checksum(contract),
-                "index": index,
-                "block": block,
-            });
-            match value {
-                Ok(val) => {
-                    v["value"] = abi_json(val);
-                    v["display"] = json!(display(val));
-                }
-                Err(e) => v["error"] = json!(e),
-            }
-            v
+        } => view_line(network, contract, *index, *block, value, names),
+        Update::Stats { stats, .. } => error_line(network, stats, last_errors.get_mut(net)?)?,
+    })
+}
+
+// The chain itself: heads, heads taken back, pending transactions.
+
+fn head_line(network: &str, head: &Head) -> Value {
+    json!({
+        "type": "head",
+        "network": network,
+        "number": head.number,
+        "hash": head.hash,
+        "parent_hash": head.parent_hash,
+        "timestamp": head.timestamp,
+        "tx_count": head.tx_count,
+        "gas_used": head.gas_used,
+        "gas_limit": head.gas_limit,
+        "base_fee": head.base_fee.map(|f| f.to_string()),
+        "source": head.source,
+    })
+}
+
+fn reorg_line(network: &str, reorg: &Reorg) -> Value {
+    json!({
+        "type": "reorg",
+        "network": network,
+        "depth": reorg.depth,
+        "from_number": reorg.from_number,
+        "old_hash": reorg.old_hash,
+        "new_hash": reorg.new_hash,
+        "orphaned": reorg.orphaned.iter().map(|(n, h)| json!({"number": n, "hash": h})).collect::<Vec<_>>(),
+        "deeper_than_tracked": reorg.deeper_than_tracked,
+    })
+}
+
+fn head_retracted_line(network: &str, number: u64, hash: &B256) -> Value {
+    json!({
+        "type": "head_retracted",
+        "network": network,
+        "number": number,
+        "hash": hash,
+    })
+}
+
+fn chain_reset_line(network: &str, genesis: &B256, previous: &B256) -> Value {
+    json!({
+        "type": "chain_reset",
+        "network": network,
+        "genesis": genesis,
+        "previous_genesis": previous,
+    })
+}
+
+fn head_tx_count_line(network: &str, number: u64, hash: &B256, tx_count: u32) -> Value {
+    json!({
+        "type": "head_tx_count",
+        "network": network,
+        "number": number,
+        "hash": hash,
+        "tx_count": tx_count,
+    })
+}
+
+fn pending_line(network: &str, count: u64, window_ms: u64) -> Value {
+    json!({
+        "type": "pending",
+        "network": network,
+        "count": count,
+        "window_ms": window_ms,
+    })
+}
+
+// The endpoint: connection, HTTP side, subscriptions, errors.
+
+fn connection_line(network: &str, state: &ConnState) -> Value {
+    let mut v = json!({
+        "type": "connection",
+        "network": network,
+        "state": state.name(),
+        "reason": state.reason(),
+    });
+    match state {
+        ConnState::Connecting { endpoint }
+        | ConnState::Live { endpoint }
+        | ConnState::Polling { endpoint, .. } => v["endpoint"] = json!(endpoint),
+        ConnState::BackingOff { attempt, .. } => v["attempt"] = json!(attempt),
+        ConnState::Stalled { .. } | ConnState::Failed { .. } => {}
+    }
+    if let Some(at) = state.retry_at() {
+        v["retry_in_ms"] = json!(at.saturating_duration_since(Instant::now()).as_millis() as u64);
+    }
+    v
+}
+
+fn http_line(network: &str, health: &HttpHealth) -> Value {
+    let mut v = json!({
+        "type": "http",
+        "network": network,
+        "state": health.name(),
+        "retry_in_s": health.until().map(secs_until),
+        "reason": health.reason(),
+    });
+    if let HttpHealth::Failing { in_a_row, .. } = health {
+        v["in_a_row"] = json!(in_a_row);
+    }
+    v
+}
+
+fn chain_id_line(network: &str, chain_id: u64) -> Value {
+    json!({
+        "type": "chain_id",
+        "network": network,
+        "chain_id": chain_id,
+    })
+}
+
+fn subscription_line(network: &str, kind: &SubKind, status: &SubStatus) -> Value {
+    json!({
+        "type": "subscription",
+        "network": network,
+        "kind": kind,
+        "status": match status { SubStatus::Active => "active", SubStatus::Unsupported(_) => "unsupported" },
+        "reason": match status { SubStatus::Active => None, SubStatus::Unsupported(r) => Some(r) },
+    })
+}
+
+fn reconnected_line(network: &str, count: u64) -> Value {
+    json!({
+        "type": "reconnected",
+        "network": network,
+        "count": count,
+    })
+}
+
+/// An `error` line when the network's last error changed (`slot` holds the one
+/// printed before); `None` otherwise.
+fn error_line(network: &str, stats: &ConnStats, slot: &mut Option<String>) -> Option<Value> {
+    if stats.last_error.is_none() || *slot == stats.last_error {
+        return None;
+    }
+    slot.clone_from(&stats.last_error);
+    Some(json!({
+        "type": "error",
+        "network": network,
+        "errors": stats.errors,
+        "bad_frames": stats.bad_frames,
+        "message": stats.last_error,
+    }))
+}
+
+// Watched addresses, tokens and contracts.
+
+fn balance_line(network: &str, address: &Address, wei: &U256, block: u64) -> Value {
+    json!({
+        "type": "balance",
+        "network": network,
+        "address": checksum(address),
+        "wei": wei.to_string(),
+        "block": block,
+    })
+}
+
+fn token_line(network: &str, meta: &TokenMeta) -> Value {
+    json!({
+        "type": "token",
+        "network": network,
+        "token": checksum(&meta.address),
+        "symbol": meta.symbol,
+        "name": meta.name,
+        "decimals": meta.decimals,
+    })
+}
+
+fn token_balance_line(
+    network: &str,
+    holder: &Address,
+    token: &Address,
+    amount: &U256,
+    block: u64,
+) -> Value {
+    json!({
+        "type": "token_balance",
+        "network": network,
+        "holder": checksum(holder),
+        "token": checksum(token),
+        "amount": amount.to_string(),
+        "block": block,
+    })
+}
+
+fn nonce_line(network: &str, address: &Address, nonce: u64, block: u64) -> Value {
+    json!({
+        "type": "nonce",
+        "network": network,
+        "address": checksum(address),
+        "nonce": nonce,
+        "block": block,
+    })
+}
+
+fn activity_line(
+    network: &str,
+    address: &Address,
+    block: Option<u64>,
+    block_hash: Option<B256>,
+    tx: &B256,
+) -> Value {
+    json!({
+        "type": "activity",
+        "network": network,
+        "address": checksum(address),
+        "block": block,
+        "block_hash": block_hash,
+        "tx": tx,
+        "pending": false,
+    })
+}
+
+fn log_line(network: &str, log: &EventLog, names: Option<&NetworkNames>) -> Value {
+    json!({
+        "type": "log",
+        "network": network,
+        "address": checksum(&log.address),
+        "source": log.source,
+        "event": log.event,
+        "args": log_args(log),
+        "display": log.args.iter().map(|a| json!({"name": a.name, "type": a.ty, "value": display(&a.value, names)})).collect::<Vec<_>>(),
+        "topics": log.topics,
+        "data": log.data,
+        "block": log.block,
+        "block_hash": log.block_hash,
+        "tx": log.tx,
+        "log_index": log.log_index,
+        "removed": log.removed,
+    })
+}
+
+/// A log's decoded arguments by name (by position when unnamed).
+fn log_args(log: &EventLog) -> serde_json::Map<String, Value> {
+    log.args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let key = if a.name.is_empty() {
+                i.to_string()
+            } else {
+                a.name.clone()
+            };
+            (key, abi_json(&a.value))
+        })
+        .collect()
+}
+
+fn view_line(
+    network: &str,
+    contract: &Address,
+    index: usize,
+    block: u64,
+    value: &Result<ViewValue, String>,
+    names: Option<&NetworkNames>,
+) -> Value {
+    let mut v = json!({
+        "type": "view",
+        "network": network,
+        "contract": checksum(contract),
+        "index": index,
+        "block": block,
+    });
+    match value {
+        Ok(val) => {
+            v["value"] = abi_json(val);
+            v["display"] = json!(display(val, names));
         }
-        Update::Stats { stats, .. } => {
-            let slot = last_errors.get_mut(net)?;
-            if stats.last_error.is_none() || *slot == stats.last_error {
-                return None;
-            }
-            slot.clone_from(&stats.last_error);
-            json!({
-                "type": "error",
-                "network": network,
-                "errors": stats.errors,
-                "bad_frames": stats.bad_frames,
-                "message": stats.last_error,
-            })
-        }
+        Err(e) => v["error"] = json!(e),
+    }
+    v
+}
+
+/// A decoded value for people: watched addresses with their label.
+fn display(v: &AbiValue, names: Option<&NetworkNames>) -> String {
+    fmt::abi(v, &|a| {
+        fmt::labelled(a, names.and_then(|n| n.labels.get(a)).map(String::as_str))
     })
 }
 

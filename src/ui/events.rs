@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use ratatui::Frame;
+use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Modifier, Style};
 use ratatui::text::Line;
@@ -20,6 +21,9 @@ const MAX_SOURCE: usize = 16;
 /// Raw data longer than this many bytes is shortened to its ends and its length.
 const DATA_SHOWN: usize = 8;
 
+/// Text and own style of a row's cells: block, tag, source, event, args, tx.
+type Cells = [(String, Style); 6];
+
 pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme, tabs: bool) {
     let focused = state.focus == Focus::Events;
     let block = side_block(Focus::Events, state, theme, tabs);
@@ -29,14 +33,8 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         return;
     };
     if net.events.is_empty() {
-        let hint = if let Some(SubStatus::Unsupported(_)) = net.subs_logs {
-            "no event feed: logs unsupported by endpoint"
-        } else if net.contracts.is_empty() && net.tokens.is_empty() {
-            "no contracts or tokens to follow on this network"
-        } else {
-            "no events yet"
-        };
-        frame.render_widget(Paragraph::new(Line::styled(hint, theme.dim())), inner);
+        let hint = Line::styled(empty_hint(net), theme.dim());
+        frame.render_widget(Paragraph::new(hint), inner);
         return;
     }
 
@@ -52,46 +50,11 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         .take(rows_fit)
         .collect();
     let any_removed = visible.iter().any(|(_, e)| e.removed);
-    let rows: Vec<[(String, Style); 6]> =
-        visible.iter().map(|(_, e)| cells(net, e, theme)).collect();
-
-    // Block, tag, source, event, args (takes the rest), tx.
-    let mut widths = [0u16, 0, 0, 0, 0, 11];
-    for row in &rows {
-        for c in [0, 2, 3] {
-            widths[c] = widths[c].max(text_width(&row[c].0));
-        }
-    }
-    widths[1] = if any_removed { text_width(REVERTED) } else { 0 };
-    // Source and tx go before the arguments get shorter than this.
-    let min_args = 40;
-    let specs = [
-        (widths[0], 0),
-        (widths[1], 0),
-        (widths[2], 2),
-        (widths[3], 0),
-        (min_args, 0),
-        (widths[5], 1),
-    ];
-    let mut keep = fit_column_list(&specs, inner.width);
-    keep[1] = any_removed;
-    let others: u16 = [0, 1, 2, 3, 5]
-        .iter()
-        .filter(|c| keep[**c])
-        .map(|c| widths[*c] + 1)
-        .sum();
-    widths[4] = inner.width.saturating_sub(others).max(1);
-    let cols: Vec<Column> = (0..6)
-        .filter(|c| keep[*c])
-        .map(|c| Column {
-            width: widths[c],
-            right: c == 0,
-        })
-        .collect();
+    let rows: Vec<Cells> = visible.iter().map(|(_, e)| cells(net, e, theme)).collect();
+    let layout = Layout::fit(&rows, any_removed, inner.width);
 
     let buf = frame.buffer_mut();
     for (y, ((i, e), row)) in (inner.y..).zip(visible.iter().zip(&rows)) {
-        let args = format::truncate(&row[4].0, usize::from(widths[4]));
         let mut row_style = if focused && *i == cursor {
             theme.selected()
         } else if e.removed {
@@ -102,6 +65,70 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         if e.removed {
             row_style = row_style.add_modifier(Modifier::CROSSED_OUT);
         }
+        layout.draw_row(buf, inner, y, row, row_style);
+    }
+}
+
+/// Why the feed is empty.
+fn empty_hint(net: &NetworkState) -> &'static str {
+    if let Some(SubStatus::Unsupported(_)) = net.subs_logs {
+        "no event feed: logs unsupported by endpoint"
+    } else if net.contracts.is_empty() && net.tokens.is_empty() {
+        "no contracts or tokens to follow on this network"
+    } else {
+        "no events yet"
+    }
+}
+
+/// The six columns' widths, which of them are shown, and the shown ones.
+struct Layout {
+    widths: [u16; 6],
+    keep: Vec<bool>,
+    cols: Vec<Column>,
+}
+
+impl Layout {
+    /// Columns as wide as their widest visible value; the arguments take the rest.
+    fn fit(rows: &[Cells], any_removed: bool, width: u16) -> Self {
+        // Block, tag, source, event, args (takes the rest), tx.
+        let mut widths = [0u16, 0, 0, 0, 0, 11];
+        for row in rows {
+            for c in [0, 2, 3] {
+                widths[c] = widths[c].max(text_width(&row[c].0));
+            }
+        }
+        widths[1] = if any_removed { text_width(REVERTED) } else { 0 };
+        // Source and tx go before the arguments get shorter than this.
+        let min_args = 40;
+        let specs = [
+            (widths[0], 0),
+            (widths[1], 0),
+            (widths[2], 2),
+            (widths[3], 0),
+            (min_args, 0),
+            (widths[5], 1),
+        ];
+        let mut keep = fit_column_list(&specs, width);
+        keep[1] = any_removed;
+        let others: u16 = [0, 1, 2, 3, 5]
+            .iter()
+            .filter(|c| keep[**c])
+            .map(|c| widths[*c] + 1)
+            .sum();
+        widths[4] = width.saturating_sub(others).max(1);
+        let cols: Vec<Column> = (0..6)
+            .filter(|c| keep[*c])
+            .map(|c| Column {
+                width: widths[c],
+                right: c == 0,
+            })
+            .collect();
+        Self { widths, keep, cols }
+    }
+
+    /// One row's shown cells, the arguments cut to their column.
+    fn draw_row(&self, buf: &mut Buffer, area: Rect, y: u16, row: &Cells, row_style: Style) {
+        let args = format::truncate(&row[4].0, usize::from(self.widths[4]));
         let texts = [
             row[0].0.as_str(),
             row[1].0.as_str(),
@@ -113,10 +140,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         let cells = texts
             .into_iter()
             .zip(row.iter().map(|c| c.1))
-            .zip(&keep)
+            .zip(&self.keep)
             .filter(|(_, k)| **k)
             .map(|(c, _)| c);
-        table_row(buf, inner, y, &cols, cells, row_style);
+        table_row(buf, area, y, &self.cols, cells, row_style);
     }
 }
 
@@ -125,7 +152,7 @@ fn text_width(s: &str) -> u16 {
 }
 
 /// Block, reverted tag, source, event, arguments, tx: text and own style.
-fn cells(net: &NetworkState, e: &EventLog, theme: &Theme) -> [(String, Style); 6] {
+fn cells(net: &NetworkState, e: &EventLog, theme: &Theme) -> Cells {
     let block = e
         .block
         .map_or_else(|| "—".to_string(), |b| format!("#{}", format::thousands(b)));

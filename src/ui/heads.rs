@@ -1,5 +1,7 @@
 //! Recent heads of the selected network, newest first.
 
+use std::borrow::Cow;
+
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -8,7 +10,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::{Column, Theme, fit_columns, format, pane_title, scroll_offset, table_row};
 use crate::event::HeadSource;
-use crate::state::{AppState, Focus, age_secs};
+use crate::state::{AppState, Focus, HeadRow, age_secs};
 
 /// Width and drop priority of: reorg mark, number, hash, txs, gas, age, source.
 const COLUMNS: [(u16, u8); 7] = [(1, 0), (11, 0), (13, 3), (5, 2), (5, 1), (6, 1), (8, 4)];
@@ -38,16 +40,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let rows_fit = usize::from(inner.height.saturating_sub(1));
     let cursor = state.cursors.heads.get(net.heads.len());
     let offset = scroll_offset(cursor, rows_fit);
-    let cols: Vec<Column> = COLUMNS
-        .iter()
-        .zip(RIGHT)
-        .zip(keep)
-        .filter(|(_, k)| *k)
-        .map(|(((width, _), right), _)| Column {
-            width: *width,
-            right,
-        })
-        .collect();
+    let cols = columns(keep);
     let buf = frame.buffer_mut();
     let header = HEADERS
         .iter()
@@ -63,40 +56,12 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         .skip(offset)
         .take(rows_fit);
     for (y, (i, row)) in (inner.y + 1..).zip(rows) {
-        let h = &row.head;
-        let gas = if h.gas_limit == 0 {
-            "—".to_string()
-        } else {
-            format!("{:.1}", h.gas_used as f64 * 100.0 / h.gas_limit as f64)
-        };
-        let values: [(&str, Style); 7] = [
-            (if row.reorged { "⤳" } else { "" }, theme.warn()),
-            (&format::thousands(h.number), Style::new()),
-            (&format::short_hash(&h.hash), Style::new()),
-            (
-                // "…": pushed without a list, looked up over HTTP.
-                &h.tx_count.map_or_else(|| "…".into(), |n| n.to_string()),
-                Style::new(),
-            ),
-            (&gas, Style::new()),
-            (
-                &format::age(age_secs(h.timestamp, state.wall_now)),
-                Style::new(),
-            ),
-            (
-                match h.source {
-                    HeadSource::Ws => "ws",
-                    HeadSource::Backfill => "backfill",
-                    HeadSource::Poll => "poll",
-                },
-                Style::new(),
-            ),
-        ];
+        let values = values(row, state, theme);
         let cells = values
-            .into_iter()
+            .iter()
             .zip(keep)
             .filter(|(_, k)| *k)
-            .map(|(v, _)| v);
+            .map(|((text, style), _)| (text.as_ref(), *style));
         let style = if focused && i == cursor {
             theme.selected()
         } else {
@@ -104,4 +69,53 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         };
         table_row(buf, inner, y, &cols, cells, style);
     }
+}
+
+/// The kept columns.
+fn columns(keep: [bool; 7]) -> Vec<Column> {
+    COLUMNS
+        .iter()
+        .zip(RIGHT)
+        .zip(keep)
+        .filter(|(_, k)| *k)
+        .map(|(((width, _), right), _)| Column {
+            width: *width,
+            right,
+        })
+        .collect()
+}
+
+/// A row's cells, in the order of [`COLUMNS`]: text and own style.
+fn values(row: &HeadRow, state: &AppState, theme: &Theme) -> [(Cow<'static, str>, Style); 7] {
+    let h = &row.head;
+    let gas = if h.gas_limit == 0 {
+        "—".to_string()
+    } else {
+        format!("{:.1}", h.gas_used as f64 * 100.0 / h.gas_limit as f64)
+    };
+    [
+        ((if row.reorged { "⤳" } else { "" }).into(), theme.warn()),
+        (format::thousands(h.number).into(), Style::new()),
+        (format::short_hash(&h.hash).into(), Style::new()),
+        (
+            // "…": pushed without a list, looked up over HTTP.
+            h.tx_count
+                .map_or_else(|| "…".into(), |n| n.to_string().into()),
+            Style::new(),
+        ),
+        (gas.into(), Style::new()),
+        (
+            format::age(age_secs(h.timestamp, state.wall_now)).into(),
+            Style::new(),
+        ),
+        (
+            match h.source {
+                HeadSource::Ws => "ws",
+                HeadSource::Backfill => "backfill",
+                HeadSource::Poll => "poll",
+            }
+            .into(),
+            Style::new(),
+        ),
+    ]
 }

@@ -1,6 +1,6 @@
 //! Connection health of one network: state, countdowns, traffic and error counters.
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
@@ -172,80 +172,85 @@ pub(super) fn detail_lines(
 ) -> Vec<Line<'static>> {
     let width = usize::from(width);
     let mut lines = Vec::with_capacity(12);
-    let reason = net.conn.reason().map(sanitize);
-    let endpoint = || {
-        Line::styled(
-            format::truncate(&sanitize(&net.endpoint), width).into_owned(),
-            theme.dim(),
-        )
-    };
     let endpoint_first = matches!(
         net.conn,
         ConnState::Connecting { .. } | ConnState::Polling { .. }
     );
     if endpoint_first {
-        lines.push(endpoint());
+        lines.push(endpoint_line(net, theme, width));
     }
     lines.extend(http_lines(net, state, theme, width));
-    if let Some(err) = &net.stats.last_error {
-        let err = sanitize(err);
-        // The backend often reports the same text as the state's reason.
-        if reason.as_deref() != Some(&*err) {
-            let ago = net
-                .stats
-                .last_error_at
-                .map(|t| {
-                    let secs = state
-                        .wall_now
-                        .duration_since(t)
-                        .unwrap_or(Duration::ZERO)
-                        .as_secs();
-                    format!("{} ago ", format::age(secs))
-                })
-                .unwrap_or_default();
-            let room = width.saturating_sub(4 + ago.chars().count());
-            lines.push(Line::from(vec![
-                label("err ", theme),
-                Span::styled(ago, theme.dim()),
-                Span::styled(format::truncate(&err, room).into_owned(), theme.error()),
-            ]));
-        }
+    lines.extend(error_line(net, state, theme, width));
+    lines.extend(traffic_lines(net, state, theme, width));
+    lines.extend(trouble_lines(net, theme));
+    if !endpoint_first {
+        lines.push(endpoint_line(net, theme, width));
     }
+    lines
+}
 
+fn endpoint_line(net: &NetworkState, theme: &Theme, width: usize) -> Line<'static> {
+    Line::styled(
+        format::truncate(&sanitize(&net.endpoint), width).into_owned(),
+        theme.dim(),
+    )
+}
+
+/// `err 12s ago connection reset`: the backend's last error, unless the state's
+/// reason already says it.
+fn error_line(
+    net: &NetworkState,
+    state: &AppState,
+    theme: &Theme,
+    width: usize,
+) -> Option<Line<'static>> {
+    let reason = net.conn.reason().map(sanitize);
+    let err = sanitize(net.stats.last_error.as_deref()?);
+    // The backend often reports the same text as the state's reason.
+    if reason.as_deref() == Some(&*err) {
+        return None;
+    }
+    let ago = net
+        .stats
+        .last_error_at
+        .map(|t| format!("{} ago ", format::age(secs_since(state, t))))
+        .unwrap_or_default();
+    let room = width.saturating_sub(4 + ago.chars().count());
+    Some(Line::from(vec![
+        label("err ", theme),
+        Span::styled(ago, theme.dim()),
+        Span::styled(format::truncate(&err, room).into_owned(), theme.error()),
+    ]))
+}
+
+/// Whole seconds from `t` to the state's wall-clock time (0 if `t` is later).
+fn secs_since(state: &AppState, t: SystemTime) -> u64 {
+    state
+        .wall_now
+        .duration_since(t)
+        .unwrap_or(Duration::ZERO)
+        .as_secs()
+}
+
+/// Last message and reconnects; ping and HTTP round trips; message rate and requests.
+fn traffic_lines(
+    net: &NetworkState,
+    state: &AppState,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'static>> {
     let stats = &net.stats;
-    let last_msg = stats.last_message.map(|t| {
-        format::age(
-            state
-                .wall_now
-                .duration_since(t)
-                .unwrap_or(Duration::ZERO)
-                .as_secs(),
-        )
-    });
-    lines.push(Line::from(vec![
+    let last_msg = stats
+        .last_message
+        .map(|t| format::age(secs_since(state, t)));
+    let mut lines = vec![Line::from(vec![
         label("last msg ", theme),
         opt(last_msg, theme),
         // Connections that came back (attempts are in the state line).
         label("  recovered ", theme),
         count(net.reconnects, theme),
-    ]));
-    let ping = fresh(net.ping_now(state.wall_now), format::millis, theme);
-    let http = fresh(net.http_now(state.wall_now), format::millis, theme);
-    let together = 5 + span_width(&ping) + 7 + span_width(&http);
-    if together <= width {
-        let mut l = vec![label("ping ", theme)];
-        l.extend(ping);
-        l.push(label("  http ", theme));
-        l.extend(http);
-        lines.push(Line::from(l));
-    } else {
-        let mut p = vec![label("ping ", theme)];
-        p.extend(ping);
-        lines.push(Line::from(p));
-        let mut h = vec![label("http ", theme)];
-        h.extend(http);
-        lines.push(Line::from(h));
-    }
+    ])];
+    lines.extend(latency_lines(net, state, theme, width));
     let mut msgs = vec![label("msgs ", theme)];
     msgs.extend(fresh(net.msgs_now(state.now), format::rate, theme));
     msgs.push(label("  reqs ", theme));
@@ -254,12 +259,44 @@ pub(super) fn detail_lines(
         theme.text(),
     ));
     lines.push(Line::from(msgs));
-    lines.push(Line::from(vec![
+    lines
+}
+
+/// `ping 42ms  http 120ms`, on two lines when that does not fit.
+fn latency_lines(
+    net: &NetworkState,
+    state: &AppState,
+    theme: &Theme,
+    width: usize,
+) -> Vec<Line<'static>> {
+    let ping = fresh(net.ping_now(state.wall_now), format::millis, theme);
+    let http = fresh(net.http_now(state.wall_now), format::millis, theme);
+    let together = 5 + span_width(&ping) + 7 + span_width(&http);
+    if together <= width {
+        let mut l = vec![label("ping ", theme)];
+        l.extend(ping);
+        l.push(label("  http ", theme));
+        l.extend(http);
+        vec![Line::from(l)]
+    } else {
+        let mut p = vec![label("ping ", theme)];
+        p.extend(ping);
+        let mut h = vec![label("http ", theme)];
+        h.extend(http);
+        vec![Line::from(p), Line::from(h)]
+    }
+}
+
+/// Counters of things that went wrong: bad frames and errors always, coalesced
+/// pending windows, reorgs and heads taken back once there were any.
+fn trouble_lines(net: &NetworkState, theme: &Theme) -> Vec<Line<'static>> {
+    let stats = &net.stats;
+    let mut lines = vec![Line::from(vec![
         label("bad ", theme),
         count(stats.bad_frames, theme),
         label("  errors ", theme),
         count(stats.errors, theme),
-    ]));
+    ])];
     if stats.pending_coalesced > 0 {
         lines.push(Line::from(vec![
             label("pending coalesced ", theme),
@@ -281,9 +318,6 @@ pub(super) fn detail_lines(
             label("  resets ", theme),
             count(net.chain_resets, theme),
         ]));
-    }
-    if !endpoint_first {
-        lines.push(endpoint());
     }
     lines
 }

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Block;
 
 use super::{Item, Theme, format, health, label, render_items};
-use crate::event::SubStatus;
+use crate::event::{Head, SubStatus};
 use crate::state::{AppState, Focus, NetworkState, age_secs};
 use crate::text::sanitize;
 
@@ -125,7 +125,35 @@ fn summary_items(
     spark_height: u16,
 ) -> Vec<Item> {
     let mut items = Vec::with_capacity(8);
+    items.push(Item::Line(chain_line(net, theme, width)));
 
+    let avg = net.avg_block_time();
+    let Some(latest) = net.latest() else {
+        // Nothing below the head line means anything before the first head.
+        let waiting = vec![label("head ", theme), Span::styled("waiting…", theme.dim())];
+        items.push(Item::Line(Line::from(waiting)));
+        subscription_items(net, state, theme, width, &mut items);
+        return items;
+    };
+    items.push(Item::Line(head_line(latest, avg, state, theme)));
+    if let Some(fee) = fee_line(latest, avg, theme) {
+        items.push(Item::Line(fee));
+    }
+    items.push(Item::Line(gas_line(net, latest, theme)));
+
+    if !net.heads.is_empty() {
+        items.push(Item::Spark {
+            data: net.gas_history(usize::from(width)),
+            height: spark_height,
+        });
+    }
+
+    subscription_items(net, state, theme, width, &mut items);
+    items
+}
+
+/// `chain 1`, and what was expected when the endpoint is on another chain.
+fn chain_line(net: &NetworkState, theme: &Theme, width: u16) -> Line<'static> {
     let mut chain = vec![label("chain ", theme)];
     match net.chain_id {
         Some(id) => chain.push(Span::styled(id.to_string(), theme.text())),
@@ -139,55 +167,49 @@ fn summary_items(
         let text = if fits { long } else { format!(" ≠ {want}") };
         chain.push(Span::styled(text, theme.error()));
     }
-    items.push(Item::Line(Line::from(chain)));
+    Line::from(chain)
+}
 
-    let avg = net.avg_block_time();
-    let head = match net.latest() {
-        Some(h) => {
-            let age = age_secs(h.timestamp, state.wall_now);
-            // Late by three block times (at least 30 s) looks stuck: say so in colour.
-            let late = avg.map_or(30.0, |a| (a * 3.0).max(30.0));
-            let age_style = if age as f64 > late {
-                theme.warn()
-            } else {
-                theme.text()
-            };
-            vec![
-                label("head ", theme),
-                Span::styled(format::thousands(h.number), theme.text()),
-                Span::styled(format!("  {}", format::age(age)), age_style),
-            ]
-        }
-        None => {
-            // Nothing below the head line means anything before the first head.
-            let waiting = vec![label("head ", theme), Span::styled("waiting…", theme.dim())];
-            items.push(Item::Line(Line::from(waiting)));
-            subscription_items(net, state, theme, width, &mut items);
-            return items;
-        }
+/// `head 21,000,000  12s`: the latest head's number and age.
+fn head_line(h: &Head, avg: Option<f64>, state: &AppState, theme: &Theme) -> Line<'static> {
+    let age = age_secs(h.timestamp, state.wall_now);
+    // Late by three block times (at least 30 s) looks stuck: say so in colour.
+    let late = avg.map_or(30.0, |a| (a * 3.0).max(30.0));
+    let age_style = if age as f64 > late {
+        theme.warn()
+    } else {
+        theme.text()
     };
-    items.push(Item::Line(Line::from(head)));
+    Line::from(vec![
+        label("head ", theme),
+        Span::styled(format::thousands(h.number), theme.text()),
+        Span::styled(format!("  {}", format::age(age)), age_style),
+    ])
+}
 
+/// `12.0s/blk  3.21 gwei`, either half when known; `None` when neither is.
+fn fee_line(h: &Head, avg: Option<f64>, theme: &Theme) -> Option<Line<'static>> {
     let mut fee = Vec::with_capacity(4);
     if let Some(avg) = avg {
         fee.push(Span::styled(format!("{avg:.1}s"), theme.text()));
         fee.push(label("/blk  ", theme));
     }
-    if let Some(base) = net.latest().and_then(|h| h.base_fee) {
+    if let Some(base) = h.base_fee {
         fee.push(Span::styled(format::gwei(base), theme.text()));
         fee.push(label(" gwei", theme));
     }
-    if !fee.is_empty() {
-        items.push(Item::Line(Line::from(fee)));
-    }
+    (!fee.is_empty()).then(|| Line::from(fee))
+}
 
+/// `gas 48.2%  txs 150`.
+fn gas_line(net: &NetworkState, h: &Head, theme: &Theme) -> Line<'static> {
     let mut gas = vec![label("gas ", theme)];
     match net.gas_used_pct() {
         Some(pct) => gas.push(Span::styled(format!("{pct:.1}%"), theme.text())),
         None => gas.push(Span::styled("—", theme.dim())),
     }
     gas.push(label("  txs ", theme));
-    match net.latest().and_then(|h| h.tx_count) {
+    match h.tx_count {
         Some(txs) => gas.push(Span::styled(
             format::thousands(u64::from(txs)),
             theme.text(),
@@ -195,17 +217,7 @@ fn summary_items(
         // Pushed without a list; looked up over HTTP.
         None => gas.push(Span::styled("…", theme.dim())),
     }
-    items.push(Item::Line(Line::from(gas)));
-
-    if !net.heads.is_empty() {
-        items.push(Item::Spark {
-            data: net.gas_history(usize::from(width)),
-            height: spark_height,
-        });
-    }
-
-    subscription_items(net, state, theme, width, &mut items);
-    items
+    Line::from(gas)
 }
 
 fn subscription_items(

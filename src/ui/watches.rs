@@ -232,6 +232,8 @@ fn signed_eth((negative, d): (bool, U256), theme: &Theme) -> Value {
     (format!("{sign}{}", format::eth(d)), style)
 }
 
+/// A watched address's cells: its own columns, then its tokens, activity and last
+/// change.
 fn row(
     net: &NetworkState,
     w: &WatchRow,
@@ -239,80 +241,103 @@ fn row(
     theme: &Theme,
     compact_tokens: bool,
 ) -> Vec<Value> {
-    let none = || ("—".to_string(), theme.dim());
+    let mut out = account_cells(w, latest, theme);
+    if compact_tokens {
+        out.push(compact_tokens_cell(net, w, latest, theme));
+    } else {
+        out.extend(net.tokens.iter().map(|t| token_cell(w, t, latest, theme)));
+    }
+    out.push(activity_cell(w, theme));
+    out.push(match w.last_change_block {
+        Some(b) => (format!("#{}", format::thousands(b)), Style::new()),
+        None => none(theme),
+    });
+    out
+}
+
+/// An unknown value.
+fn none(theme: &Theme) -> Value {
+    ("—".to_string(), theme.dim())
+}
+
+/// Label, address, balance, change since start, change in the latest block, nonce.
+fn account_cells(w: &WatchRow, latest: Option<u64>, theme: &Theme) -> Vec<Value> {
+    let unknown = || none(theme);
     let balance = match w.balance {
         Some(b) => (format::eth(b), Style::new()),
         None => ("…".to_string(), theme.dim()),
     };
-    let change = w.change().map_or_else(none, |c| signed_eth(c, theme));
+    let change = w.change().map_or_else(unknown, |c| signed_eth(c, theme));
     let in_block = latest
         .and_then(|l| w.change_in_block(l))
-        .map_or_else(none, |c| signed_eth(c, theme));
+        .map_or_else(unknown, |c| signed_eth(c, theme));
     let nonce = w
         .nonce
-        .map_or_else(none, |n| (format::thousands(n), Style::new()));
-    let mut out = vec![
+        .map_or_else(unknown, |n| (format::thousands(n), Style::new()));
+    vec![
         (sanitize(&w.label).into_owned(), Style::new()),
         (format::short_address(&w.address), Style::new()),
         balance,
         change,
         in_block,
         nonce,
-    ];
+    ]
+}
 
-    // A token balance that changed in the latest head is coloured by its direction
-    // since start.
-    let token_cell = |t: &TokenMeta| -> Value {
-        let Some(b) = w.token(t.address) else {
-            return ("…".to_string(), theme.dim());
-        };
-        let text = token_amount(b.amount, t);
-        let style = match (b.last_change_block, latest) {
-            (Some(c), Some(l)) if c == l && b.amount >= b.initial => theme.up(),
-            (Some(c), Some(l)) if c == l => theme.down(),
-            _ => Style::new(),
-        };
-        (text, style)
+/// A token balance; one that changed in the latest head is coloured by its direction
+/// since start.
+fn token_cell(w: &WatchRow, t: &TokenMeta, latest: Option<u64>, theme: &Theme) -> Value {
+    let Some(b) = w.token(t.address) else {
+        return ("…".to_string(), theme.dim());
     };
-    if compact_tokens {
-        // The first token, trailing zeros dropped, and how many more there are.
-        let (mut text, style) = net.tokens.first().map_or_else(
-            || (String::new(), Style::new()),
-            |t| {
-                let (amount, style) = token_cell(t);
-                if w.token(t.address).is_none() {
-                    return (amount, style);
-                }
-                let amount = if amount.contains('.') {
-                    amount.trim_end_matches('0').trim_end_matches('.')
-                } else {
-                    &amount
-                };
-                (format!("{amount} {}", token_name(t)), style)
-            },
-        );
-        if net.tokens.len() > 1 {
-            text.push_str(&format!(" +{}", net.tokens.len() - 1));
-        }
-        out.push((
-            format::truncate(&text, MAX_COMPACT_TOKENS).into_owned(),
-            style,
-        ));
-    } else {
-        out.extend(net.tokens.iter().map(token_cell));
-    }
+    let text = token_amount(b.amount, t);
+    let style = match (b.last_change_block, latest) {
+        (Some(c), Some(l)) if c == l && b.amount >= b.initial => theme.up(),
+        (Some(c), Some(l)) if c == l => theme.down(),
+        _ => Style::new(),
+    };
+    (text, style)
+}
 
-    let activity = match &w.last_activity {
+/// The one column for all tokens when a column each does not fit.
+fn compact_tokens_cell(
+    net: &NetworkState,
+    w: &WatchRow,
+    latest: Option<u64>,
+    theme: &Theme,
+) -> Value {
+    // The first token, trailing zeros dropped, and how many more there are.
+    let (mut text, style) = net.tokens.first().map_or_else(
+        || (String::new(), Style::new()),
+        |t| {
+            let (amount, style) = token_cell(w, t, latest, theme);
+            if w.token(t.address).is_none() {
+                return (amount, style);
+            }
+            let amount = if amount.contains('.') {
+                amount.trim_end_matches('0').trim_end_matches('.')
+            } else {
+                &amount
+            };
+            (format!("{amount} {}", token_name(t)), style)
+        },
+    );
+    if net.tokens.len() > 1 {
+        text.push_str(&format!(" +{}", net.tokens.len() - 1));
+    }
+    (
+        format::truncate(&text, MAX_COMPACT_TOKENS).into_owned(),
+        style,
+    )
+}
+
+/// The block of the address's last activity.
+fn activity_cell(w: &WatchRow, theme: &Theme) -> Value {
+    match &w.last_activity {
         Some(a) => match a.block {
             Some(b) => (format!("block {}", format::thousands(b)), Style::new()),
-            None => none(),
+            None => none(theme),
         },
-        None => none(),
-    };
-    out.push(activity);
-    out.push(match w.last_change_block {
-        Some(b) => (format!("#{}", format::thousands(b)), Style::new()),
-        None => none(),
-    });
-    out
+        None => none(theme),
+    }
 }
