@@ -200,6 +200,7 @@ pub fn busy_state(networks: usize, watches: usize) -> AppState {
                     http_requests: 4321,
                     pending_coalesced: 17,
                     last_error: Some("ws read: connection reset by peer".into()),
+                    cost: Default::default(),
                 },
             },
             std::time::Instant::now(),

@@ -345,7 +345,7 @@ fn run_step(
             };
             headless::run(
                 be.updates,
-                backend::headless_names(&config),
+                backend::headless_names(&config, &be.networks),
                 Some(end - Instant::now()),
                 &mut w,
             )

@@ -61,12 +61,18 @@ pub fn start_with(config: &Config, redactor: &Arc<Redactor>, opts: Options) -> B
     }
 }
 
-/// The networks as headless output names them, with their watched addresses' labels.
-pub fn headless_names(config: &Config) -> Vec<crate::headless::NetworkNames> {
+/// The networks as headless output names them, with their watched addresses' labels
+/// and (when running) their meters.
+pub fn headless_names(
+    config: &Config,
+    running: &[NetworkHandle],
+) -> Vec<crate::headless::NetworkNames> {
     config
         .networks
         .iter()
-        .map(|n| crate::headless::NetworkNames {
+        .enumerate()
+        .map(|(i, n)| crate::headless::NetworkNames {
+            cost: running.get(i).map(|h| h.cost.clone()),
             name: n.name.clone(),
             labels: config
                 .watch

@@ -172,6 +172,8 @@ pub struct ConnStats {
     /// The last error, redacted and sanitised, and when it happened.
     pub last_error: Option<String>,
     pub last_error_at: Option<SystemTime>,
+    /// What the traffic has cost so far, and its rate.
+    pub cost: crate::cost::CostSnapshot,
 }
 
 /// How an endpoint's HTTP side is doing, as the health pane shows it.

@@ -107,6 +107,33 @@ pub fn rate(per_sec: f64) -> String {
     }
 }
 
+/// A cost or a count in few characters: `80`, `2.5`, `4,100`, `41.3k`, `1.7M`, `3.0G`.
+pub fn compact(v: f64) -> String {
+    let v = v.max(0.0);
+    if v >= 1e9 {
+        format!("{:.1}G", v / 1e9)
+    } else if v >= 1e6 {
+        format!("{:.1}M", v / 1e6)
+    } else if v >= 1e4 {
+        format!("{:.1}k", v / 1e3)
+    } else if v >= 10.0 || v.fract() == 0.0 {
+        thousands(v.round() as u64)
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+/// The short name of a billing unit: `cr` (credits), `CU`, `RU`, `req`.
+pub fn cost_unit(unit: &str) -> &str {
+    match unit {
+        "credits" => "cr",
+        "cu" => "CU",
+        "ru" => "RU",
+        "requests" | "" => "req",
+        other => other,
+    }
+}
+
 /// `0x1234…abcd`.
 pub fn short_hash(hash: &B256) -> String {
     let s = hash.to_string();

@@ -3,12 +3,14 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::{Address, B256, U256};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
+use crate::cost::{CostSnapshot, Meter};
 use crate::event::{
     AbiValue, ConnState, ConnStats, EventLog, Head, HttpHealth, Reorg, SubKind, SubStatus,
     TokenMeta, Update, ViewValue,
@@ -21,6 +23,8 @@ use crate::fmt;
 pub struct NetworkNames {
     pub name: String,
     pub labels: HashMap<Address, String>,
+    /// The network's meter, read for the `cost` lines (else its last report is).
+    pub cost: Option<Arc<Meter>>,
 }
 
 /// Turns updates into JSON lines; remembers the last error per network (an `error`
@@ -29,22 +33,68 @@ pub struct NetworkNames {
 pub struct Printer {
     networks: Vec<NetworkNames>,
     last_errors: Vec<Option<String>>,
+    /// The meter's last report per network, for the `cost` lines.
+    costs: Vec<Option<CostSnapshot>>,
 }
+
+/// How often the `cost` lines are written (and once more at the end).
+pub const COST_EVERY: Duration = Duration::from_secs(10);
 
 impl Printer {
     pub fn new(networks: Vec<NetworkNames>) -> Self {
         let last_errors = vec![None; networks.len()];
+        let costs = vec![None; networks.len()];
         Self {
             networks,
             last_errors,
+            costs,
         }
     }
 
     /// The JSON line of one update (without the newline); `None` for updates that
     /// headless output does not show (periodic stats, unless the last error changed).
     pub fn line(&mut self, update: &Update) -> Option<Value> {
+        if let Update::Stats { net, stats } = update
+            && let Some(slot) = self.costs.get_mut(*net)
+        {
+            *slot = Some(stats.cost.clone());
+        }
         to_json(update, &self.networks, &mut self.last_errors)
     }
+
+    /// A `cost` line per network: as its meter has it now, or as it last reported.
+    pub fn cost_lines(&self) -> Vec<Value> {
+        let now = std::time::SystemTime::now();
+        self.networks
+            .iter()
+            .zip(&self.costs)
+            .filter_map(|(n, reported)| {
+                let c = n.cost.as_ref().map(|m| m.snapshot(now));
+                c.or_else(|| reported.clone())
+                    .map(|c| cost_line(&n.name, &c))
+            })
+            .collect()
+    }
+}
+
+fn cost_line(network: &str, c: &CostSnapshot) -> Value {
+    let by_method: serde_json::Map<String, Value> = c
+        .by_method
+        .iter()
+        .map(|(m, l)| (m.clone(), json!({"count": l.count, "cost": l.cost})))
+        .collect();
+    json!({
+        "type": "cost",
+        "network": network,
+        "provider": c.provider,
+        "unit": c.unit,
+        "total": c.total,
+        "per_hour": c.per_hour(),
+        "calls": c.calls,
+        "events": c.events,
+        "event_bytes": c.event_bytes,
+        "by_method": by_method,
+    })
 }
 
 /// A decoded value for machines: addresses checksummed, integers as decimal
@@ -436,21 +486,26 @@ pub async fn run<W: Write>(
     let mut line = Vec::with_capacity(512);
     let stop = shutdown_signal();
     tokio::pin!(stop);
+    let mut cost_tick =
+        tokio::time::interval_at(tokio::time::Instant::now() + COST_EVERY, COST_EVERY);
+    cost_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             biased;
             _ = &mut stop => break,
+            _ = cost_tick.tick() => {
+                if write_lines(&mut out, &mut line, &printer.cost_lines())? {
+                    return Ok(());
+                }
+            }
             _ = async { tokio::time::sleep_until(deadline.unwrap_or_else(tokio::time::Instant::now)).await }, if deadline.is_some() => break,
             n = rx.recv_many(&mut buf, 256) => {
                 if n == 0 { break; }
                 for u in buf.drain(..) {
-                    if let Some(v) = printer.line(&u) {
-                        line.clear();
-                        serde_json::to_writer(&mut line, &v)?;
-                        line.push(b'\n');
-                        if quiet_on_pipe(out.write_all(&line))? {
-                            return Ok(());
-                        }
+                    if let Some(v) = printer.line(&u)
+                        && write_line(&mut out, &mut line, &v)?
+                    {
+                        return Ok(());
                     }
                 }
                 if quiet_on_pipe(out.flush())? {
@@ -459,7 +514,34 @@ pub async fn run<W: Write>(
             }
         }
     }
+    // The spend of the whole run, as of the meter's last report.
+    if write_lines(&mut out, &mut line, &printer.cost_lines())? {
+        return Ok(());
+    }
     quiet_on_pipe(out.flush()).map(|_| ())
+}
+
+/// Write one JSON line (through the reused buffer `line`); `Ok(true)`: the
+/// reader went away.
+fn write_line<W: Write>(out: &mut W, line: &mut Vec<u8>, v: &Value) -> std::io::Result<bool> {
+    line.clear();
+    serde_json::to_writer(&mut *line, v)?;
+    line.push(b'\n');
+    quiet_on_pipe(out.write_all(line))
+}
+
+/// Write JSON lines and flush; `Ok(true)`: the reader went away.
+fn write_lines<W: Write>(
+    out: &mut W,
+    line: &mut Vec<u8>,
+    values: &[Value],
+) -> std::io::Result<bool> {
+    for v in values {
+        if write_line(out, line, v)? {
+            return Ok(true);
+        }
+    }
+    quiet_on_pipe(out.flush())
 }
 
 /// A reader that went away (`chaintop --headless | head -n 1`) is the end of the

@@ -8,6 +8,7 @@ pub mod app;
 pub mod backend;
 pub mod cli;
 pub mod config;
+pub mod cost;
 pub mod devnet;
 pub mod event;
 pub mod fmt;

@@ -144,7 +144,7 @@ async fn dashboard(
         let stdout = std::io::stdout();
         headless::run(
             backend.updates,
-            backend::headless_names(&config),
+            backend::headless_names(&config, &backend.networks),
             duration,
             stdout.lock(),
         )

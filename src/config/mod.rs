@@ -83,6 +83,9 @@ pub struct NetworkConfig {
     /// Show the endpoints' paths (keys written literally in a path included);
     /// otherwise only `scheme://host[:port]` is shown.
     pub show_url_path: bool,
+    /// The provider whose prices apply (`provider = "…"`); otherwise recognised
+    /// from the endpoint's host.
+    pub provider: Option<String>,
 }
 
 /// A watched contract: its events feed the event list, its views are read per head.
@@ -113,6 +116,8 @@ pub struct ViewConfig {
 pub struct Endpoint {
     pub ws: Option<String>,
     pub http: Option<String>,
+    /// `provider = "…"` of this endpoint (see `NetworkConfig::provider`).
+    pub provider: Option<String>,
 }
 
 impl NetworkConfig {
@@ -131,6 +136,7 @@ impl NetworkConfig {
             tokens: Vec::new(),
             contracts: Vec::new(),
             show_url_path: false,
+            provider: None,
         }
     }
 
@@ -148,6 +154,7 @@ impl NetworkConfig {
         let primary = Endpoint {
             ws: self.ws.clone(),
             http: self.http.clone(),
+            provider: self.provider.clone(),
         };
         std::iter::once(primary)
             .chain(self.fallbacks.iter().cloned())

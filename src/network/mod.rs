@@ -44,6 +44,8 @@ const CHAIN_QUEUE: usize = 256;
 #[derive(Debug, Clone)]
 pub struct NetworkHandle {
     pub commands: mpsc::Sender<Command>,
+    /// What this network's traffic has cost so far.
+    pub cost: Arc<crate::cost::Meter>,
 }
 
 /// Capacity of the channel into the log task.
@@ -60,8 +62,13 @@ pub fn spawn(
     head_probe: Option<crate::rpc::frame::HeadProbe>,
 ) -> NetworkHandle {
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
+    let cost = crate::cost::Meter::new(crate::cost::table_for(
+        cfg.provider.as_deref(),
+        cfg.ws.as_deref().or(cfg.http.as_deref()),
+    ));
     let http = cfg.http.as_deref().and_then(|url| {
         HttpClient::new(url, redactor.clone(), cfg.max_message_bytes)
+            .map(|h| h.metered(cost.clone()))
             .map_err(|e| tracing::error!(network = %cfg.name, "HTTP client: {e}"))
             .ok()
     });
@@ -71,6 +78,7 @@ pub fn spawn(
         http.as_ref().map(|h| h.meter.clone()),
     );
     shared.head_probe = head_probe;
+    shared.cost = cost.clone();
     let shared = Arc::new(shared);
     let (chain_tx, chain_rx) = mpsc::channel(CHAIN_QUEUE);
     let (feed, head_rx) = feed::HeadFeed::new();
@@ -115,5 +123,8 @@ pub fn spawn(
     let sup = session::Supervisor::new(net, cfg, updates, redactor, shared, http, chain_tx, cmd_rx)
         .with_watch(watched, log_filter.zip(log_tx));
     tokio::spawn(sup.run());
-    NetworkHandle { commands: cmd_tx }
+    NetworkHandle {
+        commands: cmd_tx,
+        cost,
+    }
 }

@@ -29,6 +29,8 @@ pub(crate) struct Shared {
     pub(crate) changed: tokio::sync::Notify,
     /// The load benchmark's receive-time stamp for heads (`None`: not measured).
     pub(crate) head_probe: Option<crate::rpc::frame::HeadProbe>,
+    /// What this network's traffic costs (shared with its HTTP client).
+    pub(crate) cost: Arc<crate::cost::Meter>,
 }
 
 impl Shared {
@@ -48,6 +50,7 @@ impl Shared {
             http,
             changed: tokio::sync::Notify::new(),
             head_probe: None,
+            cost: Arc::default(),
         }
     }
 
@@ -131,6 +134,7 @@ impl Shared {
             pending_coalesced: self.pending_coalesced.load(Ordering::Relaxed),
             last_error_at: last.as_ref().map(|(_, t)| *t),
             last_error: last.map(|(e, _)| e),
+            cost: self.cost.snapshot(SystemTime::now()),
         }
     }
 

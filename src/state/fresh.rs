@@ -70,6 +70,21 @@ impl NetworkState {
         }
     }
 
+    /// Spend per minute. The rate changes every second while anything is spent,
+    /// so a report older than a few seconds means the reporter stopped: stale.
+    pub fn spend_now(&self, now: Instant) -> Fresh<f64> {
+        let Some(rate) = self.stats.cost.per_minute else {
+            return Fresh::Unknown;
+        };
+        match self
+            .stats_sampled_at
+            .map(|at| now.saturating_duration_since(at))
+        {
+            Some(age) if rate > 0.0 && age > 5 * PENDING_WINDOW => Fresh::Stale(rate, age),
+            _ => Fresh::Now(rate),
+        }
+    }
+
     /// The last ping round-trip; stale once older than two heartbeats, or when the
     /// socket is down.
     pub fn ping_now(&self, wall_now: SystemTime) -> Fresh<Duration> {

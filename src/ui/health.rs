@@ -259,7 +259,27 @@ fn traffic_lines(
         theme.text(),
     ));
     lines.push(Line::from(msgs));
+    lines.push(spend_line(net, state, theme, width));
     lines
+}
+
+/// `spend 240 cr/min ~346k/day`: the meter's rate (the day only when it fits).
+fn spend_line(net: &NetworkState, state: &AppState, theme: &Theme, width: usize) -> Line<'static> {
+    let unit = format::cost_unit(&net.stats.cost.unit).to_string();
+    let mut spans = vec![label("spend ", theme)];
+    let rate = net.spend_now(state.now);
+    spans.extend(fresh(
+        rate,
+        |m| format!("{} {unit}/min", format::compact(m)),
+        theme,
+    ));
+    if let Fresh::Now(m) = rate {
+        let day = format!(" ~{}/day", format::compact(m * 1440.0));
+        if span_width(&spans) + day.chars().count() <= width {
+            spans.push(Span::styled(day, theme.dim()));
+        }
+    }
+    Line::from(spans)
 }
 
 /// `ping 42ms  http 120ms`, on two lines when that does not fit.

@@ -787,6 +787,7 @@ async fn failover_to_the_fallback_endpoint_and_back_to_the_primary() {
     net.fallbacks = vec![chaintop::config::Endpoint {
         ws: Some(fallback.ws_url()),
         http: Some(fallback.http_url()),
+        provider: None,
     }];
     let mut c = Client::start(&config(vec![net]));
     let live_on = |l: &client_support::Log, url: &str| matches!(&l.state.networks[0].conn, ConnState::Live { endpoint } if endpoint == url);

@@ -160,10 +160,44 @@ fn headless_stops_cleanly_at_duration_and_on_sigterm() {
         h.seen.iter().any(|v| v["type"] == "head"),
         "heads printed before exiting"
     );
+    // The run's spend comes last. A loopback node with no `provider` is counted,
+    // not priced: one request per call and per notification.
+    let cost = h.seen.last().expect("output");
+    assert_eq!(cost["type"], "cost", "{cost}");
+    assert_eq!(
+        (&cost["provider"], &cost["unit"]),
+        (&serde_json::Value::Null, &"requests".into())
+    );
+    assert!(
+        cost["by_method"]["eth_subscribe"]["count"].as_u64() >= Some(2),
+        "{cost}"
+    );
+    assert!(
+        cost["by_method"]["event:newHeads"]["count"].as_u64() >= Some(1),
+        "{cost}"
+    );
 
-    let mut h = Headless::start(&support::chaintop_bin(), &config, &[]);
+    // Priced as Infura (`provider` wins on loopback), and written on SIGTERM too.
+    let infura = format!("{config}provider = \"infura\"\n");
+    let mut h = Headless::start(&support::chaintop_bin(), &infura, &[]);
     h.wait_for("a head", Duration::from_secs(20), |v| v["type"] == "head");
     h.signal("TERM");
     let status = h.wait_exit(Duration::from_secs(10));
     assert!(status.success(), "exit 0 on SIGTERM: {status:?}");
+    let cost = h.seen.last().expect("output");
+    assert_eq!(
+        (&cost["type"], &cost["provider"], &cost["unit"]),
+        (&"cost".into(), &"infura".into(), &"credits".into()),
+        "{cost}"
+    );
+    // Each eth_subscribe is 5 credits, each newHeads event 50.
+    let subs = cost["by_method"]["eth_subscribe"]["count"]
+        .as_f64()
+        .unwrap_or(0.0);
+    assert_eq!(
+        cost["by_method"]["eth_subscribe"]["cost"].as_f64(),
+        Some(5.0 * subs),
+        "{cost}"
+    );
+    assert!(cost["total"].as_f64() >= Some(5.0 * subs + 50.0), "{cost}");
 }

@@ -12,6 +12,7 @@ mod anvil_support;
 mod cli;
 mod client_faults;
 mod config_fixtures;
+mod cost;
 mod devnet_server;
 mod flood;
 mod headless_anvil;

@@ -211,6 +211,13 @@ fn fixture(base: Instant) -> AppState {
                 http_requests: 1_234,
                 pending_coalesced: 17,
                 last_error: Some("ws read: connection reset by peer".into()),
+                cost: chaintop::cost::CostSnapshot {
+                    provider: Some("infura".into()),
+                    unit: "credits".into(),
+                    total: 98_640.0,
+                    per_minute: Some(4_100.0),
+                    ..Default::default()
+                },
             },
         },
         base + UPTIME,

@@ -49,6 +49,7 @@ pub(super) fn network(
     let max_message_bytes = max_message_bytes(cx, r, &key)?;
     let fallbacks = fallbacks(cx, i, r)?;
     let tokens = tokens(cx, r, &key)?;
+    let provider = provider(cx, &r.provider, &key("provider"))?;
     Ok(NetworkConfig {
         name,
         ws,
@@ -62,7 +63,33 @@ pub(super) fn network(
         tokens,
         contracts: Vec::new(),
         show_url_path: r.show_url_path,
+        provider,
     })
+}
+
+/// `provider = "…"`: one of the built-in price tables.
+fn provider(
+    cx: &mut Ctx<'_>,
+    p: &Option<Spanned<String>>,
+    key: &str,
+) -> Result<Option<String>, ConfigError> {
+    let Some(p) = p else {
+        return Ok(None);
+    };
+    let name = cx.interpolate(p, key)?;
+    let known = crate::cost::provider_names();
+    if !known.contains(&name.as_str()) {
+        return Err(cx.err(
+            p.span(),
+            key,
+            format_args!(
+                "unknown provider {:?}; expected one of {}",
+                p.get_ref(),
+                quote_list(&known)
+            ),
+        ));
+    }
+    Ok(Some(name))
 }
 
 fn chain_id(
@@ -130,7 +157,8 @@ fn fallbacks(cx: &mut Ctx<'_>, i: usize, r: &RawNetwork) -> Result<Vec<Endpoint>
                 "expected a `ws` or an `http` URL (or both)",
             ));
         }
-        fallbacks.push(Endpoint { ws, http });
+        let provider = provider(cx, &e.provider, &fkey("provider"))?;
+        fallbacks.push(Endpoint { ws, http, provider });
     }
     Ok(fallbacks)
 }

@@ -48,6 +48,7 @@ pub(super) struct RawNetwork {
     pub(super) allow_insecure: bool,
     #[serde(default)]
     pub(super) show_url_path: bool,
+    pub(super) provider: Option<Spanned<String>>,
     pub(super) ping_interval_secs: Option<Spanned<u64>>,
     pub(super) max_message_bytes: Option<Spanned<u64>>,
     #[serde(default)]
@@ -60,6 +61,7 @@ pub(super) struct RawNetwork {
 pub(super) struct RawEndpoint {
     pub(super) ws: Option<Spanned<String>>,
     pub(super) http: Option<Spanned<String>>,
+    pub(super) provider: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

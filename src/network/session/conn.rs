@@ -211,6 +211,10 @@ impl<'a> Conn<'a> {
             Err(e) => return self.lost(format!("cannot encode {method}: {e}")),
         };
         self.inflight.insert(id, purpose);
+        self.sup
+            .shared
+            .cost
+            .calls(&[method], crate::cost::Answer::Billed);
         match self.ws.send(Message::Text(text.into())).await {
             Ok(()) => GO,
             Err(e) => self.lost(format!("send failed: {e}")),
@@ -297,6 +301,10 @@ impl<'a> Conn<'a> {
                 result,
             } => {
                 let kind = self.subs.get(subscription.as_ref()).copied();
+                if let Some(k) = kind {
+                    let block = (k == SubKind::Logs).then(|| log_block(result)).flatten();
+                    shared.cost.event(k.wire_name(), text.len(), block);
+                }
                 self.on_notification(kind, result, probe).await
             }
             Incoming::Response { id, result } => match self.inflight.remove(&id) {
@@ -453,4 +461,16 @@ impl<'a> Conn<'a> {
         }
         GO
     }
+}
+
+/// The block number of a `logs` notification (Infura bills logs once per block),
+/// read without decoding the whole log.
+fn log_block(result: &serde_json::value::RawValue) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Number<'a> {
+        #[serde(rename = "blockNumber", borrow)]
+        block_number: Option<&'a str>,
+    }
+    let n: Number<'_> = serde_json::from_str(result.get()).ok()?;
+    u64::from_str_radix(n.block_number?.strip_prefix("0x")?, 16).ok()
 }

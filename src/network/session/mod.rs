@@ -402,6 +402,11 @@ impl Supervisor {
     /// Switch to endpoint `i`: the next session connects there, HTTP follows it.
     fn use_endpoint(&mut self, i: usize) {
         self.current = i;
+        let e = &self.endpoints[i];
+        self.shared.cost.set_table(crate::cost::table_for(
+            e.provider.as_deref(),
+            e.ws.as_deref().or(e.http.as_deref()),
+        ));
         self.endpoint_failures = 0;
         if let (Some(http), Some(url)) = (&self.http, self.endpoints[i].http.as_deref()) {
             http.set_url(url);

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::types::RpcRequest;
+use crate::cost::{Answer, Meter};
 use crate::text::Redactor;
 pub use decode::{BatchResult, decode_batch};
 use decode::{decode_one, rate_limited_body};
@@ -37,6 +38,8 @@ pub struct HttpClient {
     max_bytes: usize,
     next_id: Arc<AtomicU64>,
     pub meter: Arc<HttpMeter>,
+    /// Prices every call sent (each batch entry).
+    cost: Arc<Meter>,
     lane: Lane,
 }
 
@@ -63,8 +66,14 @@ impl HttpClient {
             max_bytes,
             next_id: Arc::new(AtomicU64::new(1)),
             meter: Arc::default(),
+            cost: Arc::default(),
             lane: Lane::Chain,
         })
+    }
+
+    /// This client, billing its calls to `cost` (the network's meter).
+    pub fn metered(self, cost: Arc<Meter>) -> Self {
+        Self { cost, ..self }
     }
 
     /// This client (same endpoint, gate and counters) sending in `lane`.
@@ -100,7 +109,7 @@ impl HttpClient {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let body = serde_json::to_vec(&RpcRequest::new(id, method, &params))
             .map_err(|e| HttpError::Decode(e.to_string()))?;
-        let bytes = self.post_with_retry(body).await?;
+        let bytes = self.post_with_retry(body, &[method]).await?;
         self.undecodable(decode_one(&bytes))
     }
 
@@ -169,7 +178,8 @@ impl HttpClient {
             .map(|(i, (m, p))| RpcRequest::new(first + i as u64, m, p))
             .collect();
         let body = serde_json::to_vec(&reqs).map_err(|e| HttpError::Decode(e.to_string()))?;
-        let bytes = self.post_with_retry(body).await?;
+        let methods: Vec<&str> = calls.iter().map(|(m, _)| *m).collect();
+        let bytes = self.post_with_retry(body, &methods).await?;
         self.undecodable(
             std::str::from_utf8(&bytes)
                 .map_err(|e| HttpError::Decode(e.to_string()))
@@ -179,7 +189,7 @@ impl HttpClient {
 
     /// Post `body`, waiting at the gate first; rate limits close the gate (for every
     /// clone of this client) and are retried after their wait.
-    async fn post_with_retry(&self, body: Vec<u8>) -> Result<Vec<u8>, HttpError> {
+    async fn post_with_retry(&self, body: Vec<u8>, methods: &[&str]) -> Result<Vec<u8>, HttpError> {
         let mut backoff = RETRY_BASE;
         let mut attempt = 0;
         loop {
@@ -187,6 +197,7 @@ impl HttpClient {
             self.meter.wait_turn(self.lane).await;
             let started = Instant::now();
             let res = self.post_once(body.clone()).await;
+            self.bill(&res, methods);
             let limit = match &res {
                 Err(HttpError::RateLimited(hint)) => {
                     Some((*hint, "HTTP 429 Too Many Requests".to_string(), true))
@@ -221,6 +232,18 @@ impl HttpClient {
                 }
             }
         }
+    }
+
+    /// Every call of an attempt the server answered is counted; providers bill
+    /// answered calls and 4xx refusals, not 429s or 5xx (nor what never arrived).
+    fn bill(&self, res: &Result<Vec<u8>, HttpError>, methods: &[&str]) {
+        let answer = match res {
+            Ok(_) => Answer::Billed,
+            Err(HttpError::Status(s)) if (400..500).contains(s) && *s != 402 => Answer::ClientError,
+            Err(HttpError::Status(_) | HttpError::RateLimited(_)) => Answer::Free,
+            Err(_) => return,
+        };
+        self.cost.calls(methods, answer);
     }
 
     /// A transport failure in words a person can act on: timed out, cannot connect
