@@ -84,6 +84,9 @@ pub enum SubStatus {
     Active,
     /// The endpoint refused it; the text is the (sanitised) error message.
     Unsupported(String),
+    /// Not subscribed, by the config or because the provider bills each event;
+    /// the text says which.
+    Off(String),
 }
 
 /// The state of one network's connection, as shown in its health pane.

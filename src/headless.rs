@@ -298,8 +298,15 @@ fn subscription_line(network: &str, kind: &SubKind, status: &SubStatus) -> Value
         "type": "subscription",
         "network": network,
         "kind": kind,
-        "status": match status { SubStatus::Active => "active", SubStatus::Unsupported(_) => "unsupported" },
-        "reason": match status { SubStatus::Active => None, SubStatus::Unsupported(r) => Some(r) },
+        "status": match status {
+            SubStatus::Active => "active",
+            SubStatus::Unsupported(_) => "unsupported",
+            SubStatus::Off(_) => "off",
+        },
+        "reason": match status {
+            SubStatus::Active => None,
+            SubStatus::Unsupported(r) | SubStatus::Off(r) => Some(r),
+        },
     })
 }
 

@@ -86,6 +86,18 @@ pub struct NetworkConfig {
     /// The provider whose prices apply (`provider = "…"`); otherwise recognised
     /// from the endpoint's host.
     pub provider: Option<String>,
+    /// `pending = "count" | "off"`; `None`: off where the provider bills each
+    /// pending event, counted elsewhere.
+    pub pending: Option<PendingMode>,
+}
+
+/// What to do with the mempool's pending transactions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PendingMode {
+    /// Subscribe to `newPendingTransactions` and show the rate.
+    Count,
+    /// Do not subscribe.
+    Off,
 }
 
 /// A watched contract: its events feed the event list, its views are read per head.
@@ -137,6 +149,7 @@ impl NetworkConfig {
             contracts: Vec::new(),
             show_url_path: false,
             provider: None,
+            pending: None,
         }
     }
 

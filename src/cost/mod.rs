@@ -199,6 +199,18 @@ impl Meter {
         }
     }
 
+    /// The provider, if the endpoint in use bills pending-transaction events.
+    pub fn bills_pending(&self) -> Option<String> {
+        let t = self.tally.lock().ok()?;
+        let p = t.table.as_ref()?;
+        let billed = p
+            .events
+            .get("newPendingTransactions")
+            .is_some_and(|c| *c > 0.0)
+            || p.per_event_byte > 0.0;
+        billed.then(|| p.name.clone())
+    }
+
     /// Calls sent in one HTTP request (a batch: each entry) or one WebSocket request.
     pub fn calls(&self, methods: &[&str], answer: Answer) {
         self.calls_at(methods, answer, SystemTime::now());

@@ -66,6 +66,14 @@ pub fn spawn(
         cfg.provider.as_deref(),
         cfg.ws.as_deref().or(cfg.http.as_deref()),
     ));
+    if cfg.pending.is_none()
+        && let Some(p) = cost.bills_pending()
+    {
+        tracing::info!(
+            network = %cfg.name,
+            "pending transactions not subscribed: {p} bills each event (pending = \"count\" turns them on)"
+        );
+    }
     let http = cfg.http.as_deref().and_then(|url| {
         HttpClient::new(url, redactor.clone(), cfg.max_message_bytes)
             .map(|h| h.metered(cost.clone()))

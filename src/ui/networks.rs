@@ -250,6 +250,14 @@ fn subscription_items(
             ));
             items.push(Item::Line(Line::from(line)))
         }
+        Some(SubStatus::Off(_)) => {
+            let text = if width >= 28 {
+                "pending: off (billed/event)"
+            } else {
+                "pending: off"
+            };
+            items.push(Item::Line(Line::styled(text, theme.dim())));
+        }
         Some(SubStatus::Active) | None => {}
     }
     if let Some(SubStatus::Unsupported(_)) = &net.subs_logs {

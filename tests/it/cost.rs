@@ -6,9 +6,11 @@ use crate::client_support;
 
 use std::time::Duration;
 
+use chaintop::config::PendingMode;
 use chaintop::config::WatchConfig;
 use chaintop::cost::{Line, table_for};
 use chaintop::devnet::{Fault, demo_watch};
+use chaintop::event::{SubKind, SubStatus};
 
 use client_support::{Client, config, devnet, network};
 
@@ -70,4 +72,35 @@ async fn the_meter_agrees_with_the_calls_the_node_counted() {
     );
     assert!(seen.by_method.contains_key("event:newHeads"), "{seen:?}");
     assert!(seen.total > priced_by_meter, "events are billed too");
+}
+
+#[tokio::test]
+async fn pending_events_are_off_where_each_one_is_billed_unless_asked_for() {
+    let d = devnet("billed-pending", 31_102, 200, 12).await;
+    let mut net = network(&d, 15);
+    net.provider = Some("infura".into());
+    let mut asked = net.clone();
+    asked.name = "asked".into();
+    asked.pending = Some(PendingMode::Count);
+    let mut c = Client::start(&config(vec![net, asked]));
+    c.more_heads(0, 5, T).await;
+    c.more_heads(1, 5, T).await;
+    let log = c.log();
+    match log.sub_status(0, SubKind::NewPendingTransactions) {
+        Some(SubStatus::Off(why)) => assert!(why.contains("infura bills"), "{why}"),
+        other => panic!("pending on a billed provider by default: {other:?}"),
+    }
+    let off = log.stats(0).cost;
+    assert!(
+        !off.by_method.contains_key("event:newPendingTransactions"),
+        "{off:?}"
+    );
+    // The devnet pushes 20 pending transactions a second to whoever subscribes.
+    assert_eq!(
+        log.sub_status(1, SubKind::NewPendingTransactions),
+        Some(SubStatus::Active)
+    );
+    let on = log.stats(1).cost;
+    let pending = on.by_method.get("event:newPendingTransactions");
+    assert!(pending.is_some_and(|l| l.count > 0), "{on:?}");
 }

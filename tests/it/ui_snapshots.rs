@@ -703,6 +703,27 @@ fn pending_unsupported_by_endpoint() {
 }
 
 #[test]
+fn pending_off_where_billed_is_said_plainly() {
+    let base = Instant::now();
+    let mut s = fixture(base);
+    s.apply(
+        Update::Subscription {
+            net: 0,
+            kind: SubKind::NewPendingTransactions,
+            status: SubStatus::Off("infura bills each pending event".into()),
+        },
+        s.now,
+    );
+    pin_clocks(&mut s, base);
+    let wide = screen(&s, 200, 60);
+    assert!(wide.contains("pending: off (billed/event)"), "{wide}");
+    // The rate it replaces is gone: no "pending 187/s" for a stream not asked for.
+    assert!(!wide.contains("pending 187"), "{wide}");
+    let short = screen(&s, 80, 24);
+    assert!(short.contains("pending: off"), "{short}");
+}
+
+#[test]
 fn hostile_text_is_escaped() {
     let mut s = fixture(Instant::now());
     let evil = "bad\x1b[31mred\x1b]8;;http://x\x07link\u{202E}gnp.exe\r\n";

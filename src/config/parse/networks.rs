@@ -9,7 +9,7 @@ use super::diagnostics::{Ctx, quote_list};
 use super::raw::{RawNetwork, RawWatch};
 use crate::config::{
     ConfigError, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PING_INTERVAL_SECS, Endpoint, NetworkConfig,
-    WatchConfig,
+    PendingMode, WatchConfig,
 };
 use crate::text::redact_url;
 
@@ -50,6 +50,7 @@ pub(super) fn network(
     let fallbacks = fallbacks(cx, i, r)?;
     let tokens = tokens(cx, r, &key)?;
     let provider = provider(cx, &r.provider, &key("provider"))?;
+    let pending = pending(cx, r, &key("pending"))?;
     Ok(NetworkConfig {
         name,
         ws,
@@ -64,7 +65,28 @@ pub(super) fn network(
         contracts: Vec::new(),
         show_url_path: r.show_url_path,
         provider,
+        pending,
     })
+}
+
+/// `pending = "count" | "off"`.
+fn pending(
+    cx: &mut Ctx<'_>,
+    r: &RawNetwork,
+    key: &str,
+) -> Result<Option<PendingMode>, ConfigError> {
+    let Some(p) = &r.pending else {
+        return Ok(None);
+    };
+    match cx.interpolate(p, key)?.as_str() {
+        "count" => Ok(Some(PendingMode::Count)),
+        "off" => Ok(Some(PendingMode::Off)),
+        _ => Err(cx.err(
+            p.span(),
+            key,
+            format_args!("expected \"count\" or \"off\", found {:?}", p.get_ref()),
+        )),
+    }
 }
 
 /// `provider = "…"`: one of the built-in price tables.

@@ -11,6 +11,7 @@ use serde_json::value::RawValue;
 use super::conn::Heads;
 use super::conn::{Conn, Purpose};
 use super::{AppGone, End, Flow, GO, Poller, stop};
+use crate::config::PendingMode;
 use crate::event::{ConnState, HeadSource, SubKind, SubStatus, Update};
 use crate::network::ChainInput;
 use crate::rpc::http::rate_limit_hint;
@@ -80,7 +81,21 @@ impl Conn<'_> {
                 chain_id,
             })
             .await?;
-        for kind in [SubKind::NewHeads, SubKind::NewPendingTransactions] {
+        let pending = self.pending_off();
+        if let Some(why) = &pending {
+            self.sup
+                .emit(Update::Subscription {
+                    net: self.sup.net,
+                    kind: SubKind::NewPendingTransactions,
+                    status: SubStatus::Off(why.clone()),
+                })
+                .await?;
+        }
+        let kinds: &[SubKind] = match pending {
+            Some(_) => &[SubKind::NewHeads],
+            None => &[SubKind::NewHeads, SubKind::NewPendingTransactions],
+        };
+        for &kind in kinds {
             if let ControlFlow::Break(end) = self
                 .request(
                     Purpose::Subscribe(kind),
@@ -104,6 +119,18 @@ impl Conn<'_> {
             self.awaiting_subs += 1;
         }
         GO
+    }
+
+    /// Why pending transactions are not subscribed to, if they are not: the
+    /// config says so, or (by default) the provider bills every event.
+    fn pending_off(&self) -> Option<String> {
+        match self.sup.cfg.pending {
+            Some(PendingMode::Count) => None,
+            Some(PendingMode::Off) => Some("pending = \"off\" in the config".into()),
+            None => self.sup.shared.cost.bills_pending().map(|p| {
+                format!("{p} bills each pending event; set pending = \"count\" to show them")
+            }),
+        }
     }
 
     async fn on_subscribed(
