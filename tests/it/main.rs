@@ -17,6 +17,7 @@ mod devnet_server;
 mod flood;
 mod headless_anvil;
 mod headless_watch;
+mod multicall;
 mod partial_failure;
 mod redaction;
 mod shape_compat;

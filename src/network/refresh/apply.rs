@@ -74,6 +74,8 @@ impl<'a> Applied<'a> {
                         Err(e) => self.block_error(head.number, &e.message),
                     }
                 }
+                // Taken apart before (`unpack`).
+                Slot::MulticallCode | Slot::Multi(_) => {}
                 Slot::Recheck(m, by_number) => {
                     let found = res
                         .ok()
@@ -255,6 +257,10 @@ impl<'a> Applied<'a> {
             return;
         };
         for tx in txs {
+            if self.addresses.iter().any(|(w, _)| *w == tx.from) {
+                // It sent: its nonce moved (read at the next refresh).
+                last.nonce_due.insert(tx.from);
+            }
             for a in [Some(tx.from), tx.to].into_iter().flatten() {
                 if self.addresses.iter().any(|(w, _)| *w == a) {
                     self.out.push(Update::Activity {

@@ -19,6 +19,13 @@ pub(super) struct Last {
     pub scanned_block: Option<B256>,
     /// Set once the endpoint refused a whole batch: the most entries per request.
     pub batch_limit: Option<usize>,
+    /// Whether Multicall3 has code on this chain (`None`: not asked yet).
+    pub multicall: Option<bool>,
+    /// Watched addresses seen sending in a scanned block: their nonce is read next.
+    pub nonce_due: HashSet<Address>,
+    /// The block of the last full nonce sweep (Multicall3 mode reads nonces only
+    /// on activity, and all of them every `NONCE_SWEEP` blocks).
+    pub nonces_swept: Option<u64>,
 }
 
 impl Last {
@@ -35,6 +42,7 @@ impl Last {
         let kept = |a: &Address| keep.iter().any(|(k, _)| k == a);
         self.balances.retain(|a, _| kept(a));
         self.nonces.retain(|a, _| kept(a));
+        self.nonce_due.retain(kept);
         self.tokens.retain(|(h, _), _| kept(h));
     }
 }

@@ -2,14 +2,19 @@
 //! carries every watched address's balance and nonce, its balance of each token,
 //! every contract view that is due, token metadata not read yet, and the pushed
 //! heads to confirm (the newest with its transactions, for activity). Coalesced: a
-//! head arriving during a refresh only triggers one more. A batch rather than
-//! Multicall3: it needs no deployed contract, works for nonces and views alike, and
-//! one failing entry does not fail the others. It sends on the refresh lane: when a
-//! provider rate-limits, the chain's requests go first.
+//! head arriving during a refresh only triggers one more. It sends on the refresh
+//! lane: when a provider rate-limits, the chain's requests go first.
+//!
+//! Providers bill each batch entry, so where Multicall3 is deployed (asked once per
+//! chain) the balances, token balances and views ride in `aggregate3` calls, a
+//! thousand reads each, every read allowed to fail alone (`multicall`). Nonces
+//! cannot: there they are read when the address is seen sending, when never read,
+//! and every 50 blocks. Without Multicall3 the batch carries everything, as before.
 
 mod apply;
 mod confirm;
 mod last;
+mod multicall;
 mod plan;
 mod split;
 
@@ -107,7 +112,7 @@ impl Refresher {
                 return Ok(());
             }
         };
-        let mut results: Vec<(Slot, BatchResult)> = plan.slots.into_iter().zip(results).collect();
+        let mut results = unpack(plan.slots, results, &plan.groups, last);
         if too_early(&results, tip.1) {
             // The HTTP node does not know the head yet (it lags the WebSocket's, or
             // the head is not real): everything read "at" it failed for that reason
@@ -160,6 +165,42 @@ impl Refresher {
         }
         Ok(())
     }
+}
+
+/// Each answer with its slot: `aggregate3` answers taken apart into their reads,
+/// and the Multicall3 code check noted (an `aggregate3` that failed as a whole has
+/// it asked again).
+fn unpack(
+    slots: Vec<Slot>,
+    results: Vec<BatchResult>,
+    groups: &[Vec<Slot>],
+    last: &mut Last,
+) -> Vec<(Slot, BatchResult)> {
+    let mut out = Vec::with_capacity(slots.len());
+    for (slot, res) in slots.into_iter().zip(results) {
+        match slot {
+            Slot::MulticallCode => {
+                // An endpoint that refuses eth_getCode has no Multicall3 for us.
+                let code = res.ok().and_then(|code| {
+                    serde_json::from_str::<alloy_primitives::Bytes>(code.get()).ok()
+                });
+                last.multicall = Some(code.is_some_and(|b| !b.is_empty()));
+            }
+            Slot::Multi(i) => {
+                let Some(group) = groups.get(i) else { continue };
+                if res.is_err() {
+                    last.multicall = None;
+                }
+                let balance: Vec<bool> = group
+                    .iter()
+                    .map(|s| matches!(s, Slot::Balance(_)))
+                    .collect();
+                out.extend(group.iter().copied().zip(multicall::split(&res, &balance)));
+            }
+            other => out.push((other, res)),
+        }
+    }
+    out
 }
 
 /// The head this refresh was for is unknown to the HTTP node.

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use super::Refresher;
 use super::confirm::Missing;
 use super::last::Last;
+use super::multicall;
 use crate::network::feed::Unconfirmed;
 
 const SEL_BALANCE_OF: [u8; 4] = [0x70, 0xa0, 0x82, 0x31];
@@ -40,7 +41,15 @@ pub(super) enum Slot {
     /// A head the node did not know: by hash again, or (`true`) what it has at that
     /// number.
     Recheck(Missing, bool),
+    /// Is Multicall3 deployed (`eth_getCode`)?
+    MulticallCode,
+    /// One `aggregate3` call: the reads of `Plan::groups[i]`.
+    Multi(usize),
 }
+
+/// How often, in blocks, Multicall3 mode reads every nonce (between sweeps only
+/// addresses seen sending are read).
+pub(super) const NONCE_SWEEP: u64 = 50;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum MetaField {
@@ -53,7 +62,12 @@ pub(super) enum MetaField {
 pub(super) struct Plan {
     pub calls: Vec<(&'static str, Value)>,
     pub slots: Vec<Slot>,
+    /// The reads each `Slot::Multi` carries, in order.
+    pub groups: Vec<Vec<Slot>>,
     tag: String,
+    /// Reads waiting to go into `aggregate3` calls (Multicall3 mode).
+    reads: Vec<(multicall::Read, Slot)>,
+    multicall: bool,
 }
 
 fn call(to: Address, data: &[u8], tag: &str) -> Value {
@@ -75,13 +89,34 @@ impl Plan {
         let mut plan = Self {
             calls: Vec::new(),
             slots: Vec::new(),
+            groups: Vec::new(),
             tag: format!("{block:#x}"),
+            reads: Vec::new(),
+            multicall: last.multicall == Some(true),
         };
+        if last.multicall.is_none() {
+            let params = json!([multicall::MULTICALL3, plan.tag]);
+            plan.push("eth_getCode", params, Slot::MulticallCode);
+        }
+        let sweep = plan.multicall
+            && last
+                .nonces_swept
+                .is_none_or(|b| block >= b + NONCE_SWEEP || block < b);
+        if sweep {
+            last.nonces_swept = Some(block);
+        }
         for (a, _) in addresses {
-            plan.account(*a, &r.tokens);
+            // Nonces cannot be read through Multicall3: there, only when the address
+            // was seen sending, was never read, or at a sweep.
+            let nonce = !plan.multicall
+                || sweep
+                || last.nonce_due.remove(a)
+                || !last.nonces.contains_key(a);
+            plan.account(*a, &r.tokens, nonce);
         }
         plan.metadata(&r.tokens, last);
         plan.views(r, block, last);
+        plan.aggregate();
         let scan = !addresses.is_empty() && last.scanned_block != Some(hash);
         plan.confirmations(r.feed.take_unconfirmed(), (block, hash), scan);
         plan.rechecks(missing);
@@ -97,10 +132,28 @@ impl Plan {
         self.slots.push(slot);
     }
 
-    fn account(&mut self, a: Address, tokens: &[Address]) {
+    /// A read of contract `to`: into the next `aggregate3` call in Multicall3
+    /// mode, else an `eth_call` entry of its own.
+    fn read(&mut self, to: Address, data: Vec<u8>, slot: Slot) {
+        if self.multicall {
+            self.reads.push(((to, data.into()), slot));
+        } else {
+            let params = call(to, &data, &self.tag);
+            self.push("eth_call", params, slot);
+        }
+    }
+
+    fn account(&mut self, a: Address, tokens: &[Address], nonce: bool) {
         let tag = self.tag.clone();
-        self.push("eth_getBalance", json!([a, tag]), Slot::Balance(a));
-        self.push("eth_getTransactionCount", json!([a, tag]), Slot::Nonce(a));
+        if self.multicall {
+            self.reads
+                .push((multicall::eth_balance(a), Slot::Balance(a)));
+        } else {
+            self.push("eth_getBalance", json!([a, tag]), Slot::Balance(a));
+        }
+        if nonce {
+            self.push("eth_getTransactionCount", json!([a, tag]), Slot::Nonce(a));
+        }
         for t in tokens {
             let mut data = SEL_BALANCE_OF.to_vec();
             data.extend_from_slice(a.into_word().as_slice());
@@ -108,7 +161,22 @@ impl Plan {
                 holder: a,
                 token: *t,
             };
-            self.push("eth_call", call(*t, &data, &tag), slot);
+            self.read(*t, data, slot);
+        }
+    }
+
+    /// The waiting reads as `aggregate3` calls of at most `multicall::CHUNK` reads.
+    fn aggregate(&mut self) {
+        let reads = std::mem::take(&mut self.reads);
+        for chunk in reads.chunks(multicall::CHUNK) {
+            let calldata: Vec<multicall::Read> = chunk.iter().map(|(r, _)| r.clone()).collect();
+            let Some(data) = multicall::encode(&calldata) else {
+                continue;
+            };
+            let slot = Slot::Multi(self.groups.len());
+            self.groups.push(chunk.iter().map(|(_, s)| *s).collect());
+            let params = call(multicall::MULTICALL3, &data, &self.tag);
+            self.push("eth_call", params, slot);
         }
     }
 
@@ -132,12 +200,11 @@ impl Plan {
         for (ci, c) in r.contracts.iter().enumerate() {
             for (vi, v) in c.views.iter().enumerate() {
                 if block.is_multiple_of(v.every) || !last.views.contains_key(&(ci, vi)) {
-                    let params = call(c.address, &v.calldata, &self.tag);
                     let slot = Slot::View {
                         contract: ci,
                         view: vi,
                     };
-                    self.push("eth_call", params, slot);
+                    self.read(c.address, v.calldata.to_vec(), slot);
                 }
             }
         }

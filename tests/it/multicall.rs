@@ -1,0 +1,163 @@
+//! Multicall3 against a real node: anvil, with `tests/contracts/MiniMulticall3`
+//! (Multicall3's ABI for `aggregate3` and `getEthBalance`) installed at the
+//! canonical address with `anvil_setCode`, and without it.
+
+use crate::client_support;
+use crate::support;
+
+use std::time::{Duration, SystemTime};
+
+use alloy_primitives::{Address, U256};
+use chaintop::config::{Config, NetworkConfig, WatchConfig};
+use chaintop::cost::CostSnapshot;
+use chaintop::event::Update;
+use serde_json::json;
+
+use client_support::{Client, config};
+use support::{Anvil, DEV_ACCOUNTS};
+
+const T: Duration = Duration::from_secs(60);
+const MULTICALL3: &str = "0xcA11bde05977b3631167028862bE2a173976CA11";
+/// Watched addresses: the dev accounts and strangers.
+const WATCHED: usize = 200;
+
+async fn install_multicall(url: &str) {
+    let file = support::contract_file("MiniMulticall3.bin-runtime");
+    let code = std::fs::read_to_string(&file).expect("MiniMulticall3.bin-runtime");
+    support::rpc(
+        url,
+        "anvil_setCode",
+        json!([MULTICALL3, format!("0x{}", code.trim())]),
+    )
+    .await;
+}
+
+fn watched() -> Vec<Address> {
+    let dev = DEV_ACCOUNTS.iter().map(|a| support::addr(a));
+    let strangers = (1..=WATCHED - DEV_ACCOUNTS.len()).map(|i| {
+        let mut b = [0u8; 20];
+        b[0] = 0xee;
+        b[12..].copy_from_slice(&(i as u64).to_be_bytes());
+        Address::from(b)
+    });
+    dev.chain(strangers).collect()
+}
+
+fn setup(node: &Anvil, token: Address) -> Config {
+    let mut n = NetworkConfig::new("anvil", Some(node.ws_url()), Some(node.http_url()));
+    n.chain_id = Some(31337);
+    n.provider = Some("infura".into());
+    n.tokens = vec![token];
+    let mut cfg = config(vec![n]);
+    cfg.watch = watched()
+        .into_iter()
+        .enumerate()
+        .map(|(i, address)| WatchConfig {
+            address,
+            label: format!("w{i}"),
+            networks: None,
+        })
+        .collect();
+    cfg
+}
+
+fn meter(c: &Client) -> CostSnapshot {
+    c.networks[0].cost.snapshot(SystemTime::now())
+}
+
+fn count(s: &CostSnapshot, method: &str) -> u64 {
+    s.by_method.get(method).map_or(0, |l| l.count)
+}
+
+/// Waits for a balance update of `who` equal to what the node says it has.
+async fn balance_shown(c: &mut Client, url: &str, who: Address) -> U256 {
+    let want = support::balance(url, &who.to_string(), "latest").await;
+    c.wait(&format!("balance {want} of {who}"), T, |l| {
+        l.for_net(0).find_map(|(_, u)| match u {
+            Update::Balance { address, wei, .. } if *address == who && *wei == want => Some(*wei),
+            _ => None,
+        })
+    })
+    .await
+}
+
+/// Calls the meter counted over `blocks` heads once the refresh has settled.
+async fn calls_per_head(c: &mut Client, blocks: usize) -> (f64, CostSnapshot, CostSnapshot) {
+    c.more_heads(0, 2, T).await;
+    let (before, h0) = (meter(c), c.log().heads(0).len());
+    c.more_heads(0, blocks, T).await;
+    // The refresh of the last head runs after it is shown.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (after, h1) = (meter(c), c.log().heads(0).len());
+    let per = (after.calls - before.calls) as f64 / (h1 - h0) as f64;
+    let credits = (after.total - before.total) / (h1 - h0) as f64;
+    eprintln!("{per:.2} calls and {credits:.0} Infura credits per head");
+    (per, before, after)
+}
+
+#[tokio::test]
+async fn with_multicall3_a_head_costs_at_most_three_calls_and_values_stay_right() {
+    let node = Anvil::builder().block_time(1.0).spawn();
+    let url = node.http_url();
+    install_multicall(&url).await;
+    let token = support::deploy_token(&url, "MCT", 1_000_000).await;
+    let mut c = Client::start(&setup(&node, token));
+
+    // A transfer between watched addresses shows with the node's figures.
+    let to = watched()[3];
+    support::send_eth(&url, DEV_ACCOUNTS[0], &to.to_string(), 12_345).await;
+    balance_shown(&mut c, &url, to).await;
+    let holder = support::addr(DEV_ACCOUNTS[0]);
+    c.wait("the token balance of its holder", T, |l| {
+        l.for_net(0).find_map(|(_, u)| match u {
+            Update::TokenBalance {
+                holder: h, amount, ..
+            } if *h == holder => Some(*amount),
+            _ => None,
+        })
+    })
+    .await;
+
+    let (per_head, before, after) = calls_per_head(&mut c, 8).await;
+    // 200 balances and 200 token balances: one aggregate3 of 400 reads, the head's
+    // confirmation, and now and then a nonce.
+    assert!(per_head <= 3.0, "{per_head} calls per head; {after:?}");
+    assert_eq!(
+        count(&after, "eth_getBalance"),
+        count(&before, "eth_getBalance"),
+        "no balance read outside Multicall3"
+    );
+    assert!(count(&after, "eth_call") > count(&before, "eth_call"));
+    // The nonce of an address that sends is read again.
+    let sender = support::addr(DEV_ACCOUNTS[1]);
+    support::send_eth(&url, DEV_ACCOUNTS[1], &to.to_string(), 1).await;
+    let want = support::rpc(&url, "eth_getTransactionCount", json!([sender, "latest"])).await;
+    let want = support::hex_u64(&want);
+    c.wait("the sender's new nonce", T, |l| {
+        l.for_net(0).find_map(|(_, u)| match u {
+            Update::Nonce { address, nonce, .. } if *address == sender && *nonce == want => {
+                Some(())
+            }
+            _ => None,
+        })
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn without_multicall3_the_batch_reads_every_balance() {
+    let node = Anvil::builder().block_time(1.0).spawn();
+    let url = node.http_url();
+    let token = support::deploy_token(&url, "NMC", 1_000).await;
+    let mut c = Client::start(&setup(&node, token));
+    let to = watched()[4];
+    support::send_eth(&url, DEV_ACCOUNTS[0], &to.to_string(), 777).await;
+    balance_shown(&mut c, &url, to).await;
+    let (per_head, before, after) = calls_per_head(&mut c, 4).await;
+    // Each address's balance, nonce and token balance: a batch entry each.
+    assert!(
+        per_head >= 3.0 * WATCHED as f64,
+        "{per_head} calls per head"
+    );
+    assert!(count(&after, "eth_getBalance") > count(&before, "eth_getBalance"));
+}
