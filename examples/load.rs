@@ -283,6 +283,7 @@ fn run_step(
         watch: Vec::new(),
         source: ConfigSource::Generated,
         secrets: Vec::new(),
+        pricing: Vec::new(),
     };
     let start = Instant::now();
     let warm = start + Duration::from_secs_f64(args.warmup);

@@ -34,6 +34,8 @@ pub fn start(config: &Config, redactor: &Arc<Redactor>) -> Backend {
 /// `start`, with measuring hooks.
 pub fn start_with(config: &Config, redactor: &Arc<Redactor>, opts: Options) -> Backend {
     let (tx, rx) = mpsc::channel(UPDATE_QUEUE);
+    let pricing: Arc<[crate::cost::PriceTable]> =
+        crate::cost::with_overrides(&config.pricing).into();
     let networks = config
         .networks
         .iter()
@@ -52,6 +54,7 @@ pub fn start_with(config: &Config, redactor: &Arc<Redactor>, opts: Options) -> B
                 tx.clone(),
                 redactor.clone(),
                 opts.head_probe,
+                pricing.clone(),
             )
         })
         .collect();

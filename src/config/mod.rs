@@ -55,6 +55,8 @@ pub struct Config {
     pub source: ConfigSource,
     /// Values substituted for `${VAR}`: secrets to redact wherever text is shown.
     pub secrets: Vec<String>,
+    /// `[pricing.NAME]` tables: built-in prices overridden, and providers added.
+    pub pricing: Vec<crate::cost::PriceTable>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -189,6 +189,7 @@ mod tests {
             }],
             source: ConfigSource::Generated,
             secrets: Vec::new(),
+            pricing: Vec::new(),
         };
         back.apply(&mut config);
         let watched: Vec<Address> = config.watch.iter().map(|w| w.address).collect();

@@ -39,6 +39,10 @@ pub struct PriceTable {
     /// Added to each notification, per byte.
     #[serde(default)]
     pub per_event_byte: f64,
+    /// The plan's allowance per day, in `unit`s (the pane shows the projected
+    /// day's spend as a share of it).
+    #[serde(default)]
+    pub daily_budget: Option<f64>,
 }
 
 impl PriceTable {
@@ -54,10 +58,55 @@ impl PriceTable {
     }
 }
 
+const BUILTIN: &str = include_str!("pricing.toml");
+
 /// The tables built in (`pricing.toml`), checked by a unit test.
 pub fn builtin_tables() -> &'static [PriceTable] {
     static TABLES: OnceLock<Vec<PriceTable>> = OnceLock::new();
-    TABLES.get_or_init(|| parse_tables(include_str!("pricing.toml")).unwrap_or_default())
+    TABLES.get_or_init(|| parse_tables(BUILTIN).unwrap_or_default())
+}
+
+/// A config's `[pricing.NAME]` table laid over the built-in one of that name (if
+/// any): keys it sets win, `methods` and `events` are merged entry by entry. The
+/// error is serde's (an unknown key, a missing `unit` or `default`, a wrong type).
+pub fn override_table(name: &str, user: &toml::Table) -> Result<PriceTable, String> {
+    let mut base = toml::from_str::<toml::Table>(BUILTIN)
+        .ok()
+        .and_then(|mut t| t.remove(name))
+        .and_then(|v| match v {
+            toml::Value::Table(t) => Some(t),
+            _ => None,
+        })
+        .unwrap_or_default();
+    for (k, v) in user {
+        match (base.get_mut(k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(u)) => {
+                b.extend(u.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            _ => {
+                base.insert(k.clone(), v.clone());
+            }
+        }
+    }
+    let table: PriceTable = toml::Value::Table(base)
+        .try_into()
+        .map_err(|e: toml::de::Error| e.message().trim().to_string())?;
+    Ok(PriceTable {
+        name: name.to_string(),
+        ..table
+    })
+}
+
+/// The built-in tables with a config's overrides and additions.
+pub fn with_overrides(overrides: &[PriceTable]) -> Vec<PriceTable> {
+    let mut all: Vec<PriceTable> = builtin_tables()
+        .iter()
+        .filter(|t| !overrides.iter().any(|o| o.name == t.name))
+        .cloned()
+        .collect();
+    all.extend(overrides.iter().cloned());
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    all
 }
 
 fn parse_tables(text: &str) -> Result<Vec<PriceTable>, toml::de::Error> {
@@ -73,10 +122,18 @@ pub fn provider_names() -> Vec<&'static str> {
     builtin_tables().iter().map(|t| t.name.as_str()).collect()
 }
 
-/// The table an endpoint is billed by: the configured `provider` (always, also on
-/// loopback), else the provider its host belongs to, else none.
+/// The built-in table an endpoint is billed by (see [`table_in`]).
 pub fn table_for(provider: Option<&str>, url: Option<&str>) -> Option<PriceTable> {
-    let tables = builtin_tables();
+    table_in(builtin_tables(), provider, url)
+}
+
+/// The table of `tables` an endpoint is billed by: the configured `provider`
+/// (always, also on loopback), else the provider its host belongs to, else none.
+pub fn table_in(
+    tables: &[PriceTable],
+    provider: Option<&str>,
+    url: Option<&str>,
+) -> Option<PriceTable> {
     if let Some(p) = provider {
         return tables.iter().find(|t| t.name == p).cloned();
     }
@@ -120,6 +177,8 @@ pub struct CostSnapshot {
     pub event_bytes: u64,
     /// By method; notifications as `event:newHeads` and so on.
     pub by_method: BTreeMap<String, Line>,
+    /// The plan's daily allowance, from the price table.
+    pub daily_budget: Option<f64>,
 }
 
 impl CostSnapshot {
@@ -129,6 +188,12 @@ impl CostSnapshot {
 
     pub fn per_day(&self) -> Option<f64> {
         self.per_minute.map(|m| m * 1440.0)
+    }
+
+    /// The projected day's spend as a share of the budget (1.0 = all of it).
+    pub fn budget_share(&self) -> Option<f64> {
+        let budget = self.daily_budget.filter(|b| *b > 0.0)?;
+        Some(self.per_day()? / budget)
     }
 }
 
@@ -195,6 +260,7 @@ impl Meter {
             t.snap.unit = table
                 .as_ref()
                 .map_or_else(|| "requests".to_string(), |t| t.unit.clone());
+            t.snap.daily_budget = table.as_ref().and_then(|t| t.daily_budget);
             t.table = table.map(Arc::new);
         }
     }
@@ -384,6 +450,39 @@ mod tests {
         m.event("newHeads", 1000, None);
         let s = m.snapshot(SystemTime::now());
         assert!((s.total - 40.0).abs() < 1e-9, "{}", s.total);
+    }
+
+    #[test]
+    fn a_config_overrides_prices_and_adds_providers() {
+        let user: toml::Table =
+            toml::from_str("daily_budget = 3000000\n[methods]\neth_getBalance = 100\n")
+                .expect("toml");
+        let t = override_table("infura", &user).expect("merged");
+        assert_eq!(
+            (t.call("eth_getBalance"), t.call("eth_getLogs")),
+            (100.0, 255.0)
+        );
+        assert_eq!(t.daily_budget, Some(3_000_000.0));
+        assert_eq!(t.hosts, vec!["infura.io".to_string()], "the rest is kept");
+        let mine: toml::Table = toml::from_str("unit = \"requests\"\ndefault = 2\n").expect("toml");
+        let all = with_overrides(&[t, override_table("mynode", &mine).expect("new")]);
+        assert_eq!(
+            table_in(&all, Some("mynode"), None).map(|t| t.call("x")),
+            Some(2.0)
+        );
+        let bad: toml::Table = toml::from_str("defualt = 1\n").expect("toml");
+        let err = override_table("mynode", &bad).expect_err("unknown key");
+        assert!(err.contains("defualt"), "{err}");
+    }
+
+    #[test]
+    fn the_budget_share_is_of_the_projected_day() {
+        let s = CostSnapshot {
+            per_minute: Some(2_500.0),
+            daily_budget: Some(3_000_000.0),
+            ..Default::default()
+        };
+        assert_eq!(s.budget_share(), Some(1.2));
     }
 
     #[test]

@@ -60,9 +60,11 @@ pub fn spawn(
     updates: mpsc::Sender<Update>,
     redactor: Arc<Redactor>,
     head_probe: Option<crate::rpc::frame::HeadProbe>,
+    pricing: Arc<[crate::cost::PriceTable]>,
 ) -> NetworkHandle {
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
-    let cost = crate::cost::Meter::new(crate::cost::table_for(
+    let cost = crate::cost::Meter::new(crate::cost::table_in(
+        &pricing,
         cfg.provider.as_deref(),
         cfg.ws.as_deref().or(cfg.http.as_deref()),
     ));
@@ -87,6 +89,7 @@ pub fn spawn(
     );
     shared.head_probe = head_probe;
     shared.cost = cost.clone();
+    shared.pricing = pricing;
     let shared = Arc::new(shared);
     let (chain_tx, chain_rx) = mpsc::channel(CHAIN_QUEUE);
     let (feed, head_rx) = feed::HeadFeed::new();

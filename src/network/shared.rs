@@ -31,6 +31,8 @@ pub(crate) struct Shared {
     pub(crate) head_probe: Option<crate::rpc::frame::HeadProbe>,
     /// What this network's traffic costs (shared with its HTTP client).
     pub(crate) cost: Arc<crate::cost::Meter>,
+    /// The price tables endpoints are billed by (built in, with the config's).
+    pub(crate) pricing: Arc<[crate::cost::PriceTable]>,
 }
 
 impl Shared {
@@ -51,6 +53,7 @@ impl Shared {
             changed: tokio::sync::Notify::new(),
             head_probe: None,
             cost: Arc::default(),
+            pricing: Arc::from(Vec::new()),
         }
     }
 

@@ -263,9 +263,12 @@ fn traffic_lines(
     lines
 }
 
-/// `spend 240 cr/min ~346k/day`: the meter's rate (the day only when it fits).
+/// `spend 240 cr/min ~346k/day 12%`: the meter's rate, the day it projects and
+/// that day's share of the plan's budget (warning-coloured above 80 %). The share
+/// matters more than the day: when only one fits, it is the share.
 fn spend_line(net: &NetworkState, state: &AppState, theme: &Theme, width: usize) -> Line<'static> {
-    let unit = format::cost_unit(&net.stats.cost.unit).to_string();
+    let cost = &net.stats.cost;
+    let unit = format::cost_unit(&cost.unit).to_string();
     let mut spans = vec![label("spend ", theme)];
     let rate = net.spend_now(state.now);
     spans.extend(fresh(
@@ -273,11 +276,27 @@ fn spend_line(net: &NetworkState, state: &AppState, theme: &Theme, width: usize)
         |m| format!("{} {unit}/min", format::compact(m)),
         theme,
     ));
-    if let Fresh::Now(m) = rate {
-        let day = format!(" ~{}/day", format::compact(m * 1440.0));
-        if span_width(&spans) + day.chars().count() <= width {
-            spans.push(Span::styled(day, theme.dim()));
-        }
+    let Fresh::Now(m) = rate else {
+        return Line::from(spans);
+    };
+    let day = Span::styled(
+        format!(" ~{}/day", format::compact(m * 1440.0)),
+        theme.dim(),
+    );
+    let share = cost.budget_share().map(|s| {
+        let style = if s > 0.8 { theme.warn() } else { theme.dim() };
+        Span::styled(format!(" {:.0}%", s * 100.0), style)
+    });
+    let used = span_width(&spans);
+    let len = |s: &Span<'_>| s.content.chars().count();
+    let share_len = share.as_ref().map_or(0, len);
+    if used + len(&day) + share_len <= width {
+        spans.push(day);
+    }
+    if let Some(s) = share
+        && span_width(&spans) + len(&s) <= width
+    {
+        spans.push(s);
     }
     Line::from(spans)
 }

@@ -29,6 +29,7 @@ async fn flood_drops_nothing_but_pending_counts() {
         watch: Vec::new(),
         source: ConfigSource::Generated,
         secrets: Vec::new(),
+        pricing: Vec::new(),
     };
     let mut be = backend::start(&config, &Arc::new(Redactor::new(Vec::new())));
 

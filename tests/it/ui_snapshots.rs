@@ -216,6 +216,7 @@ fn fixture(base: Instant) -> AppState {
                     unit: "credits".into(),
                     total: 98_640.0,
                     per_minute: Some(4_100.0),
+                    daily_budget: Some(3_000_000.0),
                     ..Default::default()
                 },
             },

@@ -23,7 +23,7 @@ pub(crate) use networks::parse_address;
 
 use super::{Config, ConfigError, ConfigSource, NetworkConfig};
 use contracts::contract_entry;
-use diagnostics::{Ctx, toml_error};
+use diagnostics::{Ctx, closest, quote_list, toml_error};
 use networks::{network, watch_entry};
 use raw::RawConfig;
 
@@ -59,10 +59,13 @@ pub fn parse(
             "expected at least one [[networks]] table (with `name` and `ws` or `http`)",
         ));
     }
+    let pricing = pricing(&cx, &raw)?;
+    let tables = crate::cost::with_overrides(&pricing);
+    let providers: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
     let mut networks = Vec::with_capacity(raw.networks.len());
     let mut names: HashMap<String, usize> = HashMap::new();
     for (i, n) in raw.networks.iter().enumerate() {
-        let net = network(&mut cx, i, n)?;
+        let net = network(&mut cx, i, n, &providers)?;
         if let Some(first) = names.insert(net.name.clone(), cx.line(n.get_ref().name.span().start))
         {
             return Err(cx.err(
@@ -98,6 +101,7 @@ pub fn parse(
         watch,
         source: ConfigSource::File(path.to_path_buf()),
         secrets: cx.secrets,
+        pricing,
     })
 }
 
@@ -146,4 +150,41 @@ fn attach_contracts(
     }
 
     Ok(())
+}
+
+/// Each `[pricing.NAME]` table over the built-in one of that name.
+fn pricing(cx: &Ctx<'_>, raw: &RawConfig) -> Result<Vec<crate::cost::PriceTable>, ConfigError> {
+    raw.pricing
+        .iter()
+        .map(|(name, t)| {
+            crate::cost::override_table(name, t.get_ref())
+                .map_err(|e| pricing_error(cx, name, t, &e))
+        })
+        .collect()
+}
+
+/// Point at the misspelt key itself when serde names one (the table's span covers
+/// its header only).
+fn pricing_error(cx: &Ctx<'_>, name: &str, t: &toml::Spanned<toml::Table>, e: &str) -> ConfigError {
+    let key = format!("pricing.{name}");
+    let Some(rest) = e.strip_prefix("unknown field `") else {
+        return cx.err(t.span(), &key, e);
+    };
+    let (field, valid) = rest.split_once('`').unwrap_or((rest, ""));
+    let valid: Vec<&str> = valid.split('`').skip(1).step_by(2).collect();
+    let hint = closest(field, &valid)
+        .map(|s| format!(" (did you mean `{s}`?)"))
+        .unwrap_or_default();
+    let at = cx.text[t.span().start..]
+        .find(&format!("{field} "))
+        .or_else(|| cx.text[t.span().start..].find(field))
+        .map_or(t.span(), |i| {
+            let start = t.span().start + i;
+            start..start + field.len()
+        });
+    cx.err(
+        at,
+        &format!("{key}.{field}"),
+        format_args!("unknown key{hint}; valid keys here: {}", quote_list(&valid)),
+    )
 }

@@ -20,6 +20,7 @@ pub(super) fn network(
     cx: &mut Ctx<'_>,
     i: usize,
     n: &Spanned<RawNetwork>,
+    providers: &[&str],
 ) -> Result<NetworkConfig, ConfigError> {
     let key = |k: &str| format!("networks[{i}].{k}");
     let r = n.get_ref();
@@ -47,9 +48,9 @@ pub(super) fn network(
     let chain_id = chain_id(cx, r, &key)?;
     let ping_interval_secs = ping_interval(cx, r, &key)?;
     let max_message_bytes = max_message_bytes(cx, r, &key)?;
-    let fallbacks = fallbacks(cx, i, r)?;
+    let fallbacks = fallbacks(cx, i, r, providers)?;
     let tokens = tokens(cx, r, &key)?;
-    let provider = provider(cx, &r.provider, &key("provider"))?;
+    let provider = provider(cx, &r.provider, &key("provider"), providers)?;
     let pending = pending(cx, r, &key("pending"))?;
     Ok(NetworkConfig {
         name,
@@ -89,17 +90,17 @@ fn pending(
     }
 }
 
-/// `provider = "…"`: one of the built-in price tables.
+/// `provider = "…"`: one of the price tables (built in, or a `[pricing.NAME]`).
 fn provider(
     cx: &mut Ctx<'_>,
     p: &Option<Spanned<String>>,
     key: &str,
+    known: &[&str],
 ) -> Result<Option<String>, ConfigError> {
     let Some(p) = p else {
         return Ok(None);
     };
     let name = cx.interpolate(p, key)?;
-    let known = crate::cost::provider_names();
     if !known.contains(&name.as_str()) {
         return Err(cx.err(
             p.span(),
@@ -107,7 +108,7 @@ fn provider(
             format_args!(
                 "unknown provider {:?}; expected one of {}",
                 p.get_ref(),
-                quote_list(&known)
+                quote_list(known)
             ),
         ));
     }
@@ -166,7 +167,12 @@ fn max_message_bytes(
 }
 
 /// The `[[networks.fallback]]` endpoints, in order.
-fn fallbacks(cx: &mut Ctx<'_>, i: usize, r: &RawNetwork) -> Result<Vec<Endpoint>, ConfigError> {
+fn fallbacks(
+    cx: &mut Ctx<'_>,
+    i: usize,
+    r: &RawNetwork,
+    providers: &[&str],
+) -> Result<Vec<Endpoint>, ConfigError> {
     let mut fallbacks = Vec::with_capacity(r.fallback.len());
     for (j, f) in r.fallback.iter().enumerate() {
         let fkey = |k: &str| format!("networks[{i}].fallback[{j}].{k}");
@@ -179,7 +185,7 @@ fn fallbacks(cx: &mut Ctx<'_>, i: usize, r: &RawNetwork) -> Result<Vec<Endpoint>
                 "expected a `ws` or an `http` URL (or both)",
             ));
         }
-        let provider = provider(cx, &e.provider, &fkey("provider"))?;
+        let provider = provider(cx, &e.provider, &fkey("provider"), providers)?;
         fallbacks.push(Endpoint { ws, http, provider });
     }
     Ok(fallbacks)

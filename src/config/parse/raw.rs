@@ -13,6 +13,9 @@ pub(super) struct RawConfig {
     pub(super) watch: Vec<Spanned<RawWatch>>,
     #[serde(default)]
     pub(super) contracts: Vec<Spanned<RawContract>>,
+    /// `[pricing.NAME]` tables, checked against `cost::PriceTable` once merged.
+    #[serde(default)]
+    pub(super) pricing: std::collections::BTreeMap<String, Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]

@@ -403,7 +403,8 @@ impl Supervisor {
     fn use_endpoint(&mut self, i: usize) {
         self.current = i;
         let e = &self.endpoints[i];
-        self.shared.cost.set_table(crate::cost::table_for(
+        self.shared.cost.set_table(crate::cost::table_in(
+            &self.shared.pricing,
             e.provider.as_deref(),
             e.ws.as_deref().or(e.http.as_deref()),
         ));

@@ -55,6 +55,7 @@ pub fn config(networks: Vec<NetworkConfig>) -> Config {
         watch: Vec::new(),
         source: ConfigSource::Generated,
         secrets: Vec::new(),
+        pricing: Vec::new(),
     }
 }
 
