@@ -45,6 +45,8 @@ pub enum Cmd {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCmd),
+    /// Estimate what the config costs per day on its providers, before running it.
+    Cost,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -31,6 +31,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<app::Exit> {
     match cli.command {
         Some(Cmd::Config(cmd)) => config_cmd(cmd, cli.config).map(|()| app::Exit::Quit),
+        Some(Cmd::Cost) => {
+            let config = config::load(cli.config.as_deref()).map_err(|e| anyhow!(e))?;
+            print!(
+                "{}",
+                chaintop::cost::estimate::report(&chaintop::cost::estimate::estimate(&config))
+            );
+            Ok(app::Exit::Quit)
+        }
         Some(Cmd::Demo(demo)) => {
             // The demo's endpoints are loopback ports: nothing to hide.
             logging::init(Arc::default());

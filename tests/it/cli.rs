@@ -78,3 +78,35 @@ fn config_path_and_a_run_agree_about_a_missing_named_file() {
         text(&run)
     );
 }
+
+#[test]
+fn cost_estimates_a_config_before_it_runs_and_never_shows_its_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("c.toml");
+    let mut toml = String::from(
+        "[[networks]]\nname = \"mainnet\"\nws = \"wss://mainnet.infura.io/ws/v3/${K}\"\nchain_id = 1\n\
+         [pricing.infura]\ndaily_budget = 3000000\n",
+    );
+    for i in 0..1000 {
+        toml += &format!("[[watch]]\naddress = \"0x{i:040x}\"\nlabel = \"w{i}\"\n");
+    }
+    std::fs::write(&file, toml).expect("write");
+    let key = "sekret-key-123";
+    let path = file.to_str().expect("utf-8 path");
+    let o = chaintop(&["--config", path, "cost"], &[("K", key)]);
+    let t = text(&o);
+    assert!(o.status.success(), "{t}");
+    // 7,200 heads a day; each a newHeads event and its confirmation (130), one
+    // aggregate3 for 1,000 balances (80), and a sweep of 1,000 nonces every 1,000
+    // blocks (80 a head).
+    assert!(
+        t.starts_with(
+            "mainnet on infura: ~2.1M credits/day (heads 936.0k, balances 576.0k, nonces 576.0k)"
+        ),
+        "{t}"
+    );
+    assert!(t.contains("without Multicall3: ~1.2G credits/day"), "{t}");
+    assert!(t.contains("70% of the daily budget of 3.0M"), "{t}");
+    assert!(t.contains("cut: half of the 1000 watched addresses"), "{t}");
+    assert!(!t.contains(key), "{t}");
+}

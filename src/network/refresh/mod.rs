@@ -9,7 +9,7 @@
 //! chain) the balances, token balances and views ride in `aggregate3` calls, a
 //! thousand reads each, every read allowed to fail alone (`multicall`). Nonces
 //! cannot: there they are read when the address is seen sending, when never read,
-//! and every 50 blocks. Without Multicall3 the batch carries everything, as before.
+//! and every 1,000 blocks. Without Multicall3 the batch carries everything, as before.
 
 mod apply;
 mod confirm;

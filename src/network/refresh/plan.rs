@@ -47,9 +47,10 @@ pub(super) enum Slot {
     Multi(usize),
 }
 
-/// How often, in blocks, Multicall3 mode reads every nonce (between sweeps only
-/// addresses seen sending are read).
-pub(super) const NONCE_SWEEP: u64 = 50;
+/// How often, in blocks, Multicall3 mode reads every nonce. Between sweeps only
+/// addresses seen sending are read; the sweep catches senders in blocks that were
+/// never scanned (fetched in a catch-up rather than pushed).
+pub(super) const NONCE_SWEEP: u64 = 1000;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum MetaField {
@@ -117,8 +118,9 @@ impl Plan {
         plan.metadata(&r.tokens, last);
         plan.views(r, block, last);
         plan.aggregate();
-        let scan = !addresses.is_empty() && last.scanned_block != Some(hash);
-        plan.confirmations(r.feed.take_unconfirmed(), (block, hash), scan);
+        let watching = !addresses.is_empty();
+        let scan = watching && last.scanned_block != Some(hash);
+        plan.confirmations(r.feed.take_unconfirmed(), (block, hash), scan, watching);
         plan.rechecks(missing);
         plan
     }
@@ -210,11 +212,16 @@ impl Plan {
         }
     }
 
+    /// The pushed heads to confirm, and the newest head if it is to be scanned
+    /// and not among them. With addresses watched every one comes with its
+    /// transactions (the same call, a longer answer): activity and senders (whose
+    /// nonces moved) are seen in every block, not only the newest.
     fn confirmations(
         &mut self,
         mut confirm: Vec<Unconfirmed>,
         (block, hash): (u64, B256),
         scan: bool,
+        watching: bool,
     ) {
         if scan && !confirm.iter().any(|u| u.hash == hash) {
             confirm.push(Unconfirmed {
@@ -224,7 +231,7 @@ impl Plan {
             });
         }
         for head in confirm {
-            let full = scan && head.hash == hash;
+            let full = watching;
             let slot = Slot::Confirm { head, full };
             self.push("eth_getBlockByHash", json!([head.hash, full]), slot);
         }

@@ -1,0 +1,351 @@
+//! `chaintop cost`: what a config would cost per day before it runs, from the
+//! price tables and the chain's block time, with the settings that would cut it
+//! most. An estimate from what chaintop asks per head, not a measurement: the
+//! meter (health pane, headless `cost` lines) shows what a run really spends.
+
+use std::fmt::Write as _;
+
+use super::{PriceTable, table_in, with_overrides};
+use crate::config::{Config, NetworkConfig, PendingMode};
+
+/// Block times of well-known chains, by chain id (seconds).
+const BLOCK_TIMES: &[(u64, f64)] = &[
+    (1, 12.0),
+    (10, 2.0),
+    (56, 3.0),
+    (100, 5.0),
+    (137, 2.0),
+    (8453, 2.0),
+    (42161, 0.25),
+    (43114, 2.0),
+    (59144, 2.0),
+    (534352, 3.0),
+    (11155111, 12.0),
+    (17000, 12.0),
+    (84532, 2.0),
+];
+/// When the chain is not known.
+const DEFAULT_BLOCK_SECS: f64 = 12.0;
+/// Reads per `aggregate3` call (as the refresh sends them).
+const MULTICALL_CHUNK: f64 = 1000.0;
+/// Blocks between nonce sweeps in Multicall3 mode.
+const NONCE_SWEEP: f64 = 1000.0;
+/// A `newHeads` notification, a pending hash notification (bytes).
+const HEAD_BYTES: f64 = 1_100.0;
+const PENDING_BYTES: f64 = 150.0;
+/// Pending transactions per second assumed for a busy chain (for per-byte and
+/// per-notification prices).
+const PENDING_PER_SEC: f64 = 100.0;
+
+/// One network's estimate.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Estimate {
+    pub network: String,
+    /// `None`: not priced (counted in requests).
+    pub provider: Option<String>,
+    pub unit: String,
+    pub block_secs: f64,
+    /// Whether the block time was a guess.
+    pub block_guessed: bool,
+    /// Per day, by part (`heads`, `balances`, `nonces`, `tokens`, `views`, `logs`,
+    /// `pending`), largest first.
+    pub parts: Vec<(&'static str, f64)>,
+    /// The same without Multicall3 (when it would differ).
+    pub without_multicall: Option<f64>,
+    pub daily_budget: Option<f64>,
+    /// Settings that would cut it, biggest saving first.
+    pub cuts: Vec<String>,
+    /// What the figures assume beyond the config.
+    pub assumptions: Vec<String>,
+}
+
+impl Estimate {
+    pub fn per_day(&self) -> f64 {
+        self.parts.iter().map(|(_, c)| c).sum()
+    }
+}
+
+/// Every network of `config`.
+pub fn estimate(config: &Config) -> Vec<Estimate> {
+    let tables = with_overrides(&config.pricing);
+    config
+        .networks
+        .iter()
+        .map(|n| {
+            let watched = config
+                .watch
+                .iter()
+                .filter(|w| w.applies_to(&n.name))
+                .count();
+            let table = table_in(
+                &tables,
+                n.provider.as_deref(),
+                n.ws.as_deref().or(n.http.as_deref()),
+            );
+            network(n, watched, table.as_ref())
+        })
+        .collect()
+}
+
+/// What one call of `method` costs (one unit when unpriced).
+fn call(t: Option<&PriceTable>, method: &str) -> f64 {
+    t.map_or(1.0, |t| t.call(method))
+}
+
+/// What one notification of `kind` costs.
+fn event(t: Option<&PriceTable>, kind: &str, bytes: f64) -> f64 {
+    t.map_or(1.0, |t| {
+        t.events.get(kind).copied().unwrap_or(0.0) + t.per_event_byte * bytes
+    })
+}
+
+fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>) -> Estimate {
+    let known = n
+        .chain_id
+        .and_then(|id| BLOCK_TIMES.iter().find(|(c, _)| *c == id).map(|(_, s)| *s));
+    let block_secs = known.unwrap_or(DEFAULT_BLOCK_SECS);
+    let heads_per_day = 86_400.0 / block_secs;
+    let w = watched as f64;
+    let tokens = n.tokens.len() as f64;
+    let views: f64 = n
+        .contracts
+        .iter()
+        .flat_map(|c| &c.views)
+        .map(|v| 1.0 / v.every as f64)
+        .sum();
+    let logs = n.contracts.iter().any(|c| !c.events.is_empty()) || !n.tokens.is_empty();
+
+    // Per head: the newHeads event and the head's confirmation (with its
+    // transactions when addresses are watched).
+    let heads = event(t, "newHeads", HEAD_BYTES) + call(t, "eth_getBlockByHash");
+    // Multicall3: every read in aggregate3 calls; nonces at sweeps (and on activity).
+    let reads = w * (1.0 + tokens) + views;
+    let aggregate = (reads / MULTICALL_CHUNK).ceil() * call(t, "eth_call");
+    let share = |part: f64| {
+        if reads > 0.0 {
+            aggregate * part / reads
+        } else {
+            0.0
+        }
+    };
+    let nonces_mc = w / NONCE_SWEEP * call(t, "eth_getTransactionCount");
+    // Without: an entry each.
+    let balances_b = w * call(t, "eth_getBalance");
+    let nonces_b = w * call(t, "eth_getTransactionCount");
+    let tokens_b = w * tokens * call(t, "eth_call");
+    let views_b = views * call(t, "eth_call");
+
+    let logs_day = if logs {
+        // At most one billed logs event per block (Infura), or one per log.
+        event(t, "logs", 600.0) * heads_per_day
+    } else {
+        0.0
+    };
+    let pending_on = match n.pending {
+        Some(PendingMode::Count) => true,
+        Some(PendingMode::Off) => false,
+        None => !t.is_some_and(|t| {
+            t.events
+                .get("newPendingTransactions")
+                .is_some_and(|c| *c > 0.0)
+                || t.per_event_byte > 0.0
+        }),
+    };
+    let pending_per_day = pending_cost(t) * 86_400.0;
+    let pending_day = if pending_on { pending_per_day } else { 0.0 };
+
+    let mut parts = vec![
+        ("heads", heads * heads_per_day),
+        ("balances", share(w) * heads_per_day),
+        ("nonces", nonces_mc * heads_per_day),
+        ("tokens", share(w * tokens) * heads_per_day),
+        ("views", share(views) * heads_per_day),
+        ("logs", logs_day),
+        ("pending", pending_day),
+    ];
+    parts.retain(|(_, c)| *c > 0.0);
+    parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let with_mc: f64 = parts.iter().map(|(_, c)| c).sum();
+    let without = with_mc - (aggregate + nonces_mc) * heads_per_day
+        + (balances_b + nonces_b + tokens_b + views_b) * heads_per_day;
+
+    let mut cuts = Vec::new();
+    if pending_on && pending_day > 0.0 {
+        cuts.push((pending_day, "pending = \"off\"".to_string()));
+    }
+    if views > 0.0 {
+        cuts.push((
+            share(views) * heads_per_day / 2.0,
+            "views read half as often (`every` doubled)".to_string(),
+        ));
+    }
+    if watched >= 10 {
+        cuts.push((
+            (share(w * (1.0 + tokens)) + nonces_mc) * heads_per_day / 2.0,
+            format!("half of the {watched} watched addresses"),
+        ));
+    }
+    if logs_day > 0.0 {
+        cuts.push((
+            logs_day,
+            "no contract events or tokens (no logs subscription)".into(),
+        ));
+    }
+    cuts.retain(|(saved, _)| *saved > 0.0);
+    let mut assumptions = Vec::new();
+    if logs_day > 0.0 {
+        assumptions.push(
+            "logs: one billed notification per block (Infura bills per block with logs; \
+             providers that bill each log charge more on busy contracts)"
+                .to_string(),
+        );
+    }
+    if pending_day > 0.0 && !t.is_some_and(|t| t.pending_per_second) {
+        assumptions.push(format!(
+            "pending: {PENDING_PER_SEC:.0} pending transactions a second"
+        ));
+    }
+    cuts.sort_by(|a, b| b.0.total_cmp(&a.0));
+
+    Estimate {
+        network: n.name.clone(),
+        provider: t.map(|t| t.name.clone()),
+        unit: t.map_or_else(|| "requests".to_string(), |t| t.unit.clone()),
+        block_secs,
+        block_guessed: known.is_none(),
+        parts,
+        without_multicall: (without - with_mc).abs().gt(&0.5).then_some(without),
+        daily_budget: t.and_then(|t| t.daily_budget),
+        cuts: cuts
+            .into_iter()
+            .map(|(saved, what)| format!("{what}: saves ~{}/day", crate::fmt::compact(saved)))
+            .collect(),
+        assumptions,
+    }
+}
+
+/// Pending events per second of a subscription, priced.
+fn pending_cost(t: Option<&PriceTable>) -> f64 {
+    match t {
+        Some(t) if t.pending_per_second => event(Some(t), "newPendingTransactions", 0.0),
+        t => PENDING_PER_SEC * event(t, "newPendingTransactions", PENDING_BYTES),
+    }
+}
+
+/// The report `chaintop cost` prints.
+pub fn report(estimates: &[Estimate]) -> String {
+    let mut out = String::new();
+    for e in estimates {
+        let c = crate::fmt::compact;
+        let who = e.provider.as_deref().unwrap_or("an unpriced endpoint");
+        let parts: Vec<String> = e
+            .parts
+            .iter()
+            .map(|(p, v)| format!("{p} {}", c(*v)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "{} on {who}: ~{} {}/day ({})",
+            e.network,
+            c(e.per_day()),
+            e.unit,
+            parts.join(", ")
+        );
+        let guess = if e.block_guessed {
+            ", assumed: chain not known"
+        } else {
+            ""
+        };
+        let _ = writeln!(
+            out,
+            "  at {}s blocks{guess}; with Multicall3 where the chain has it",
+            e.block_secs
+        );
+        if let Some(w) = e.without_multicall {
+            let _ = writeln!(out, "  without Multicall3: ~{} {}/day", c(w), e.unit);
+        }
+        if let Some(b) = e.daily_budget {
+            let _ = writeln!(
+                out,
+                "  {:.0}% of the daily budget of {}",
+                e.per_day() / b * 100.0,
+                c(b)
+            );
+        }
+        for a in &e.assumptions {
+            let _ = writeln!(out, "  assumed: {a}");
+        }
+        for cut in e.cuts.iter().take(3) {
+            let _ = writeln!(out, "  cut: {cut}");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::WatchConfig;
+    use alloy_primitives::Address;
+
+    fn config(provider: &str, watched: usize) -> Config {
+        let mut n = NetworkConfig::new(
+            "mainnet",
+            Some("wss://mainnet.infura.io/ws/v3/k".into()),
+            None,
+        );
+        n.chain_id = Some(1);
+        n.provider = Some(provider.into());
+        let mut c = crate::config::builtin_default();
+        c.networks = vec![n];
+        c.watch = (0..watched)
+            .map(|i| WatchConfig {
+                address: Address::with_last_byte(i as u8),
+                label: format!("w{i}"),
+                networks: None,
+            })
+            .collect();
+        c
+    }
+
+    #[test]
+    fn heads_alone_on_infura_at_12s_blocks() {
+        let e = &estimate(&config("infura", 0))[0];
+        // 7,200 heads a day, each a 50-credit event and an 80-credit confirmation.
+        assert_eq!(e.parts, vec![("heads", 7_200.0 * 130.0)]);
+        assert_eq!(e.without_multicall, None);
+        assert!(
+            report(std::slice::from_ref(e))
+                .starts_with("mainnet on infura: ~936.0k credits/day (heads 936.0k)")
+        );
+    }
+
+    #[test]
+    fn multicall_is_what_makes_many_addresses_cheap() {
+        let e = &estimate(&config("infura", 1000))[0];
+        let with = e.per_day();
+        let without = e.without_multicall.expect("differs");
+        // One aggregate3 a head instead of 2,000 entries.
+        assert!(without / with > 100.0, "{with} vs {without}");
+        assert!(
+            e.cuts.iter().any(|c| c.contains("watched addresses")),
+            "{:?}",
+            e.cuts
+        );
+    }
+
+    #[test]
+    fn pending_is_off_by_default_where_billed_and_a_cut_where_asked_for() {
+        let mut c = config("infura", 0);
+        assert!(!estimate(&c)[0].parts.iter().any(|(p, _)| *p == "pending"));
+        c.networks[0].pending = Some(PendingMode::Count);
+        let e = &estimate(&c)[0];
+        // Infura: 200 credits per second with pending events.
+        assert!(
+            e.parts.contains(&("pending", 200.0 * 86_400.0)),
+            "{:?}",
+            e.parts
+        );
+        assert!(e.cuts[0].starts_with("pending = \"off\""), "{:?}", e.cuts);
+    }
+}
