@@ -3,4 +3,5 @@
 
 pub mod frame;
 pub mod http;
+pub mod multicall3;
 pub mod types;

@@ -7,41 +7,19 @@
 //! the shape an `eth_call` or `eth_getBalance` entry of a batch would have had, so
 //! the rest of the refresh does not know the difference.
 
-use std::sync::OnceLock;
-
 use alloy_dyn_abi::{DynSolValue, FunctionExt, JsonAbiExt};
-use alloy_json_abi::Function;
-use alloy_primitives::{Address, Bytes, U256, address};
+use alloy_primitives::{Address, Bytes, U256};
 use serde_json::value::RawValue;
 
 use crate::rpc::http::BatchResult;
+pub use crate::rpc::multicall3::MULTICALL3;
+use crate::rpc::multicall3::{SEL_GET_ETH_BALANCE, aggregate3};
 use crate::rpc::types::RpcErrorObj;
-
-/// Multicall3's address, the same on every chain that has it.
-pub const MULTICALL3: Address = address!("cA11bde05977b3631167028862bE2a173976CA11");
 
 /// Reads per `aggregate3` call: about 7,000 gas each (a cold account or storage
 /// read and the call), so 1,000 stay far under providers' `eth_call` gas caps
 /// (tens of millions) and their request size limits (about 200 kB).
 pub const CHUNK: usize = 1000;
-
-/// `getEthBalance(address)`.
-const SEL_GET_ETH_BALANCE: [u8; 4] = [0x4d, 0x23, 0x01, 0xcc];
-
-fn aggregate3() -> &'static Function {
-    static F: OnceLock<Function> = OnceLock::new();
-    F.get_or_init(|| {
-        // A fixed signature: parsing it cannot fail (and a unit test parses it).
-        Function::parse("aggregate3((address,bool,bytes)[])((bool,bytes)[])").unwrap_or_else(|_| {
-            Function {
-                name: String::new(),
-                inputs: Vec::new(),
-                outputs: Vec::new(),
-                state_mutability: alloy_json_abi::StateMutability::View,
-            }
-        })
-    })
-}
 
 /// One read: the contract called and the calldata.
 pub type Read = (Address, Bytes);
