@@ -91,6 +91,9 @@ pub struct NetworkConfig {
     /// `pending = "count" | "off"`; `None`: off where the provider bills each
     /// pending event, counted elsewhere.
     pub pending: Option<PendingMode>,
+    /// Refresh through Multicall3 where it is deployed (`multicall = false`: always
+    /// one batch entry per read).
+    pub multicall: bool,
 }
 
 /// What to do with the mempool's pending transactions.
@@ -152,6 +155,7 @@ impl NetworkConfig {
             show_url_path: false,
             provider: None,
             pending: None,
+            multicall: true,
         }
     }
 

@@ -122,6 +122,7 @@ pub fn spawn(
             http: http.on(Lane::Refresh),
             tokens: cfg.tokens.clone(),
             contracts: cfg.contracts.clone(),
+            multicall: cfg.multicall,
             watched: watched.clone(),
             updates: updates.clone(),
             shared: shared.clone(),

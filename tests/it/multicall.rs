@@ -161,3 +161,23 @@ async fn without_multicall3_the_batch_reads_every_balance() {
     );
     assert!(count(&after, "eth_getBalance") > count(&before, "eth_getBalance"));
 }
+
+#[tokio::test]
+async fn multicall_false_keeps_the_batch_even_where_multicall3_is_deployed() {
+    let node = Anvil::builder().block_time(1.0).spawn();
+    let url = node.http_url();
+    install_multicall(&url).await;
+    let token = support::deploy_token(&url, "OFF", 1_000).await;
+    let mut cfg = setup(&node, token);
+    cfg.networks[0].multicall = false;
+    let mut c = Client::start(&cfg);
+    let to = watched()[5];
+    support::send_eth(&url, DEV_ACCOUNTS[0], &to.to_string(), 555).await;
+    balance_shown(&mut c, &url, to).await;
+    let (per_head, _, after) = calls_per_head(&mut c, 3).await;
+    assert!(
+        per_head >= 3.0 * WATCHED as f64,
+        "{per_head} calls per head"
+    );
+    assert_eq!(count(&after, "eth_getCode"), 0, "not even asked");
+}

@@ -67,6 +67,7 @@ pub(super) fn network(
         show_url_path: r.show_url_path,
         provider,
         pending,
+        multicall: r.multicall.unwrap_or(true),
     })
 }
 

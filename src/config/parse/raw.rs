@@ -53,6 +53,7 @@ pub(super) struct RawNetwork {
     pub(super) show_url_path: bool,
     pub(super) provider: Option<Spanned<String>>,
     pub(super) pending: Option<Spanned<String>>,
+    pub(super) multicall: Option<bool>,
     pub(super) ping_interval_secs: Option<Spanned<u64>>,
     pub(super) max_message_bytes: Option<Spanned<u64>>,
     #[serde(default)]

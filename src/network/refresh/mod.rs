@@ -42,6 +42,8 @@ pub(crate) struct Refresher {
     pub http: HttpClient,
     pub tokens: Vec<Address>,
     pub contracts: Vec<ContractConfig>,
+    /// Multicall3 may be used (the config's `multicall`).
+    pub multicall: bool,
     pub watched: Arc<Watched>,
     pub updates: mpsc::Sender<Update>,
     pub shared: Arc<Shared>,

@@ -93,9 +93,9 @@ impl Plan {
             groups: Vec::new(),
             tag: format!("{block:#x}"),
             reads: Vec::new(),
-            multicall: last.multicall == Some(true),
+            multicall: r.multicall && last.multicall == Some(true),
         };
-        if last.multicall.is_none() {
+        if r.multicall && last.multicall.is_none() {
             let params = json!([multicall::MULTICALL3, plan.tag]);
             plan.push("eth_getCode", params, Slot::MulticallCode);
         }
