@@ -161,6 +161,8 @@ pub enum Answer {
 pub struct Line {
     pub count: u64,
     pub cost: f64,
+    /// Bytes of the notifications (0 for calls).
+    pub bytes: u64,
 }
 
 /// What the meter shows: totals, rates and the breakdown.
@@ -216,10 +218,11 @@ struct Tally {
 }
 
 impl Tally {
-    fn add(&mut self, key: &str, cost: f64, now: u64) {
+    fn add(&mut self, key: &str, cost: f64, bytes: u64, now: u64) {
         let line = self.snap.by_method.entry(key.to_string()).or_default();
         line.count += 1;
         line.cost += cost;
+        line.bytes += bytes;
         self.snap.total += cost;
         self.first_sec.get_or_insert(now);
         match self.window.back_mut() {
@@ -297,7 +300,7 @@ impl Meter {
                 (Some(p), Answer::Billed) => p.call(m),
             };
             t.snap.calls += 1;
-            t.add(m, cost, now);
+            t.add(m, cost, 0, now);
         }
     }
 
@@ -334,7 +337,7 @@ impl Meter {
         };
         t.snap.events += 1;
         t.snap.event_bytes += bytes as u64;
-        t.add(&format!("event:{kind}"), cost, now);
+        t.add(&format!("event:{kind}"), cost, bytes as u64, now);
     }
 
     /// Totals and the rate as of `now`.
@@ -427,7 +430,8 @@ mod tests {
             s.by_method.get("eth_getBalance"),
             Some(&Line {
                 count: 4,
-                cost: 165.0
+                cost: 165.0,
+                bytes: 0
             })
         );
         assert_eq!(s.unit, "credits");
