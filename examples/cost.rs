@@ -196,7 +196,9 @@ fn main() -> anyhow::Result<()> {
         None => l.count as f64 * alchemy.call(m),
     };
     let mut totals = [[0.0f64; 2]; 2];
-    println!("| block time | config | heads measured | Infura credits/h | largest (Infura) | Alchemy CU/h |");
+    println!(
+        "| block time | config | heads measured | Infura credits/h | largest (Infura) | Alchemy CU/h |"
+    );
     println!("|---|---|---|---|---|---|");
     for (w, before) in [(0, true), (1, false)] {
         let m = rt.block_on(measure(before, secs))?;

@@ -99,12 +99,23 @@ fn event(t: Option<&PriceTable>, kind: &str, bytes: f64) -> f64 {
     })
 }
 
-fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>) -> Estimate {
-    let known = n
-        .chain_id
-        .and_then(|id| BLOCK_TIMES.iter().find(|(c, _)| *c == id).map(|(_, s)| *s));
-    let block_secs = known.unwrap_or(DEFAULT_BLOCK_SECS);
-    let heads_per_day = 86_400.0 / block_secs;
+/// One network's spend per day, by part.
+struct Daily {
+    heads: f64,
+    balances: f64,
+    nonces: f64,
+    tokens: f64,
+    views: f64,
+    logs: f64,
+    pending: f64,
+    /// Pending transactions would be subscribed to.
+    pending_on: bool,
+    /// What the refresh costs with Multicall3, and with an entry per read.
+    refresh_multicall: f64,
+    refresh_batch: f64,
+}
+
+fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_day: f64) -> Daily {
     let w = watched as f64;
     let tokens = n.tokens.len() as f64;
     let views: f64 = n
@@ -113,12 +124,8 @@ fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>) -> Estimat
         .flat_map(|c| &c.views)
         .map(|v| 1.0 / v.every as f64)
         .sum();
-    let logs = n.contracts.iter().any(|c| !c.events.is_empty()) || !n.tokens.is_empty();
-
-    // Per head: the newHeads event and the head's confirmation (with its
-    // transactions when addresses are watched).
-    let heads = event(t, "newHeads", HEAD_BYTES) + call(t, "eth_getBlockByHash");
-    // Multicall3: every read in aggregate3 calls; nonces at sweeps (and on activity).
+    // Multicall3: every read in aggregate3 calls, its cost shared by the reads;
+    // nonces at sweeps (and on activity, which a config cannot tell).
     let reads = w * (1.0 + tokens) + views;
     let aggregate = (reads / MULTICALL_CHUNK).ceil() * call(t, "eth_call");
     let share = |part: f64| {
@@ -128,19 +135,11 @@ fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>) -> Estimat
             0.0
         }
     };
-    let nonces_mc = w / NONCE_SWEEP * call(t, "eth_getTransactionCount");
+    let nonces = w / NONCE_SWEEP * call(t, "eth_getTransactionCount");
     // Without: an entry each.
-    let balances_b = w * call(t, "eth_getBalance");
-    let nonces_b = w * call(t, "eth_getTransactionCount");
-    let tokens_b = w * tokens * call(t, "eth_call");
-    let views_b = views * call(t, "eth_call");
-
-    let logs_day = if logs {
-        // At most one billed logs event per block (Infura), or one per log.
-        event(t, "logs", 600.0) * heads_per_day
-    } else {
-        0.0
-    };
+    let batch = w * (call(t, "eth_getBalance") + call(t, "eth_getTransactionCount"))
+        + (w * tokens + views) * call(t, "eth_call");
+    let logs = n.contracts.iter().any(|c| !c.events.is_empty()) || !n.tokens.is_empty();
     let pending_on = match n.pending {
         Some(PendingMode::Count) => true,
         Some(PendingMode::Off) => false,
@@ -151,62 +150,98 @@ fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>) -> Estimat
                 || t.per_event_byte > 0.0
         }),
     };
-    let pending_per_day = pending_cost(t) * 86_400.0;
-    let pending_day = if pending_on { pending_per_day } else { 0.0 };
-
-    let mut parts = vec![
-        ("heads", heads * heads_per_day),
-        ("balances", share(w) * heads_per_day),
-        ("nonces", nonces_mc * heads_per_day),
-        ("tokens", share(w * tokens) * heads_per_day),
-        ("views", share(views) * heads_per_day),
-        ("logs", logs_day),
-        ("pending", pending_day),
-    ];
-    parts.retain(|(_, c)| *c > 0.0);
-    parts.sort_by(|a, b| b.1.total_cmp(&a.1));
-    let with_mc: f64 = parts.iter().map(|(_, c)| c).sum();
-    let without = with_mc - (aggregate + nonces_mc) * heads_per_day
-        + (balances_b + nonces_b + tokens_b + views_b) * heads_per_day;
-
-    let mut cuts = Vec::new();
-    if pending_on && pending_day > 0.0 {
-        cuts.push((pending_day, "pending = \"off\"".to_string()));
+    Daily {
+        // The newHeads event and the head's confirmation.
+        heads: (event(t, "newHeads", HEAD_BYTES) + call(t, "eth_getBlockByHash")) * heads_per_day,
+        balances: share(w) * heads_per_day,
+        nonces: nonces * heads_per_day,
+        tokens: share(w * tokens) * heads_per_day,
+        views: share(views) * heads_per_day,
+        // At most one billed logs event per block (Infura), or one per log.
+        logs: if logs {
+            event(t, "logs", 600.0) * heads_per_day
+        } else {
+            0.0
+        },
+        pending: if pending_on {
+            pending_cost(t) * 86_400.0
+        } else {
+            0.0
+        },
+        pending_on,
+        refresh_multicall: (aggregate + nonces) * heads_per_day,
+        refresh_batch: batch * heads_per_day,
     }
-    if views > 0.0 {
+}
+
+/// The settings that would cut `d` most, with what each saves, biggest first.
+fn cuts(d: &Daily, watched: usize) -> Vec<String> {
+    let mut cuts = Vec::new();
+    if d.pending_on && d.pending > 0.0 {
+        cuts.push((d.pending, "pending = \"off\"".to_string()));
+    }
+    if d.views > 0.0 {
         cuts.push((
-            share(views) * heads_per_day / 2.0,
+            d.views / 2.0,
             "views read half as often (`every` doubled)".to_string(),
         ));
     }
     if watched >= 10 {
         cuts.push((
-            (share(w * (1.0 + tokens)) + nonces_mc) * heads_per_day / 2.0,
+            (d.balances + d.tokens + d.nonces) / 2.0,
             format!("half of the {watched} watched addresses"),
         ));
     }
-    if logs_day > 0.0 {
+    if d.logs > 0.0 {
         cuts.push((
-            logs_day,
+            d.logs,
             "no contract events or tokens (no logs subscription)".into(),
         ));
     }
     cuts.retain(|(saved, _)| *saved > 0.0);
-    let mut assumptions = Vec::new();
-    if logs_day > 0.0 {
-        assumptions.push(
+    cuts.sort_by(|a, b| b.0.total_cmp(&a.0));
+    cuts.into_iter()
+        .map(|(saved, what)| format!("{what}: saves ~{}/day", crate::fmt::compact(saved)))
+        .collect()
+}
+
+/// What the figures of `d` assume beyond the config.
+fn assumptions(d: &Daily, t: Option<&PriceTable>) -> Vec<String> {
+    let mut a = Vec::new();
+    if d.logs > 0.0 {
+        a.push(
             "logs: one billed notification per block (Infura bills per block with logs; \
              providers that bill each log charge more on busy contracts)"
                 .to_string(),
         );
     }
-    if pending_day > 0.0 && !t.is_some_and(|t| t.pending_per_second) {
-        assumptions.push(format!(
+    if d.pending > 0.0 && !t.is_some_and(|t| t.pending_per_second) {
+        a.push(format!(
             "pending: {PENDING_PER_SEC:.0} pending transactions a second"
         ));
     }
-    cuts.sort_by(|a, b| b.0.total_cmp(&a.0));
+    a
+}
 
+fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>) -> Estimate {
+    let known = n
+        .chain_id
+        .and_then(|id| BLOCK_TIMES.iter().find(|(c, _)| *c == id).map(|(_, s)| *s));
+    let block_secs = known.unwrap_or(DEFAULT_BLOCK_SECS);
+    let d = daily(n, watched, t, 86_400.0 / block_secs);
+    let mut parts = vec![
+        ("heads", d.heads),
+        ("balances", d.balances),
+        ("nonces", d.nonces),
+        ("tokens", d.tokens),
+        ("views", d.views),
+        ("logs", d.logs),
+        ("pending", d.pending),
+    ];
+    parts.retain(|(_, c)| *c > 0.0);
+    parts.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let with_mc: f64 = parts.iter().map(|(_, c)| c).sum();
+    let without = with_mc - d.refresh_multicall + d.refresh_batch;
     Estimate {
         network: n.name.clone(),
         provider: t.map(|t| t.name.clone()),
@@ -216,11 +251,8 @@ fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>) -> Estimat
         parts,
         without_multicall: (without - with_mc).abs().gt(&0.5).then_some(without),
         daily_budget: t.and_then(|t| t.daily_budget),
-        cuts: cuts
-            .into_iter()
-            .map(|(saved, what)| format!("{what}: saves ~{}/day", crate::fmt::compact(saved)))
-            .collect(),
-        assumptions,
+        cuts: cuts(&d, watched),
+        assumptions: assumptions(&d, t),
     }
 }
 

@@ -7,6 +7,7 @@
 //! `src/devnet/FAULTS.md` and injected through [`DevnetHandle::inject`] or scheduled
 //! from CLI specs with [`schedule`].
 
+mod calls;
 mod chain;
 mod fault;
 mod handle;

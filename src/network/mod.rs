@@ -48,6 +48,25 @@ pub struct NetworkHandle {
     pub cost: Arc<crate::cost::Meter>,
 }
 
+/// The network's cost meter, priced for its primary endpoint; says once when
+/// pending transactions stay off because the provider bills each one.
+fn meter(cfg: &NetworkConfig, pricing: &[crate::cost::PriceTable]) -> Arc<crate::cost::Meter> {
+    let cost = crate::cost::Meter::new(crate::cost::table_in(
+        pricing,
+        cfg.provider.as_deref(),
+        cfg.ws.as_deref().or(cfg.http.as_deref()),
+    ));
+    if cfg.pending.is_none()
+        && let Some(p) = cost.bills_pending()
+    {
+        tracing::info!(
+            network = %cfg.name,
+            "pending transactions not subscribed: {p} bills each event (pending = \"count\" turns them on)"
+        );
+    }
+    cost
+}
+
 /// Capacity of the channel into the log task.
 const LOG_QUEUE: usize = 1024;
 
@@ -63,19 +82,7 @@ pub fn spawn(
     pricing: Arc<[crate::cost::PriceTable]>,
 ) -> NetworkHandle {
     let (cmd_tx, cmd_rx) = mpsc::channel(8);
-    let cost = crate::cost::Meter::new(crate::cost::table_in(
-        &pricing,
-        cfg.provider.as_deref(),
-        cfg.ws.as_deref().or(cfg.http.as_deref()),
-    ));
-    if cfg.pending.is_none()
-        && let Some(p) = cost.bills_pending()
-    {
-        tracing::info!(
-            network = %cfg.name,
-            "pending transactions not subscribed: {p} bills each event (pending = \"count\" turns them on)"
-        );
-    }
+    let cost = meter(&cfg, &pricing);
     let http = cfg.http.as_deref().and_then(|url| {
         HttpClient::new(url, redactor.clone(), cfg.max_message_bytes)
             .map(|h| h.metered(cost.clone()))

@@ -301,10 +301,7 @@ impl<'a> Conn<'a> {
                 result,
             } => {
                 let kind = self.subs.get(subscription.as_ref()).copied();
-                if let Some(k) = kind {
-                    let block = (k == SubKind::Logs).then(|| log_block(result)).flatten();
-                    shared.cost.event(k.wire_name(), text.len(), block);
-                }
+                bill(shared, kind, result, text.len());
                 self.on_notification(kind, result, probe).await
             }
             Incoming::Response { id, result } => match self.inflight.remove(&id) {
@@ -460,6 +457,19 @@ impl<'a> Conn<'a> {
             });
         }
         GO
+    }
+}
+
+/// A notification is billed by its kind and size (and a log by its block).
+fn bill(
+    shared: &crate::network::Shared,
+    kind: Option<SubKind>,
+    result: &serde_json::value::RawValue,
+    bytes: usize,
+) {
+    if let Some(k) = kind {
+        let block = (k == SubKind::Logs).then(|| log_block(result)).flatten();
+        shared.cost.event(k.wire_name(), bytes, block);
     }
 }
 
