@@ -94,6 +94,19 @@ pub struct NetworkConfig {
     /// Refresh through Multicall3 where it is deployed (`multicall = false`: always
     /// one batch entry per read).
     pub multicall: bool,
+    /// `refresh = "every_head" | "on_activity"`; `None`: on activity where the
+    /// provider is metered, every head elsewhere.
+    pub refresh: Option<RefreshMode>,
+}
+
+/// When watched addresses' balances are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshMode {
+    /// At every head.
+    EveryHead,
+    /// When the address appears in a block or a watched token's `Transfer`, and
+    /// all of them every 50 blocks (internal transfers leave no trace).
+    OnActivity,
 }
 
 /// What to do with the mempool's pending transactions.
@@ -156,6 +169,7 @@ impl NetworkConfig {
             provider: None,
             pending: None,
             multicall: true,
+            refresh: None,
         }
     }
 

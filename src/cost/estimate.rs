@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 
 use super::{PriceTable, table_in, with_overrides};
-use crate::config::{Config, NetworkConfig, PendingMode};
+use crate::config::{Config, NetworkConfig, PendingMode, RefreshMode};
 
 /// Block times of well-known chains, by chain id (seconds).
 const BLOCK_TIMES: &[(u64, f64)] = &[
@@ -30,6 +30,11 @@ const DEFAULT_BLOCK_SECS: f64 = 12.0;
 const MULTICALL_CHUNK: f64 = 1000.0;
 /// Blocks between nonce sweeps in Multicall3 mode.
 const NONCE_SWEEP: f64 = 1000.0;
+/// Blocks between balance sweeps with `refresh = "on_activity"`.
+const BALANCE_SWEEP: f64 = 50.0;
+/// The share of watched addresses assumed to move in a block (on activity): each
+/// about once in 1,000 blocks (three hours at 12 s).
+const ACTIVE_SHARE: f64 = 0.001;
 /// A `newHeads` notification, a pending hash notification (bytes).
 const HEAD_BYTES: f64 = 1_100.0;
 const PENDING_BYTES: f64 = 150.0;
@@ -110,6 +115,8 @@ struct Daily {
     pending: f64,
     /// Pending transactions would be subscribed to.
     pending_on: bool,
+    /// Balances are read only when they move (and at sweeps).
+    on_activity: bool,
     /// What the refresh costs with Multicall3, and with an entry per read.
     refresh_multicall: f64,
     refresh_batch: f64,
@@ -124,10 +131,27 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
         .flat_map(|c| &c.views)
         .map(|v| 1.0 / v.every as f64)
         .sum();
-    // Multicall3: every read in aggregate3 calls, its cost shared by the reads;
-    // nonces at sweeps (and on activity, which a config cannot tell).
-    let reads = w * (1.0 + tokens) + views;
-    let aggregate = (reads / MULTICALL_CHUNK).ceil() * call(t, "eth_call");
+    // On activity (the default where calls are priced) an address is read when it
+    // moves, and all of them every `BALANCE_SWEEP` blocks.
+    let on_activity = n
+        .refresh
+        .map_or(t.is_some(), |m| m == RefreshMode::OnActivity);
+    let due = if on_activity {
+        (1.0 / BALANCE_SWEEP + ACTIVE_SHARE).min(1.0)
+    } else {
+        1.0
+    };
+    // Multicall3: the due reads in aggregate3 calls (fewer than one read a head on
+    // average is fewer than one call), their cost shared by the reads; nonces at
+    // sweeps and when the address sends.
+    let account_reads = w * (1.0 + tokens) * due;
+    let reads = account_reads + views;
+    let calls = if reads >= 1.0 {
+        (reads / MULTICALL_CHUNK).ceil()
+    } else {
+        reads
+    };
+    let aggregate = calls * call(t, "eth_call");
     let share = |part: f64| {
         if reads > 0.0 {
             aggregate * part / reads
@@ -135,10 +159,16 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
             0.0
         }
     };
-    let nonces = w / NONCE_SWEEP * call(t, "eth_getTransactionCount");
-    // Without: an entry each.
-    let batch = w * (call(t, "eth_getBalance") + call(t, "eth_getTransactionCount"))
-        + (w * tokens + views) * call(t, "eth_call");
+    let nonces = w * (1.0 / NONCE_SWEEP + ACTIVE_SHARE / 2.0) * call(t, "eth_getTransactionCount");
+    // Without: an entry each (nonces every head unless on activity).
+    let nonces_batch = if on_activity {
+        nonces
+    } else {
+        w * call(t, "eth_getTransactionCount")
+    };
+    let batch = w * due * (call(t, "eth_getBalance") + tokens * call(t, "eth_call"))
+        + views * call(t, "eth_call")
+        + nonces_batch;
     let logs = n.contracts.iter().any(|c| !c.events.is_empty()) || !n.tokens.is_empty();
     let pending_on = match n.pending {
         Some(PendingMode::Count) => true,
@@ -153,9 +183,9 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
     Daily {
         // The newHeads event and the head's confirmation.
         heads: (event(t, "newHeads", HEAD_BYTES) + call(t, "eth_getBlockByHash")) * heads_per_day,
-        balances: share(w) * heads_per_day,
+        balances: share(w * due) * heads_per_day,
         nonces: nonces * heads_per_day,
-        tokens: share(w * tokens) * heads_per_day,
+        tokens: share(w * tokens * due) * heads_per_day,
         views: share(views) * heads_per_day,
         // At most one billed logs event per block (Infura), or one per log.
         logs: if logs {
@@ -169,6 +199,7 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
             0.0
         },
         pending_on,
+        on_activity,
         refresh_multicall: (aggregate + nonces) * heads_per_day,
         refresh_batch: batch * heads_per_day,
     }
@@ -179,6 +210,10 @@ fn cuts(d: &Daily, watched: usize) -> Vec<String> {
     let mut cuts = Vec::new();
     if d.pending_on && d.pending > 0.0 {
         cuts.push((d.pending, "pending = \"off\"".to_string()));
+    }
+    if !d.on_activity && d.balances + d.tokens > 0.0 {
+        let saved = (d.balances + d.tokens) * (1.0 - (1.0 / BALANCE_SWEEP + ACTIVE_SHARE));
+        cuts.push((saved, "refresh = \"on_activity\"".to_string()));
     }
     if d.views > 0.0 {
         cuts.push((
@@ -214,6 +249,12 @@ fn assumptions(d: &Daily, t: Option<&PriceTable>) -> Vec<String> {
              providers that bill each log charge more on busy contracts)"
                 .to_string(),
         );
+    }
+    if d.on_activity && d.balances + d.tokens > 0.0 {
+        a.push(format!(
+            "refresh on activity: 1 in {:.0} watched addresses moves in a block; all are read every {BALANCE_SWEEP:.0} blocks",
+            1.0 / ACTIVE_SHARE
+        ));
     }
     if d.pending > 0.0 && !t.is_some_and(|t| t.pending_per_second) {
         a.push(format!(
@@ -354,7 +395,9 @@ mod tests {
 
     #[test]
     fn multicall_is_what_makes_many_addresses_cheap() {
-        let e = &estimate(&config("infura", 1000))[0];
+        let mut c = config("infura", 1000);
+        c.networks[0].refresh = Some(RefreshMode::EveryHead);
+        let e = &estimate(&c)[0];
         let with = e.per_day();
         let without = e.without_multicall.expect("differs");
         // One aggregate3 a head instead of 2,000 entries.
@@ -364,6 +407,18 @@ mod tests {
             "{:?}",
             e.cuts
         );
+        // Reading only what moves is the other big cut, with or without Multicall3.
+        assert!(
+            e.cuts
+                .iter()
+                .any(|c| c.starts_with("refresh = \"on_activity\"")),
+            "{:?}",
+            e.cuts
+        );
+        c.networks[0].refresh = None;
+        let lazy = &estimate(&c)[0];
+        let lazy_without = lazy.without_multicall.expect("differs");
+        assert!(lazy_without * 20.0 < without, "{lazy:?}");
     }
 
     #[test]

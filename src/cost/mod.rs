@@ -270,6 +270,11 @@ impl Meter {
         }
     }
 
+    /// The endpoint in use is priced by a provider's table.
+    pub fn is_priced(&self) -> bool {
+        self.tally.lock().is_ok_and(|t| t.table.is_some())
+    }
+
     /// The provider, if the endpoint in use bills pending-transaction events.
     pub fn bills_pending(&self) -> Option<String> {
         let t = self.tally.lock().ok()?;

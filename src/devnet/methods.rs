@@ -6,11 +6,11 @@ use std::sync::atomic::Ordering;
 use alloy_primitives::{Address, B256, Bytes, U256};
 use serde_json::{Value, json};
 
+use super::DEMO_TOKEN;
 use super::calls;
 use super::chain::{Block, Chain, Log, State, Tx};
 use super::fault::LogsRangeStyle;
 use super::node::Shared;
-use super::DEMO_TOKEN;
 use crate::rpc::multicall3::MULTICALL3;
 use crate::rpc::types::{RpcErrorObj, RpcResponse};
 

@@ -370,6 +370,8 @@ pub(crate) async fn run(
             let Some((event, activity)) = decoder.decode(log, &watched) else {
                 continue;
             };
+            // A token moved (or a move was undone): its holders' balances changed.
+            watched.touch(&activity);
             if !event.removed
                 && let Some(tx) = event.tx
             {

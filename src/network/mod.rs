@@ -130,6 +130,11 @@ pub fn spawn(
             tokens: cfg.tokens.clone(),
             contracts: cfg.contracts.clone(),
             multicall: cfg.multicall,
+            // Metered providers bill every read: there, only what moved.
+            on_activity: match cfg.refresh {
+                Some(m) => m == crate::config::RefreshMode::OnActivity,
+                None => cost.is_priced(),
+            },
             watched: watched.clone(),
             updates: updates.clone(),
             shared: shared.clone(),

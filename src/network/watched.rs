@@ -2,9 +2,9 @@
 //! once), and whether the `logs` subscription is live: shared by the session, the
 //! refresh task, the chain task and the log task.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::AtomicBool;
+use std::sync::{Mutex, RwLock};
 
 use alloy_primitives::Address;
 use tokio::sync::Notify;
@@ -26,6 +26,9 @@ pub(crate) struct Watched {
     /// The `logs` subscription is active on the current connection; while it is not,
     /// the logs of each new head are fetched with `eth_getLogs`.
     pub logs_live: AtomicBool,
+    /// Watched addresses a log showed moving (a token `Transfer`): with
+    /// `refresh = "on_activity"` their balances are read at once.
+    touched: Mutex<HashSet<Address>>,
 }
 
 impl Watched {
@@ -69,6 +72,26 @@ impl Watched {
             Err(p) => p.into_inner().retain(|(x, _)| *x != address),
         }
         self.changed.notify_one();
+    }
+
+    /// A log showed `addresses` moving: wake the refresh for them.
+    pub fn touch(&self, addresses: &[Address]) {
+        if addresses.is_empty() {
+            return;
+        }
+        match self.touched.lock() {
+            Ok(mut t) => t.extend(addresses),
+            Err(p) => p.into_inner().extend(addresses),
+        }
+        self.changed.notify_one();
+    }
+
+    /// The addresses touched since the last call.
+    pub fn take_touched(&self) -> HashSet<Address> {
+        match self.touched.lock() {
+            Ok(mut t) => std::mem::take(&mut *t),
+            Err(p) => std::mem::take(&mut *p.into_inner()),
+        }
     }
 
     pub fn token(&self, address: Address) -> Option<TokenMeta> {

@@ -96,17 +96,18 @@ fn cost_estimates_a_config_before_it_runs_and_never_shows_its_key() {
     let o = chaintop(&["--config", path, "cost"], &[("K", key)]);
     let t = text(&o);
     assert!(o.status.success(), "{t}");
-    // 7,200 heads a day; each a newHeads event and its confirmation (130), one
-    // aggregate3 for 1,000 balances (80), and a sweep of 1,000 nonces every 1,000
-    // blocks (80 a head).
+    // 7,200 heads a day; each a newHeads event and its confirmation (130 credits),
+    // one aggregate3 for the balances that are due (80), and the nonces of the
+    // addresses that send plus a sweep every 1,000 blocks (1.5 a head, 80 each).
     assert!(
         t.starts_with(
-            "mainnet on infura: ~2.1M credits/day (heads 936.0k, balances 576.0k, nonces 576.0k)"
+            "mainnet on infura: ~2.4M credits/day (heads 936.0k, nonces 864.0k, balances 576.0k)"
         ),
         "{t}"
     );
-    assert!(t.contains("without Multicall3: ~1.2G credits/day"), "{t}");
-    assert!(t.contains("70% of the daily budget of 3.0M"), "{t}");
+    assert!(t.contains("without Multicall3: ~13.9M credits/day"), "{t}");
+    assert!(t.contains("79% of the daily budget of 3.0M"), "{t}");
+    assert!(t.contains("assumed: refresh on activity"), "{t}");
     assert!(t.contains("cut: half of the 1000 watched addresses"), "{t}");
     assert!(!t.contains(key), "{t}");
 }

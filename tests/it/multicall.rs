@@ -8,7 +8,7 @@ use crate::support;
 use std::time::{Duration, SystemTime};
 
 use alloy_primitives::{Address, U256};
-use chaintop::config::{Config, NetworkConfig, WatchConfig};
+use chaintop::config::{Config, NetworkConfig, RefreshMode, WatchConfig};
 use chaintop::cost::CostSnapshot;
 use chaintop::event::Update;
 use serde_json::json;
@@ -47,6 +47,8 @@ fn setup(node: &Anvil, token: Address) -> Config {
     let mut n = NetworkConfig::new("anvil", Some(node.ws_url()), Some(node.http_url()));
     n.chain_id = Some(31337);
     n.provider = Some("infura".into());
+    // Every head, so the reads are there to count (on activity has its own test).
+    n.refresh = Some(RefreshMode::EveryHead);
     n.tokens = vec![token];
     let mut cfg = config(vec![n]);
     cfg.watch = watched()
@@ -67,6 +69,12 @@ fn meter(c: &Client) -> CostSnapshot {
 
 fn count(s: &CostSnapshot, method: &str) -> u64 {
     s.by_method.get(method).map_or(0, |l| l.count)
+}
+
+/// Sends `wei` and waits until it is mined; the block it is in.
+async fn transfer(url: &str, from: &str, to: Address, wei: u128) -> u64 {
+    let hash = support::send_eth(url, from, &to.to_string(), wei).await;
+    support::hex_u64(&support::receipt(url, hash).await["blockNumber"])
 }
 
 /// Waits for a balance update of `who` equal to what the node says it has.
@@ -105,7 +113,7 @@ async fn with_multicall3_a_head_costs_at_most_three_calls_and_values_stay_right(
 
     // A transfer between watched addresses shows with the node's figures.
     let to = watched()[3];
-    support::send_eth(&url, DEV_ACCOUNTS[0], &to.to_string(), 12_345).await;
+    transfer(&url, DEV_ACCOUNTS[0], to, 12_345).await;
     balance_shown(&mut c, &url, to).await;
     let holder = support::addr(DEV_ACCOUNTS[0]);
     c.wait("the token balance of its holder", T, |l| {
@@ -130,7 +138,7 @@ async fn with_multicall3_a_head_costs_at_most_three_calls_and_values_stay_right(
     assert!(count(&after, "eth_call") > count(&before, "eth_call"));
     // The nonce of an address that sends is read again.
     let sender = support::addr(DEV_ACCOUNTS[1]);
-    support::send_eth(&url, DEV_ACCOUNTS[1], &to.to_string(), 1).await;
+    transfer(&url, DEV_ACCOUNTS[1], to, 1).await;
     let want = support::rpc(&url, "eth_getTransactionCount", json!([sender, "latest"])).await;
     let want = support::hex_u64(&want);
     c.wait("the sender's new nonce", T, |l| {
@@ -151,7 +159,7 @@ async fn without_multicall3_the_batch_reads_every_balance() {
     let token = support::deploy_token(&url, "NMC", 1_000).await;
     let mut c = Client::start(&setup(&node, token));
     let to = watched()[4];
-    support::send_eth(&url, DEV_ACCOUNTS[0], &to.to_string(), 777).await;
+    transfer(&url, DEV_ACCOUNTS[0], to, 777).await;
     balance_shown(&mut c, &url, to).await;
     let (per_head, before, after) = calls_per_head(&mut c, 4).await;
     // Each address's balance, nonce and token balance: a batch entry each.
@@ -172,7 +180,7 @@ async fn multicall_false_keeps_the_batch_even_where_multicall3_is_deployed() {
     cfg.networks[0].multicall = false;
     let mut c = Client::start(&cfg);
     let to = watched()[5];
-    support::send_eth(&url, DEV_ACCOUNTS[0], &to.to_string(), 555).await;
+    transfer(&url, DEV_ACCOUNTS[0], to, 555).await;
     balance_shown(&mut c, &url, to).await;
     let (per_head, _, after) = calls_per_head(&mut c, 3).await;
     assert!(
@@ -180,4 +188,46 @@ async fn multicall_false_keeps_the_batch_even_where_multicall3_is_deployed() {
         "{per_head} calls per head"
     );
     assert_eq!(count(&after, "eth_getCode"), 0, "not even asked");
+}
+
+#[tokio::test]
+async fn on_activity_reads_what_moved_at_once_and_nothing_else() {
+    let node = Anvil::builder().block_time(1.0).spawn();
+    let url = node.http_url();
+    // No Multicall3: on activity alone keeps a head to its confirmation.
+    let token = support::deploy_token(&url, "ACT", 1_000).await;
+    let mut cfg = setup(&node, token);
+    cfg.networks[0].refresh = None; // the default on a metered provider
+    let mut c = Client::start(&cfg);
+    // Everything is read once at start.
+    balance_shown(&mut c, &url, watched()[WATCHED - 1]).await;
+    let (per_head, _, after) = calls_per_head(&mut c, 6).await;
+    // The head's confirmation, and the balances of a sweep (every 50 blocks) at most.
+    assert!(
+        per_head < 1.0 + 2.0 * WATCHED as f64 / 50.0 + 1.0,
+        "{per_head} calls per head; {after:?}"
+    );
+    // A transfer to a watched address is read in the same refresh as its block.
+    let to = watched()[7];
+    let mined = transfer(&url, DEV_ACCOUNTS[0], to, 4_321).await;
+    let want = support::balance(&url, &to.to_string(), "latest").await;
+    let block_of = c
+        .wait("the moved balance", T, |l| {
+            l.for_net(0).find_map(|(_, u)| match u {
+                Update::Balance {
+                    address,
+                    wei,
+                    block,
+                    ..
+                } if *address == to && *wei == want => Some(*block),
+                _ => None,
+            })
+        })
+        .await;
+    // Read at the block that moved it (or the next one, if the refresh of that head
+    // ran before the node had it), not at a sweep up to 50 blocks later.
+    assert!(
+        (mined..=mined + 1).contains(&block_of),
+        "read at {block_of}, mined in {mined}"
+    );
 }

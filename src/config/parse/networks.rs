@@ -9,7 +9,7 @@ use super::diagnostics::{Ctx, quote_list};
 use super::raw::{RawNetwork, RawWatch};
 use crate::config::{
     ConfigError, DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_PING_INTERVAL_SECS, Endpoint, NetworkConfig,
-    PendingMode, WatchConfig,
+    PendingMode, RefreshMode, WatchConfig,
 };
 use crate::text::redact_url;
 
@@ -68,7 +68,31 @@ pub(super) fn network(
         provider,
         pending,
         multicall: r.multicall.unwrap_or(true),
+        refresh: refresh(cx, r, &key("refresh"))?,
     })
+}
+
+/// `refresh = "every_head" | "on_activity"`.
+fn refresh(
+    cx: &mut Ctx<'_>,
+    r: &RawNetwork,
+    key: &str,
+) -> Result<Option<RefreshMode>, ConfigError> {
+    let Some(v) = &r.refresh else {
+        return Ok(None);
+    };
+    match cx.interpolate(v, key)?.as_str() {
+        "every_head" => Ok(Some(RefreshMode::EveryHead)),
+        "on_activity" => Ok(Some(RefreshMode::OnActivity)),
+        _ => Err(cx.err(
+            v.span(),
+            key,
+            format_args!(
+                "expected \"every_head\" or \"on_activity\", found {:?}",
+                v.get_ref()
+            ),
+        )),
+    }
 }
 
 /// `pending = "count" | "off"`.

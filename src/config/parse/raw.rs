@@ -54,6 +54,7 @@ pub(super) struct RawNetwork {
     pub(super) provider: Option<Spanned<String>>,
     pub(super) pending: Option<Spanned<String>>,
     pub(super) multicall: Option<bool>,
+    pub(super) refresh: Option<Spanned<String>>,
     pub(super) ping_interval_secs: Option<Spanned<u64>>,
     pub(super) max_message_bytes: Option<Spanned<u64>>,
     #[serde(default)]

@@ -263,6 +263,7 @@ impl<'a> Applied<'a> {
             }
             for a in [Some(tx.from), tx.to].into_iter().flatten() {
                 if self.addresses.iter().any(|(w, _)| *w == a) {
+                    last.balance_due.insert(a);
                     self.out.push(Update::Activity {
                         net,
                         address: a,

@@ -23,6 +23,11 @@ pub(super) struct Last {
     pub multicall: Option<bool>,
     /// Watched addresses seen sending in a scanned block: their nonce is read next.
     pub nonce_due: HashSet<Address>,
+    /// Watched addresses seen moving (in a block, or a token's log): their balances
+    /// are read next (`refresh = "on_activity"`).
+    pub balance_due: HashSet<Address>,
+    /// The block of the last read of every balance (`on_activity`).
+    pub balances_swept: Option<u64>,
     /// The block of the last full nonce sweep (Multicall3 mode reads nonces only
     /// on activity, and all of them every `NONCE_SWEEP` blocks).
     pub nonces_swept: Option<u64>,
@@ -43,6 +48,7 @@ impl Last {
         self.balances.retain(|a, _| kept(a));
         self.nonces.retain(|a, _| kept(a));
         self.nonce_due.retain(kept);
+        self.balance_due.retain(kept);
         self.tokens.retain(|(h, _), _| kept(h));
     }
 }

@@ -44,6 +44,8 @@ pub(crate) struct Refresher {
     pub contracts: Vec<ContractConfig>,
     /// Multicall3 may be used (the config's `multicall`).
     pub multicall: bool,
+    /// Balances only of addresses that moved, and all every `SWEEP` blocks.
+    pub on_activity: bool,
     pub watched: Arc<Watched>,
     pub updates: mpsc::Sender<Update>,
     pub shared: Arc<Shared>,
@@ -84,7 +86,8 @@ impl Refresher {
         }
     }
 
-    /// One refresh at the head `tip`.
+    /// One refresh at the head `tip`; on activity, then the balances of what its
+    /// block showed moving.
     async fn refresh(
         &self,
         tip: (u64, B256),
@@ -94,6 +97,23 @@ impl Refresher {
         let addresses = self.watched.addresses();
         last.forget(&addresses);
         let plan = Plan::new(self, tip, &addresses, last, missing);
+        self.send_plan(plan, tip, &addresses, last, missing).await?;
+        if self.on_activity && !last.balance_due.is_empty() {
+            let plan = Plan::moved(self, tip, &addresses, last);
+            self.send_plan(plan, tip, &addresses, last, missing).await?;
+        }
+        Ok(())
+    }
+
+    /// Send one plan's calls and deliver what they answer.
+    async fn send_plan(
+        &self,
+        plan: Plan,
+        tip: (u64, B256),
+        addresses: &[(Address, String)],
+        last: &mut Last,
+        missing: &mut Vec<Missing>,
+    ) -> Result<(), AppGone> {
         if plan.is_empty() {
             return Ok(());
         }
@@ -120,13 +140,20 @@ impl Refresher {
             // the head is not real): everything read "at" it failed for that reason
             // alone. Keep the confirmations; the refresh runs again at the re-check.
             results.retain(|(slot, _)| {
-                if let Slot::Meta { token, .. } = slot {
-                    last.meta_asked.remove(token);
+                match slot {
+                    Slot::Meta { token, .. } => {
+                        last.meta_asked.remove(token);
+                    }
+                    // Still to read (on activity it would otherwise wait for a sweep).
+                    Slot::Balance(a) => {
+                        last.balance_due.insert(*a);
+                    }
+                    _ => {}
                 }
                 matches!(slot, Slot::Confirm { .. } | Slot::Recheck(..))
             });
         }
-        let mut applied = Applied::new(self, tip.0, &addresses);
+        let mut applied = Applied::new(self, tip.0, addresses);
         applied.apply(self, results, last, missing);
         self.deliver(applied, missing).await
     }

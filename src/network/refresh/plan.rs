@@ -47,6 +47,10 @@ pub(super) enum Slot {
     Multi(usize),
 }
 
+/// How often, in blocks, `refresh = "on_activity"` reads every balance: transfers
+/// inside contracts (a withdrawal, a payout) leave no trace in the block.
+pub(super) const BALANCE_SWEEP: u64 = 50;
+
 /// How often, in blocks, Multicall3 mode reads every nonce. Between sweeps only
 /// addresses seen sending are read; the sweep catches senders in blocks that were
 /// never scanned (fetched in a catch-up rather than pushed).
@@ -99,21 +103,24 @@ impl Plan {
             let params = json!([multicall::MULTICALL3, plan.tag]);
             plan.push("eth_getCode", params, Slot::MulticallCode);
         }
-        let sweep = plan.multicall
-            && last
-                .nonces_swept
-                .is_none_or(|b| block >= b + NONCE_SWEEP || block < b);
-        if sweep {
-            last.nonces_swept = Some(block);
-        }
+        // Nonces only on activity where reads are scarce (Multicall3 carries the
+        // balances, or only what moved is read).
+        let scarce = plan.multicall || r.on_activity;
+        let sweep = scarce && due_sweep(&mut last.nonces_swept, block, NONCE_SWEEP);
+        let balances_sweep =
+            r.on_activity && due_sweep(&mut last.balances_swept, block, BALANCE_SWEEP);
+        last.balance_due.extend(r.watched.take_touched());
         for (a, _) in addresses {
-            // Nonces cannot be read through Multicall3: there, only when the address
-            // was seen sending, was never read, or at a sweep.
-            let nonce = !plan.multicall
-                || sweep
-                || last.nonce_due.remove(a)
-                || !last.nonces.contains_key(a);
-            plan.account(*a, &r.tokens, nonce);
+            // Nonces cannot be read through Multicall3: there (and on activity) only
+            // when the address was seen sending, was never read, or at a sweep.
+            let nonce =
+                !scarce || sweep || last.nonce_due.remove(a) || !last.nonces.contains_key(a);
+            // On activity: only what moved, was never read, or at a sweep.
+            let balances = !r.on_activity
+                || balances_sweep
+                || last.balance_due.remove(a)
+                || !last.balances.contains_key(a);
+            plan.account(*a, &r.tokens, balances, nonce);
         }
         plan.metadata(&r.tokens, last);
         plan.views(r, block, last);
@@ -122,6 +129,33 @@ impl Plan {
         let scan = watching && last.scanned_block != Some(hash);
         plan.confirmations(r.feed.take_unconfirmed(), (block, hash), scan, watching);
         plan.rechecks(missing);
+        plan
+    }
+
+    /// The balances (and nonces) of the addresses the refresh just saw moving, at
+    /// the same head: with `refresh = "on_activity"` they are read at once, not a
+    /// head later.
+    pub fn moved(
+        r: &Refresher,
+        (block, _): (u64, B256),
+        addresses: &[(Address, String)],
+        last: &mut Last,
+    ) -> Self {
+        let mut plan = Self {
+            calls: Vec::new(),
+            slots: Vec::new(),
+            groups: Vec::new(),
+            tag: format!("{block:#x}"),
+            reads: Vec::new(),
+            multicall: r.multicall && last.multicall == Some(true),
+        };
+        for (a, _) in addresses {
+            if last.balance_due.remove(a) {
+                let nonce = last.nonce_due.remove(a);
+                plan.account(*a, &r.tokens, true, nonce);
+            }
+        }
+        plan.aggregate();
         plan
     }
 
@@ -145,16 +179,19 @@ impl Plan {
         }
     }
 
-    fn account(&mut self, a: Address, tokens: &[Address], nonce: bool) {
+    fn account(&mut self, a: Address, tokens: &[Address], balances: bool, nonce: bool) {
         let tag = self.tag.clone();
+        if nonce {
+            self.push("eth_getTransactionCount", json!([a, tag]), Slot::Nonce(a));
+        }
+        if !balances {
+            return;
+        }
         if self.multicall {
             self.reads
                 .push((multicall::eth_balance(a), Slot::Balance(a)));
         } else {
             self.push("eth_getBalance", json!([a, tag]), Slot::Balance(a));
-        }
-        if nonce {
-            self.push("eth_getTransactionCount", json!([a, tag]), Slot::Nonce(a));
         }
         for t in tokens {
             let mut data = SEL_BALANCE_OF.to_vec();
@@ -252,4 +289,14 @@ impl Plan {
             self.push("eth_getBlockByNumber", number, Slot::Recheck(m, true));
         }
     }
+}
+
+/// Is a sweep due at `block` (every `every` blocks since the last, or after the
+/// chain went back)? Notes it when it is.
+fn due_sweep(last: &mut Option<u64>, block: u64, every: u64) -> bool {
+    let due = last.is_none_or(|b| block >= b + every || block < b);
+    if due {
+        *last = Some(block);
+    }
+    due
 }
