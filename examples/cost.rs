@@ -1,5 +1,5 @@
 //! What the reference config costs per hour at Infura and Alchemy prices, before
-//! the cost work (no Multicall3, pending transactions counted) and with today's
+//! the cost work (no Multicall3, every head, pending transactions counted) and with today's
 //! defaults, from the meter's own counts:
 //!
 //!     cargo run --release --example cost [-- SECONDS]
@@ -55,7 +55,7 @@ fn config_text(devnets: &[Devnet], before: bool) -> String {
             d.http_url()
         );
         if before {
-            t += "multicall = false\npending = \"count\"\n";
+            t += "multicall = false\npending = \"count\"\nrefresh = \"every_head\"\n";
         }
         t += &format!(
             "[[contracts]]\nnetwork = \"{}\"\naddress = \"{DEMO_TOKEN:#x}\"\nlabel = \"SIMUSD\"\n\
