@@ -10,6 +10,7 @@ pub mod cli;
 pub mod config;
 pub mod cost;
 pub mod devnet;
+pub mod estimate;
 pub mod event;
 pub mod fmt;
 pub mod headless;

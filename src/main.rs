@@ -35,7 +35,7 @@ fn run(cli: Cli) -> anyhow::Result<app::Exit> {
             let config = config::load(cli.config.as_deref()).map_err(|e| anyhow!(e))?;
             print!(
                 "{}",
-                chaintop::cost::estimate::report(&chaintop::cost::estimate::estimate(&config))
+                chaintop::estimate::report(&chaintop::estimate::estimate(&config))
             );
             Ok(app::Exit::Quit)
         }

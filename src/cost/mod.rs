@@ -12,8 +12,6 @@ use std::time::{Duration, SystemTime};
 
 use serde::Deserialize;
 
-pub mod estimate;
-
 /// One provider's prices.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]

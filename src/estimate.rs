@@ -5,8 +5,8 @@
 
 use std::fmt::Write as _;
 
-use super::{PriceTable, table_in, with_overrides};
 use crate::config::{Config, NetworkConfig, PendingMode, RefreshMode};
+use crate::cost::{PriceTable, table_in, with_overrides};
 
 /// Block times of well-known chains, by chain id (seconds).
 const BLOCK_TIMES: &[(u64, f64)] = &[
