@@ -29,6 +29,8 @@ pub(crate) struct Watched {
     /// Watched addresses a log showed moving (a token `Transfer`): with
     /// `refresh = "on_activity"` their balances are read at once.
     touched: Mutex<HashSet<Address>>,
+    /// Woken when `touched` gains addresses.
+    pub touched_changed: Notify,
 }
 
 impl Watched {
@@ -83,7 +85,7 @@ impl Watched {
             Ok(mut t) => t.extend(addresses),
             Err(p) => p.into_inner().extend(addresses),
         }
-        self.changed.notify_one();
+        self.touched_changed.notify_one();
     }
 
     /// The addresses touched since the last call.

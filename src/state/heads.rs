@@ -82,11 +82,13 @@ impl NetworkState {
                     .get(i)
                     .is_some_and(|r| r.head.number == row.head.number) =>
             {
+                // A new block at a shown number replaces it (a reorg); the same block
+                // again (a catch-up overlapping pushed heads) keeps its mark.
                 let reorged = row.reorged
                     || self
                         .heads
                         .get(i)
-                        .is_some_and(|r| r.head.hash != row.head.hash);
+                        .is_some_and(|r| r.head.hash != row.head.hash || r.reorged);
                 self.heads.replace(i, HeadRow { reorged, ..row });
             }
             // Heads mostly arrive in order; a backfilled one goes where it belongs.

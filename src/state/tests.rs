@@ -642,3 +642,20 @@ fn add_and_remove_watch_through_the_input() {
         "nothing left to remove"
     );
 }
+
+#[test]
+fn a_replacement_head_delivered_again_stays_marked() {
+    let mut s = state();
+    for (n, fork) in [(5, 0), (6, 0), (6, 1), (6, 1)] {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, fork),
+        });
+    }
+    let rows: Vec<(u64, bool)> = s.networks[0]
+        .heads
+        .iter()
+        .map(|r| (r.head.number, r.reorged))
+        .collect();
+    assert_eq!(rows, vec![(5, false), (6, true)]);
+}

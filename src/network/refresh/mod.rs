@@ -61,6 +61,9 @@ impl Refresher {
         let mut epoch = 0;
         loop {
             let recheck = missing.iter().map(|m| m.since + RECHECK_AFTER).min();
+            // A token log showed watched addresses moving: on activity, only their
+            // balances are read (at the head the refresh already ran for).
+            let mut moved_only = false;
             tokio::select! {
                 changed = heads.changed() => {
                     if changed.is_err() {
@@ -68,6 +71,7 @@ impl Refresher {
                     }
                 }
                 () = self.watched.changed.notified() => {}
+                () = self.watched.touched_changed.notified(), if self.on_activity => moved_only = true,
                 _ = tokio::time::sleep_until(recheck.unwrap_or_else(Instant::now).into()), if recheck.is_some() => {}
             }
             let now_epoch = self.feed.epoch.load(Ordering::SeqCst);
@@ -80,7 +84,12 @@ impl Refresher {
             let Some(tip) = *heads.borrow_and_update() else {
                 continue;
             };
-            if self.refresh(tip, &mut last, &mut missing).await.is_err() {
+            let done = if moved_only {
+                self.refresh_moved(tip, &mut last, &mut missing).await
+            } else {
+                self.refresh(tip, &mut last, &mut missing).await
+            };
+            if done.is_err() {
                 return;
             }
         }
@@ -99,10 +108,22 @@ impl Refresher {
         let plan = Plan::new(self, tip, &addresses, last, missing);
         self.send_plan(plan, tip, &addresses, last, missing).await?;
         if self.on_activity && !last.balance_due.is_empty() {
-            let plan = Plan::moved(self, tip, &addresses, last);
-            self.send_plan(plan, tip, &addresses, last, missing).await?;
+            self.refresh_moved(tip, last, missing).await?;
         }
         Ok(())
+    }
+
+    /// The balances of the addresses seen moving since the last refresh, at `tip`.
+    async fn refresh_moved(
+        &self,
+        tip: (u64, B256),
+        last: &mut Last,
+        missing: &mut Vec<Missing>,
+    ) -> Result<(), AppGone> {
+        let addresses = self.watched.addresses();
+        last.balance_due.extend(self.watched.take_touched());
+        let plan = Plan::moved(self, tip, &addresses, last);
+        self.send_plan(plan, tip, &addresses, last, missing).await
     }
 
     /// Send one plan's calls and deliver what they answer.
