@@ -57,6 +57,8 @@ pub struct Estimate {
     pub parts: Vec<(&'static str, f64)>,
     /// The same without Multicall3 (when it would differ).
     pub without_multicall: Option<f64>,
+    /// The config lets the refresh use Multicall3 (`multicall`).
+    pub multicall: bool,
     pub daily_budget: Option<f64>,
     /// Settings that would cut it, biggest saving first.
     pub cuts: Vec<String>,
@@ -183,10 +185,22 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
     Daily {
         // The newHeads event and the head's confirmation.
         heads: (event(t, "newHeads", HEAD_BYTES) + call(t, "eth_getBlockByHash")) * heads_per_day,
-        balances: share(w * due) * heads_per_day,
-        nonces: nonces * heads_per_day,
-        tokens: share(w * tokens * due) * heads_per_day,
-        views: share(views) * heads_per_day,
+        balances: if n.multicall {
+            share(w * due)
+        } else {
+            w * due * call(t, "eth_getBalance")
+        } * heads_per_day,
+        nonces: if n.multicall { nonces } else { nonces_batch } * heads_per_day,
+        tokens: if n.multicall {
+            share(w * tokens * due)
+        } else {
+            w * tokens * due * call(t, "eth_call")
+        } * heads_per_day,
+        views: if n.multicall {
+            share(views)
+        } else {
+            views * call(t, "eth_call")
+        } * heads_per_day,
         // At most one billed logs event per block (Infura), or one per log.
         logs: if logs {
             event(t, "logs", 600.0) * heads_per_day
@@ -200,7 +214,12 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
         },
         pending_on,
         on_activity,
-        refresh_multicall: (aggregate + nonces) * heads_per_day,
+        // With `multicall = false` the batch is the estimate itself.
+        refresh_multicall: if n.multicall {
+            aggregate + nonces
+        } else {
+            batch
+        } * heads_per_day,
         refresh_batch: batch * heads_per_day,
     }
 }
@@ -291,6 +310,7 @@ fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>) -> Estimat
         block_guessed: known.is_none(),
         parts,
         without_multicall: (without - with_mc).abs().gt(&0.5).then_some(without),
+        multicall: n.multicall,
         daily_budget: t.and_then(|t| t.daily_budget),
         cuts: cuts(&d, watched),
         assumptions: assumptions(&d, t),
@@ -329,15 +349,16 @@ pub fn report(estimates: &[Estimate]) -> String {
         } else {
             ""
         };
-        let _ = writeln!(
-            out,
-            "  at {}s blocks{guess}; with Multicall3 where the chain has it",
-            e.block_secs
-        );
+        let how = if e.multicall {
+            "with Multicall3 where the chain has it"
+        } else {
+            "multicall = false: a batch entry per read"
+        };
+        let _ = writeln!(out, "  at {}s blocks{guess}; {how}", e.block_secs);
         if let Some(w) = e.without_multicall {
             let _ = writeln!(out, "  without Multicall3: ~{} {}/day", c(w), e.unit);
         }
-        if let Some(b) = e.daily_budget {
+        if let Some(b) = e.daily_budget.filter(|b| *b > 0.0) {
             let _ = writeln!(
                 out,
                 "  {:.0}% of the daily budget of {}",

@@ -55,7 +55,14 @@ fn multicall(state: &State, data: &[u8]) -> Result<Bytes, Reverted> {
         else {
             return Err(reverted());
         };
-        let (ok, ret) = match run_call(state, Some(*target), d) {
+        // One level only: an aggregate3 inside an aggregate3 reverts (a crafted
+        // request cannot recurse the devnet's stack away).
+        let inner = if *target == MULTICALL3 && d.get(..4) != Some(&SEL_GET_ETH_BALANCE[..]) {
+            Err(Reverted)
+        } else {
+            run_call(state, Some(*target), d)
+        };
+        let (ok, ret) = match inner {
             Ok(b) => (true, b.to_vec()),
             Err(_) if *allow => (false, Vec::new()),
             Err(e) => return Err(e),

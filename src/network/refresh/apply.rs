@@ -120,6 +120,8 @@ impl<'a> Applied<'a> {
 
     fn balance(&mut self, address: Address, res: &BatchResult, last: &mut Last) {
         let Some(wei) = self.decode::<U256>(res, "balance", address) else {
+            // Read again next time (on activity it would otherwise wait for a sweep).
+            last.balance_due.insert(address);
             return;
         };
         if last.balances.insert(address, wei) != Some(wei) {
@@ -135,6 +137,7 @@ impl<'a> Applied<'a> {
 
     fn nonce(&mut self, address: Address, res: &BatchResult, last: &mut Last) {
         let Some(n) = self.decode::<U64>(res, "nonce", address) else {
+            last.nonce_due.insert(address);
             return;
         };
         let nonce = n.to::<u64>();
@@ -157,6 +160,7 @@ impl<'a> Applied<'a> {
         last: &mut Last,
     ) {
         let Some(bytes) = self.decode::<Bytes>(res, "token balance", token) else {
+            last.balance_due.insert(holder);
             return;
         };
         let Some(amount) = word(&bytes) else {

@@ -21,6 +21,8 @@ pub(super) struct Last {
     pub batch_limit: Option<usize>,
     /// Whether Multicall3 has code on this chain (`None`: not asked yet).
     pub multicall: Option<bool>,
+    /// Failed code checks and whole `aggregate3` failures: after three, no Multicall3.
+    pub multicall_checks: u32,
     /// Watched addresses seen sending in a scanned block: their nonce is read next.
     pub nonce_due: HashSet<Address>,
     /// Watched addresses seen moving (in a block, or a token's log): their balances

@@ -81,6 +81,10 @@ impl Refresher {
                 last = last.for_new_chain();
                 missing.clear();
             }
+            // A new head came meanwhile: its full refresh reads the moved too.
+            if heads.has_changed().unwrap_or(false) {
+                moved_only = false;
+            }
             let Some(tip) = *heads.borrow_and_update() else {
                 continue;
             };
@@ -106,8 +110,9 @@ impl Refresher {
         let addresses = self.watched.addresses();
         last.forget(&addresses);
         let plan = Plan::new(self, tip, &addresses, last, missing);
-        self.send_plan(plan, tip, &addresses, last, missing).await?;
-        if self.on_activity && !last.balance_due.is_empty() {
+        let read = self.send_plan(plan, tip, &addresses, last, missing).await?;
+        // Not at a head the HTTP node does not know yet: that refresh runs again.
+        if read && self.on_activity && !last.balance_due.is_empty() {
             self.refresh_moved(tip, last, missing).await?;
         }
         Ok(())
@@ -123,10 +128,14 @@ impl Refresher {
         let addresses = self.watched.addresses();
         last.balance_due.extend(self.watched.take_touched());
         let plan = Plan::moved(self, tip, &addresses, last);
-        self.send_plan(plan, tip, &addresses, last, missing).await
+        self.send_plan(plan, tip, &addresses, last, missing)
+            .await
+            .map(|_| ())
     }
 
-    /// Send one plan's calls and deliver what they answer.
+    /// Send one plan's calls and deliver what they answer. False when its reads
+    /// were not made (the batch failed, or the head is unknown to the HTTP node);
+    /// what was due stays due.
     async fn send_plan(
         &self,
         plan: Plan,
@@ -134,9 +143,9 @@ impl Refresher {
         addresses: &[(Address, String)],
         last: &mut Last,
         missing: &mut Vec<Missing>,
-    ) -> Result<(), AppGone> {
+    ) -> Result<bool, AppGone> {
         if plan.is_empty() {
-            return Ok(());
+            return Ok(true);
         }
         let results = match split::batch(
             &self.http,
@@ -152,11 +161,16 @@ impl Refresher {
                     "watch refresh at block {}: {e}",
                     crate::fmt::thousands(tip.0)
                 ));
-                return Ok(());
+                let reads = plan.slots.iter().chain(plan.groups.iter().flatten());
+                for slot in reads {
+                    still_due(slot, last);
+                }
+                return Ok(false);
             }
         };
         let mut results = unpack(plan.slots, results, &plan.groups, last);
-        if too_early(&results, tip.1) {
+        let early = too_early(&results, tip.1);
+        if early {
             // The HTTP node does not know the head yet (it lags the WebSocket's, or
             // the head is not real): everything read "at" it failed for that reason
             // alone. Keep the confirmations; the refresh runs again at the re-check.
@@ -165,18 +179,14 @@ impl Refresher {
                     Slot::Meta { token, .. } => {
                         last.meta_asked.remove(token);
                     }
-                    // Still to read (on activity it would otherwise wait for a sweep).
-                    Slot::Balance(a) => {
-                        last.balance_due.insert(*a);
-                    }
-                    _ => {}
+                    other => still_due(other, last),
                 }
                 matches!(slot, Slot::Confirm { .. } | Slot::Recheck(..))
             });
         }
         let mut applied = Applied::new(self, tip.0, addresses);
         applied.apply(self, results, last, missing);
-        self.deliver(applied, missing).await
+        self.deliver(applied, missing).await.map(|()| !early)
     }
 
     /// Tell the chain task what the node does not have, then send metadata (so token
@@ -217,6 +227,20 @@ impl Refresher {
     }
 }
 
+/// A read that was not made stays due (on activity and for nonces in Multicall3
+/// mode it would otherwise wait for a sweep).
+fn still_due(slot: &Slot, last: &mut Last) {
+    match slot {
+        Slot::Balance(a) | Slot::TokenBalance { holder: a, .. } => {
+            last.balance_due.insert(*a);
+        }
+        Slot::Nonce(a) => {
+            last.nonce_due.insert(*a);
+        }
+        _ => {}
+    }
+}
+
 /// Each answer with its slot: `aggregate3` answers taken apart into their reads,
 /// and the Multicall3 code check noted (an `aggregate3` that failed as a whole has
 /// it asked again).
@@ -230,16 +254,26 @@ fn unpack(
     for (slot, res) in slots.into_iter().zip(results) {
         match slot {
             Slot::MulticallCode => {
-                // An endpoint that refuses eth_getCode has no Multicall3 for us.
-                let code = res.ok().and_then(|code| {
-                    serde_json::from_str::<alloy_primitives::Bytes>(code.get()).ok()
-                });
-                last.multicall = Some(code.is_some_and(|b| !b.is_empty()));
+                last.multicall = match &res {
+                    Ok(code) => Some(
+                        serde_json::from_str::<alloy_primitives::Bytes>(code.get())
+                            .is_ok_and(|b| !b.is_empty()),
+                    ),
+                    // An endpoint without eth_getCode has no Multicall3 for us.
+                    Err(e) if e.code == -32601 => Some(false),
+                    // A rate limit or a lagging node: ask again next time, three times.
+                    Err(_) => {
+                        last.multicall_checks += 1;
+                        (last.multicall_checks >= 3).then_some(false)
+                    }
+                };
             }
             Slot::Multi(i) => {
                 let Some(group) = groups.get(i) else { continue };
                 if res.is_err() {
-                    last.multicall = None;
+                    // Asked again; after three whole failures, one entry per read.
+                    last.multicall_checks += 1;
+                    last.multicall = (last.multicall_checks >= 3).then_some(false);
                 }
                 let balance: Vec<bool> = group
                     .iter()

@@ -88,8 +88,10 @@ pub fn split(answer: &BatchResult, balance: &[bool]) -> Vec<BatchResult> {
         .map(|(item, is_balance)| match item.as_tuple() {
             Some([DynSolValue::Bool(true), DynSolValue::Bytes(ret)]) => {
                 let json = if *is_balance {
-                    let wei = (ret.len() == 32).then(|| U256::from_be_slice(ret));
-                    format!("\"{:#x}\"", wei.unwrap_or_default())
+                    if ret.len() != 32 {
+                        return Err(failed("Multicall3: getEthBalance answered no word", None));
+                    }
+                    format!("\"{:#x}\"", U256::from_be_slice(ret))
                 } else {
                     format!("\"{}\"", Bytes::copy_from_slice(ret))
                 };

@@ -113,13 +113,13 @@ impl Plan {
         for (a, _) in addresses {
             // Nonces cannot be read through Multicall3: there (and on activity) only
             // when the address was seen sending, was never read, or at a sweep.
-            let nonce =
-                !scarce || sweep || last.nonce_due.remove(a) || !last.nonces.contains_key(a);
+            // (Taken off the due lists first: a read now is the read they wait for.)
+            let nonce_due = last.nonce_due.remove(a);
+            let nonce = !scarce || sweep || nonce_due || !last.nonces.contains_key(a);
             // On activity: only what moved, was never read, or at a sweep.
-            let balances = !r.on_activity
-                || balances_sweep
-                || last.balance_due.remove(a)
-                || !last.balances.contains_key(a);
+            let balance_due = last.balance_due.remove(a);
+            let balances =
+                !r.on_activity || balances_sweep || balance_due || !last.balances.contains_key(a);
             plan.account(*a, &r.tokens, balances, nonce);
         }
         plan.metadata(&r.tokens, last);

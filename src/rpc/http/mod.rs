@@ -197,7 +197,6 @@ impl HttpClient {
             self.meter.wait_turn(self.lane).await;
             let started = Instant::now();
             let res = self.post_once(body.clone()).await;
-            self.bill(&res, methods);
             let limit = match &res {
                 Err(HttpError::RateLimited(hint)) => {
                     Some((*hint, "HTTP 429 Too Many Requests".to_string(), true))
@@ -210,6 +209,8 @@ impl HttpClient {
                 Ok(bytes) => rate_limited_body(bytes).map(|(hint, why)| (hint, why, false)),
                 _ => None,
             };
+            // A rate limit is free, also when it came as a 200 with an error body.
+            self.bill(&res, methods, limit.is_some());
             match (&res, limit) {
                 (_, Some((hint, why, http_429))) => {
                     let wait = hint.max(backoff).min(MAX_RETRY_WAIT);
@@ -236,8 +237,9 @@ impl HttpClient {
 
     /// Every call of an attempt the server answered is counted; providers bill
     /// answered calls and 4xx refusals, not 429s or 5xx (nor what never arrived).
-    fn bill(&self, res: &Result<Vec<u8>, HttpError>, methods: &[&str]) {
+    fn bill(&self, res: &Result<Vec<u8>, HttpError>, methods: &[&str], limited: bool) {
         let answer = match res {
+            Ok(_) if limited => Answer::Free,
             Ok(_) => Answer::Billed,
             Err(HttpError::Status(s)) if (400..500).contains(s) && *s != 402 => Answer::ClientError,
             Err(HttpError::Status(_) | HttpError::RateLimited(_)) => Answer::Free,
