@@ -12,8 +12,9 @@
 //! (on a runtime like the binary's), warms up, then measures.
 //!
 //! Stamps: the session stamps when each `newHeads` frame was read off the socket (the
-//! probe in `rpc::frame`); the TUI loop below stamps "applied" after `AppState::apply`
-//! and "drawn" when `Terminal::draw` (on a `TestBackend`; CI has no TTY) returns; in
+//! probe passed in with `backend::Options`); the app's own loop (`app::Loop`, drawing
+//! on `tui::Offscreen`, a `TestBackend`: CI has no TTY) stamps "applied" after
+//! `AppState::apply` and "drawn" when the draw returns, through an `app::Observer`; in
 //! headless mode the writer stamps when `headless::run` writes the line. A sampler
 //! thread polls the devnets' heads every 2 ms, so "produced → received" (lag in the
 //! socket and the session) is known to about 2 ms.
