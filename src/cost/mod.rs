@@ -217,7 +217,11 @@ struct Tally {
 
 impl Tally {
     fn add(&mut self, key: &str, cost: f64, bytes: u64, now: u64) {
-        let line = self.snap.by_method.entry(key.to_string()).or_default();
+        // Called for every notification: allocate a key only the first time.
+        let line = match self.snap.by_method.get_mut(key) {
+            Some(line) => line,
+            None => self.snap.by_method.entry(key.to_string()).or_default(),
+        };
         line.count += 1;
         line.cost += cost;
         line.bytes += bytes;
@@ -234,6 +238,16 @@ impl Tally {
         {
             self.window.pop_front();
         }
+    }
+}
+
+/// The `by_method` key of a notification kind (no allocation per notification).
+fn event_key(kind: &str) -> &'static str {
+    match kind {
+        "newHeads" => "event:newHeads",
+        "logs" => "event:logs",
+        "newPendingTransactions" => "event:newPendingTransactions",
+        _ => "event:other",
     }
 }
 
@@ -340,7 +354,7 @@ impl Meter {
         };
         t.snap.events += 1;
         t.snap.event_bytes += bytes as u64;
-        t.add(&format!("event:{kind}"), cost, bytes as u64, now);
+        t.add(event_key(kind), cost, bytes as u64, now);
     }
 
     /// Totals and the rate as of `now`.

@@ -31,17 +31,7 @@ async fn start(cfg: DevnetConfig) -> Devnet {
 }
 
 fn cfg(name: &str, chain_id: u64, block_ms: u64, seed: u64) -> DevnetConfig {
-    DevnetConfig {
-        name: name.into(),
-        chain_id,
-        block_time: Duration::from_millis(block_ms),
-        seed,
-        pending_rate: 20,
-        reorg_probability: 0.0,
-        port: 0,
-        start_block: 1_000,
-        heads_without_txs: false,
-    }
+    client_support::devnet_config(name, chain_id, block_ms, seed)
 }
 
 /// Follows the devnet's head for `blocks` blocks and checks each one is shown within

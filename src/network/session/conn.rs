@@ -301,8 +301,7 @@ impl<'a> Conn<'a> {
                 result,
             } => {
                 let kind = self.subs.get(subscription.as_ref()).copied();
-                bill(shared, kind, result, text.len());
-                self.on_notification(kind, result, probe).await
+                self.on_notification(kind, result, text.len(), probe).await
             }
             Incoming::Response { id, result } => match self.inflight.remove(&id) {
                 Some(purpose) => self.on_response(purpose, result).await,
@@ -355,9 +354,16 @@ impl<'a> Conn<'a> {
         &mut self,
         kind: Option<SubKind>,
         result: &serde_json::value::RawValue,
+        bytes: usize,
         probe: Option<(frame::HeadProbe, Instant)>,
     ) -> Flow {
         let shared = &self.sup.shared;
+        // Billed by kind and size; a log by its block too (Infura bills logs once
+        // per block), read from the log once it is decoded below.
+        match kind {
+            Some(SubKind::Logs) | None => {}
+            Some(k) => shared.cost.event(k.wire_name(), bytes, None),
+        }
         match kind {
             Some(SubKind::NewPendingTransactions) => match frame::decode_pending(result) {
                 Ok(()) => self.pending += 1,
@@ -375,7 +381,14 @@ impl<'a> Conn<'a> {
                 Err(e) => shared.bad_frame(format!("newHeads: {e}")),
             },
             Some(SubKind::Logs) => {
-                match serde_json::from_str::<crate::rpc::types::WireLog>(result.get()) {
+                let log = serde_json::from_str::<crate::rpc::types::WireLog>(result.get());
+                let block = log
+                    .as_ref()
+                    .ok()
+                    .and_then(|l| l.block_number)
+                    .map(|n| n.to());
+                shared.cost.event(SubKind::Logs.wire_name(), bytes, block);
+                match log {
                     Ok(log) => {
                         if let Some((_, tx)) = &self.sup.logs {
                             tx.send(LogInput::Log(Box::new(log)))
@@ -458,29 +471,4 @@ impl<'a> Conn<'a> {
         }
         GO
     }
-}
-
-/// A notification is billed by its kind and size (and a log by its block).
-fn bill(
-    shared: &crate::network::Shared,
-    kind: Option<SubKind>,
-    result: &serde_json::value::RawValue,
-    bytes: usize,
-) {
-    if let Some(k) = kind {
-        let block = (k == SubKind::Logs).then(|| log_block(result)).flatten();
-        shared.cost.event(k.wire_name(), bytes, block);
-    }
-}
-
-/// The block number of a `logs` notification (Infura bills logs once per block),
-/// read without decoding the whole log.
-fn log_block(result: &serde_json::value::RawValue) -> Option<u64> {
-    #[derive(serde::Deserialize)]
-    struct Number<'a> {
-        #[serde(rename = "blockNumber", borrow)]
-        block_number: Option<&'a str>,
-    }
-    let n: Number<'_> = serde_json::from_str(result.get()).ok()?;
-    u64::from_str_radix(n.block_number?.strip_prefix("0x")?, 16).ok()
 }

@@ -22,7 +22,16 @@ use chaintop::state::AppState;
 
 /// A devnet with test-friendly defaults: fast blocks, no spontaneous reorgs.
 pub async fn devnet(name: &str, chain_id: u64, block_ms: u64, seed: u64) -> Devnet {
-    let cfg = DevnetConfig {
+    let cfg = devnet_config(name, chain_id, block_ms, seed);
+    match Devnet::start(cfg).await {
+        Ok(d) => d,
+        Err(e) => panic!("devnet {name} did not start: {e}"),
+    }
+}
+
+/// The config of [`devnet`], for tests that change a field before starting it.
+pub fn devnet_config(name: &str, chain_id: u64, block_ms: u64, seed: u64) -> DevnetConfig {
+    DevnetConfig {
         name: name.into(),
         chain_id,
         block_time: Duration::from_millis(block_ms),
@@ -32,10 +41,6 @@ pub async fn devnet(name: &str, chain_id: u64, block_ms: u64, seed: u64) -> Devn
         port: 0,
         start_block: 1_000,
         heads_without_txs: false,
-    };
-    match Devnet::start(cfg).await {
-        Ok(d) => d,
-        Err(e) => panic!("devnet {name} did not start: {e}"),
     }
 }
 
