@@ -111,3 +111,32 @@ fn cost_estimates_a_config_before_it_runs_and_never_shows_its_key() {
     assert!(t.contains("cut: half of the 1000 watched addresses"), "{t}");
     assert!(!t.contains(key), "{t}");
 }
+
+#[test]
+fn headless_writes_cost_lines_every_ten_seconds_and_at_exit() {
+    let o = chaintop(&["demo", "--headless", "--duration", "13"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let cost_at: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i]["type"] == "cost")
+        .collect();
+    // Three networks: three lines at 10 s, three more at the end.
+    assert_eq!(cost_at.len(), 6, "{cost_at:?}");
+    assert!(
+        cost_at[2] + 1 < cost_at[3],
+        "the first three came before the end: {cost_at:?}"
+    );
+    assert!(
+        lines[cost_at[5]]["calls"].as_u64() > lines[cost_at[2]]["calls"].as_u64(),
+        "the totals grow"
+    );
+    // The 10-second line already has a rate.
+    assert!(
+        lines[cost_at[0]]["per_hour"].as_f64().is_some(),
+        "{}",
+        lines[cost_at[0]]
+    );
+}

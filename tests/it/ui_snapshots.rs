@@ -1263,3 +1263,22 @@ fn http_state_is_shown_with_its_countdown() {
     );
     insta::assert_snapshot!(screen(&s, 80, 24));
 }
+
+#[test]
+fn the_budget_share_is_warning_coloured_only_above_80_percent() {
+    let theme = dark();
+    // The share's cells: find "197%" (fixture: 4,100 credits a minute, a 3M budget).
+    let share_fg = |s: &AppState, text: &str| {
+        let buf = render(s, &theme, 120, 40);
+        let joined: String = buf.content.iter().map(|c| c.symbol()).collect();
+        let at = joined
+            .find(text)
+            .unwrap_or_else(|| panic!("{text} not on screen"));
+        // One cell per char (box drawing is several bytes): the digit after the space.
+        buf.content[joined[..at].chars().count() + 1].fg
+    };
+    let mut s = fixture(Instant::now());
+    assert_eq!(Some(share_fg(&s, " 197%")), theme.warn().fg);
+    s.networks[0].stats.cost.daily_budget = Some(30_000_000.0);
+    assert_eq!(Some(share_fg(&s, " 20%")), theme.dim().fg);
+}
