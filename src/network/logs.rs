@@ -371,7 +371,9 @@ pub(crate) async fn run(
                 continue;
             };
             // A token moved (or a move was undone): its holders' balances changed.
-            watched.touch(&activity);
+            // A retraction has them read whatever was read since.
+            let at = event.block.filter(|_| !event.removed);
+            watched.touch(&activity, at);
             if !event.removed
                 && let Some(tx) = event.tx
             {

@@ -2,7 +2,7 @@
 //! once), and whether the `logs` subscription is live: shared by the session, the
 //! refresh task, the chain task and the log task.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Mutex, RwLock};
 
@@ -26,9 +26,11 @@ pub(crate) struct Watched {
     /// The `logs` subscription is active on the current connection; while it is not,
     /// the logs of each new head are fetched with `eth_getLogs`.
     pub logs_live: AtomicBool,
-    /// Watched addresses a log showed moving (a token `Transfer`): with
-    /// `refresh = "on_activity"` their balances are read at once.
-    touched: Mutex<HashSet<Address>>,
+    /// Watched addresses a log showed moving (a token `Transfer`), with the block
+    /// of the log (`None`: a retraction, or a log not mined): with
+    /// `refresh = "on_activity"` their balances are read at once, unless a read
+    /// at that block or later was already made.
+    touched: Mutex<HashMap<Address, Option<u64>>>,
     /// Woken when `touched` gains addresses.
     pub touched_changed: Notify,
 }
@@ -76,20 +78,31 @@ impl Watched {
         self.changed.notify_one();
     }
 
-    /// A log showed `addresses` moving: wake the refresh for them.
-    pub fn touch(&self, addresses: &[Address]) {
+    /// A log of `block` showed `addresses` moving: wake the refresh for them. A
+    /// log without a block (a retraction) makes the read due whatever was read.
+    pub fn touch(&self, addresses: &[Address], block: Option<u64>) {
         if addresses.is_empty() {
             return;
         }
+        let add = |t: &mut HashMap<Address, Option<u64>>| {
+            for a in addresses {
+                let e = t.entry(*a).or_insert(block);
+                // The later block, and no block over any block.
+                *e = match (*e, block) {
+                    (Some(x), Some(y)) => Some(x.max(y)),
+                    _ => None,
+                };
+            }
+        };
         match self.touched.lock() {
-            Ok(mut t) => t.extend(addresses),
-            Err(p) => p.into_inner().extend(addresses),
+            Ok(mut t) => add(&mut t),
+            Err(p) => add(&mut p.into_inner()),
         }
         self.touched_changed.notify_one();
     }
 
-    /// The addresses touched since the last call.
-    pub fn take_touched(&self) -> HashSet<Address> {
+    /// The addresses touched since the last call, with their blocks.
+    pub fn take_touched(&self) -> HashMap<Address, Option<u64>> {
         match self.touched.lock() {
             Ok(mut t) => std::mem::take(&mut *t),
             Err(p) => std::mem::take(&mut *p.into_inner()),

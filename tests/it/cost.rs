@@ -3,8 +3,15 @@
 //! same table an outside counter would use.
 
 use crate::client_support;
+use crate::multicall;
+use crate::proxy::CountingProxy;
+use crate::support;
 
+use std::collections::BTreeMap;
 use std::time::Duration;
+
+use alloy_dyn_abi::DynSolValue;
+use serde_json::json;
 
 use chaintop::config::PendingMode;
 use chaintop::config::WatchConfig;
@@ -103,4 +110,91 @@ async fn pending_events_are_off_where_each_one_is_billed_unless_asked_for() {
     let on = log.stats(1).cost;
     let pending = on.by_method.get("event:newPendingTransactions");
     assert!(pending.is_some_and(|l| l.count > 0), "{on:?}");
+}
+
+/// Against anvil, through a counting proxy: what the proxy priced (each batch
+/// entry, each WebSocket request, each notification, from Infura's table) is what
+/// the meter says, by method and in total.
+async fn the_meter_agrees_with_a_counting_proxy(multicall: bool) {
+    let node = support::Anvil::builder().block_time(1.0).spawn();
+    let url = node.http_url();
+    if multicall {
+        multicall::install_multicall(&url).await;
+    }
+    let token = support::deploy_token(&url, "PXY", 1_000_000).await;
+    let infura = table_for(Some("infura"), None).expect("infura table");
+    let proxy = CountingProxy::start(node.http_url(), node.ws_url(), infura).await;
+    let mut cfg = multicall::setup_at(proxy.ws_url.clone(), proxy.http_url.clone(), token);
+    // The defaults of a metered provider: on activity, pending off.
+    cfg.networks[0].refresh = None;
+    let mut c = Client::start(&cfg);
+    c.more_heads(0, 3, T).await;
+    // Activity: ether and the token between watched addresses.
+    let to = multicall::watched()[9];
+    multicall::transfer(&url, support::DEV_ACCOUNTS[0], to, 1_000).await;
+    let data = support::call_data(
+        "transfer(address,uint256)",
+        vec![
+            DynSolValue::Address(to),
+            DynSolValue::Uint(alloy_primitives::U256::from(5u64), 256),
+        ],
+    );
+    support::send(&url, support::DEV_ACCOUNTS[0], Some(token), data).await;
+    c.more_heads(0, 4, T).await;
+    // No more blocks: the traffic settles, and the two counts can be compared.
+    support::rpc(&url, "evm_setIntervalMining", json!([0])).await;
+    let counts = |p: &crate::proxy::Counted| -> BTreeMap<String, u64> {
+        p.by_method
+            .iter()
+            .map(|(m, (n, _))| (m.clone(), *n))
+            .collect()
+    };
+    let mut agreed = None;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let (seen, at_proxy) = (multicall::meter(&c), proxy.counted());
+        let metered: BTreeMap<String, u64> = seen
+            .by_method
+            .iter()
+            .map(|(m, l)| (m.clone(), l.count))
+            .collect();
+        if metered == counts(&at_proxy) {
+            agreed = Some((seen, at_proxy));
+            break;
+        }
+    }
+    let (seen, at_proxy) = agreed.unwrap_or_else(|| (multicall::meter(&c), proxy.counted()));
+    assert!(at_proxy.total > 0.0 && at_proxy.count("event:newHeads") >= 7);
+    assert!(at_proxy.count("event:logs") >= 1, "{at_proxy:?}");
+    let off = (seen.total - at_proxy.total).abs() / at_proxy.total;
+    assert!(
+        off <= 0.02,
+        "meter {} vs proxy {} ({:.1} % off)\nmeter {:?}\nproxy {:?}",
+        seen.total,
+        at_proxy.total,
+        off * 100.0,
+        seen.by_method,
+        at_proxy.by_method
+    );
+    // With Multicall3 the balances ride in aggregate3 calls; without, one entry each.
+    let balances = at_proxy.count("eth_getBalance");
+    if multicall {
+        assert_eq!(at_proxy.count("eth_getCode"), 1, "{at_proxy:?}");
+        assert_eq!(balances, 0, "{at_proxy:?}");
+    } else {
+        assert!(
+            balances >= multicall::watched().len() as u64,
+            "{at_proxy:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_counting_proxy_agrees_with_the_meter_with_multicall3() {
+    the_meter_agrees_with_a_counting_proxy(true).await;
+}
+
+#[tokio::test]
+async fn a_counting_proxy_agrees_with_the_meter_without_multicall3() {
+    the_meter_agrees_with_a_counting_proxy(false).await;
 }

@@ -1,9 +1,10 @@
 //! The integration tests, in one binary so the crate is linked once. Each module
-//! was a test binary of its own; `support`, `client_support`, `pty` and
+//! was a test binary of its own; `support`, `client_support`, `proxy`, `pty` and
 //! `headless_child` are shared helpers.
 
 mod client_support;
 mod headless_child;
+mod proxy;
 mod pty;
 mod support;
 

@@ -21,7 +21,7 @@ const MULTICALL3: &str = "0xcA11bde05977b3631167028862bE2a173976CA11";
 /// Watched addresses: the dev accounts and strangers.
 const WATCHED: usize = 200;
 
-async fn install_multicall(url: &str) {
+pub(crate) async fn install_multicall(url: &str) {
     let file = support::contract_file("MiniMulticall3.bin-runtime");
     let code = std::fs::read_to_string(&file).expect("MiniMulticall3.bin-runtime");
     support::rpc(
@@ -32,7 +32,7 @@ async fn install_multicall(url: &str) {
     .await;
 }
 
-fn watched() -> Vec<Address> {
+pub(crate) fn watched() -> Vec<Address> {
     let dev = DEV_ACCOUNTS.iter().map(|a| support::addr(a));
     let strangers = (1..=WATCHED - DEV_ACCOUNTS.len()).map(|i| {
         let mut b = [0u8; 20];
@@ -44,7 +44,12 @@ fn watched() -> Vec<Address> {
 }
 
 fn setup(node: &Anvil, token: Address) -> Config {
-    let mut n = NetworkConfig::new("anvil", Some(node.ws_url()), Some(node.http_url()));
+    setup_at(node.ws_url(), node.http_url(), token)
+}
+
+/// 200 watched addresses and a token on Infura's prices, every head, at these URLs.
+pub(crate) fn setup_at(ws: String, http: String, token: Address) -> Config {
+    let mut n = NetworkConfig::new("anvil", Some(ws), Some(http));
     n.chain_id = Some(31337);
     n.provider = Some("infura".into());
     // Every head, so the reads are there to count (on activity has its own test).
@@ -63,7 +68,7 @@ fn setup(node: &Anvil, token: Address) -> Config {
     cfg
 }
 
-fn meter(c: &Client) -> CostSnapshot {
+pub(crate) fn meter(c: &Client) -> CostSnapshot {
     c.networks[0].cost.snapshot(SystemTime::now())
 }
 
@@ -72,7 +77,7 @@ fn count(s: &CostSnapshot, method: &str) -> u64 {
 }
 
 /// Sends `wei` and waits until it is mined; the block it is in.
-async fn transfer(url: &str, from: &str, to: Address, wei: u128) -> u64 {
+pub(crate) async fn transfer(url: &str, from: &str, to: Address, wei: u128) -> u64 {
     let hash = support::send_eth(url, from, &to.to_string(), wei).await;
     support::hex_u64(&support::receipt(url, hash).await["blockNumber"])
 }
@@ -136,8 +141,10 @@ async fn with_multicall3_a_head_costs_at_most_three_calls_and_values_stay_right(
         "no balance read outside Multicall3"
     );
     assert!(count(&after, "eth_call") > count(&before, "eth_call"));
-    // The nonce of an address that sends is read again.
+    // The nonce of an address that sends follows from its transaction in the
+    // block: no eth_getTransactionCount for it.
     let sender = support::addr(DEV_ACCOUNTS[1]);
+    let reads = count(&meter(&c), "eth_getTransactionCount");
     transfer(&url, DEV_ACCOUNTS[1], to, 1).await;
     let want = support::rpc(&url, "eth_getTransactionCount", json!([sender, "latest"])).await;
     let want = support::hex_u64(&want);
@@ -150,6 +157,11 @@ async fn with_multicall3_a_head_costs_at_most_three_calls_and_values_stay_right(
         })
     })
     .await;
+    assert_eq!(
+        count(&meter(&c), "eth_getTransactionCount"),
+        reads,
+        "the nonce was read, not taken from the block"
+    );
 }
 
 #[tokio::test]

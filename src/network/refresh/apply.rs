@@ -21,11 +21,18 @@ pub(super) struct Applied<'a> {
     block: u64,
     shared: &'a Shared,
     addresses: &'a [(Address, String)],
+    tokens: &'a [Address],
     pub metas: HashMap<Address, TokenMeta>,
     pub out: Vec<Update>,
     /// Pushed heads the node did not know (asked once).
     pub suspects: Vec<B256>,
     pub rechecked: HashMap<B256, Recheck>,
+    /// Nonces seen in scanned blocks: a watched sender's nonce after the highest
+    /// block it sent in is its last transaction's nonce plus one (by address: that
+    /// block and the nonce).
+    seen_nonces: HashMap<Address, (u64, u64)>,
+    /// Addresses whose nonce this refresh read (a read beats what a block implies).
+    nonces_read: Vec<Address>,
 }
 
 impl<'a> Applied<'a> {
@@ -35,10 +42,13 @@ impl<'a> Applied<'a> {
             block,
             shared: &r.shared,
             addresses,
+            tokens: &r.tokens,
             metas: HashMap::new(),
             out: Vec::new(),
             suspects: Vec::new(),
             rechecked: HashMap::new(),
+            seen_nonces: HashMap::new(),
+            nonces_read: Vec::new(),
         }
     }
 
@@ -57,7 +67,10 @@ impl<'a> Applied<'a> {
         for (slot, res) in meta.into_iter().chain(rest) {
             match slot {
                 Slot::Balance(address) => self.balance(address, &res, last),
-                Slot::Nonce(address) => self.nonce(address, &res, last),
+                Slot::Nonce(address) => {
+                    self.nonces_read.push(address);
+                    self.nonce(address, &res, last);
+                }
                 Slot::TokenBalance { holder, token } => {
                     self.token_balance(holder, token, &res, last)
                 }
@@ -93,6 +106,19 @@ impl<'a> Applied<'a> {
                 }
             }
         }
+        self.seen_nonces(last);
+    }
+
+    /// The nonces the scanned blocks imply, for senders whose nonce was not read:
+    /// no `eth_getTransactionCount` for an address seen sending.
+    fn seen_nonces(&mut self, last: &mut Last) {
+        for (address, (_, nonce)) in std::mem::take(&mut self.seen_nonces) {
+            if self.nonces_read.contains(&address) {
+                continue;
+            }
+            last.nonce_due.remove(&address);
+            self.set_nonce(address, nonce, last);
+        }
     }
 
     fn decode<T: serde::de::DeserializeOwned>(
@@ -124,6 +150,7 @@ impl<'a> Applied<'a> {
             last.balance_due.insert(address);
             return;
         };
+        last.read_at.insert(address, self.block);
         if last.balances.insert(address, wei) != Some(wei) {
             let (net, block) = (self.net, self.block);
             self.out.push(Update::Balance {
@@ -140,7 +167,10 @@ impl<'a> Applied<'a> {
             last.nonce_due.insert(address);
             return;
         };
-        let nonce = n.to::<u64>();
+        self.set_nonce(address, n.to::<u64>(), last);
+    }
+
+    fn set_nonce(&mut self, address: Address, nonce: u64, last: &mut Last) {
         if last.nonces.insert(address, nonce) != Some(nonce) {
             let (net, block) = (self.net, self.block);
             self.out.push(Update::Nonce {
@@ -262,8 +292,28 @@ impl<'a> Applied<'a> {
         };
         for tx in txs {
             if self.addresses.iter().any(|(w, _)| *w == tx.from) {
-                // It sent: its nonce moved (read at the next refresh).
-                last.nonce_due.insert(tx.from);
+                // It sent: its nonce moved. The transaction says to what (after the
+                // highest block it sent in); a node that leaves the nonce out has it
+                // read at the next refresh.
+                match tx.nonce {
+                    Some(n) => {
+                        let seen = (head.number, n.to::<u64>().saturating_add(1));
+                        let entry = self.seen_nonces.entry(tx.from).or_insert(seen);
+                        *entry = (*entry).max(seen);
+                    }
+                    None => {
+                        last.nonce_due.insert(tx.from);
+                    }
+                }
+            }
+            // A direct transfer of a watched token names its holders in the
+            // calldata: read with the block, not when its log comes.
+            if tx.to.is_some_and(|t| self.tokens.contains(&t)) {
+                for holder in token_holders(tx.input.as_ref().map_or(&[][..], |b| &b[..])) {
+                    if self.addresses.iter().any(|(w, _)| *w == holder) {
+                        last.balance_due.insert(holder);
+                    }
+                }
             }
             for a in [Some(tx.from), tx.to].into_iter().flatten() {
                 if self.addresses.iter().any(|(w, _)| *w == a) {
@@ -278,5 +328,53 @@ impl<'a> Applied<'a> {
                 }
             }
         }
+    }
+}
+
+/// The addresses whose token balance an ERC-20 call moves, from its calldata:
+/// `transfer(to, amount)` names the recipient (the sender is the transaction's),
+/// `transferFrom(from, to, amount)` both. Anything else names none.
+fn token_holders(input: &[u8]) -> Vec<Address> {
+    const TRANSFER: [u8; 4] = [0xa9, 0x05, 0x9c, 0xbb];
+    const TRANSFER_FROM: [u8; 4] = [0x23, 0xb8, 0x72, 0xdd];
+    let arg = |i: usize| {
+        let w = input.get(4 + 32 * i..4 + 32 * (i + 1))?;
+        // An address argument is 12 zero bytes and 20 of address.
+        w[..12]
+            .iter()
+            .all(|b| *b == 0)
+            .then(|| Address::from_slice(&w[12..]))
+    };
+    match input.get(..4) {
+        Some(s) if s == TRANSFER => arg(0).into_iter().collect(),
+        Some(s) if s == TRANSFER_FROM => [arg(0), arg(1)].into_iter().flatten().collect(),
+        _ => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::token_holders;
+    use alloy_primitives::Address;
+
+    fn word(a: Address) -> Vec<u8> {
+        a.into_word().to_vec()
+    }
+
+    #[test]
+    fn transfer_calldata_names_the_holders_it_moves() {
+        let (a, b) = (Address::repeat_byte(0xaa), Address::repeat_byte(0xbb));
+        let amount = [0x11u8; 32].to_vec();
+        let transfer = [vec![0xa9, 0x05, 0x9c, 0xbb], word(b), amount.clone()].concat();
+        assert_eq!(token_holders(&transfer), vec![b]);
+        let from = [vec![0x23, 0xb8, 0x72, 0xdd], word(a), word(b), amount].concat();
+        assert_eq!(token_holders(&from), vec![a, b]);
+        // approve(b, amount) moves nothing; a short or dirty word names no one.
+        let approve = [vec![0x09, 0x5e, 0xa7, 0xb3], word(b)].concat();
+        assert!(token_holders(&approve).is_empty());
+        assert!(token_holders(&transfer[..20]).is_empty());
+        let mut dirty = transfer.clone();
+        dirty[5] = 1;
+        assert!(token_holders(&dirty).is_empty());
     }
 }

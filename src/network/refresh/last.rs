@@ -30,6 +30,12 @@ pub(super) struct Last {
     pub balance_due: HashSet<Address>,
     /// The block of the last read of every balance (`on_activity`).
     pub balances_swept: Option<u64>,
+    /// The block each address's balances were last read at: a log of that block or
+    /// an earlier one asks for nothing more.
+    pub read_at: HashMap<Address, u64>,
+    /// Addresses a log showed moving in a block after the head read last: read at
+    /// that block's head, not before (`None`: at the next read, whatever it is).
+    pub touched_later: HashMap<Address, Option<u64>>,
     /// The block of the last full nonce sweep (Multicall3 mode reads nonces only
     /// on activity, and all of them every `NONCE_SWEEP` blocks).
     pub nonces_swept: Option<u64>,
@@ -51,6 +57,33 @@ impl Last {
         self.nonces.retain(|a, _| kept(a));
         self.nonce_due.retain(kept);
         self.balance_due.retain(kept);
+        self.read_at.retain(|a, _| kept(a));
+        self.touched_later.retain(|a, _| kept(a));
         self.tokens.retain(|(h, _), _| kept(h));
+    }
+
+    /// Logs showed `touched` moving (with each log's block) and the reads are at
+    /// `block`: due what was not read at or after the log's block; a log from a
+    /// later block waits for its head (the node would answer from before it).
+    pub fn take_touched(&mut self, touched: HashMap<Address, Option<u64>>, block: u64) {
+        let mut all = std::mem::take(&mut self.touched_later);
+        for (a, b) in touched {
+            let e = all.entry(a).or_insert(b);
+            *e = match (*e, b) {
+                (Some(x), Some(y)) => Some(x.max(y)),
+                _ => None,
+            };
+        }
+        for (a, b) in all {
+            match b {
+                Some(b) if b > block => {
+                    self.touched_later.insert(a, Some(b));
+                }
+                Some(b) if self.read_at.get(&a).is_some_and(|r| *r >= b) => {}
+                _ => {
+                    self.balance_due.insert(a);
+                }
+            }
+        }
     }
 }

@@ -110,10 +110,16 @@ impl Refresher {
         let addresses = self.watched.addresses();
         last.forget(&addresses);
         let plan = Plan::new(self, tip, &addresses, last, missing);
-        let read = self.send_plan(plan, tip, &addresses, last, missing).await?;
+        let deferred = plan.deferred;
         // Not at a head the HTTP node does not know yet: that refresh runs again.
-        if read && self.on_activity && !last.balance_due.is_empty() {
-            self.refresh_moved(tip, last, missing).await?;
+        if !self.send_plan(plan, tip, &addresses, last, missing).await? {
+            return Ok(());
+        }
+        // The reads, now that the block showed who moved (and Multicall3 is known).
+        let head = deferred;
+        if head || (self.on_activity && !last.balance_due.is_empty()) {
+            let plan = Plan::reads(self, tip.0, &addresses, last, head);
+            self.send_plan(plan, tip, &addresses, last, missing).await?;
         }
         Ok(())
     }
@@ -126,8 +132,7 @@ impl Refresher {
         missing: &mut Vec<Missing>,
     ) -> Result<(), AppGone> {
         let addresses = self.watched.addresses();
-        last.balance_due.extend(self.watched.take_touched());
-        let plan = Plan::moved(self, tip, &addresses, last);
+        let plan = Plan::reads(self, tip.0, &addresses, last, false);
         self.send_plan(plan, tip, &addresses, last, missing)
             .await
             .map(|_| ())

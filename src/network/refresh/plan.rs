@@ -73,6 +73,8 @@ pub(super) struct Plan {
     /// Reads waiting to go into `aggregate3` calls (Multicall3 mode).
     reads: Vec<(multicall::Read, Slot)>,
     multicall: bool,
+    /// The reads wait for a second batch ([`Plan::reads`]).
+    pub deferred: bool,
 }
 
 fn call(to: Address, data: &[u8], tag: &str) -> Value {
@@ -80,10 +82,12 @@ fn call(to: Address, data: &[u8], tag: &str) -> Value {
 }
 
 impl Plan {
-    /// Everything due at the head `(block, hash)`: balances, nonces and token
-    /// balances of `addresses`, token metadata not read yet, due views, pushed heads
-    /// to confirm (the newest with its transactions when addresses are watched, for
-    /// their activity), and heads due for a re-check (taken out of `missing`).
+    /// What is due at the head `(block, hash)`: nonces, token metadata not read
+    /// yet, pushed heads to confirm (each with its transactions when addresses are
+    /// watched, for their activity), heads due for a re-check (taken out of
+    /// `missing`), and the reads ([`Plan::reads`]). Those wait for a second batch
+    /// (`deferred`) where this one tells what they should be: on activity, the
+    /// block shows who moved; and whether Multicall3 can carry them.
     pub fn new(
         r: &Refresher,
         (block, hash): (u64, B256),
@@ -91,15 +95,9 @@ impl Plan {
         last: &mut Last,
         missing: &mut Vec<Missing>,
     ) -> Self {
-        let mut plan = Self {
-            calls: Vec::new(),
-            slots: Vec::new(),
-            groups: Vec::new(),
-            tag: format!("{block:#x}"),
-            reads: Vec::new(),
-            multicall: r.multicall && last.multicall == Some(true),
-        };
-        if r.multicall && last.multicall.is_none() {
+        let mut plan = Self::empty(r, block, last);
+        let unknown = r.multicall && last.multicall.is_none();
+        if unknown {
             let params = json!([multicall::MULTICALL3, plan.tag]);
             plan.push("eth_getCode", params, Slot::MulticallCode);
         }
@@ -107,58 +105,92 @@ impl Plan {
         // balances, or only what moved is read).
         let scarce = plan.multicall || r.on_activity;
         let sweep = scarce && due_sweep(&mut last.nonces_swept, block, NONCE_SWEEP);
-        let balances_sweep =
-            r.on_activity && due_sweep(&mut last.balances_swept, block, BALANCE_SWEEP);
-        last.balance_due.extend(r.watched.take_touched());
         for (a, _) in addresses {
             // Nonces cannot be read through Multicall3: there (and on activity) only
-            // when the address was seen sending, was never read, or at a sweep.
-            // (Taken off the due lists first: a read now is the read they wait for.)
+            // when a sender's transaction did not say, never read, or at a sweep.
+            // (Taken off the due list first: a read now is the read it waits for.)
             let nonce_due = last.nonce_due.remove(a);
-            let nonce = !scarce || sweep || nonce_due || !last.nonces.contains_key(a);
-            // On activity: only what moved, was never read, or at a sweep.
-            let balance_due = last.balance_due.remove(a);
-            let balances =
-                !r.on_activity || balances_sweep || balance_due || !last.balances.contains_key(a);
-            plan.account(*a, &r.tokens, balances, nonce);
+            if !scarce || sweep || nonce_due || !last.nonces.contains_key(a) {
+                plan.push(
+                    "eth_getTransactionCount",
+                    json!([a, plan.tag]),
+                    Slot::Nonce(*a),
+                );
+            }
         }
         plan.metadata(&r.tokens, last);
-        plan.views(r, block, last);
-        plan.aggregate();
         let watching = !addresses.is_empty();
         let scan = watching && last.scanned_block != Some(hash);
+        plan.deferred = unknown || (r.on_activity && scan);
+        if !plan.deferred {
+            plan.add_reads(r, block, addresses, last, true);
+            plan.aggregate();
+        }
         plan.confirmations(r.feed.take_unconfirmed(), (block, hash), scan, watching);
         plan.rechecks(missing);
         plan
     }
 
-    /// The balances (and nonces) of the addresses the refresh just saw moving, at
-    /// the same head: with `refresh = "on_activity"` they are read at once, not a
-    /// head later.
-    pub fn moved(
+    /// The reads at the head `block`, in `aggregate3` calls where Multicall3 is
+    /// deployed. `head`: every balance the refresh mode has due and the due views;
+    /// else only the balances (and waiting nonces) of what was seen moving: in the
+    /// head's block or in a token's log.
+    pub fn reads(
         r: &Refresher,
-        (block, _): (u64, B256),
+        block: u64,
         addresses: &[(Address, String)],
         last: &mut Last,
+        head: bool,
     ) -> Self {
-        let mut plan = Self {
+        let mut plan = Self::empty(r, block, last);
+        plan.add_reads(r, block, addresses, last, head);
+        plan.aggregate();
+        plan
+    }
+
+    fn empty(r: &Refresher, block: u64, last: &Last) -> Self {
+        Self {
             calls: Vec::new(),
             slots: Vec::new(),
             groups: Vec::new(),
             tag: format!("{block:#x}"),
             reads: Vec::new(),
             multicall: r.multicall && last.multicall == Some(true),
-        };
-        for (a, _) in addresses {
-            if last.balance_due.remove(a) {
-                let nonce = last.nonce_due.remove(a);
-                plan.account(*a, &r.tokens, true, nonce);
-            }
+            deferred: false,
         }
-        plan.aggregate();
-        plan
     }
 
+    fn add_reads(
+        &mut self,
+        r: &Refresher,
+        block: u64,
+        addresses: &[(Address, String)],
+        last: &mut Last,
+        head: bool,
+    ) {
+        last.take_touched(r.watched.take_touched(), block);
+        let sweep =
+            head && r.on_activity && due_sweep(&mut last.balances_swept, block, BALANCE_SWEEP);
+        for (a, _) in addresses {
+            // On activity: only what moved, was never read, or at a sweep.
+            let moved = last.balance_due.remove(a);
+            let balances =
+                moved || (head && (!r.on_activity || sweep || !last.balances.contains_key(a)));
+            if !head && moved && last.nonce_due.remove(a) {
+                self.push(
+                    "eth_getTransactionCount",
+                    json!([a, self.tag]),
+                    Slot::Nonce(*a),
+                );
+            }
+            if balances {
+                self.balances(*a, &r.tokens);
+            }
+        }
+        if head {
+            self.views(r, block, last);
+        }
+    }
     pub fn is_empty(&self) -> bool {
         self.calls.is_empty()
     }
@@ -179,19 +211,13 @@ impl Plan {
         }
     }
 
-    fn account(&mut self, a: Address, tokens: &[Address], balances: bool, nonce: bool) {
-        let tag = self.tag.clone();
-        if nonce {
-            self.push("eth_getTransactionCount", json!([a, tag]), Slot::Nonce(a));
-        }
-        if !balances {
-            return;
-        }
+    fn balances(&mut self, a: Address, tokens: &[Address]) {
         if self.multicall {
             self.reads
                 .push((multicall::eth_balance(a), Slot::Balance(a)));
         } else {
-            self.push("eth_getBalance", json!([a, tag]), Slot::Balance(a));
+            let params = json!([a, self.tag]);
+            self.push("eth_getBalance", params, Slot::Balance(a));
         }
         for t in tokens {
             let mut data = SEL_BALANCE_OF.to_vec();
