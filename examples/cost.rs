@@ -6,10 +6,13 @@
 //!
 //! Reference config: 3 networks (12 s, 2 s and 0.25 s blocks), 100 watched
 //! addresses, 2 tokens, 1 contract with 2 views, against the devnet (which has
-//! Multicall3, and 20 pending transactions a second).
+//! Multicall3, and 20 pending transactions a second). Twice: busy (10 of the
+//! addresses are the devnet's demo accounts, which send in nearly every block) and
+//! quiet (none of them moves).
 //!
 //! What a head costs does not depend on the block time, so every devnet makes a
-//! block every 250 ms for the measured window (default 30 s); per hour at a
+//! block a second for the measured window (default 30 s: slow enough that every
+//! head has a refresh of its own, none coalesced); per hour at a
 //! reference block time is then the measured spend per head times the heads of an
 //! hour, plus what is billed per second (pending transactions) times 3,600. The
 //! meter counts every call and notification by method; Alchemy's figure prices the
@@ -34,7 +37,7 @@ fn devnet_cfg(i: usize) -> DevnetConfig {
     DevnetConfig {
         name: format!("ref{i}"),
         chain_id: 71_000 + i as u64,
-        block_time: Duration::from_millis(250),
+        block_time: Duration::from_secs(1),
         seed: 40 + i as u64,
         pending_rate: 20,
         reorg_probability: 0.0,
@@ -44,7 +47,10 @@ fn devnet_cfg(i: usize) -> DevnetConfig {
     }
 }
 
-fn config_text(devnets: &[Devnet], before: bool) -> String {
+/// Which addresses are watched: `busy`, the devnet's 10 demo accounts (which send
+/// in nearly every block) and 90 strangers; else 100 strangers, quiet as most
+/// watched addresses on a real chain are.
+fn config_text(devnets: &[Devnet], before: bool, busy: bool) -> String {
     let mut t = String::new();
     for d in devnets {
         t += &format!(
@@ -67,7 +73,7 @@ fn config_text(devnets: &[Devnet], before: bool) -> String {
     }
     let demo = demo_watch();
     for i in 0..WATCHED {
-        let a = match demo.get(i) {
+        let a = match demo.get(i).filter(|_| busy) {
             Some((a, _)) => format!("{a:#x}"),
             None => format!("0x{:040x}", 0xee00_0000 + i),
         };
@@ -98,12 +104,12 @@ struct Measured {
     secs: f64,
 }
 
-async fn measure(before: bool, secs: f64) -> anyhow::Result<Measured> {
+async fn measure(before: bool, busy: bool, secs: f64) -> anyhow::Result<Measured> {
     let mut devnets = Vec::new();
     for i in 0..BLOCK_TIMES.len() {
         devnets.push(Devnet::start(devnet_cfg(i)).await.context("devnet")?);
     }
-    let text = config_text(&devnets, before);
+    let text = config_text(&devnets, before, busy);
     let cfg = config::parse(&text, Path::new("reference.toml"), &|_| None)
         .map_err(|e| anyhow::anyhow!(e))?;
     let redactor = Arc::new(cfg.redactor());
@@ -195,35 +201,45 @@ fn main() -> anyhow::Result<()> {
         Some(_) => l.bytes as f64 * alchemy.per_event_byte,
         None => l.count as f64 * alchemy.call(m),
     };
-    let mut totals = [[0.0f64; 2]; 2];
-    println!(
-        "| block time | config | heads measured | Infura credits/h | largest (Infura) | Alchemy CU/h |"
-    );
-    println!("|---|---|---|---|---|---|");
-    for (w, before) in [(0, true), (1, false)] {
-        let m = rt.block_on(measure(before, secs))?;
-        for ((by, heads), block) in m.nets.iter().zip(BLOCK_TIMES) {
-            let (inf, parts) = per_hour(by, *heads, m.secs, block, &infura_price);
-            let (alc, _) = per_hour(by, *heads, m.secs, block, &alchemy_price);
-            totals[w][0] += inf;
-            totals[w][1] += alc;
-            println!(
-                "| {block} s | {} | {heads} in {secs} s | {} | {} | {} |",
-                if before { "before" } else { "after" },
-                chaintop::fmt::compact(inf),
-                top(&parts),
-                chaintop::fmt::compact(alc)
-            );
+    for busy in [true, false] {
+        println!(
+            "\n{}\n",
+            if busy {
+                "Busy: 10 of the 100 watched addresses send in nearly every block"
+            } else {
+                "Quiet: none of the 100 watched addresses moves"
+            }
+        );
+        let mut totals = [[0.0f64; 2]; 2];
+        println!(
+            "| block time | config | heads measured | Infura credits/h | largest (Infura) | Alchemy CU/h |"
+        );
+        println!("|---|---|---|---|---|---|");
+        for (w, before) in [(0, true), (1, false)] {
+            let m = rt.block_on(measure(before, busy, secs))?;
+            for ((by, heads), block) in m.nets.iter().zip(BLOCK_TIMES) {
+                let (inf, parts) = per_hour(by, *heads, m.secs, block, &infura_price);
+                let (alc, _) = per_hour(by, *heads, m.secs, block, &alchemy_price);
+                totals[w][0] += inf;
+                totals[w][1] += alc;
+                println!(
+                    "| {block} s | {} | {heads} in {secs} s | {} | {} | {} |",
+                    if before { "before" } else { "after" },
+                    chaintop::fmt::compact(inf),
+                    top(&parts),
+                    chaintop::fmt::compact(alc)
+                );
+            }
         }
+        println!(
+            "\ntotal per hour: Infura {} → {} credits ({:.0}× fewer); Alchemy {} → {} CU ({:.0}× fewer)",
+            chaintop::fmt::compact(totals[0][0]),
+            chaintop::fmt::compact(totals[1][0]),
+            totals[0][0] / totals[1][0],
+            chaintop::fmt::compact(totals[0][1]),
+            chaintop::fmt::compact(totals[1][1]),
+            totals[0][1] / totals[1][1],
+        );
     }
-    println!(
-        "\ntotal per hour: Infura {} → {} credits ({:.0}× fewer); Alchemy {} → {} CU ({:.0}× fewer)",
-        chaintop::fmt::compact(totals[0][0]),
-        chaintop::fmt::compact(totals[1][0]),
-        totals[0][0] / totals[1][0],
-        chaintop::fmt::compact(totals[0][1]),
-        chaintop::fmt::compact(totals[1][1]),
-        totals[0][1] / totals[1][1],
-    );
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! Logs of watched contracts and tokens: one `logs` subscription filter per network,
+//! Logs of watched contracts and tokens: `logs` subscription filters (one for the
+//! contracts' events, two for the tokens' transfers that name a watched address),
 //! decoding with the configured events (alloy-dyn-abi), labelling, dedupe, and the
 //! `eth_getLogs` refill of blocks missed while disconnected.
 
@@ -100,6 +101,56 @@ struct Source {
     contract: bool,
 }
 
+/// Watched addresses past which a token's `Transfer` filter names no addresses
+/// (all its transfers come, and the ones of strangers are dropped here): providers
+/// cap a filter's length.
+const NARROW_MAX: usize = 1000;
+
+/// The `logs` filters of one network. Contracts' events come through one filter.
+/// A token's `Transfer`s come through two that name the watched addresses, as
+/// sender and as recipient: a provider bills each block with a matching log, and a
+/// busy token has one in nearly every block, so only the transfers that concern
+/// the watch list are pushed (and billed).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LogFilters {
+    contracts: Option<Value>,
+    tokens: Vec<Address>,
+}
+
+impl LogFilters {
+    /// The contracts' filter.
+    pub fn contracts(&self) -> Option<&Value> {
+        self.contracts.as_ref()
+    }
+
+    /// The filters, for the addresses watched now.
+    pub fn all(&self, watched: &[(Address, String)]) -> Vec<Value> {
+        self.contracts
+            .iter()
+            .cloned()
+            .chain(self.tokens(watched))
+            .collect()
+    }
+
+    /// The tokens' filters: none while nothing is watched (no transfer would be
+    /// shown).
+    pub fn tokens(&self, watched: &[(Address, String)]) -> Vec<Value> {
+        if self.tokens.is_empty() || watched.is_empty() {
+            return Vec::new();
+        }
+        if watched.len() > NARROW_MAX {
+            return vec![json!({ "address": self.tokens, "topics": [[TRANSFER_TOPIC]] })];
+        }
+        let mut holders: Vec<B256> = watched.iter().map(|(a, _)| a.into_word()).collect();
+        holders.sort();
+        holders.dedup();
+        vec![
+            json!({ "address": self.tokens, "topics": [[TRANSFER_TOPIC], holders] }),
+            json!({ "address": self.tokens, "topics": [[TRANSFER_TOPIC], null, holders] }),
+        ]
+    }
+}
+
 /// Decodes logs of one network's contracts and tokens.
 pub(crate) struct LogDecoder {
     sources: HashMap<Address, Source>,
@@ -148,18 +199,23 @@ impl LogDecoder {
         Self { sources }
     }
 
-    /// The `eth_subscribe` / `eth_getLogs` filter, or `None` when nothing is watched:
-    /// tokens, and contracts that declare events (a views-only contract's logs are
-    /// not subscribed to).
-    pub fn filter(&self) -> Option<Value> {
-        let mut addresses: Vec<&Address> = Vec::new();
+    /// What to subscribe to, or `None` when no logs are wanted: tokens, and
+    /// contracts that declare events (a views-only contract's logs are not).
+    pub fn filters(&self) -> Option<LogFilters> {
+        let mut contracts: Vec<Address> = Vec::new();
+        let mut tokens: Vec<Address> = Vec::new();
         let mut topics: Vec<B256> = Vec::new();
         let mut any_topic = false;
         for (a, s) in &self.sources {
             if s.events.is_empty() {
                 continue;
             }
-            addresses.push(a);
+            if !s.contract {
+                // A token only: its Transfers that name a watched address.
+                tokens.push(*a);
+                continue;
+            }
+            contracts.push(*a);
             // Anonymous events have no selector topic: such a contract needs all topics.
             if s.events.iter().any(|e| e.anonymous) {
                 any_topic = true;
@@ -171,16 +227,20 @@ impl LogDecoder {
                 }
             }
         }
-        if addresses.is_empty() {
+        if contracts.is_empty() && tokens.is_empty() {
             return None;
         }
-        addresses.sort();
+        contracts.sort();
+        tokens.sort();
         topics.sort();
-        Some(if any_topic {
-            json!({ "address": addresses })
-        } else {
-            json!({ "address": addresses, "topics": [topics] })
-        })
+        let contracts = (!contracts.is_empty()).then(|| {
+            if any_topic {
+                json!({ "address": contracts })
+            } else {
+                json!({ "address": contracts, "topics": [topics] })
+            }
+        });
+        Some(LogFilters { contracts, tokens })
     }
 
     /// Decode one log. `None` when it is not for the feed: a token Transfer not
@@ -332,7 +392,7 @@ pub(crate) async fn run(
     updates: mpsc::Sender<Update>,
     shared: Arc<Shared>,
 ) {
-    let filter = decoder.filter();
+    let filters = decoder.filters();
     let mut seen = Seen::default();
     let mut delivered = Delivered::default();
     while let Some(input) = rx.recv().await {
@@ -342,16 +402,19 @@ pub(crate) async fn run(
                 hashes.iter().flat_map(|h| delivered.retract(h)).collect()
             }
             LogInput::Range { from, to } => {
-                let (Some(http), Some(filter)) = (&http, &filter) else {
+                let (Some(http), Some(filters)) = (&http, &filters) else {
                     continue;
                 };
-                match get_logs(http, filter, from, to).await {
-                    Ok(l) => l,
-                    Err(e) => {
-                        shared.error(format!("missed logs not refilled: {e}"));
-                        continue;
+                let mut logs = Vec::new();
+                for filter in filters.all(&watched.addresses()) {
+                    match get_logs(http, &filter, from, to).await {
+                        Ok(l) => logs.extend(l),
+                        Err(e) => shared.error(format!("missed logs not refilled: {e}")),
                     }
                 }
+                // Each filter's logs come in order; together, in the chain's.
+                logs.sort_by_key(|l| (l.block_number, l.log_index));
+                logs
             }
         };
         // A token's first logs can come before its decimals are read; wait (briefly)
@@ -473,8 +536,26 @@ mod tests {
             d.decode(transfer(addr(0xee), addr(2), addr(3), 1, 1), &w)
                 .is_none()
         );
-        let f = d.filter().expect("filter");
-        assert_eq!(f["topics"], json!([[TRANSFER_TOPIC]]));
+        // The token's transfers are subscribed to where they name a watched
+        // address: as sender, or as recipient.
+        let f = d.filters().expect("filters");
+        assert_eq!(f.contracts(), None);
+        let mine = w.addresses();
+        let holders = json!([topic(addr(1))]);
+        assert_eq!(
+            f.all(&mine),
+            vec![
+                json!({ "address": [addr(0xee)], "topics": [[TRANSFER_TOPIC], holders] }),
+                json!({ "address": [addr(0xee)], "topics": [[TRANSFER_TOPIC], null, holders] }),
+            ]
+        );
+        // Nothing watched: no transfer would be shown, none is subscribed to.
+        assert!(f.all(&[]).is_empty());
+        // Past a provider's filter length, all of them (strangers' dropped here).
+        let many: Vec<(Address, String)> = (0..=NARROW_MAX as u64)
+            .map(|i| (Address::left_padding_from(&i.to_be_bytes()), String::new()))
+            .collect();
+        assert_eq!(f.tokens(&many)[0]["topics"], json!([[TRANSFER_TOPIC]]));
         // A contract with views only adds nothing to the subscription.
         let views_only = ContractConfig {
             address: addr(0xcc),
@@ -483,13 +564,23 @@ mod tests {
             views: Vec::new(),
         };
         assert_eq!(
-            LogDecoder::new(std::slice::from_ref(&views_only), &[]).filter(),
+            LogDecoder::new(std::slice::from_ref(&views_only), &[]).filters(),
             None
         );
-        let both = LogDecoder::new(&[views_only], &[addr(0xee)])
-            .filter()
-            .expect("filter");
-        assert_eq!(both["address"], json!([addr(0xee)]));
+        // A token that is also a watched contract: all its events, one filter.
+        let token_contract = ContractConfig {
+            address: addr(0xee),
+            label: "TT".into(),
+            events: Vec::new(),
+            views: Vec::new(),
+        };
+        let both = LogDecoder::new(&[views_only, token_contract], &[addr(0xee)])
+            .filters()
+            .expect("filters");
+        assert_eq!(
+            both.all(&mine),
+            vec![json!({ "address": [addr(0xee)], "topics": [[TRANSFER_TOPIC]] })]
+        );
     }
 
     #[test]
@@ -547,7 +638,8 @@ mod tests {
         let (url, requests) = narrow_node().await;
         let http = HttpClient::new(&url, Arc::default(), 1 << 20).expect("client");
         let filter = LogDecoder::new(&[], &[addr(0xee)])
-            .filter()
+            .filters()
+            .map(|f| f.all(&[(addr(1), String::new())]).remove(0))
             .expect("filter");
         let logs = get_logs(&http, &filter, 10, 29).await.expect("logs");
         let blocks: Vec<u64> = logs

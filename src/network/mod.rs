@@ -102,9 +102,9 @@ pub fn spawn(
     let (feed, head_rx) = feed::HeadFeed::new();
     let watched = Arc::new(watched::Watched::new(watches));
     let decoder = logs::LogDecoder::new(&cfg.contracts, &cfg.tokens);
-    let log_filter = decoder.filter();
+    let log_filters = decoder.filters();
     let (log_tx, log_rx) = mpsc::channel(LOG_QUEUE);
-    let log_tx = log_filter.is_some().then_some(log_tx);
+    let log_tx = log_filters.is_some().then_some(log_tx);
     tokio::spawn(logs::run(
         net,
         http.as_ref().map(|h| h.on(Lane::Refresh)),
@@ -145,7 +145,7 @@ pub fn spawn(
     }
     tokio::spawn(report::run(net, shared.clone(), updates.clone()));
     let sup = session::Supervisor::new(net, cfg, updates, redactor, shared, http, chain_tx, cmd_rx)
-        .with_watch(watched, log_filter.zip(log_tx));
+        .with_watch(watched, log_filters.zip(log_tx));
     tokio::spawn(sup.run());
     NetworkHandle {
         commands: cmd_tx,

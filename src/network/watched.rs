@@ -19,6 +19,9 @@ pub(crate) struct Watched {
     tokens: RwLock<HashMap<Address, TokenMeta>>,
     /// Woken when the address list changes, so new addresses are read at once.
     pub changed: Notify,
+    /// Woken too, for the session: the tokens' `logs` filters name the watched
+    /// addresses.
+    pub filters_changed: Notify,
     /// Set once token metadata has been read, so logs are not rendered before
     /// their amounts can be formatted with the token's decimals.
     pub meta_ready: AtomicBool,
@@ -68,6 +71,7 @@ impl Watched {
         }
         drop(list);
         self.changed.notify_one();
+        self.filters_changed.notify_one();
     }
 
     pub fn remove(&self, address: Address) {
@@ -76,6 +80,7 @@ impl Watched {
             Err(p) => p.into_inner().retain(|(x, _)| *x != address),
         }
         self.changed.notify_one();
+        self.filters_changed.notify_one();
     }
 
     /// A log of `block` showed `addresses` moving: wake the refresh for them. A

@@ -198,3 +198,77 @@ async fn a_counting_proxy_agrees_with_the_meter_with_multicall3() {
 async fn a_counting_proxy_agrees_with_the_meter_without_multicall3() {
     the_meter_agrees_with_a_counting_proxy(false).await;
 }
+
+/// A token's transfers are pushed (and billed) only where they name a watched
+/// address, and the filters follow the watch list as it changes.
+#[tokio::test]
+async fn token_logs_are_pushed_only_for_watched_addresses() {
+    use chaintop::event::{Command, Update};
+    let node = support::Anvil::builder().block_time(1.0).spawn();
+    let url = node.http_url();
+    let token = support::deploy_token(&url, "NRW", 1_000_000).await;
+    let infura = table_for(Some("infura"), None).expect("infura table");
+    let proxy = CountingProxy::start(node.http_url(), node.ws_url(), infura).await;
+    let mut cfg = multicall::setup_at(proxy.ws_url.clone(), proxy.http_url.clone(), token);
+    let (dev1, stranger) = (
+        support::addr(support::DEV_ACCOUNTS[1]),
+        alloy_primitives::Address::repeat_byte(0x5e),
+    );
+    cfg.watch.retain(|w| w.address == dev1);
+    let mut c = Client::start(&cfg);
+    c.more_heads(0, 2, T).await;
+    let send_token = |to: alloy_primitives::Address| {
+        let data = support::call_data(
+            "transfer(address,uint256)",
+            vec![
+                DynSolValue::Address(to),
+                DynSolValue::Uint(alloy_primitives::U256::from(7u64), 256),
+            ],
+        );
+        support::send(&url, support::DEV_ACCOUNTS[0], Some(token), data)
+    };
+    // Between strangers: the node pushes nothing.
+    send_token(stranger).await;
+    c.more_heads(0, 2, T).await;
+    assert_eq!(
+        proxy.counted().count("event:logs"),
+        0,
+        "{:?}",
+        proxy.counted()
+    );
+    // To a watched address: pushed, and shown.
+    send_token(dev1).await;
+    let logged = |who: alloy_primitives::Address| {
+        move |l: &client_support::Log| {
+            l.for_net(0).find_map(|(_, u)| match u {
+                Update::Log { log, .. } if log.topics.get(2) == Some(&who.into_word()) => Some(()),
+                _ => None,
+            })
+        }
+    };
+    c.wait("the transfer to the watched address", T, logged(dev1))
+        .await;
+    assert!(proxy.counted().count("event:logs") >= 1);
+    // Watched from now on: its transfers come through new filters.
+    let subscribed = proxy.counted().count("eth_subscribe");
+    let _ = c.networks[0]
+        .commands
+        .send(Command::AddWatch {
+            address: stranger,
+            label: "new".into(),
+        })
+        .await;
+    support::eventually("the tokens' filters renewed", T, || async {
+        let p = proxy.counted();
+        (p.count("eth_subscribe") >= subscribed + 2 && p.count("eth_unsubscribe") >= 2)
+            .then_some(())
+    })
+    .await;
+    send_token(stranger).await;
+    c.wait(
+        "the transfer to the newly watched address",
+        T,
+        logged(stranger),
+    )
+    .await;
+}

@@ -69,6 +69,9 @@ pub(super) async fn join_opt<T>(
 pub(super) enum Purpose {
     ChainId,
     Subscribe(SubKind),
+    /// A `logs` subscription of the tokens' transfers (they name the watched
+    /// addresses, so it is renewed when the watch list changes).
+    TokenLogs,
     /// The watchdog's new `newHeads` subscription.
     Resubscribe,
     Unsubscribe,
@@ -88,6 +91,9 @@ pub(super) struct Conn<'a> {
     pub(super) inflight: HashMap<u64, Purpose>,
     /// Server subscription id → kind.
     pub(super) subs: HashMap<String, SubKind>,
+    /// The tokens' `logs` filters subscribed to, and their subscriptions' ids.
+    pub(super) token_filters: Vec<serde_json::Value>,
+    pub(super) token_subs: Vec<String>,
     pub(super) awaiting_subs: usize,
     pub(super) heads: Heads,
     pub(super) ping_every: Duration,
@@ -133,6 +139,8 @@ impl<'a> Conn<'a> {
             next_id: 1,
             inflight: HashMap::new(),
             subs: HashMap::new(),
+            token_filters: Vec::new(),
+            token_subs: Vec::new(),
             awaiting_subs: 0,
             heads: Heads::Pending,
             ping_every,
@@ -190,6 +198,7 @@ impl<'a> Conn<'a> {
                 }
                 _ = tokio::time::sleep_until(poll_at.unwrap_or_else(Instant::now).into()), if poll_at.is_some() => self.on_poll_due().await,
                 _ = primary_probe.tick(), if on_fallback => self.on_primary_probe().await,
+                () = self.sup.watched.filters_changed.notified(), if self.live_since.is_some() => self.on_watch_changed().await,
             };
             if let ControlFlow::Break(end) = flow? {
                 return Ok(end);

@@ -27,6 +27,15 @@ impl Conn<'_> {
         match purpose {
             Purpose::ChainId => self.on_chain_id(result).await,
             Purpose::Subscribe(kind) => self.on_subscribed(kind, result).await,
+            Purpose::TokenLogs => {
+                if let Ok(Ok(id)) = result
+                    .as_ref()
+                    .map(|r| serde_json::from_str::<String>(r.get()))
+                {
+                    self.token_subs.push(id);
+                }
+                self.on_subscribed(SubKind::Logs, result).await
+            }
             Purpose::Resubscribe => {
                 match result.map(|r| serde_json::from_str::<String>(r.get())) {
                     Ok(Ok(id)) => {
@@ -108,15 +117,58 @@ impl Conn<'_> {
             }
             self.awaiting_subs += 1;
         }
-        if let Some((filter, _)) = &self.sup.logs {
+        let (contracts, tokens) = match &self.sup.logs {
+            Some((filters, _)) => {
+                let watched = self.sup.watched.addresses();
+                (filters.contracts().cloned(), filters.tokens(&watched))
+            }
+            None => (None, Vec::new()),
+        };
+        let all = contracts.map(|f| (f, Purpose::Subscribe(SubKind::Logs)));
+        let tokens_at = tokens.clone();
+        for (filter, purpose) in all
+            .into_iter()
+            .chain(tokens.into_iter().map(|f| (f, Purpose::TokenLogs)))
+        {
             let params = json!(["logs", filter]);
+            if let ControlFlow::Break(end) = self.request(purpose, "eth_subscribe", params).await? {
+                return stop(end);
+            }
+            self.awaiting_subs += 1;
+        }
+        self.token_filters = tokens_at;
+        GO
+    }
+
+    /// The watch list changed: the tokens' filters name other addresses. The new
+    /// ones are subscribed before the old ones go (a log pushed by both is
+    /// delivered once).
+    pub(super) async fn on_watch_changed(&mut self) -> Flow {
+        let Some((filters, _)) = &self.sup.logs else {
+            return GO;
+        };
+        let now = filters.tokens(&self.sup.watched.addresses());
+        if now == self.token_filters {
+            return GO;
+        }
+        let old = std::mem::take(&mut self.token_subs);
+        self.token_filters = now.clone();
+        for filter in now {
             if let ControlFlow::Break(end) = self
-                .request(Purpose::Subscribe(SubKind::Logs), "eth_subscribe", params)
+                .request(Purpose::TokenLogs, "eth_subscribe", json!(["logs", filter]))
                 .await?
             {
                 return stop(end);
             }
-            self.awaiting_subs += 1;
+        }
+        for id in old {
+            self.subs.remove(&id);
+            if let ControlFlow::Break(end) = self
+                .request(Purpose::Unsubscribe, "eth_unsubscribe", json!([id]))
+                .await?
+            {
+                return stop(end);
+            }
         }
         GO
     }

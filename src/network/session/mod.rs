@@ -21,7 +21,7 @@ mod handshake;
 mod stall;
 
 use super::backoff::Backoff;
-use super::logs::LogInput;
+use super::logs::{LogFilters, LogInput};
 use super::watchdog::Watchdog;
 use super::watched::Watched;
 use super::{AppGone, ChainInput, Shared};
@@ -168,8 +168,8 @@ pub(crate) struct Supervisor {
     /// The HTTP side failed the last probe: its next answer means the node is back.
     http_down: bool,
     watched: Arc<Watched>,
-    /// The `logs` filter and where notifications go (None: nothing to subscribe).
-    logs: Option<(serde_json::Value, mpsc::Sender<LogInput>)>,
+    /// The `logs` filters and where notifications go (None: nothing to subscribe).
+    logs: Option<(LogFilters, mpsc::Sender<LogInput>)>,
 }
 
 impl Supervisor {
@@ -213,7 +213,7 @@ impl Supervisor {
     pub(crate) fn with_watch(
         mut self,
         watched: Arc<Watched>,
-        logs: Option<(serde_json::Value, mpsc::Sender<LogInput>)>,
+        logs: Option<(LogFilters, mpsc::Sender<LogInput>)>,
     ) -> Self {
         self.watched = watched;
         self.logs = logs;
