@@ -28,8 +28,8 @@ const BLOCK_TIMES: &[(u64, f64)] = &[
 const DEFAULT_BLOCK_SECS: f64 = 12.0;
 /// Reads per `aggregate3` call (as the refresh sends them).
 const MULTICALL_CHUNK: f64 = 1000.0;
-/// Blocks between nonce sweeps in Multicall3 mode.
-const NONCE_SWEEP: f64 = 1000.0;
+/// Blocks between nonce sweeps in Multicall3 mode (and after each catch-up).
+const NONCE_SWEEP: f64 = 10_000.0;
 /// Blocks between balance sweeps with `refresh = "on_activity"`.
 const BALANCE_SWEEP: f64 = 50.0;
 /// The share of watched addresses assumed to move in a block (on activity): each
@@ -145,7 +145,7 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
     };
     // Multicall3: the due reads in aggregate3 calls (fewer than one read a head on
     // average is fewer than one call), their cost shared by the reads; nonces at
-    // sweeps and when the address sends.
+    // sweeps (a sender's comes with its transaction in the block).
     let account_reads = w * (1.0 + tokens) * due;
     let reads = account_reads + views;
     let calls = if reads >= 1.0 {
@@ -161,7 +161,7 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
             0.0
         }
     };
-    let nonces = w * (1.0 / NONCE_SWEEP + ACTIVE_SHARE / 2.0) * call(t, "eth_getTransactionCount");
+    let nonces = w / NONCE_SWEEP * call(t, "eth_getTransactionCount");
     // Without: an entry each (nonces every head unless on activity).
     let nonces_batch = if on_activity {
         nonces
@@ -171,7 +171,12 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
     let batch = w * due * (call(t, "eth_getBalance") + tokens * call(t, "eth_call"))
         + views * call(t, "eth_call")
         + nonces_batch;
-    let logs = n.contracts.iter().any(|c| !c.events.is_empty()) || !n.tokens.is_empty();
+    // Contracts' events: a billed notification in every block. Tokens' transfers
+    // only where they name a watched address: in the share of blocks where one of
+    // the watched addresses moves a token.
+    let contract_logs = n.contracts.iter().any(|c| !c.events.is_empty());
+    let token_moves = 1.0 - (1.0 - ACTIVE_SHARE).powf(w * tokens);
+    let logs_share = if contract_logs { 1.0 } else { token_moves };
     let pending_on = match n.pending {
         Some(PendingMode::Count) => true,
         Some(PendingMode::Off) => false,
@@ -202,11 +207,7 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
             views * call(t, "eth_call")
         } * heads_per_day,
         // At most one billed logs event per block (Infura), or one per log.
-        logs: if logs {
-            event(t, "logs", 600.0) * heads_per_day
-        } else {
-            0.0
-        },
+        logs: event(t, "logs", 600.0) * logs_share * heads_per_day,
         pending: if pending_on {
             pending_cost(t) * 86_400.0
         } else {
@@ -264,8 +265,9 @@ fn assumptions(d: &Daily, t: Option<&PriceTable>) -> Vec<String> {
     let mut a = Vec::new();
     if d.logs > 0.0 {
         a.push(
-            "logs: one billed notification per block (Infura bills per block with logs; \
-             providers that bill each log charge more on busy contracts)"
+            "logs: one billed notification per block with a matching log (Infura bills per \
+             block; providers that bill each log charge more on busy contracts): every \
+             block for contracts' events, a token transfer of a watched address otherwise"
                 .to_string(),
         );
     }

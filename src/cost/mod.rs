@@ -43,6 +43,14 @@ pub struct PriceTable {
     /// day's spend as a share of it).
     #[serde(default)]
     pub daily_budget: Option<f64>,
+    /// The most entries the provider takes in one HTTP batch: bigger ones are split.
+    #[serde(default)]
+    pub max_batch: Option<usize>,
+    /// The plan's throughput, in `unit`s per second: a backfill after an outage is
+    /// paced to half of it (the live traffic keeps the other half), not sent as a
+    /// storm of 429s.
+    #[serde(default)]
+    pub per_second: Option<f64>,
 }
 
 impl PriceTable {
@@ -280,6 +288,21 @@ impl Meter {
             t.snap.daily_budget = table.as_ref().and_then(|t| t.daily_budget);
             t.table = table.map(Arc::new);
         }
+    }
+
+    /// The most entries per HTTP batch, if the table caps it.
+    pub fn max_batch(&self) -> Option<usize> {
+        let t = self.tally.lock().ok()?;
+        t.table.as_ref()?.max_batch.filter(|n| *n > 0)
+    }
+
+    /// What `count` calls of `method` cost, and the plan's throughput per second:
+    /// for pacing. `None` without a table or a throughput.
+    pub fn pace(&self, method: &str, count: usize) -> Option<(f64, f64)> {
+        let t = self.tally.lock().ok()?;
+        let p = t.table.as_ref()?;
+        let per_second = p.per_second.filter(|r| *r > 0.0)?;
+        Some((p.call(method) * count as f64, per_second))
     }
 
     /// The endpoint in use is priced by a provider's table.

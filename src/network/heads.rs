@@ -16,6 +16,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 
 use super::Shared;
+use super::backoff::Pacer;
 use super::chain::{ChainTracker, Step, to_head};
 use super::feed::{ChainInput, HeadFeed, Unconfirmed};
 use super::logs::LogInput;
@@ -61,6 +62,9 @@ pub(crate) struct Follower {
     held: VecDeque<Head>,
     hold_until: Option<Instant>,
     retry_at: Option<Instant>,
+    /// A backfill waits for the provider's throughput (its table's `per_second`).
+    paced_until: Option<Instant>,
+    pacer: Pacer,
     failures: u32,
     /// A catch-up asked for: (source of the heads it fills, new connection).
     want_tip: Option<(HeadSource, bool)>,
@@ -97,6 +101,8 @@ impl Follower {
             held: VecDeque::new(),
             hold_until: None,
             retry_at: None,
+            paced_until: None,
+            pacer: Pacer::default(),
             failures: 0,
             want_tip: None,
             tip_in_flight: None,
@@ -117,7 +123,11 @@ impl Follower {
                 job = self.next_job();
             }
             let hold = self.hold_until;
-            let retry = self.retry_at.filter(|_| job.is_none());
+            let retry = [self.retry_at, self.paced_until]
+                .into_iter()
+                .flatten()
+                .min()
+                .filter(|_| job.is_none());
             tokio::select! {
                 biased;
                 input = rx.recv() => match input {
@@ -137,7 +147,9 @@ impl Follower {
                     self.release_held(true);
                 }
                 _ = tokio::time::sleep_until(retry.unwrap_or_else(Instant::now).into()), if retry.is_some() => {
-                    self.retry_at = None;
+                    let now = Instant::now();
+                    self.retry_at = self.retry_at.filter(|t| *t > now);
+                    self.paced_until = self.paced_until.filter(|t| *t > now);
                 }
             }
             if !self.emit().await {
@@ -214,7 +226,19 @@ impl Follower {
             self.tip_in_flight = Some(want);
             return Some(Box::pin(tip_job(http, want.1)));
         }
+        if self.paced_until.is_some_and(|t| Instant::now() < t) {
+            return None;
+        }
         let (from, to) = self.need()?;
+        // Half the plan's throughput: the live traffic keeps the rest.
+        let count = usize::try_from(to - from + 1).unwrap_or(usize::MAX);
+        if let Some((cost, per_second)) = self.shared.cost.pace("eth_getBlockByNumber", count)
+            && let Some(wait) = self.pacer.take(cost, per_second / 2.0, Instant::now())
+        {
+            self.paced_until = Some(Instant::now() + wait);
+            return None;
+        }
+        self.paced_until = None;
         let source = self.fill_source;
         Some(Box::pin(range_job(http, from, to, source)))
     }

@@ -181,7 +181,9 @@ impl LogDecoder {
                 contract: false,
             });
             s.label = Some(c.label.clone());
-            s.contract = true;
+            // A contract watched for its views only is not one whose logs are shown
+            // (were it a token too, all its transfers would be pushed and billed).
+            s.contract |= !c.events.is_empty();
             s.events.extend(c.events.iter().cloned());
         }
         for t in tokens {
@@ -567,13 +569,18 @@ mod tests {
             LogDecoder::new(std::slice::from_ref(&views_only), &[]).filters(),
             None
         );
-        // A token that is also a watched contract: all its events, one filter.
-        let token_contract = ContractConfig {
+        // A token that is also a contract watched for its views: still only the
+        // transfers that name a watched address.
+        let mut token_contract = ContractConfig {
             address: addr(0xee),
             label: "TT".into(),
             events: Vec::new(),
             views: Vec::new(),
         };
+        let views = LogDecoder::new(std::slice::from_ref(&token_contract), &[addr(0xee)]);
+        assert_eq!(views.filters().expect("filters").all(&mine), f.all(&mine));
+        // One watched for its events: all of them, in one filter.
+        token_contract.events = vec![transfer_event()];
         let both = LogDecoder::new(&[views_only, token_contract], &[addr(0xee)])
             .filters()
             .expect("filters");

@@ -15,7 +15,7 @@ mod report;
 mod session;
 mod shared;
 #[cfg(test)]
-mod test_server;
+pub(crate) mod test_server;
 pub mod watchdog;
 mod watched;
 

@@ -13,6 +13,8 @@ use chaintop::cost::CostSnapshot;
 use chaintop::event::Update;
 use serde_json::json;
 
+use crate::proxy::CountingProxy;
+use chaintop::cost::table_for;
 use client_support::{Client, config};
 use support::{Anvil, DEV_ACCOUNTS};
 
@@ -33,8 +35,12 @@ pub(crate) async fn install_multicall(url: &str) {
 }
 
 pub(crate) fn watched() -> Vec<Address> {
+    watched_n(WATCHED)
+}
+
+fn watched_n(n: usize) -> Vec<Address> {
     let dev = DEV_ACCOUNTS.iter().map(|a| support::addr(a));
-    let strangers = (1..=WATCHED - DEV_ACCOUNTS.len()).map(|i| {
+    let strangers = (1..=n - DEV_ACCOUNTS.len()).map(|i| {
         let mut b = [0u8; 20];
         b[0] = 0xee;
         b[12..].copy_from_slice(&(i as u64).to_be_bytes());
@@ -49,6 +55,10 @@ fn setup(node: &Anvil, token: Address) -> Config {
 
 /// 200 watched addresses and a token on Infura's prices, every head, at these URLs.
 pub(crate) fn setup_at(ws: String, http: String, token: Address) -> Config {
+    setup_n(ws, http, token, WATCHED)
+}
+
+fn setup_n(ws: String, http: String, token: Address, watched: usize) -> Config {
     let mut n = NetworkConfig::new("anvil", Some(ws), Some(http));
     n.chain_id = Some(31337);
     n.provider = Some("infura".into());
@@ -56,7 +66,7 @@ pub(crate) fn setup_at(ws: String, http: String, token: Address) -> Config {
     n.refresh = Some(RefreshMode::EveryHead);
     n.tokens = vec![token];
     let mut cfg = config(vec![n]);
-    cfg.watch = watched()
+    cfg.watch = watched_n(watched)
         .into_iter()
         .enumerate()
         .map(|(i, address)| WatchConfig {
@@ -97,6 +107,8 @@ async fn balance_shown(c: &mut Client, url: &str, who: Address) -> U256 {
 /// Calls the meter counted over `blocks` heads once the refresh has settled.
 async fn calls_per_head(c: &mut Client, blocks: usize) -> (f64, CostSnapshot, CostSnapshot) {
     c.more_heads(0, 2, T).await;
+    // Both ends are taken after the refresh of the head just shown has run.
+    tokio::time::sleep(Duration::from_millis(500)).await;
     let (before, h0) = (meter(c), c.log().heads(0).len());
     c.more_heads(0, blocks, T).await;
     // The refresh of the last head runs after it is shown.
@@ -108,13 +120,27 @@ async fn calls_per_head(c: &mut Client, blocks: usize) -> (f64, CostSnapshot, Co
     (per, before, after)
 }
 
+/// JSON-RPC calls (batch entries and WebSocket requests) the proxy passed.
+fn proxied_calls(p: &CountingProxy) -> u64 {
+    let c = p.counted();
+    c.by_method
+        .iter()
+        .filter(|(m, _)| !m.starts_with("event:"))
+        .map(|(_, (n, _))| *n)
+        .sum()
+}
+
 #[tokio::test]
 async fn with_multicall3_a_head_costs_at_most_three_calls_and_values_stay_right() {
     let node = Anvil::builder().block_time(1.0).spawn();
     let url = node.http_url();
     install_multicall(&url).await;
     let token = support::deploy_token(&url, "MCT", 1_000_000).await;
-    let mut c = Client::start(&setup(&node, token));
+    let infura = table_for(Some("infura"), None).expect("infura table");
+    let proxy = CountingProxy::start(node.http_url(), node.ws_url(), infura).await;
+    // 1,000 watched addresses, read at every head: 2,000 reads.
+    let cfg = setup_n(proxy.ws_url.clone(), proxy.http_url.clone(), token, 1_000);
+    let mut c = Client::start(&cfg);
 
     // A transfer between watched addresses shows with the node's figures.
     let to = watched()[3];
@@ -131,10 +157,22 @@ async fn with_multicall3_a_head_costs_at_most_three_calls_and_values_stay_right(
     })
     .await;
 
+    c.more_heads(0, 1, T).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let (proxied, h0) = (proxied_calls(&proxy), c.log().heads(0).len());
     let (per_head, before, after) = calls_per_head(&mut c, 8).await;
-    // 200 balances and 200 token balances: one aggregate3 of 400 reads, the head's
-    // confirmation, and now and then a nonce.
-    assert!(per_head <= 3.0, "{per_head} calls per head; {after:?}");
+    let at_proxy = (proxied_calls(&proxy) - proxied) as f64 / (c.log().heads(0).len() - h0) as f64;
+    // 1,000 balances and 1,000 token balances: two aggregate3 calls of 1,000 reads
+    // and the head's confirmation, counted at the proxy as batch entries.
+    assert!(
+        per_head <= 3.0,
+        "{per_head} calls per head; {before:?} {after:?}"
+    );
+    assert!(at_proxy <= 3.0, "{at_proxy} calls per head at the proxy");
+    assert!(
+        count(&after, "eth_call") - count(&before, "eth_call") >= 16,
+        "two a head"
+    );
     assert_eq!(
         count(&after, "eth_getBalance"),
         count(&before, "eth_getBalance"),

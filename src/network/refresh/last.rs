@@ -39,6 +39,11 @@ pub(super) struct Last {
     /// The block of the last full nonce sweep (Multicall3 mode reads nonces only
     /// on activity, and all of them every `NONCE_SWEEP` blocks).
     pub nonces_swept: Option<u64>,
+    /// The highest block scanned for activity, and whether blocks after the one
+    /// before it went unscanned (a sender there would be missed: every nonce is
+    /// read at the next refresh).
+    pub scanned_to: Option<u64>,
+    pub unscanned: bool,
 }
 
 impl Last {
@@ -48,6 +53,18 @@ impl Last {
         Self {
             batch_limit: self.batch_limit,
             ..Self::default()
+        }
+    }
+
+    /// Block `number` was scanned: after a gap, every nonce is due.
+    pub fn scanned(&mut self, number: u64) {
+        match self.scanned_to {
+            Some(p) if number <= p => {}
+            Some(p) => {
+                self.unscanned |= number > p + 1;
+                self.scanned_to = Some(number);
+            }
+            None => self.scanned_to = Some(number),
         }
     }
 
@@ -85,5 +102,47 @@ impl Last {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_left_unscanned_make_every_nonce_due() {
+        let mut l = Last::default();
+        for n in [10, 11, 11, 12] {
+            l.scanned(n);
+        }
+        assert!(!l.unscanned, "one after another, and a block scanned twice");
+        l.scanned(9);
+        assert!(!l.unscanned, "an older block (a reorg's) is no gap");
+        l.scanned(15);
+        assert!(l.unscanned, "13 and 14 were fetched, not scanned");
+        assert_eq!(l.scanned_to, Some(15));
+    }
+
+    #[test]
+    fn a_log_asks_for_a_read_not_made_since_its_block_and_waits_for_a_later_one() {
+        let (a, b, c, d) = (
+            Address::repeat_byte(1),
+            Address::repeat_byte(2),
+            Address::repeat_byte(3),
+            Address::repeat_byte(4),
+        );
+        let mut l = Last::default();
+        l.read_at.insert(a, 20);
+        l.read_at.insert(b, 18);
+        let touched = HashMap::from([(a, Some(20)), (b, Some(19)), (c, Some(21)), (d, None)]);
+        l.take_touched(touched, 20);
+        // a was read at 20 already; b only before its log; d's log was a retraction.
+        assert_eq!(l.balance_due, HashSet::from([b, d]));
+        // c's log is from block 21: read at its head, not at 20.
+        assert_eq!(l.touched_later, HashMap::from([(c, Some(21))]));
+        l.balance_due.clear();
+        l.take_touched(HashMap::new(), 21);
+        assert_eq!(l.balance_due, HashSet::from([c]));
+        assert!(l.touched_later.is_empty());
     }
 }

@@ -51,10 +51,11 @@ pub(super) enum Slot {
 /// inside contracts (a withdrawal, a payout) leave no trace in the block.
 pub(super) const BALANCE_SWEEP: u64 = 50;
 
-/// How often, in blocks, Multicall3 mode reads every nonce. Between sweeps only
-/// addresses seen sending are read; the sweep catches senders in blocks that were
-/// never scanned (fetched in a catch-up rather than pushed).
-pub(super) const NONCE_SWEEP: u64 = 1000;
+/// How often, in blocks, Multicall3 mode (and on activity) reads every nonce.
+/// Between sweeps a sender's nonce comes with its transaction in a scanned block,
+/// and every nonce is read after blocks that were not scanned (fetched in a
+/// catch-up rather than pushed); the sweep is a safety net (a reorg's blocks).
+pub(super) const NONCE_SWEEP: u64 = 10_000;
 
 #[derive(Debug, Clone, Copy)]
 pub(super) enum MetaField {
@@ -104,13 +105,19 @@ impl Plan {
         // Nonces only on activity where reads are scarce (Multicall3 carries the
         // balances, or only what moved is read).
         let scarce = plan.multicall || r.on_activity;
-        let sweep = scarce && due_sweep(&mut last.nonces_swept, block, NONCE_SWEEP);
+        let gap = std::mem::take(&mut last.unscanned);
+        // Every nonce: where reads are not scarce, after unscanned blocks, at a sweep
+        // (counted from the last time all were read).
+        let all = !scarce || gap || due_sweep(&mut last.nonces_swept, block, NONCE_SWEEP);
+        if all {
+            last.nonces_swept = Some(block);
+        }
         for (a, _) in addresses {
             // Nonces cannot be read through Multicall3: there (and on activity) only
             // when a sender's transaction did not say, never read, or at a sweep.
             // (Taken off the due list first: a read now is the read it waits for.)
             let nonce_due = last.nonce_due.remove(a);
-            if !scarce || sweep || nonce_due || !last.nonces.contains_key(a) {
+            if all || nonce_due || !last.nonces.contains_key(a) {
                 plan.push(
                     "eth_getTransactionCount",
                     json!([a, plan.tag]),

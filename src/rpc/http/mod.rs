@@ -165,7 +165,22 @@ impl HttpClient {
         Ok(results)
     }
 
+    /// One request, or one per `max_batch` entries where the provider's table caps
+    /// batches.
     async fn batch_once(&self, calls: &[(&str, Value)]) -> Result<Vec<BatchResult>, HttpError> {
+        match self.cost.max_batch() {
+            Some(max) if calls.len() > max => {
+                let mut out = Vec::with_capacity(calls.len());
+                for chunk in calls.chunks(max) {
+                    out.extend(self.request_batch(chunk).await?);
+                }
+                Ok(out)
+            }
+            _ => self.request_batch(calls).await,
+        }
+    }
+
+    async fn request_batch(&self, calls: &[(&str, Value)]) -> Result<Vec<BatchResult>, HttpError> {
         if calls.is_empty() {
             return Ok(Vec::new());
         }

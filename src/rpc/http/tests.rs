@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use super::*;
 use crate::rpc::types::RpcErrorObj;
+use serde_json::json;
 
 fn err(code: i64, message: &str, data: Option<Value>) -> RpcErrorObj {
     RpcErrorObj {
@@ -130,4 +131,45 @@ async fn the_chain_lane_goes_first_when_a_rate_limit_ends() {
 async fn an_open_gate_holds_nobody() {
     let (chain, refresh) = turns(Duration::ZERO).await;
     assert_eq!((chain, refresh), (Duration::ZERO, Duration::ZERO));
+}
+
+#[tokio::test]
+async fn a_table_that_caps_batches_splits_them() {
+    use crate::cost::{Meter, table_for};
+    let sizes = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let seen = sizes.clone();
+    let url = crate::network::test_server::json_rpc_server(move |body| {
+        let reqs = body.as_array().cloned().unwrap_or_default();
+        if let Ok(mut s) = seen.lock() {
+            s.push(reqs.len());
+        }
+        Value::Array(
+            reqs.iter()
+                .map(|r| json!({"jsonrpc": "2.0", "id": r["id"], "result": r["id"]}))
+                .collect(),
+        )
+    })
+    .await
+    .0;
+    let mut table = table_for(Some("alchemy"), None).expect("alchemy");
+    assert_eq!(table.max_batch, Some(1000), "the published cap");
+    table.max_batch = Some(40);
+    let cost = Meter::new(Some(table));
+    let http = HttpClient::new(&url, Arc::default(), 1 << 22)
+        .expect("client")
+        .metered(cost.clone());
+    let calls: Vec<(&str, Value)> = (0..100).map(|_| ("eth_blockNumber", json!([]))).collect();
+    let results = http.batch(&calls).await.expect("batch");
+    // Every answer, in order, from requests of at most 40 entries, all billed.
+    let ids: Vec<u64> = results
+        .iter()
+        .filter_map(|r| r.as_ref().ok().and_then(|v| v.get().parse().ok()))
+        .collect();
+    assert_eq!(ids.len(), 100);
+    assert!(ids.windows(2).all(|w| w[1] == w[0] + 1), "{ids:?}");
+    assert_eq!(
+        sizes.lock().map(|s| s.clone()).unwrap_or_default(),
+        vec![40, 40, 20]
+    );
+    assert_eq!(cost.snapshot(std::time::SystemTime::now()).calls, 100);
 }
