@@ -1,15 +1,19 @@
-//! The refresh task: for each new head, ONE JSON-RPC batch (one HTTP request)
-//! carries every watched address's balance and nonce, its balance of each token,
-//! every contract view that is due, token metadata not read yet, and the pushed
-//! heads to confirm (the newest with its transactions, for activity). Coalesced: a
-//! head arriving during a refresh only triggers one more. It sends on the refresh
-//! lane: when a provider rate-limits, the chain's requests go first.
+//! The refresh task: for each new head, one JSON-RPC batch (one HTTP request)
+//! carries the pushed heads to confirm (with their transactions when addresses are
+//! watched: who sent, who received, a token's `transfer` holders), nonces not known,
+//! token metadata not read yet, and the reads: every watched address's balance, its
+//! balance of each token, every contract view that is due. Coalesced: a head
+//! arriving during a refresh only triggers one more. It sends on the refresh lane:
+//! when a provider rate-limits, the chain's requests go first.
 //!
 //! Providers bill each batch entry, so where Multicall3 is deployed (asked once per
-//! chain) the balances, token balances and views ride in `aggregate3` calls, a
-//! thousand reads each, every read allowed to fail alone (`multicall`). Nonces
-//! cannot: there they are read when the address is seen sending, when never read,
-//! and every 1,000 blocks. Without Multicall3 the batch carries everything, as before.
+//! chain) the reads ride in `aggregate3` calls, a thousand reads each, every read
+//! allowed to fail alone (`multicall`). On activity (`refresh = "on_activity"`) the
+//! reads wait for a second batch, once the block has said what moved: only those are
+//! read, and every one every 50 blocks. Nonces cannot go through Multicall3; a
+//! sender's comes with its transaction in the block, and all are read at start,
+//! after blocks that were not scanned, and every 10,000 blocks. Without Multicall3
+//! every read is a batch entry of its own.
 
 mod apply;
 mod confirm;
