@@ -64,6 +64,23 @@ fn meter(cfg: &NetworkConfig, pricing: &[crate::cost::PriceTable]) -> Arc<crate:
             "pending transactions not subscribed: {p} bills each event (pending = \"count\" turns them on)"
         );
     }
+    // One meter, one unit: an HTTP endpoint of another provider than the WebSocket's
+    // is priced by the WebSocket's table (said once, not guessed at).
+    if cfg.provider.is_none() {
+        let name = |url: Option<&str>| {
+            url.and_then(|u| crate::cost::table_in(pricing, None, Some(u)))
+                .map(|t| t.name)
+        };
+        let (ws, http) = (name(cfg.ws.as_deref()), name(cfg.http.as_deref()));
+        if cfg.ws.is_some() && cfg.http.is_some() && ws != http {
+            tracing::warn!(
+                network = %cfg.name,
+                "the WebSocket is on {} and HTTP on {}: every call is priced as the WebSocket's (set provider = \"…\" to choose)",
+                ws.as_deref().unwrap_or("no known provider"),
+                http.as_deref().unwrap_or("no known provider"),
+            );
+        }
+    }
     cost
 }
 
