@@ -36,6 +36,14 @@ pub struct RunArgs {
     /// Stop after this many seconds (headless and TUI).
     #[arg(long, global = true, value_name = "SECONDS")]
     pub duration: Option<f64>,
+
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics (TUI and headless).
+    #[arg(long, global = true, value_name = "ADDR:PORT")]
+    pub metrics: Option<std::net::SocketAddr>,
+
+    /// Let --metrics listen on an address other machines can reach.
+    #[arg(long, global = true)]
+    pub metrics_allow_remote: bool,
 }
 
 #[derive(Debug, Subcommand)]

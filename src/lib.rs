@@ -16,6 +16,7 @@ pub mod fmt;
 pub mod headless;
 pub mod keymap;
 pub mod logging;
+pub mod metrics;
 pub mod network;
 pub mod rpc;
 pub mod state;

@@ -147,7 +147,17 @@ async fn dashboard(
         .duration
         .filter(|d| d.is_finite() && *d > 0.0)
         .map(Duration::from_secs_f64);
-    let backend = backend::start(&config, &redactor);
+    let mut backend = backend::start(&config, &redactor);
+    if let Some(addr) = args.metrics {
+        chaintop::metrics::check_addr(addr, args.metrics_allow_remote).map_err(|e| anyhow!(e))?;
+        let listener = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("--metrics {addr}: cannot listen"))?;
+        let meters = backend.networks.iter().map(|n| n.cost.clone()).collect();
+        let metrics = chaintop::metrics::Metrics::new(&config, meters);
+        backend.updates = chaintop::metrics::tap(backend.updates, metrics.clone());
+        tokio::spawn(chaintop::metrics::serve(listener, metrics));
+    }
     if args.headless {
         let stdout = std::io::stdout();
         headless::run(

@@ -207,6 +207,31 @@ impl CostSnapshot {
     }
 }
 
+/// Upper bounds (seconds) of the request-duration histogram's buckets.
+pub const DURATION_BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// Answered HTTP requests by method (a batch of several methods is `batch`): how
+/// many fell at or under each of [`DURATION_BUCKETS`] (not cumulative), their sum
+/// and count.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Timing {
+    pub buckets: [u64; DURATION_BUCKETS.len()],
+    pub sum: f64,
+    pub count: u64,
+}
+
+impl Timing {
+    fn add(&mut self, secs: f64) {
+        if let Some(i) = DURATION_BUCKETS.iter().position(|b| secs <= *b) {
+            self.buckets[i] += 1;
+        }
+        self.sum += secs;
+        self.count += 1;
+    }
+}
+
 /// Seconds of history behind the per-minute rate.
 const WINDOW_SECS: u64 = 60;
 /// A rate over a shorter history than this is not shown.
@@ -221,6 +246,7 @@ struct Tally {
     first_sec: Option<u64>,
     last_log_block: Option<u64>,
     last_pending_sec: Option<u64>,
+    timings: BTreeMap<String, Timing>,
 }
 
 impl Tally {
@@ -378,6 +404,33 @@ impl Meter {
         t.snap.events += 1;
         t.snap.event_bytes += bytes as u64;
         t.add(event_key(kind), cost, bytes as u64, now);
+    }
+
+    /// An HTTP request carrying `methods` was answered after `took`.
+    pub fn timed(&self, methods: &[&str], took: Duration) {
+        let method = match methods.split_first() {
+            Some((first, rest)) if rest.iter().all(|m| m == first) => *first,
+            Some(_) => "batch",
+            None => return,
+        };
+        if let Ok(mut t) = self.tally.lock() {
+            match t.timings.get_mut(method) {
+                Some(timing) => timing.add(took.as_secs_f64()),
+                None => {
+                    let mut timing = Timing::default();
+                    timing.add(took.as_secs_f64());
+                    t.timings.insert(method.to_string(), timing);
+                }
+            }
+        }
+    }
+
+    /// The request durations so far, by method.
+    pub fn timings(&self) -> BTreeMap<String, Timing> {
+        self.tally
+            .lock()
+            .map(|t| t.timings.clone())
+            .unwrap_or_default()
     }
 
     /// Totals and the rate as of `now`.

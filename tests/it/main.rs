@@ -18,6 +18,7 @@ mod devnet_server;
 mod flood;
 mod headless_anvil;
 mod headless_watch;
+mod metrics;
 mod multicall;
 mod partial_failure;
 mod redaction;

@@ -240,6 +240,7 @@ impl HttpClient {
                 }
                 (Ok(_), None) => {
                     self.meter.answered(started.elapsed());
+                    self.cost.timed(methods, started.elapsed());
                     return res;
                 }
                 (Err(e), None) => {
