@@ -41,6 +41,20 @@ struct Args {
     /// Start-up runs (each a fresh `chaintop demo`).
     #[arg(long, default_value_t = 5)]
     startups: usize,
+    /// Run with `--metrics ADDR:PORT`, scraped every 15 s (Prometheus' default
+    /// interval) through the window.
+    #[arg(long, value_name = "ADDR:PORT")]
+    metrics: Option<String>,
+}
+
+/// One `GET /metrics`; the body's length.
+fn scrape(addr: &str) -> anyhow::Result<usize> {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(addr)?;
+    s.write_all(b"GET /metrics HTTP/1.1\r\nhost: x\r\n\r\n")?;
+    let mut body = Vec::new();
+    s.read_to_end(&mut body)?;
+    Ok(body.len())
 }
 
 fn main() -> anyhow::Result<()> {
@@ -77,14 +91,27 @@ fn idle(bin: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         .map(|d| (d.name().to_string(), d.ws_url(), d.http_url(), d.chain_id()))
         .collect();
     common::write_config(&cfg, &nets, 3)?;
-    let cmd_args = vec!["--config".to_string(), cfg.display().to_string()];
+    let mut cmd_args = vec!["--config".to_string(), cfg.display().to_string()];
+    if let Some(addr) = &args.metrics {
+        cmd_args.extend(["--metrics".to_string(), addr.clone()]);
+    }
     let (mut child, pid) = common::spawn_tui(bin, &cmd_args, 120, 40, None)?;
     std::thread::sleep(Duration::from_secs_f64(args.warmup));
     let stat = std::path::PathBuf::from(format!("/proc/{pid}/stat"));
     let cpu0 = cpu_of_stat(&stat).context("reading chaintop's CPU time")?;
     let (vol0, invol0) = ctxt_switches(pid);
     let t0 = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(args.secs));
+    let end = t0 + Duration::from_secs_f64(args.secs);
+    let mut scrapes = Vec::new();
+    while let Some(addr) = &args.metrics {
+        scrapes.push(scrape(addr).context("scraping /metrics")?);
+        let next = Instant::now() + Duration::from_secs(15);
+        if next >= end {
+            break;
+        }
+        std::thread::sleep(next - Instant::now());
+    }
+    std::thread::sleep(end.saturating_duration_since(Instant::now()));
     let cpu1 = cpu_of_stat(&stat).context("chaintop exited during the idle window")?;
     let (vol1, invol1) = ctxt_switches(pid);
     let window = t0.elapsed().as_secs_f64();
@@ -99,6 +126,13 @@ fn idle(bin: &std::path::Path, args: &Args) -> anyhow::Result<()> {
         "== idle: TUI 120x40 under script, 3 networks with {} s blocks, {} pending/s each, {window:.1} s",
         args.block_secs, args.pending
     );
+    if !scrapes.is_empty() {
+        println!(
+            "  metrics on: {} scrapes of /metrics, {} bytes each at most",
+            scrapes.len(),
+            scrapes.iter().max().unwrap_or(&0)
+        );
+    }
     println!(
         "  CPU {} ms = {:.3}% of one core (10 ms tick resolution)",
         cpu.as_millis(),

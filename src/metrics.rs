@@ -732,6 +732,68 @@ mod tests {
         );
     }
 
+    /// Every series the shipped Grafana dashboard queries is one chaintop exports.
+    #[test]
+    fn the_grafana_dashboard_asks_only_for_exported_metrics() {
+        let meter = Meter::new(None);
+        meter.timed(&["eth_call"], Duration::from_millis(30));
+        let m = Metrics::new(&config(), vec![meter]);
+        m.observe(&Update::Connection {
+            net: 0,
+            state: ConnState::Live {
+                endpoint: "wss://node.example.com/ws".into(),
+            },
+        });
+        m.observe(&head(100, 1_000, HeadSource::Ws));
+        m.observe(&Update::Stats {
+            net: 0,
+            stats: crate::event::ConnStats {
+                ping_rtt: Some(Duration::from_millis(5)),
+                ..Default::default()
+            },
+        });
+        m.observe(&Update::Pending {
+            net: 0,
+            count: 30,
+            window_ms: 1_000,
+        });
+        m.observe(&Update::Http {
+            net: 0,
+            health: HttpHealth::Failing {
+                reason: "500".into(),
+                in_a_row: 1,
+            },
+        });
+        m.observe(&Update::Balance {
+            net: 0,
+            address: Address::repeat_byte(0xaa),
+            wei: U256::from(1u8),
+            block: 100,
+        });
+        let text = m.render(SystemTime::now());
+        let exported: Vec<&str> = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .filter_map(|l| l.split('{').next())
+            .collect();
+        let dashboard = include_str!("../assets/grafana-dashboard.json");
+        let mut asked = 0;
+        for (i, _) in dashboard.match_indices("chaintop_") {
+            let name: String = dashboard[i..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if name == "chaintop_" {
+                continue;
+            }
+            asked += 1;
+            assert!(exported.contains(&name.as_str()), "{name} is not exported:\n{text}");
+        }
+        assert!(asked >= 10, "{asked}");
+        assert_eq!(sample(&text, "chaintop_pending_tx_per_second", "main"), Some(30.0));
+        assert_eq!(sample(&text, "chaintop_rpc_errors_total", r#"kind="failing""#), Some(1.0));
+    }
+
     #[test]
     fn only_loopback_unless_remote_is_allowed() {
         let local: SocketAddr = "127.0.0.1:9000".parse().expect("addr");
