@@ -77,6 +77,16 @@ pub fn headless_names(
         .map(|(i, n)| crate::headless::NetworkNames {
             cost: running.get(i).map(|h| h.cost.clone()),
             name: n.name.clone(),
+            views: n
+                .contracts
+                .iter()
+                .flat_map(|c| {
+                    c.views
+                        .iter()
+                        .enumerate()
+                        .map(|(i, v)| ((c.address, i), v.call.clone()))
+                })
+                .collect(),
             labels: config
                 .watch
                 .iter()

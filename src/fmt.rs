@@ -268,6 +268,32 @@ pub fn wrap(s: &str, width: usize, lines: usize) -> Vec<String> {
     out
 }
 
+/// `t` as RFC 3339 in UTC with milliseconds: `2026-12-01T16:28:56.123Z`.
+pub fn rfc3339_ms(t: std::time::SystemTime) -> String {
+    let d = t
+        .duration_since(std::time::SystemTime::UNIX_EPOCH)
+        .unwrap_or_default();
+    let secs = d.as_secs();
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Days since 1970-01-01 to a civil date (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3_600,
+        rem % 3_600 / 60,
+        rem % 60,
+        d.subsec_millis()
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -375,5 +401,16 @@ mod tests {
             wrap("chain id mismatch", 12, 2),
             vec!["chain id ", "mismatch"]
         );
+    }
+
+    #[test]
+    fn rfc3339_in_utc_with_milliseconds() {
+        use std::time::{Duration, UNIX_EPOCH};
+        let at = |s: u64, ms: u64| UNIX_EPOCH + Duration::from_secs(s) + Duration::from_millis(ms);
+        assert_eq!(rfc3339_ms(at(0, 0)), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(at(1_796_142_536, 7)), "2026-12-01T16:28:56.007Z");
+        // A leap day, and the last millisecond of a century's leap year.
+        assert_eq!(rfc3339_ms(at(951_782_400, 0)), "2000-02-29T00:00:00.000Z");
+        assert_eq!(rfc3339_ms(at(978_307_199, 999)), "2000-12-31T23:59:59.999Z");
     }
 }

@@ -1,5 +1,7 @@
-//! Headless mode: the same backend, printed as one JSON object per line.
-//! Line types are documented in the README ("Headless output").
+//! Headless mode: the same backend, printed as one JSON object per line: `"type"`
+//! first, then `"ts"` (RFC 3339, UTC, milliseconds) and `"v"` (the schema version),
+//! then the type's fields. Every type is documented in `docs/headless.md`, with a
+//! JSON Schema in `schemas/headless.schema.json`.
 
 use std::collections::HashMap;
 use std::io::Write;
@@ -25,7 +27,13 @@ pub struct NetworkNames {
     pub labels: HashMap<Address, String>,
     /// The network's meter, read for the `cost` lines (else its last report is).
     pub cost: Option<Arc<Meter>>,
+    /// Each contract view's signature, by contract and position.
+    pub views: HashMap<(Address, usize), String>,
 }
+
+/// The version of the line schema (`"v"`): raised when a field changes meaning or
+/// goes away; new fields and new types do not raise it.
+pub const SCHEMA_VERSION: u32 = 1;
 
 /// Turns updates into JSON lines; remembers the last error per network (an `error`
 /// line is printed when it changes).
@@ -450,6 +458,7 @@ fn view_line(
         "network": network,
         "contract": checksum(contract),
         "index": index,
+        "call": names.and_then(|n| n.views.get(&(*contract, index))),
         "block": block,
     });
     match value {
@@ -528,13 +537,35 @@ pub async fn run<W: Write>(
     quiet_on_pipe(out.flush()).map(|_| ())
 }
 
-/// Write one JSON line (through the reused buffer `line`); `Ok(true)`: the
-/// reader went away.
+/// Write one JSON line (through the reused buffer `line`): `type`, `ts` (now) and
+/// `v` first, then the rest; `Ok(true)`: the reader went away.
 fn write_line<W: Write>(out: &mut W, line: &mut Vec<u8>, v: &Value) -> std::io::Result<bool> {
     line.clear();
-    serde_json::to_writer(&mut *line, v)?;
+    stamp(line, v, std::time::SystemTime::now())?;
     line.push(b'\n');
     quiet_on_pipe(out.write_all(line))
+}
+
+/// `v` as one JSON object with `type`, `ts` and `v` in front.
+fn stamp(line: &mut Vec<u8>, v: &Value, now: std::time::SystemTime) -> std::io::Result<()> {
+    let Value::Object(map) = v else {
+        return serde_json::to_writer(&mut *line, v).map_err(Into::into);
+    };
+    line.extend_from_slice(b"{\"type\":");
+    serde_json::to_writer(&mut *line, map.get("type").unwrap_or(&Value::Null))?;
+    write!(
+        line,
+        ",\"ts\":\"{}\",\"v\":{SCHEMA_VERSION}",
+        fmt::rfc3339_ms(now)
+    )?;
+    for (k, val) in map.iter().filter(|(k, _)| *k != "type") {
+        line.push(b',');
+        serde_json::to_writer(&mut *line, k)?;
+        line.push(b':');
+        serde_json::to_writer(&mut *line, val)?;
+    }
+    line.push(b'}');
+    Ok(())
 }
 
 /// Write JSON lines and flush; `Ok(true)`: the reader went away.
@@ -581,5 +612,247 @@ pub async fn shutdown_signal() {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Arg, HeadSource};
+    use alloy_primitives::Bytes;
+    use std::collections::BTreeSet;
+    use std::time::SystemTime;
+
+    /// Every kind of line, from one update each (and a cost line), as printed.
+    fn every_kind() -> Vec<Vec<u8>> {
+        let h = B256::repeat_byte(0x11);
+        let a = Address::repeat_byte(0xaa);
+        let head = Head {
+            number: 7,
+            hash: h,
+            parent_hash: B256::repeat_byte(0x10),
+            timestamp: 1_700_000_000,
+            gas_used: 21_000,
+            gas_limit: 30_000_000,
+            base_fee: Some(U256::from(7u8)),
+            tx_count: None,
+            source: HeadSource::Ws,
+        };
+        let log = EventLog {
+            address: a,
+            source: Some("TT".into()),
+            event: Some("Transfer".into()),
+            args: vec![Arg {
+                name: "value".into(),
+                ty: "uint256".into(),
+                indexed: false,
+                value: AbiValue::Uint {
+                    value: U256::from(5u8),
+                    decimals: Some(6),
+                },
+            }],
+            topics: vec![h],
+            data: Bytes::from(vec![0u8; 32]),
+            block: Some(7),
+            block_hash: Some(h),
+            tx: Some(h),
+            log_index: Some(0),
+            removed: false,
+        };
+        let later = Instant::now() + Duration::from_secs(3);
+        let updates = vec![
+            Update::Head { net: 0, head },
+            Update::Reorg {
+                net: 0,
+                reorg: Reorg {
+                    depth: 1,
+                    from_number: 7,
+                    old_hash: h,
+                    new_hash: h,
+                    orphaned: vec![(7, h)],
+                    deeper_than_tracked: false,
+                },
+            },
+            Update::HeadRetracted {
+                net: 0,
+                number: 7,
+                hash: h,
+            },
+            Update::ChainReset {
+                net: 0,
+                genesis: h,
+                previous: h,
+            },
+            Update::HeadTxCount {
+                net: 0,
+                number: 7,
+                hash: h,
+                tx_count: 3,
+            },
+            Update::Pending {
+                net: 0,
+                count: 4,
+                window_ms: 1_000,
+            },
+            Update::Connection {
+                net: 0,
+                state: ConnState::BackingOff {
+                    until: later,
+                    attempt: 2,
+                    reason: "lost".into(),
+                },
+            },
+            Update::Connection {
+                net: 0,
+                state: ConnState::Live {
+                    endpoint: "wss://x.example/ws".into(),
+                },
+            },
+            Update::Http {
+                net: 0,
+                health: HttpHealth::Failing {
+                    reason: "HTTP 500".into(),
+                    in_a_row: 2,
+                },
+            },
+            Update::Http {
+                net: 0,
+                health: HttpHealth::RateLimited {
+                    until: later,
+                    reason: "429".into(),
+                },
+            },
+            Update::ChainId {
+                net: 0,
+                chain_id: 1,
+            },
+            Update::Subscription {
+                net: 0,
+                kind: SubKind::NewPendingTransactions,
+                status: SubStatus::Off("billed".into()),
+            },
+            Update::Reconnected { net: 0, count: 1 },
+            Update::Stats {
+                net: 0,
+                stats: ConnStats {
+                    last_error: Some("boom".into()),
+                    errors: 1,
+                    ..ConnStats::default()
+                },
+            },
+            Update::Balance {
+                net: 0,
+                address: a,
+                wei: U256::from(9u8),
+                block: 7,
+            },
+            Update::Token {
+                net: 0,
+                meta: TokenMeta {
+                    address: a,
+                    symbol: Some("TT".into()),
+                    name: None,
+                    decimals: Some(6),
+                },
+            },
+            Update::TokenBalance {
+                net: 0,
+                holder: a,
+                token: a,
+                amount: U256::from(1u8),
+                block: 7,
+            },
+            Update::Nonce {
+                net: 0,
+                address: a,
+                nonce: 3,
+                block: 7,
+            },
+            Update::Activity {
+                net: 0,
+                address: a,
+                block: Some(7),
+                block_hash: Some(h),
+                tx: h,
+            },
+            Update::Log {
+                net: 0,
+                log: Box::new(log),
+            },
+            Update::View {
+                net: 0,
+                contract: a,
+                index: 0,
+                block: 7,
+                value: Ok(AbiValue::Uint {
+                    value: U256::from(1u8),
+                    decimals: None,
+                }),
+            },
+            Update::View {
+                net: 0,
+                contract: a,
+                index: 1,
+                block: 7,
+                value: Err("reverted".into()),
+            },
+        ];
+        let names = NetworkNames {
+            name: "main".into(),
+            views: HashMap::from([((a, 0), "totalSupply()(uint256)".to_string())]),
+            ..NetworkNames::default()
+        };
+        let mut printer = Printer::new(vec![names]);
+        let mut values: Vec<Value> = updates.iter().filter_map(|u| printer.line(u)).collect();
+        values.push(cost_line("main", &Meter::new(None).snapshot(SystemTime::now())));
+        values
+            .iter()
+            .map(|v| {
+                let mut line = Vec::new();
+                stamp(&mut line, v, SystemTime::now()).expect("stamp");
+                line
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_line_type_follows_the_published_schema() {
+        let text = include_str!("../schemas/headless.schema.json");
+        let schema: Value = serde_json::from_str(text).expect("schema JSON");
+        let id = schema["$id"].as_str().expect("$id").to_string();
+        let declared: BTreeSet<String> = schema["properties"]["type"]["enum"]
+            .as_array()
+            .expect("type enum")
+            .iter()
+            .filter_map(|t| t.as_str().map(str::to_string))
+            .collect();
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.add_resource(&id, schema).expect("resource");
+        let index = compiler.compile(&id, &mut schemas).expect("compiles");
+        let mut printed = BTreeSet::new();
+        for raw in every_kind() {
+            let text = String::from_utf8(raw).expect("utf-8");
+            assert!(text.starts_with("{\"type\":\""), "{text}");
+            let v: Value = serde_json::from_str(&text).expect("JSON");
+            if let Err(e) = schemas.validate(&v, index) {
+                panic!("{e:#}\n{text}");
+            }
+            assert_eq!(v["v"], SCHEMA_VERSION);
+            printed.insert(v["type"].as_str().unwrap_or_default().to_string());
+        }
+        // Every type the schema knows is printed here, and documented.
+        assert_eq!(printed, declared);
+        let docs = include_str!("../docs/headless.md");
+        for t in &declared {
+            assert!(
+                docs.contains(&format!("### `{t}`")),
+                "docs/headless.md lacks `{t}`"
+            );
+        }
+        // And a line that breaks it is caught: a head without its hash.
+        let mut bad: Value = serde_json::from_slice(&every_kind()[0]).expect("JSON");
+        bad.as_object_mut().map(|m| m.remove("hash"));
+        assert!(schemas.validate(&bad, index).is_err());
     }
 }

@@ -787,11 +787,20 @@ mod tests {
                 continue;
             }
             asked += 1;
-            assert!(exported.contains(&name.as_str()), "{name} is not exported:\n{text}");
+            assert!(
+                exported.contains(&name.as_str()),
+                "{name} is not exported:\n{text}"
+            );
         }
         assert!(asked >= 10, "{asked}");
-        assert_eq!(sample(&text, "chaintop_pending_tx_per_second", "main"), Some(30.0));
-        assert_eq!(sample(&text, "chaintop_rpc_errors_total", r#"kind="failing""#), Some(1.0));
+        assert_eq!(
+            sample(&text, "chaintop_pending_tx_per_second", "main"),
+            Some(30.0)
+        );
+        assert_eq!(
+            sample(&text, "chaintop_rpc_errors_total", r#"kind="failing""#),
+            Some(1.0)
+        );
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The command line says what is true: errors name what is wrong and what is known,
 //! and `config check`, `config path` and a run agree with each other.
 
+use crate::support;
+
 use std::process::{Command, Output};
 
 fn chaintop(args: &[&str], envs: &[(&str, &str)]) -> Output {
@@ -113,13 +115,42 @@ fn cost_estimates_a_config_before_it_runs_and_never_shows_its_key() {
 }
 
 #[test]
-fn headless_writes_cost_lines_every_ten_seconds_and_at_exit() {
+fn headless_lines_follow_the_schema_and_cost_lines_come_every_ten_seconds() {
     let o = chaintop(&["demo", "--headless", "--duration", "13"], &[]);
     assert!(o.status.success(), "{}", text(&o));
-    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str(l).ok())
-        .collect();
+    let stdout = String::from_utf8_lossy(&o.stdout);
+    let mut lines: Vec<serde_json::Value> = Vec::new();
+    for raw in stdout.lines() {
+        // `type` first, then the time and the schema version.
+        assert!(raw.starts_with("{\"type\":\""), "{raw}");
+        let v: serde_json::Value = serde_json::from_str(raw).expect("a JSON line");
+        support::valid_line(&v).unwrap_or_else(|e| panic!("{e}"));
+        lines.push(v);
+    }
+    let ts: Vec<&str> = lines.iter().filter_map(|v| v["ts"].as_str()).collect();
+    assert_eq!(ts.len(), lines.len());
+    assert!(ts.windows(2).all(|w| w[0] <= w[1]), "in time order");
+    let types: std::collections::BTreeSet<&str> =
+        lines.iter().filter_map(|v| v["type"].as_str()).collect();
+    for t in [
+        "head",
+        "connection",
+        "balance",
+        "token_balance",
+        "log",
+        "view",
+        "cost",
+    ] {
+        assert!(types.contains(t), "no {t} line in the demo: {types:?}");
+    }
+    // A view names its call.
+    let view = lines.iter().find(|v| v["type"] == "view").expect("view");
+    assert!(
+        view["call"]
+            .as_str()
+            .is_some_and(|c| c.ends_with(")(uint256)")),
+        "{view}"
+    );
     let cost_at: Vec<usize> = (0..lines.len())
         .filter(|&i| lines[i]["type"] == "cost")
         .collect();

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 pub struct Headless {
     child: Child,
-    lines: mpsc::Receiver<Value>,
+    lines: mpsc::Receiver<Result<Value, String>>,
     /// Every line read so far, in order.
     pub seen: Vec<Value>,
     _dir: tempfile::TempDir,
@@ -43,8 +43,11 @@ impl Headless {
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
-                let v: Value = serde_json::from_str(&line)
-                    .unwrap_or_else(|e| panic!("headless printed a non-JSON line {line:?}: {e}"));
+                // Checked against the published schema as it is read: every line of
+                // every headless test, devnet or anvil.
+                let v = serde_json::from_str::<Value>(&line)
+                    .map_err(|e| format!("headless printed a non-JSON line {line:?}: {e}"))
+                    .and_then(|v| crate::support::valid_line(&v).map(|()| v));
                 if tx.send(v).is_err() {
                     break;
                 }
@@ -85,7 +88,7 @@ impl Headless {
         let deadline = Instant::now() + timeout;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
+            match self.lines.recv_timeout(left).map(valid) {
                 Ok(v) => {
                     self.seen.push(v.clone());
                     if pred(&v) {
@@ -114,12 +117,12 @@ impl Headless {
         let deadline = Instant::now() + timeout;
         loop {
             while let Ok(v) = self.lines.try_recv() {
-                self.seen.push(v);
+                self.seen.push(valid(v));
             }
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 // The reader thread may still hold the last lines.
                 while let Ok(v) = self.lines.recv_timeout(Duration::from_millis(200)) {
-                    self.seen.push(v);
+                    self.seen.push(valid(v));
                 }
                 return status;
             }
@@ -157,6 +160,11 @@ impl Headless {
             })
             .collect()
     }
+}
+
+/// A line read, or the test fails with why it breaks the schema.
+fn valid(line: Result<Value, String>) -> Value {
+    line.unwrap_or_else(|e| panic!("{e}"))
 }
 
 impl Drop for Headless {

@@ -638,3 +638,30 @@ pub fn call_data(sig: &str, args: Vec<DynSolValue>) -> Vec<u8> {
     d.extend(DynSolValue::Tuple(args).abi_encode_params());
     d
 }
+
+// ---------------------------------------------------------------------------------
+// The headless line schema (schemas/headless.schema.json)
+// ---------------------------------------------------------------------------------
+
+/// Checks one `--headless` line against the published JSON Schema; the error says
+/// where it breaks it.
+pub fn valid_line(line: &Value) -> Result<(), String> {
+    static SCHEMA: std::sync::OnceLock<(boon::Schemas, boon::SchemaIndex)> =
+        std::sync::OnceLock::new();
+    let (schemas, index) = SCHEMA.get_or_init(|| {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("schemas/headless.schema.json");
+        let text = std::fs::read_to_string(&path).expect("schemas/headless.schema.json");
+        let json: Value = serde_json::from_str(&text).expect("the schema is JSON");
+        let id = json["$id"].as_str().expect("$id").to_string();
+        let mut schemas = boon::Schemas::new();
+        let mut compiler = boon::Compiler::new();
+        compiler.add_resource(&id, json).expect("schema resource");
+        let index = compiler
+            .compile(&id, &mut schemas)
+            .expect("the schema compiles");
+        (schemas, index)
+    });
+    schemas
+        .validate(line, *index)
+        .map_err(|e| format!("{e:#}\nline: {line}"))
+}
