@@ -285,6 +285,8 @@ fn run_step(
         source: ConfigSource::Generated,
         secrets: Vec::new(),
         pricing: Vec::new(),
+        alerts: Vec::new(),
+        sinks: Vec::new(),
     };
     let start = Instant::now();
     let warm = start + Duration::from_secs_f64(args.warmup);

@@ -404,6 +404,39 @@ pub enum Update {
         block: u64,
         value: Result<ViewValue, String>,
     },
+    /// An alert rule fired or resolved (sent to its sinks as well).
+    Alert {
+        net: NetIdx,
+        alert: Box<AlertNotice>,
+    },
+}
+
+/// An alert rule's condition began (`fired`) or ended (`resolved`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AlertState {
+    Fired,
+    Resolved,
+}
+
+/// What an alert says, to every sink of its rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AlertNotice {
+    /// The rule's name.
+    pub rule: String,
+    /// The rule's kind (`head_stalled`, …).
+    pub kind: &'static str,
+    pub network: String,
+    pub state: AlertState,
+    /// For people; chain text in it is escaped.
+    pub message: String,
+    /// What it is about, when more than the network: an address, a contract.
+    pub subject: Option<String>,
+    /// Fired notices held back by the cooldown since the last one sent.
+    pub repeats: u64,
+    pub at: SystemTime,
+    /// The rule's sinks, by name.
+    pub sinks: Vec<String>,
 }
 
 impl Update {
@@ -427,7 +460,8 @@ impl Update {
             | Update::Nonce { net, .. }
             | Update::Activity { net, .. }
             | Update::Log { net, .. }
-            | Update::View { net, .. } => *net,
+            | Update::View { net, .. }
+            | Update::Alert { net, .. } => *net,
         }
     }
 }

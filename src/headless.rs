@@ -186,6 +186,7 @@ fn to_json(
             ..
         } => view_line(network, contract, *index, *block, value, names),
         Update::Stats { stats, .. } => error_line(network, stats, last_errors.get_mut(net)?)?,
+        Update::Alert { alert, .. } => alert_line(alert),
     })
 }
 
@@ -343,6 +344,20 @@ fn error_line(network: &str, stats: &ConnStats, slot: &mut Option<String>) -> Op
 }
 
 // Watched addresses, tokens and contracts.
+
+/// A fired or resolved alert, as its sinks get it.
+pub fn alert_line(a: &crate::event::AlertNotice) -> Value {
+    json!({
+        "type": "alert",
+        "network": a.network,
+        "alert": a.rule,
+        "kind": a.kind,
+        "state": a.state,
+        "message": a.message,
+        "subject": a.subject,
+        "repeats": a.repeats,
+    })
+}
 
 fn balance_line(network: &str, address: &Address, wei: &U256, block: u64) -> Value {
     json!({
@@ -796,6 +811,20 @@ mod tests {
                 block: 7,
                 value: Err("reverted".into()),
             },
+            Update::Alert {
+                net: 0,
+                alert: Box::new(crate::event::AlertNotice {
+                    rule: "stalled".into(),
+                    kind: "head_stalled",
+                    network: "main".into(),
+                    state: crate::event::AlertState::Fired,
+                    message: "no new head for 60s".into(),
+                    subject: None,
+                    repeats: 0,
+                    at: SystemTime::now(),
+                    sinks: vec!["tui".into()],
+                }),
+            },
         ];
         let names = NetworkNames {
             name: "main".into(),
@@ -804,7 +833,10 @@ mod tests {
         };
         let mut printer = Printer::new(vec![names]);
         let mut values: Vec<Value> = updates.iter().filter_map(|u| printer.line(u)).collect();
-        values.push(cost_line("main", &Meter::new(None).snapshot(SystemTime::now())));
+        values.push(cost_line(
+            "main",
+            &Meter::new(None).snapshot(SystemTime::now()),
+        ));
         values
             .iter()
             .map(|v| {

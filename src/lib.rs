@@ -4,6 +4,7 @@
 //! `event::Update`s over one bounded channel; `state::AppState::apply` folds them;
 //! `ui::draw` renders the state. Nothing in `state` or `ui` does I/O.
 
+pub mod alerts;
 pub mod app;
 pub mod backend;
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod metrics;
 pub mod network;
 pub mod rpc;
 pub mod state;
+pub mod tap;
 pub mod text;
 pub mod tui;
 pub mod ui;

@@ -148,15 +148,26 @@ async fn dashboard(
         .filter(|d| d.is_finite() && *d > 0.0)
         .map(Duration::from_secs_f64);
     let mut backend = backend::start(&config, &redactor);
-    if let Some(addr) = args.metrics {
-        chaintop::metrics::check_addr(addr, args.metrics_allow_remote).map_err(|e| anyhow!(e))?;
-        let listener = tokio::net::TcpListener::bind(addr)
-            .await
-            .with_context(|| format!("--metrics {addr}: cannot listen"))?;
-        let meters = backend.networks.iter().map(|n| n.cost.clone()).collect();
-        let metrics = chaintop::metrics::Metrics::new(&config, meters);
-        backend.updates = chaintop::metrics::tap(backend.updates, metrics.clone());
-        tokio::spawn(chaintop::metrics::serve(listener, metrics));
+    let metrics = match args.metrics {
+        Some(addr) => {
+            chaintop::metrics::check_addr(addr, args.metrics_allow_remote)
+                .map_err(|e| anyhow!(e))?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("--metrics {addr}: cannot listen"))?;
+            let meters = backend.networks.iter().map(|n| n.cost.clone()).collect();
+            let metrics = chaintop::metrics::Metrics::new(&config, meters);
+            tokio::spawn(chaintop::metrics::serve(listener, metrics.clone()));
+            Some(metrics)
+        }
+        None => None,
+    };
+    let alerts = chaintop::alerts::Engine::new(&config, std::time::Instant::now()).map(|e| {
+        let d = chaintop::alerts::sinks::Dispatcher::start(config.sinks.clone(), redactor.clone());
+        (e, d)
+    });
+    if metrics.is_some() || alerts.is_some() {
+        backend.updates = chaintop::tap::tap(backend.updates, metrics, alerts);
     }
     if args.headless {
         let stdout = std::io::stdout();

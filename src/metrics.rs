@@ -22,7 +22,6 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
-use tokio::sync::mpsc;
 
 use crate::config::Config;
 use crate::cost::{DURATION_BUCKETS, Meter, Timing};
@@ -59,6 +58,8 @@ struct Net {
     /// Token symbol and decimals, once read.
     tokens: HashMap<Address, (String, Option<u8>)>,
     labels: HashMap<Address, String>,
+    /// Fired alerts sent, by rule.
+    alerts_fired: BTreeMap<String, u64>,
 }
 
 /// The figures of every network, fed by [`tap`], encoded by [`Metrics::render`].
@@ -186,6 +187,9 @@ impl Metrics {
             Update::ChainReset { .. } => {
                 n.head = None;
                 n.balances.clear();
+            }
+            Update::Alert { alert, .. } if alert.state == crate::event::AlertState::Fired => {
+                *n.alerts_fired.entry(alert.rule.clone()).or_default() += 1;
             }
             _ => {}
         }
@@ -367,6 +371,25 @@ impl Collector for Scrape {
                 })
             })
             .collect();
+        let fired = self
+            .nets
+            .iter()
+            .enumerate()
+            .flat_map(|(i, n)| {
+                n.alerts_fired.iter().map(move |(rule, c)| {
+                    let mut l = self.labels(i);
+                    l.push(("alert", rule.clone()));
+                    (l, ConstCounter::new(*c))
+                })
+            })
+            .collect();
+        family(
+            &mut enc,
+            "chaintop_alerts_fired",
+            "Alerts fired and sent (repeats held back by the cooldown are not counted).",
+            MetricType::Counter,
+            fired,
+        )?;
         family(
             &mut enc,
             "chaintop_rpc_errors",
@@ -513,20 +536,6 @@ pub fn check_addr(addr: SocketAddr, allow_remote: bool) -> Result<(), String> {
     }
 }
 
-/// Pass every update through `metrics` on its way to the consumer.
-pub fn tap(mut rx: mpsc::Receiver<Update>, metrics: Arc<Metrics>) -> mpsc::Receiver<Update> {
-    let (tx, out) = mpsc::channel(crate::backend::UPDATE_QUEUE);
-    tokio::spawn(async move {
-        while let Some(u) = rx.recv().await {
-            metrics.observe(&u);
-            if tx.send(u).await.is_err() {
-                return;
-            }
-        }
-    });
-    out
-}
-
 /// The longest request head read before answering.
 const MAX_REQUEST: usize = 8192;
 const READ_TIMEOUT: Duration = Duration::from_secs(5);
@@ -601,6 +610,8 @@ mod tests {
             source: crate::config::ConfigSource::Generated,
             secrets: Vec::new(),
             pricing: Vec::new(),
+            alerts: Vec::new(),
+            sinks: Vec::new(),
         }
     }
 

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 use alloy_primitives::Address;
 
+pub mod alerts;
+pub use alerts::{AlertKind, AlertRule, SinkConfig, SinkKind};
 mod parse;
 pub mod theme;
 pub mod watchlist;
@@ -57,6 +59,9 @@ pub struct Config {
     pub secrets: Vec<String>,
     /// `[pricing.NAME]` tables: built-in prices overridden, and providers added.
     pub pricing: Vec<crate::cost::PriceTable>,
+    /// `[[alerts]]` rules and the `[[sinks]]` they notify.
+    pub alerts: Vec<AlertRule>,
+    pub sinks: Vec<SinkConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -190,6 +190,8 @@ mod tests {
             source: ConfigSource::Generated,
             secrets: Vec::new(),
             pricing: Vec::new(),
+            alerts: Vec::new(),
+            sinks: Vec::new(),
         };
         back.apply(&mut config);
         let watched: Vec<Address> = config.watch.iter().map(|w| w.address).collect();

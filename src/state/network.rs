@@ -9,6 +9,9 @@ use crate::event::{
     ConnState, ConnStats, EventLog, HttpHealth, Reorg, SubKind, SubStatus, TokenMeta, Update,
 };
 
+/// Alerts kept per network for the alerts popup.
+const ALERTS_KEPT: usize = 100;
+
 /// Everything the UI shows about one network.
 #[derive(Debug, Clone)]
 pub struct NetworkState {
@@ -58,6 +61,10 @@ pub struct NetworkState {
     /// Recent logs of watched contracts and tokens, oldest first.
     pub events: Ring<EventLog>,
     pub subs_logs: Option<SubStatus>,
+    /// Alerts fired and resolved, newest last.
+    pub alerts: Ring<crate::event::AlertNotice>,
+    /// Rules (and their subjects) firing now.
+    pub alerts_firing: Vec<(String, Option<String>)>,
 }
 
 impl NetworkState {
@@ -97,6 +104,8 @@ impl NetworkState {
             contracts: Vec::new(),
             events: Ring::new(EVENTS_KEPT),
             subs_logs: None,
+            alerts: Ring::new(ALERTS_KEPT),
+            alerts_firing: Vec::new(),
         }
     }
 
@@ -201,6 +210,18 @@ impl NetworkState {
                 self.pending_at = Some(now);
             }
             Update::Stats { stats, .. } => self.apply_stats(stats, now),
+            Update::Alert { alert, .. } => {
+                let key = (alert.rule.clone(), alert.subject.clone());
+                match alert.state {
+                    crate::event::AlertState::Fired => {
+                        if !self.alerts_firing.contains(&key) {
+                            self.alerts_firing.push(key);
+                        }
+                    }
+                    crate::event::AlertState::Resolved => self.alerts_firing.retain(|k| *k != key),
+                }
+                self.alerts.push(*alert);
+            }
             Update::Reconnected { count, .. } => self.reconnects = count,
             Update::Token { meta, .. } => {
                 match self.tokens.iter_mut().find(|t| t.address == meta.address) {

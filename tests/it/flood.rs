@@ -30,6 +30,8 @@ async fn flood_drops_nothing_but_pending_counts() {
         source: ConfigSource::Generated,
         secrets: Vec::new(),
         pricing: Vec::new(),
+        alerts: Vec::new(),
+        sinks: Vec::new(),
     };
     let mut be = backend::start(&config, &Arc::new(Redactor::new(Vec::new())));
 

@@ -8,6 +8,7 @@ mod proxy;
 mod pty;
 mod support;
 
+mod alerts;
 mod anvil_recovery;
 mod anvil_support;
 mod cli;

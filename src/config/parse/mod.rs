@@ -9,6 +9,7 @@
 //! the error context, `networks` and `contracts` the validation of each table, and
 //! `diagnostics` the rewriting of TOML's own errors.
 
+mod alerts;
 mod contracts;
 mod diagnostics;
 mod interpolate;
@@ -94,7 +95,33 @@ pub fn parse(
 
     attach_contracts(&mut cx, &raw, &mut networks, &names, &raw_names)?;
 
+    let mut sinks: Vec<crate::config::SinkConfig> = Vec::new();
+    for (i, s) in raw.sinks.iter().enumerate() {
+        let sink = alerts::sink(&mut cx, i, s.get_ref())?;
+        if sinks.iter().any(|x| x.name == sink.name) {
+            return Err(cx.err(
+                s.get_ref().name.span(),
+                &format!("sinks[{i}].name"),
+                format_args!("duplicate sink name {:?}", sink.name),
+            ));
+        }
+        sinks.push(sink);
+    }
+    let mut rules = Vec::with_capacity(raw.alerts.len());
+    for (i, a) in raw.alerts.iter().enumerate() {
+        rules.push(alerts::alert(
+            &mut cx,
+            i,
+            a.get_ref(),
+            &sinks,
+            &networks,
+            &names,
+        )?);
+    }
+
     Ok(Config {
+        alerts: rules,
+        sinks,
         theme,
         theme_at,
         networks,

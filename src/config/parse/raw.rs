@@ -16,6 +16,46 @@ pub(super) struct RawConfig {
     /// `[pricing.NAME]` tables, checked against `cost::PriceTable` once merged.
     #[serde(default)]
     pub(super) pricing: std::collections::BTreeMap<String, Spanned<toml::Table>>,
+    #[serde(default)]
+    pub(super) sinks: Vec<Spanned<RawSink>>,
+    #[serde(default)]
+    pub(super) alerts: Vec<Spanned<RawAlert>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawSink {
+    pub(super) name: Spanned<String>,
+    pub(super) kind: Spanned<String>,
+    pub(super) url: Option<Spanned<String>>,
+    pub(super) secret: Option<Spanned<String>>,
+    pub(super) program: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) args: Vec<Spanned<String>>,
+    pub(super) timeout_secs: Option<Spanned<u64>>,
+    pub(super) bell: Option<bool>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawAlert {
+    pub(super) name: Spanned<String>,
+    pub(super) kind: Spanned<String>,
+    pub(super) networks: Option<Spanned<Vec<Spanned<String>>>>,
+    pub(super) cooldown_secs: Option<Spanned<u64>>,
+    pub(super) sinks: Spanned<Vec<Spanned<String>>>,
+    pub(super) secs: Option<Spanned<u64>>,
+    pub(super) min_depth: Option<Spanned<u64>>,
+    pub(super) min_delta: Option<Spanned<f64>>,
+    pub(super) threshold: Option<Spanned<f64>>,
+    pub(super) min_value: Option<Spanned<f64>>,
+    pub(super) above: Option<Spanned<f64>>,
+    pub(super) below: Option<Spanned<f64>>,
+    pub(super) percent: Option<Spanned<f64>>,
+    pub(super) address: Option<Spanned<String>>,
+    pub(super) token: Option<Spanned<String>>,
+    pub(super) contract: Option<Spanned<String>>,
+    pub(super) view: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]

@@ -61,6 +61,8 @@ pub fn config(networks: Vec<NetworkConfig>) -> Config {
         source: ConfigSource::Generated,
         secrets: Vec::new(),
         pricing: Vec::new(),
+        alerts: Vec::new(),
+        sinks: Vec::new(),
     }
 }
 

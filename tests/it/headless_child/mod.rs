@@ -21,6 +21,11 @@ pub struct Headless {
 impl Headless {
     /// Start `chaintop [args…] --headless` with `config` written to a temp file.
     pub fn start(bin: &Path, config: &str, args: &[&str]) -> Self {
+        Self::start_with_env(bin, config, args, &[])
+    }
+
+    /// `start`, with variables in the child's environment (for `${VAR}`s).
+    pub fn start_with_env(bin: &Path, config: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("config.toml");
         std::fs::File::create(&path)
@@ -28,6 +33,7 @@ impl Headless {
             .expect("write config");
         let mut cmd = Command::new(bin);
         cmd.arg("--config").arg(&path).arg("--headless").args(args);
+        cmd.envs(env.iter().copied());
         Self::spawn(cmd, dir)
     }
 

@@ -1,0 +1,340 @@
+//! The engine's judgements, on a clock the tests move.
+
+use std::time::{Duration, Instant};
+
+use alloy_primitives::{Address, B256, U256};
+
+use super::Engine;
+use crate::config::{AlertKind, AlertRule, Config, ConfigSource, NetworkConfig};
+use crate::event::{
+    AbiValue, AlertState, Arg, ConnState, ConnStats, EventLog, Head, HeadSource, Reorg, TokenMeta,
+    Update,
+};
+
+fn rule(name: &str, kind: AlertKind, cooldown: u64) -> AlertRule {
+    AlertRule {
+        name: name.into(),
+        kind,
+        networks: None,
+        cooldown: Duration::from_secs(cooldown),
+        sinks: vec!["tui".into()],
+    }
+}
+
+fn engine(rules: Vec<AlertRule>, t0: Instant) -> Engine {
+    let config = Config {
+        theme: "dark".into(),
+        theme_at: None,
+        networks: vec![NetworkConfig::new("main", Some("ws://x".into()), None)],
+        watch: Vec::new(),
+        source: ConfigSource::Generated,
+        secrets: Vec::new(),
+        pricing: Vec::new(),
+        alerts: rules,
+        sinks: Vec::new(),
+    };
+    Engine::new(&config, t0).expect("rules")
+}
+
+fn head(number: u64) -> Update {
+    Update::Head {
+        net: 0,
+        head: Head {
+            number,
+            hash: B256::with_last_byte(number as u8),
+            parent_hash: B256::ZERO,
+            timestamp: 0,
+            gas_used: 0,
+            gas_limit: 0,
+            base_fee: None,
+            tx_count: None,
+            source: HeadSource::Ws,
+        },
+    }
+}
+
+fn states(v: &[(usize, crate::event::AlertNotice)]) -> Vec<(AlertState, u64)> {
+    v.iter().map(|(_, a)| (a.state, a.repeats)).collect()
+}
+
+const S: fn(u64) -> Duration = Duration::from_secs;
+
+#[test]
+fn a_stalled_head_fires_once_resolves_once_and_repeats_are_held_in_the_cooldown() {
+    let t0 = Instant::now();
+    let mut e = engine(
+        vec![rule("stall", AlertKind::HeadStalled { secs: 10 }, 60)],
+        t0,
+    );
+    assert!(e.observe(&head(1), t0).is_empty());
+    assert!(e.tick(t0 + S(9)).is_empty(), "not yet");
+    let fired = e.tick(t0 + S(10));
+    assert_eq!(states(&fired), vec![(AlertState::Fired, 0)]);
+    assert!(
+        fired[0].1.message.contains("no new head for 10s"),
+        "{}",
+        fired[0].1.message
+    );
+    assert!(e.tick(t0 + S(11)).is_empty(), "once per episode");
+    let back = e.observe(&head(2), t0 + S(12));
+    assert_eq!(states(&back), vec![(AlertState::Resolved, 0)]);
+    // Stalled again within the cooldown: counted, not sent; nor is its end.
+    assert!(e.tick(t0 + S(30)).is_empty());
+    assert!(e.observe(&head(3), t0 + S(31)).is_empty());
+    // After the cooldown the next one goes out, saying one was held back.
+    let again = e.tick(t0 + S(80));
+    assert_eq!(states(&again), vec![(AlertState::Fired, 1)]);
+    assert_eq!(e.fired.get("stall"), Some(&2));
+}
+
+#[test]
+fn a_connection_down_counts_from_when_it_went_down() {
+    let t0 = Instant::now();
+    let mut e = engine(
+        vec![rule("down", AlertKind::ConnectionDown { secs: 30 }, 0)],
+        t0,
+    );
+    let live = Update::Connection {
+        net: 0,
+        state: ConnState::Live {
+            endpoint: "ws://x".into(),
+        },
+    };
+    let lost = Update::Connection {
+        net: 0,
+        state: ConnState::Stalled {
+            reason: "quiet".into(),
+        },
+    };
+    e.observe(&live, t0 + S(1));
+    e.observe(&lost, t0 + S(100));
+    assert!(e.tick(t0 + S(129)).is_empty());
+    assert_eq!(states(&e.tick(t0 + S(130))), vec![(AlertState::Fired, 0)]);
+    let back = e.observe(&live, t0 + S(140));
+    assert_eq!(states(&back), vec![(AlertState::Resolved, 0)]);
+    assert!(
+        back[0].1.message.contains("after 40s"),
+        "{}",
+        back[0].1.message
+    );
+}
+
+#[test]
+fn reorgs_fire_from_their_depth_on_and_every_time() {
+    let t0 = Instant::now();
+    let mut e = engine(vec![rule("deep", AlertKind::Reorg { min_depth: 3 }, 0)], t0);
+    let reorg = |depth| Update::Reorg {
+        net: 0,
+        reorg: Reorg {
+            depth,
+            from_number: 100,
+            old_hash: B256::ZERO,
+            new_hash: B256::ZERO,
+            orphaned: Vec::new(),
+            deeper_than_tracked: false,
+        },
+    };
+    assert!(e.observe(&reorg(2), t0).is_empty());
+    assert_eq!(
+        states(&e.observe(&reorg(3), t0)),
+        vec![(AlertState::Fired, 0)]
+    );
+    assert_eq!(
+        states(&e.observe(&reorg(5), t0)),
+        vec![(AlertState::Fired, 0)]
+    );
+}
+
+#[test]
+fn balances_are_judged_in_whole_units_of_their_token() {
+    let t0 = Instant::now();
+    let (holder, token) = (Address::repeat_byte(0xaa), Address::repeat_byte(0x70));
+    let mut e = engine(
+        vec![
+            rule(
+                "moved",
+                AlertKind::BalanceChange {
+                    min_delta: 10.0,
+                    address: None,
+                    token: Some(Some(token)),
+                },
+                0,
+            ),
+            rule(
+                "low",
+                AlertKind::BalanceBelow {
+                    threshold: 1.0,
+                    address: Some(holder),
+                    token: Some(None),
+                },
+                0,
+            ),
+        ],
+        t0,
+    );
+    let usdc = |units: u64| Update::TokenBalance {
+        net: 0,
+        holder,
+        token,
+        amount: U256::from(units * 1_000_000),
+        block: 1,
+    };
+    // Decimals not known yet: no judgement in whole units.
+    assert!(e.observe(&usdc(5), t0).is_empty());
+    e.observe(
+        &Update::Token {
+            net: 0,
+            meta: TokenMeta {
+                address: token,
+                symbol: Some("USDC".into()),
+                name: None,
+                decimals: Some(6),
+            },
+        },
+        t0,
+    );
+    assert!(e.observe(&usdc(5), t0).is_empty(), "the first known value");
+    assert!(e.observe(&usdc(14), t0).is_empty(), "moved by 9");
+    assert_eq!(
+        states(&e.observe(&usdc(2), t0)),
+        vec![(AlertState::Fired, 0)]
+    );
+    let wei = |milli: u64| Update::Balance {
+        net: 0,
+        address: holder,
+        wei: U256::from(milli) * U256::from(1_000_000_000_000_000u64),
+        block: 1,
+    };
+    assert_eq!(
+        states(&e.observe(&wei(500), t0)),
+        vec![(AlertState::Fired, 0)]
+    );
+    assert!(e.observe(&wei(400), t0).is_empty(), "still below");
+    assert_eq!(
+        states(&e.observe(&wei(1_500), t0)),
+        vec![(AlertState::Resolved, 0)]
+    );
+}
+
+#[test]
+fn a_transfer_fires_on_its_value_and_a_view_on_leaving_its_range() {
+    let t0 = Instant::now();
+    let c = Address::repeat_byte(0xcc);
+    let mut e = engine(
+        vec![
+            rule(
+                "big",
+                AlertKind::Transfer {
+                    min_value: 1_000.0,
+                    contract: Some(c),
+                },
+                0,
+            ),
+            rule(
+                "supply",
+                AlertKind::View {
+                    contract: c,
+                    index: 0,
+                    above: Some(100.0),
+                    below: Some(10.0),
+                },
+                0,
+            ),
+        ],
+        t0,
+    );
+    let transfer = |value: u64, removed: bool| Update::Log {
+        net: 0,
+        log: Box::new(EventLog {
+            address: c,
+            source: Some("USDC".into()),
+            event: Some("Transfer".into()),
+            args: vec![Arg {
+                name: "value".into(),
+                ty: "uint256".into(),
+                indexed: false,
+                value: AbiValue::Uint {
+                    value: U256::from(value * 100),
+                    decimals: Some(2),
+                },
+            }],
+            topics: Vec::new(),
+            data: Default::default(),
+            block: Some(1),
+            block_hash: None,
+            tx: None,
+            log_index: None,
+            removed,
+        }),
+    };
+    assert!(e.observe(&transfer(999, false), t0).is_empty());
+    assert_eq!(
+        states(&e.observe(&transfer(1_000, false), t0)),
+        vec![(AlertState::Fired, 0)]
+    );
+    assert!(
+        e.observe(&transfer(5_000, true), t0).is_empty(),
+        "a retraction is no transfer"
+    );
+    let view = |x: u64| Update::View {
+        net: 0,
+        contract: c,
+        index: 0,
+        block: 1,
+        value: Ok(AbiValue::Uint {
+            value: U256::from(x),
+            decimals: None,
+        }),
+    };
+    assert!(e.observe(&view(50), t0).is_empty());
+    assert_eq!(
+        states(&e.observe(&view(101), t0)),
+        vec![(AlertState::Fired, 0)]
+    );
+    assert_eq!(
+        states(&e.observe(&view(60), t0)),
+        vec![(AlertState::Resolved, 0)]
+    );
+    assert_eq!(
+        states(&e.observe(&view(5), t0)),
+        vec![(AlertState::Fired, 0)]
+    );
+}
+
+#[test]
+fn credits_fire_past_their_share_of_the_budget() {
+    let t0 = Instant::now();
+    let mut e = engine(
+        vec![rule("spend", AlertKind::Credits { percent: 80.0 }, 0)],
+        t0,
+    );
+    let spend = |per_minute: f64| Update::Stats {
+        net: 0,
+        stats: ConnStats {
+            cost: crate::cost::CostSnapshot {
+                per_minute: Some(per_minute),
+                daily_budget: Some(1_440_000.0),
+                ..Default::default()
+            },
+            ..ConnStats::default()
+        },
+    };
+    assert!(e.observe(&spend(500.0), t0).is_empty(), "50 %");
+    assert_eq!(
+        states(&e.observe(&spend(900.0), t0)),
+        vec![(AlertState::Fired, 0)]
+    );
+    assert_eq!(
+        states(&e.observe(&spend(100.0), t0)),
+        vec![(AlertState::Resolved, 0)]
+    );
+}
+
+#[test]
+fn webhook_signatures_are_hmac_sha256() {
+    // RFC 4231, test case 2.
+    assert_eq!(
+        super::sinks::signature("Jefe", b"what do ya want for nothing?"),
+        "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+    );
+}
