@@ -434,6 +434,9 @@ pub struct AlertNotice {
     pub subject: Option<String>,
     /// Fired notices held back by the cooldown since the last one sent.
     pub repeats: u64,
+    /// A resolve will follow (the condition can end); a reorg, a balance change or
+    /// a transfer only fires.
+    pub resolves: bool,
     pub at: SystemTime,
     /// The rule's sinks, by name.
     pub sinks: Vec<String>,
@@ -486,6 +489,8 @@ pub enum Action {
     Suspend,
     /// Show or hide the help popup.
     ToggleHelp,
+    /// Show or hide the alerts popup.
+    ToggleAlerts,
     /// Move focus to the next pane.
     FocusNext,
     /// Move focus to the previous pane.

@@ -821,6 +821,7 @@ mod tests {
                     message: "no new head for 60s".into(),
                     subject: None,
                     repeats: 0,
+                    resolves: true,
                     at: SystemTime::now(),
                     sinks: vec!["tui".into()],
                 }),

@@ -86,9 +86,15 @@ pub const NORMAL: &[Binding] = &[
         hint: Some(("?", "help")),
     },
     Binding {
+        keys: &[(Key::Char('!'), Action::ToggleAlerts)],
+        shown: "!",
+        help: "show / hide the alerts",
+        hint: None,
+    },
+    Binding {
         keys: &[(Key::Esc, Action::Escape)],
         shown: "Esc",
-        help: "close this help",
+        help: "close the popup",
         hint: None,
     },
     Binding {
@@ -237,6 +243,7 @@ mod tests {
             Action::Down,
             Action::SelectNetwork(0),
             Action::Reconnect,
+            Action::ToggleAlerts,
             Action::Escape,
             Action::AddWatch,
             Action::RemoveWatch,
@@ -249,6 +256,7 @@ mod tests {
                 Action::Quit
                 | Action::Suspend
                 | Action::ToggleHelp
+                | Action::ToggleAlerts
                 | Action::FocusNext
                 | Action::FocusPrev
                 | Action::Left

@@ -154,6 +154,7 @@ impl Engine {
             message,
             subject,
             repeats,
+            resolves: !once,
             at: SystemTime::now(),
             sinks: r.sinks.clone(),
         })

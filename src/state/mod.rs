@@ -86,6 +86,8 @@ pub struct AppState {
     pub selected: usize,
     pub focus: Focus,
     pub show_help: bool,
+    /// The alerts popup (`!`).
+    pub show_alerts: bool,
     /// The selected row of each list of the selected network (heads and events: 0
     /// is the newest; contracts: their lines, headers and views).
     pub cursors: Cursors,
@@ -107,6 +109,7 @@ impl AppState {
             selected: 0,
             focus: Focus::Networks,
             show_help: false,
+            show_alerts: false,
             cursors: Cursors::default(),
             side_tab: Focus::Watches,
             should_quit: false,
@@ -164,7 +167,11 @@ impl AppState {
             // Handled by the loop, which owns the terminal.
             Action::Suspend => {}
             Action::ToggleHelp => self.show_help = !self.show_help,
-            Action::Escape => self.show_help = false,
+            Action::ToggleAlerts => self.show_alerts = !self.show_alerts,
+            Action::Escape => {
+                self.show_help = false;
+                self.show_alerts = false;
+            }
             Action::FocusNext => self.set_focus(self.focus.next()),
             Action::FocusPrev => self.set_focus(self.focus.prev()),
             Action::SelectNetwork(i) if i < n => self.select(i),

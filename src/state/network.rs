@@ -213,11 +213,12 @@ impl NetworkState {
             Update::Alert { alert, .. } => {
                 let key = (alert.rule.clone(), alert.subject.clone());
                 match alert.state {
-                    crate::event::AlertState::Fired => {
+                    crate::event::AlertState::Fired if alert.resolves => {
                         if !self.alerts_firing.contains(&key) {
                             self.alerts_firing.push(key);
                         }
                     }
+                    crate::event::AlertState::Fired => {}
                     crate::event::AlertState::Resolved => self.alerts_firing.retain(|k| *k != key),
                 }
                 self.alerts.push(*alert);

@@ -75,6 +75,7 @@
 //! columns one network column is shown (with both "more" counts) and only the focused
 //! list. Every size down to 1x1 draws without panicking.
 
+mod alerts;
 mod contracts;
 mod events;
 mod heads;
@@ -133,6 +134,9 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
     }
     if let Some(input) = &state.input {
         input::draw(frame, area, input, theme);
+    }
+    if state.show_alerts {
+        alerts::draw(frame, area, state, theme);
     }
     if state.show_help {
         help::draw(frame, area, theme);
@@ -297,6 +301,18 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             crate::text::sanitize(&net.name).into_owned(),
             theme.title(true),
         ));
+    }
+    let firing: usize = state.networks.iter().map(|n| n.alerts_firing.len()).sum();
+    if firing > 0 {
+        spans.push(Span::styled(" · ", theme.dim()));
+        spans.push(Span::styled(
+            format!(
+                "{firing} alert{} firing",
+                if firing == 1 { "" } else { "s" }
+            ),
+            theme.warn(),
+        ));
+        spans.push(Span::styled(" (!)", theme.dim()));
     }
     frame.render_widget(Line::from(spans), area);
     let help = Line::from(vec![

@@ -594,6 +594,79 @@ fn narrow_50x24_shows_one_column() {
 }
 
 #[test]
+fn alerts_popup_and_the_firing_count_80x24() {
+    use chaintop::event::{AlertNotice, AlertState};
+    let mut s = fixture(Instant::now());
+    let at = std::time::UNIX_EPOCH + Duration::from_secs(1_796_142_536);
+    let notice = |rule: &str, state, secs: u64, message: &str, repeats| AlertNotice {
+        rule: rule.into(),
+        kind: if rule == "whale" {
+            "transfer"
+        } else {
+            "head_stalled"
+        },
+        resolves: rule != "whale",
+        network: "mainnet".into(),
+        state,
+        // A hostile message from a chain is shown as text.
+        message: message.into(),
+        subject: None,
+        repeats,
+        at: at + Duration::from_secs(secs),
+        sinks: vec!["tui".into()],
+    };
+    for (rule, state, secs, message, repeats) in [
+        (
+            "mainnet stalled",
+            AlertState::Fired,
+            0,
+            "no new head for 60s (last: 19,000,000)",
+            0,
+        ),
+        (
+            "mainnet stalled",
+            AlertState::Resolved,
+            75,
+            "heads again: 19,000,001 after 75s",
+            0,
+        ),
+        (
+            "node down",
+            AlertState::Fired,
+            80,
+            "not live for 30s \u{1b}[31m",
+            2,
+        ),
+        (
+            "whale",
+            AlertState::Fired,
+            90,
+            "USDC Transfer of 2500000 (at least 1000000)",
+            0,
+        ),
+    ] {
+        let alert = Box::new(notice(rule, state, secs, message, repeats));
+        s.apply(Update::Alert { net: 0, alert }, Instant::now());
+    }
+    let title = screen(&s, 80, 24);
+    assert!(
+        title
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("1 alert firing")),
+        "{title}"
+    );
+    s.on_action(chaintop::event::Action::ToggleAlerts);
+    let buf = render(&s, &dark(), 80, 24);
+    assert_clean(&buf);
+    let out = text(&buf);
+    assert!(out.contains("(+2 held)"), "{out}");
+    insta::assert_snapshot!(out);
+    s.on_action(chaintop::event::Action::Escape);
+    assert!(!s.show_alerts);
+}
+
+#[test]
 fn help_popup_80x24() {
     let mut s = fixture(Instant::now());
     s.show_help = true;
