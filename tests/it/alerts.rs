@@ -230,3 +230,126 @@ sinks = ["ops"]
     // The secret is in no line printed.
     assert!(!h.seen.iter().any(|v| v.to_string().contains(SECRET)));
 }
+
+/// Every other kind, against the devnet through the binary: a connection down and
+/// back, a reorg, a token transfer, a balance under its threshold, a view above its
+/// bound, and the day's projected spend past its share of a (tiny) budget.
+// Multi-threaded: the devnet serves while this thread waits on the child's lines.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_kind_fires_against_the_devnet() {
+    use chaintop::devnet::{DEMO_TOKEN, Fault, demo_watch};
+    let d = crate::client_support::devnet("alerting", 31_301, 200, 21).await;
+    let (alice, _) = demo_watch()[0];
+    let config = format!(
+        r#"[[networks]]
+name = "sim"
+ws = "{ws}"
+http = "{http}"
+chain_id = 31301
+provider = "infura"
+pending = "count"
+tokens = ["{token:#x}"]
+
+[pricing.infura]
+daily_budget = 1000
+
+[[contracts]]
+network = "sim"
+address = "{token:#x}"
+label = "SIMUSD"
+views = [{{ call = "totalSupply()(uint256)" }}]
+
+[[watch]]
+address = "{alice:#x}"
+label = "alice"
+
+[[alerts]]
+name = "down"
+kind = "connection_down"
+secs = 1
+cooldown_secs = 0
+sinks = ["tui"]
+
+[[alerts]]
+name = "reorg"
+kind = "reorg"
+min_depth = 2
+sinks = ["tui"]
+
+[[alerts]]
+name = "moves"
+kind = "transfer"
+min_value = 0.000001
+contract = "{token:#x}"
+sinks = ["tui"]
+
+[[alerts]]
+name = "poor"
+kind = "balance_below"
+threshold = 1e12
+token = "native"
+sinks = ["tui"]
+
+[[alerts]]
+name = "supply"
+kind = "view"
+contract = "{token:#x}"
+view = "totalSupply()(uint256)"
+above = 1
+sinks = ["tui"]
+
+[[alerts]]
+name = "budget"
+kind = "credits"
+percent = 50
+sinks = ["tui"]
+"#,
+        ws = d.ws_url(),
+        http = d.http_url(),
+        token = DEMO_TOKEN,
+    );
+    let mut h = Headless::start(&support::chaintop_bin(), &config, &[]);
+    let alert = |name: &'static str, state: &'static str| {
+        move |v: &Value| v["type"] == "alert" && v["alert"] == name && v["state"] == state
+    };
+    h.wait_for("live", T, |v| {
+        v["type"] == "connection" && v["state"] == "live"
+    });
+    for name in ["moves", "poor", "supply"] {
+        h.saw_or_wait(name, T, alert(name, "fired"));
+    }
+    // The devnet replaces blocks it made: some of them, at its tip, once shown.
+    let n0 = d.head();
+    h.wait_for("a few more heads", T, |v| {
+        v["type"] == "head" && v["number"].as_u64().is_some_and(|n| n >= n0 + 10)
+    });
+    d.handle().inject(Fault::Reorg { depth: 2 });
+    let seen_reorg = h.saw_or_wait("the reorg", T, |v| v["type"] == "reorg");
+    let reorg = h.saw_or_wait(
+        &format!("the reorg alert after {seen_reorg}"),
+        T,
+        alert("reorg", "fired"),
+    );
+    assert!(
+        reorg["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("2 deep")),
+        "{reorg}"
+    );
+    d.handle().inject(Fault::Down(Duration::from_secs(3)));
+    h.saw_or_wait("the connection down", T, alert("down", "fired"));
+    h.saw_or_wait("and back", T, alert("down", "resolved"));
+    // The meter's rate needs 10 s of history before it projects a day.
+    let budget = h.saw_or_wait("the budget", T, alert("budget", "fired"));
+    assert_eq!(budget["kind"], "credits");
+    let poor = h
+        .seen
+        .iter()
+        .find(|v| alert("poor", "fired")(v))
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        poor["subject"],
+        format!("{}/native", alice.to_checksum(None))
+    );
+}
