@@ -126,7 +126,16 @@ impl NetworkState {
         self.reorgs += 1;
         self.deepest_reorg = self.deepest_reorg.max(reorg.depth);
         self.orphan(&reorg.orphaned);
-        self.reorg_replacing = reorg.orphaned.iter().map(|(n, _)| *n).collect();
+        // Every number from the fork to the old tip was replaced, shown here or not: a
+        // replacement already shown (pushed before the walk settled) is marked now,
+        // the others when they arrive.
+        let last = reorg.from_number + reorg.depth.saturating_sub(1);
+        let replaced = reorg.from_number..=last;
+        for r in self.heads.iter_mut() {
+            r.reorged |= replaced.contains(&r.head.number);
+        }
+        let shown: Vec<u64> = self.heads.iter().map(|r| r.head.number).collect();
+        self.reorg_replacing = replaced.filter(|n| !shown.contains(n)).collect();
         self.last_reorg = Some(reorg);
     }
 

@@ -659,3 +659,45 @@ fn a_replacement_head_delivered_again_stays_marked() {
         .collect();
     assert_eq!(rows, vec![(5, false), (6, true)]);
 }
+
+#[test]
+fn a_replacement_at_a_number_never_shown_is_marked_too() {
+    // 9's push was lost (a reconnect): 10 is shown over the gap. The reorg replaces 9
+    // and 10; 10's replacement is pushed and shown after HOLD, then the walk settles
+    // it: the reorg orphans only the 10 that was shown, and 9's replacement follows.
+    let mut s = state();
+    for n in 1..=8 {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    for fork in [0, 1] {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(10, fork),
+        });
+    }
+    s.apply_now(Update::Reorg {
+        net: 0,
+        reorg: Reorg {
+            depth: 2,
+            from_number: 9,
+            old_hash: head(10, 0).hash,
+            new_hash: head(9, 1).hash,
+            orphaned: vec![(10, head(10, 0).hash)],
+            deeper_than_tracked: false,
+        },
+    });
+    let mut nine = head(9, 1);
+    nine.source = HeadSource::Backfill;
+    s.apply_now(Update::Head { net: 0, head: nine });
+    let marks: Vec<(u64, bool)> = s.networks[0]
+        .heads
+        .iter()
+        .rev()
+        .take(3)
+        .map(|r| (r.head.number, r.reorged))
+        .collect();
+    assert_eq!(marks, vec![(10, true), (9, true), (8, false)]);
+}

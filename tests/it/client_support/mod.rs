@@ -236,6 +236,8 @@ impl Log {
             }
         }
         let mut unsettled: Vec<u64> = displaced.into_iter().map(|(n, _)| n).collect();
+        // A reorg whose first replacement head has not arrived is not settled yet.
+        unsettled.extend(reorg.map(|r| r.from_number));
         unsettled.sort_unstable();
         Ok((
             shown.into_iter().map(|(n, (h, _))| (n, h)).collect(),
@@ -537,4 +539,85 @@ impl Drop for CounterTimes {
     fn drop(&mut self) {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+#[test]
+fn a_reorg_whose_replacements_have_not_arrived_is_not_settled() {
+    let h = |n: u64, f: u8| {
+        let mut b = [0u8; 32];
+        b[..8].copy_from_slice(&n.to_be_bytes());
+        b[31] = f;
+        B256::from(b)
+    };
+    let head = |n: u64, f: u8| Head {
+        number: n,
+        hash: h(n, f),
+        parent_hash: h(n - 1, 0),
+        timestamp: n,
+        gas_used: 0,
+        gas_limit: 1,
+        base_fee: None,
+        tx_count: Some(0),
+        source: HeadSource::Ws,
+    };
+    let mut log = Log {
+        updates: Vec::new(),
+        state: AppState::new(vec![chaintop::state::NetworkState::new("a", "ws://x")]),
+    };
+    let push = |log: &mut Log, u: Update| {
+        log.state.apply(u.clone(), Instant::now());
+        log.updates.push((Instant::now(), u));
+    };
+    for n in 1..=10 {
+        push(
+            &mut log,
+            Update::Head {
+                net: 0,
+                head: head(n, 0),
+            },
+        );
+    }
+    // The chain task sent the Reorg; its replacement heads are still in the channel.
+    push(
+        &mut log,
+        Update::Reorg {
+            net: 0,
+            reorg: Reorg {
+                depth: 2,
+                from_number: 9,
+                old_hash: h(10, 0),
+                new_hash: h(9, 1),
+                orphaned: vec![(9, h(9, 0)), (10, h(10, 0))],
+                deeper_than_tracked: false,
+            },
+        },
+    );
+    let canonical: Vec<(u64, B256)> = (1..=8)
+        .map(|n| (n, h(n, 0)))
+        .chain([(9, h(9, 1)), (10, h(10, 1))])
+        .collect();
+    // What matches_canonical(0, &d, 10, T) sees: the tip is still the orphaned 10.
+    assert_eq!(log.tip(0), Some(10));
+    let marked = log.state.networks[0]
+        .heads
+        .iter()
+        .filter(|r| r.reorged)
+        .count();
+    assert_eq!(marked, 0, "no replacement shown yet");
+    assert_eq!(
+        log.mismatches(0, &canonical).unwrap(),
+        vec![9],
+        "a reorg whose first replacement has not arrived is unsettled"
+    );
+    push(
+        &mut log,
+        Update::Head {
+            net: 0,
+            head: head(9, 1),
+        },
+    );
+    let mut ten = head(10, 1);
+    ten.parent_hash = h(9, 1);
+    push(&mut log, Update::Head { net: 0, head: ten });
+    assert_eq!(log.mismatches(0, &canonical).unwrap(), Vec::<u64>::new());
 }
