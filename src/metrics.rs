@@ -188,6 +188,12 @@ impl Metrics {
                 n.head = None;
                 n.balances.clear();
             }
+            // A head taken back is not the newest any more (the next one is).
+            Update::HeadRetracted { number, .. }
+                if n.head.is_some_and(|(num, _)| num == *number) =>
+            {
+                n.head = None;
+            }
             Update::Alert { alert, .. } if alert.state == crate::event::AlertState::Fired => {
                 *n.alerts_fired.entry(alert.rule.clone()).or_default() += 1;
             }
@@ -543,7 +549,17 @@ const READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// Serve `GET /metrics` (and 404 for anything else) on `listener`, one short-lived
 /// connection at a time per client.
 pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
-    while let Ok((mut s, _)) = listener.accept().await {
+    loop {
+        // Out of file descriptors, a connection reset before it was accepted: the
+        // server goes on.
+        let mut s = match listener.accept().await {
+            Ok((s, _)) => s,
+            Err(e) => {
+                tracing::warn!("metrics: accept failed: {e}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
         let metrics = metrics.clone();
         tokio::spawn(async move {
             let mut buf = Vec::new();
@@ -577,9 +593,13 @@ pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
                  content-length: {}\r\nconnection: close\r\n\r\n",
                 body.len()
             );
-            let _ = s.write_all(head.as_bytes()).await;
-            let _ = s.write_all(body.as_bytes()).await;
-            let _ = s.shutdown().await;
+            // A client that does not read is let go.
+            let _ = tokio::time::timeout(READ_TIMEOUT, async {
+                let _ = s.write_all(head.as_bytes()).await;
+                let _ = s.write_all(body.as_bytes()).await;
+                let _ = s.shutdown().await;
+            })
+            .await;
         });
     }
 }

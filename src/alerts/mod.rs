@@ -36,6 +36,8 @@ struct Episode {
 #[derive(Debug, Default)]
 struct NetSeen {
     name: String,
+    /// Configured with a WebSocket (an HTTP-only network is never "live").
+    has_ws: bool,
     last_head: Option<(Instant, u64)>,
     /// Since when the connection has not been live (`None`: live).
     down_since: Option<Instant>,
@@ -75,6 +77,7 @@ impl Engine {
             .iter()
             .map(|n| NetSeen {
                 name: n.name.clone(),
+                has_ws: n.ws.is_some(),
                 // Counting from the start: a node that never sends a head, or never
                 // connects, is what these rules are for.
                 last_head: Some((now, 0)),
@@ -115,13 +118,19 @@ impl Engine {
         let key = (rule, net, subject.clone().unwrap_or_default());
         let cooldown = self.rules[rule].cooldown;
         let e = self.episodes.entry(key).or_default();
-        let state = if holds && (once || !e.firing) {
+        // A new episode, or one held back by the cooldown that still goes on (it
+        // is sent once the cooldown is over).
+        let fresh = once || !e.firing;
+        let held_on = !once && e.firing && !e.sent;
+        let state = if holds && (fresh || held_on) {
             e.firing = !once;
             let cooling = e
                 .last_sent
                 .is_some_and(|t| now.duration_since(t) < cooldown);
             if cooling {
-                e.held += 1;
+                if fresh {
+                    e.held += 1;
+                }
                 e.sent = false;
                 return None;
             }
@@ -183,6 +192,7 @@ impl Engine {
                             format!("no new head for {}s (last: {last})", quiet.as_secs()),
                         )
                     }
+                    AlertKind::ConnectionDown { .. } if !n.has_ws => continue,
                     AlertKind::ConnectionDown { secs } => match n.down_since {
                         Some(t) => (
                             now.duration_since(t) >= Duration::from_secs(secs),
@@ -260,6 +270,8 @@ impl Engine {
                     }
                 }
             }
+            // A new chain: its balances are not moves from the old one's.
+            Update::ChainReset { .. } => self.nets[net].balances.clear(),
             Update::Token { meta, .. } => {
                 if let Some(d) = meta.decimals {
                     self.nets[net].decimals.insert(meta.address, d);

@@ -18,7 +18,7 @@ use crate::text::Redactor;
 /// Attempts of a webhook delivery, and the first wait between them (doubling).
 const ATTEMPTS: u32 = 3;
 const RETRY_BASE: Duration = Duration::from_secs(1);
-/// Notices waiting for delivery at most (more are dropped and logged).
+/// Notices waiting per sink at most (more are dropped and logged).
 const QUEUE: usize = 256;
 /// The signature header: `sha256=` and the hex HMAC-SHA256 of the body.
 pub const SIGNATURE_HEADER: &str = "x-chaintop-signature";
@@ -49,26 +49,26 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", alloy_primitives::hex::encode(tag))
 }
 
-/// Hands notices to their sinks, each delivery on its own task.
+/// Hands notices to their sinks: one worker per sink, so a sink gets its notices
+/// in order (a resolve after its fire), one delivery at a time, from a bounded
+/// queue (a full one drops the notice, logged).
 #[derive(Clone)]
 pub struct Dispatcher {
-    tx: mpsc::Sender<AlertNotice>,
+    queues: Arc<Vec<(String, mpsc::Sender<AlertNotice>)>>,
 }
 
 impl Dispatcher {
     pub fn start(sinks: Vec<SinkConfig>, redactor: Arc<Redactor>) -> Self {
-        let (tx, mut rx) = mpsc::channel::<AlertNotice>(QUEUE);
-        let sinks = Arc::new(sinks);
         let client = reqwest::Client::new();
-        tokio::spawn(async move {
-            while let Some(a) = rx.recv().await {
-                for name in &a.sinks {
-                    let Some(sink) = sinks.iter().find(|s| &s.name == name) else {
-                        continue; // `tui`: the stream shows it
-                    };
-                    let (sink, a, client, redactor) =
-                        (sink.clone(), a.clone(), client.clone(), redactor.clone());
-                    tokio::spawn(async move {
+        let queues = sinks
+            .into_iter()
+            .filter(|s| !matches!(s.kind, SinkKind::Tui { .. }))
+            .map(|sink| {
+                let (tx, mut rx) = mpsc::channel::<AlertNotice>(QUEUE);
+                let (client, redactor) = (client.clone(), redactor.clone());
+                let name = sink.name.clone();
+                tokio::spawn(async move {
+                    while let Some(a) = rx.recv().await {
                         if let Err(e) = deliver(&sink, &a, &client).await {
                             tracing::warn!(
                                 sink = %sink.name,
@@ -77,17 +77,24 @@ impl Dispatcher {
                                 redactor.text(&e)
                             );
                         }
-                    });
-                }
-            }
-        });
-        Self { tx }
+                    }
+                });
+                (name, tx)
+            })
+            .collect();
+        Self {
+            queues: Arc::new(queues),
+        }
     }
 
-    /// Queue a notice; a full queue drops it (logged).
+    /// Queue a notice for each of its sinks (`tui`: the stream shows it).
     pub fn send(&self, a: AlertNotice) {
-        if let Err(e) = self.tx.try_send(a) {
-            tracing::warn!("alert dropped, the delivery queue is full: {e}");
+        for (name, tx) in self.queues.iter() {
+            if a.sinks.iter().any(|s| s == name)
+                && let Err(e) = tx.try_send(a.clone())
+            {
+                tracing::warn!(sink = %name, "alert dropped, the sink's queue is full: {e}");
+            }
         }
     }
 }

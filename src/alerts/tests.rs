@@ -88,6 +88,28 @@ fn a_stalled_head_fires_once_resolves_once_and_repeats_are_held_in_the_cooldown(
 }
 
 #[test]
+fn an_episode_held_by_the_cooldown_that_goes_on_is_sent_when_it_ends() {
+    let t0 = Instant::now();
+    let mut e = engine(
+        vec![rule("stall", AlertKind::HeadStalled { secs: 10 }, 60)],
+        t0,
+    );
+    e.observe(&head(1), t0);
+    assert_eq!(states(&e.tick(t0 + S(10))), vec![(AlertState::Fired, 0)]);
+    e.observe(&head(2), t0 + S(11));
+    // Stalled again inside the cooldown, and it stays stalled: held, then sent as
+    // soon as the cooldown is over (not never).
+    assert!(e.tick(t0 + S(25)).is_empty());
+    assert!(e.tick(t0 + S(60)).is_empty());
+    assert_eq!(states(&e.tick(t0 + S(71))), vec![(AlertState::Fired, 1)]);
+    assert!(e.tick(t0 + S(72)).is_empty(), "once");
+    assert_eq!(
+        states(&e.observe(&head(3), t0 + S(80))),
+        vec![(AlertState::Resolved, 0)]
+    );
+}
+
+#[test]
 fn a_connection_down_counts_from_when_it_went_down() {
     let t0 = Instant::now();
     let mut e = engine(

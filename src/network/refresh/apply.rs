@@ -287,7 +287,7 @@ impl<'a> Applied<'a> {
             return;
         }
         last.scanned_block = Some(b.hash);
-        last.scanned(head.number);
+        last.scanned(head.number, b.hash);
         let Some(WireTxs::Full(txs)) = b.transactions else {
             return;
         };

@@ -39,10 +39,10 @@ pub(super) struct Last {
     /// The block of the last full nonce sweep (Multicall3 mode reads nonces only
     /// on activity, and all of them every `NONCE_SWEEP` blocks).
     pub nonces_swept: Option<u64>,
-    /// The highest block scanned for activity, and whether blocks after the one
-    /// before it went unscanned (a sender there would be missed: every nonce is
-    /// read at the next refresh).
-    pub scanned_to: Option<u64>,
+    /// The highest block scanned for activity, and whether blocks went unscanned
+    /// (after a gap, or replaced by a reorg: a sender there would be missed or its
+    /// transaction undone, so every nonce is read at the next refresh).
+    pub scanned_to: Option<(u64, B256)>,
     pub unscanned: bool,
 }
 
@@ -56,15 +56,18 @@ impl Last {
         }
     }
 
-    /// Block `number` was scanned: after a gap, every nonce is due.
-    pub fn scanned(&mut self, number: u64) {
+    /// Block `number` (`hash`) was scanned: after a gap, or a block that replaces
+    /// one (a reorg), every nonce is due.
+    pub fn scanned(&mut self, number: u64, hash: B256) {
         match self.scanned_to {
-            Some(p) if number <= p => {}
-            Some(p) => {
+            Some((p, h)) if number == p && hash == h => {}
+            // A block at or under the highest scanned is a replacement.
+            Some((p, _)) if number <= p => self.unscanned = true,
+            Some((p, _)) => {
                 self.unscanned |= number > p + 1;
-                self.scanned_to = Some(number);
+                self.scanned_to = Some((number, hash));
             }
-            None => self.scanned_to = Some(number),
+            None => self.scanned_to = Some((number, hash)),
         }
     }
 
@@ -111,16 +114,22 @@ mod tests {
 
     #[test]
     fn blocks_left_unscanned_make_every_nonce_due() {
+        let h = B256::with_last_byte;
         let mut l = Last::default();
-        for n in [10, 11, 11, 12] {
-            l.scanned(n);
+        for n in [10, 11, 12] {
+            l.scanned(n, h(n as u8));
         }
+        l.scanned(12, h(12));
         assert!(!l.unscanned, "one after another, and a block scanned twice");
-        l.scanned(9);
-        assert!(!l.unscanned, "an older block (a reorg's) is no gap");
-        l.scanned(15);
+        l.scanned(15, h(15));
         assert!(l.unscanned, "13 and 14 were fetched, not scanned");
-        assert_eq!(l.scanned_to, Some(15));
+        assert_eq!(l.scanned_to, Some((15, h(15))));
+        l.unscanned = false;
+        l.scanned(14, h(0xee));
+        assert!(
+            l.unscanned,
+            "a replacement block (a reorg) may undo a sender's transaction"
+        );
     }
 
     #[test]

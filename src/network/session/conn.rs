@@ -70,8 +70,9 @@ pub(super) enum Purpose {
     ChainId,
     Subscribe(SubKind),
     /// A `logs` subscription of the tokens' transfers (they name the watched
-    /// addresses, so it is renewed when the watch list changes).
-    TokenLogs,
+    /// addresses, so it is renewed when the watch list changes), of the filters'
+    /// generation: an answer for an older one is unsubscribed at once.
+    TokenLogs(u32),
     /// The watchdog's new `newHeads` subscription.
     Resubscribe,
     Unsubscribe,
@@ -94,6 +95,11 @@ pub(super) struct Conn<'a> {
     /// The tokens' `logs` filters subscribed to, and their subscriptions' ids.
     pub(super) token_filters: Vec<serde_json::Value>,
     pub(super) token_subs: Vec<String>,
+    /// Bumped each time the tokens' filters are renewed.
+    pub(super) token_generation: u32,
+    /// A `logs` subscription was refused on this connection: logs are then fetched
+    /// per head, whatever the others answered.
+    pub(super) logs_refused: bool,
     pub(super) awaiting_subs: usize,
     pub(super) heads: Heads,
     pub(super) ping_every: Duration,
@@ -141,6 +147,8 @@ impl<'a> Conn<'a> {
             subs: HashMap::new(),
             token_filters: Vec::new(),
             token_subs: Vec::new(),
+            token_generation: 0,
+            logs_refused: false,
             awaiting_subs: 0,
             heads: Heads::Pending,
             ping_every,

@@ -27,11 +27,17 @@ impl Conn<'_> {
         match purpose {
             Purpose::ChainId => self.on_chain_id(result).await,
             Purpose::Subscribe(kind) => self.on_subscribed(kind, result).await,
-            Purpose::TokenLogs => {
+            Purpose::TokenLogs(generation) => {
                 if let Ok(Ok(id)) = result
                     .as_ref()
                     .map(|r| serde_json::from_str::<String>(r.get()))
                 {
+                    if generation != self.token_generation {
+                        // Renewed again before this answer came: not wanted.
+                        return self
+                            .request(Purpose::Unsubscribe, "eth_unsubscribe", json!([id]))
+                            .await;
+                    }
                     self.token_subs.push(id);
                 }
                 self.on_subscribed(SubKind::Logs, result).await
@@ -128,7 +134,7 @@ impl Conn<'_> {
         let tokens_at = tokens.clone();
         for (filter, purpose) in all
             .into_iter()
-            .chain(tokens.into_iter().map(|f| (f, Purpose::TokenLogs)))
+            .chain(tokens.into_iter().map(|f| (f, Purpose::TokenLogs(0))))
         {
             let params = json!(["logs", filter]);
             if let ControlFlow::Break(end) = self.request(purpose, "eth_subscribe", params).await? {
@@ -153,9 +159,11 @@ impl Conn<'_> {
         }
         let old = std::mem::take(&mut self.token_subs);
         self.token_filters = now.clone();
+        self.token_generation = self.token_generation.wrapping_add(1);
+        let generation = Purpose::TokenLogs(self.token_generation);
         for filter in now {
             if let ControlFlow::Break(end) = self
-                .request(Purpose::TokenLogs, "eth_subscribe", json!(["logs", filter]))
+                .request(generation, "eth_subscribe", json!(["logs", filter]))
                 .await?
             {
                 return stop(end);
@@ -228,7 +236,10 @@ impl Conn<'_> {
             };
         }
         if kind == SubKind::Logs {
-            self.sup.watched.logs_live.store(active, Ordering::Relaxed);
+            // Live only while every logs subscription of this connection is.
+            self.logs_refused |= !active;
+            let live = active && !self.logs_refused;
+            self.sup.watched.logs_live.store(live, Ordering::Relaxed);
         }
         self.sup
             .emit(Update::Subscription {
