@@ -31,7 +31,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use chaintop::config::{Config, ConfigSource, NetworkConfig};
+use chaintop::config::{Config, NetworkConfig};
 use chaintop::devnet::{Devnet, DevnetConfig, DevnetHandle};
 use chaintop::event::Update;
 use chaintop::state::AppState;
@@ -270,10 +270,8 @@ fn run_step(
         .context("starting devnets")?;
     let handles: Vec<DevnetHandle> = devnets.iter().map(Devnet::handle).collect();
     let names: Vec<String> = devnets.iter().map(|d| d.name().to_string()).collect();
-    let config = Config {
-        theme: "dark".into(),
-        theme_at: None,
-        networks: devnets
+    let config = Config::with_networks(
+        devnets
             .iter()
             .map(|d| {
                 let mut n = NetworkConfig::new(d.name(), Some(d.ws_url()), Some(d.http_url()));
@@ -281,13 +279,7 @@ fn run_step(
                 n
             })
             .collect(),
-        watch: Vec::new(),
-        source: ConfigSource::Generated,
-        secrets: Vec::new(),
-        pricing: Vec::new(),
-        alerts: Vec::new(),
-        sinks: Vec::new(),
-    };
+    );
     let start = Instant::now();
     let warm = start + Duration::from_secs_f64(args.warmup);
     let end = warm + Duration::from_secs_f64(args.secs);

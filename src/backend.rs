@@ -41,12 +41,7 @@ pub fn start_with(config: &Config, redactor: &Arc<Redactor>, opts: Options) -> B
         .iter()
         .enumerate()
         .map(|(i, n)| {
-            let watches = config
-                .watch
-                .iter()
-                .filter(|w| w.applies_to(&n.name))
-                .map(|w| (w.address, w.label.clone()))
-                .collect();
+            let watches = config.watches_on(&n.name).collect();
             network::spawn(
                 i,
                 n.clone(),
@@ -87,12 +82,7 @@ pub fn headless_names(
                         .map(|(i, v)| ((c.address, i), v.call.clone()))
                 })
                 .collect(),
-            labels: config
-                .watch
-                .iter()
-                .filter(|w| w.applies_to(&n.name))
-                .map(|w| (w.address, w.label.clone()))
-                .collect(),
+            labels: config.watches_on(&n.name).collect(),
         })
         .collect()
 }
@@ -110,10 +100,8 @@ pub fn initial_state(config: &Config, redactor: &Redactor) -> AppState {
             let mut s = NetworkState::new(n.name.clone(), endpoint.unwrap_or_default());
             s.expected_chain_id = n.chain_id;
             s.watches = config
-                .watch
-                .iter()
-                .filter(|w| w.applies_to(&n.name))
-                .map(|w| WatchRow::new(w.label.clone(), w.address))
+                .watches_on(&n.name)
+                .map(|(address, label)| WatchRow::new(label, address))
                 .collect();
             s.add_config(n);
             s

@@ -79,11 +79,7 @@ pub fn estimate(config: &Config) -> Vec<Estimate> {
         .networks
         .iter()
         .map(|n| {
-            let watched = config
-                .watch
-                .iter()
-                .filter(|w| w.applies_to(&n.name))
-                .count();
+            let watched = config.watches_on(&n.name).count();
             let table = table_in(
                 &tables,
                 n.provider.as_deref(),

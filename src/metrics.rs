@@ -91,12 +91,7 @@ impl Metrics {
                     .map(host)
                     .unwrap_or_default(),
                 http: "ok",
-                labels: config
-                    .watch
-                    .iter()
-                    .filter(|w| w.applies_to(&n.name))
-                    .map(|w| (w.address, w.label.clone()))
-                    .collect(),
+                labels: config.watches_on(&n.name).collect(),
                 ..Net::default()
             })
             .collect();
@@ -619,19 +614,12 @@ mod tests {
         );
         n.chain_id = Some(1);
         Config {
-            networks: vec![n],
             watch: vec![WatchConfig {
                 address: Address::repeat_byte(0xaa),
                 label: "treasury".into(),
                 networks: None,
             }],
-            theme: "default".into(),
-            theme_at: None,
-            source: crate::config::ConfigSource::Generated,
-            secrets: Vec::new(),
-            pricing: Vec::new(),
-            alerts: Vec::new(),
-            sinks: Vec::new(),
+            ..Config::with_networks(vec![n])
         }
     }
 

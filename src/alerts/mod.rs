@@ -14,6 +14,7 @@
 pub mod sinks;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use alloy_primitives::{Address, U256};
@@ -36,6 +37,8 @@ struct Episode {
 #[derive(Debug, Default)]
 struct NetSeen {
     name: String,
+    /// The rules that apply to this network.
+    rules: Arc<[usize]>,
     /// Configured with a WebSocket (an HTTP-only network is never "live").
     has_ws: bool,
     last_head: Option<(Instant, u64)>,
@@ -49,8 +52,6 @@ pub struct Engine {
     rules: Vec<AlertRule>,
     nets: Vec<NetSeen>,
     episodes: HashMap<(usize, NetIdx, String), Episode>,
-    /// Fired notices sent per rule, for `chaintop_alerts_fired_total`.
-    pub fired: HashMap<String, u64>,
 }
 
 fn amount(v: U256, decimals: u8) -> f64 {
@@ -77,6 +78,9 @@ impl Engine {
             .iter()
             .map(|n| NetSeen {
                 name: n.name.clone(),
+                rules: (0..config.alerts.len())
+                    .filter(|&i| config.alerts[i].applies_to(&n.name))
+                    .collect(),
                 has_ws: n.ws.is_some(),
                 // Counting from the start: a node that never sends a head, or never
                 // connects, is what these rules are for.
@@ -89,17 +93,14 @@ impl Engine {
             rules: config.alerts.clone(),
             nets,
             episodes: HashMap::new(),
-            fired: HashMap::new(),
         })
     }
 
-    fn rules_for(&self, net: NetIdx) -> Vec<usize> {
-        let Some(n) = self.nets.get(net) else {
-            return Vec::new();
-        };
-        (0..self.rules.len())
-            .filter(|&i| self.rules[i].applies_to(&n.name))
-            .collect()
+    /// The rules of network `net` (fixed for the run: a reference count to clone).
+    fn rules_for(&self, net: NetIdx) -> Arc<[usize]> {
+        self.nets
+            .get(net)
+            .map_or_else(|| Arc::from([]), |n| n.rules.clone())
     }
 
     /// The condition of (rule, net, subject) now holds (`true`) or not; a notice if
@@ -152,9 +153,6 @@ impl Engine {
             0
         };
         let r = &self.rules[rule];
-        if state == AlertState::Fired {
-            *self.fired.entry(r.name.clone()).or_default() += 1;
-        }
         Some(AlertNotice {
             rule: r.name.clone(),
             kind: r.kind.name(),
@@ -174,7 +172,7 @@ impl Engine {
     pub fn tick(&mut self, now: Instant) -> Vec<(NetIdx, AlertNotice)> {
         let mut out = Vec::new();
         for net in 0..self.nets.len() {
-            for rule in self.rules_for(net) {
+            for &rule in self.rules_for(net).iter() {
                 let n = &self.nets[net];
                 let (holds, message) = match self.rules[rule].kind {
                     AlertKind::HeadStalled { secs } => {
@@ -226,7 +224,7 @@ impl Engine {
             Update::Head { head, .. } => {
                 let before = self.nets[net].last_head;
                 self.nets[net].last_head = Some((now, head.number));
-                for rule in self.rules_for(net) {
+                for &rule in self.rules_for(net).iter() {
                     if matches!(self.rules[rule].kind, AlertKind::HeadStalled { .. }) {
                         let quiet = before.map_or(0, |(t, _)| now.duration_since(t).as_secs());
                         let msg = format!(
@@ -247,7 +245,7 @@ impl Engine {
                     (false, None) => Some(now),
                 };
                 if live {
-                    for rule in self.rules_for(net) {
+                    for &rule in self.rules_for(net).iter() {
                         if matches!(self.rules[rule].kind, AlertKind::ConnectionDown { .. }) {
                             let down = was.map_or(0, |t| now.duration_since(t).as_secs());
                             let msg = format!("live again after {down}s");
@@ -257,7 +255,7 @@ impl Engine {
                 }
             }
             Update::Reorg { reorg, .. } => {
-                for rule in self.rules_for(net) {
+                for &rule in self.rules_for(net).iter() {
                     if let AlertKind::Reorg { min_depth } = self.rules[rule].kind
                         && reorg.depth >= min_depth
                     {
@@ -293,7 +291,7 @@ impl Engine {
                 }
             }
             Update::Log { log, .. } if !log.removed => {
-                for rule in self.rules_for(net) {
+                for &rule in self.rules_for(net).iter() {
                     let AlertKind::Transfer {
                         min_value,
                         contract,
@@ -331,7 +329,7 @@ impl Engine {
                 let Some(x) = abi_number(v) else {
                     return out;
                 };
-                for rule in self.rules_for(net) {
+                for &rule in self.rules_for(net).iter() {
                     let AlertKind::View {
                         contract: c,
                         index: i,
@@ -365,7 +363,7 @@ impl Engine {
                 let Some(share) = stats.cost.budget_share() else {
                     return out;
                 };
-                for rule in self.rules_for(net) {
+                for &rule in self.rules_for(net).iter() {
                     if let AlertKind::Credits { percent } = self.rules[rule].kind {
                         let msg = format!(
                             "spend projects to {:.0}% of the daily budget (alert at {percent}%)",
@@ -405,7 +403,7 @@ impl Engine {
         };
         let (now_v, before_v) = (amount(value, decimals), before.map(|b| amount(b, decimals)));
         let mut out = Vec::new();
-        for rule in self.rules_for(net) {
+        for &rule in self.rules_for(net).iter() {
             let subject = Some(format!("{holder}/{unit}"));
             let notice = match &self.rules[rule].kind {
                 AlertKind::BalanceChange {

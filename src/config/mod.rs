@@ -201,6 +201,29 @@ impl NetworkConfig {
 }
 
 impl Config {
+    /// A config of `networks` and nothing else, made in code (the demo, tests).
+    pub fn with_networks(networks: Vec<NetworkConfig>) -> Self {
+        Self {
+            theme: "dark".into(),
+            theme_at: None,
+            networks,
+            watch: Vec::new(),
+            source: ConfigSource::Generated,
+            secrets: Vec::new(),
+            pricing: Vec::new(),
+            alerts: Vec::new(),
+            sinks: Vec::new(),
+        }
+    }
+
+    /// The watched addresses of network `name`, with their labels.
+    pub fn watches_on<'a>(&'a self, name: &'a str) -> impl Iterator<Item = (Address, String)> + 'a {
+        self.watch
+            .iter()
+            .filter(move |w| w.applies_to(name))
+            .map(|w| (w.address, w.label.clone()))
+    }
+
     /// The redactor for everything this config makes chaintop print: `${VAR}`
     /// values, and the key-holding parts of every endpoint URL.
     pub fn redactor(&self) -> crate::text::Redactor {

@@ -152,7 +152,7 @@ pub fn save_watchlist(path: &Path, list: &WatchList) -> Result<(), ConfigError> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{ConfigSource, NetworkConfig};
+    use crate::config::NetworkConfig;
 
     #[test]
     fn round_trips_and_merges_over_the_config() {
@@ -175,23 +175,16 @@ mod tests {
         assert_eq!(back.removed, vec![b, c]);
 
         let mut config = Config {
-            theme: "dark".into(),
-            theme_at: None,
-            networks: vec![NetworkConfig::new(
-                "n",
-                None,
-                Some("http://127.0.0.1:1".into()),
-            )],
             watch: vec![WatchConfig {
                 address: c,
                 label: "from config".into(),
                 networks: None,
             }],
-            source: ConfigSource::Generated,
-            secrets: Vec::new(),
-            pricing: Vec::new(),
-            alerts: Vec::new(),
-            sinks: Vec::new(),
+            ..Config::with_networks(vec![NetworkConfig::new(
+                "n",
+                None,
+                Some("http://127.0.0.1:1".into()),
+            )])
         };
         back.apply(&mut config);
         let watched: Vec<Address> = config.watch.iter().map(|w| w.address).collect();

@@ -12,7 +12,7 @@ use std::time::Duration;
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 use headless_child::Headless;
@@ -35,41 +35,14 @@ async fn receiver() -> (String, Posts) {
             let store = store.clone();
             tokio::spawn(async move {
                 let mut buf = Vec::new();
-                let mut chunk = [0u8; 4096];
-                let (head_end, len) = loop {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                    if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
-                        let len = head
-                            .lines()
-                            .find_map(|l| l.strip_prefix("content-length:"))
-                            .and_then(|v| v.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        break (i + 4, len);
-                    }
+                let Some((head, body)) = support::read_http_request(&mut s, &mut buf).await else {
+                    return;
                 };
-                while buf.len() < head_end + len {
-                    let Ok(n) = s.read(&mut chunk).await else {
-                        return;
-                    };
-                    if n == 0 {
-                        return;
-                    }
-                    buf.extend_from_slice(&chunk[..n]);
-                }
-                let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
                 let sig = head
                     .lines()
                     .find_map(|l| l.strip_prefix("x-chaintop-signature:"))
                     .map(|v| v.trim().to_string())
                     .unwrap_or_default();
-                let body = buf[head_end..head_end + len].to_vec();
                 if let Ok(mut g) = store.lock() {
                     g.push((sig, body));
                 }

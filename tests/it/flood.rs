@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chaintop::backend::{self, UPDATE_QUEUE};
-use chaintop::config::{Config, ConfigSource, NetworkConfig};
+use chaintop::config::{Config, NetworkConfig};
 use chaintop::devnet::{Devnet, DevnetConfig};
 use chaintop::event::Update;
 use chaintop::text::Redactor;
@@ -22,17 +22,7 @@ async fn flood_drops_nothing_but_pending_counts() {
     .expect("devnet starts on loopback");
     let mut net = NetworkConfig::new("flood", Some(node.ws_url()), Some(node.http_url()));
     net.chain_id = Some(node.chain_id());
-    let config = Config {
-        theme: "dark".into(),
-        theme_at: None,
-        networks: vec![net],
-        watch: Vec::new(),
-        source: ConfigSource::Generated,
-        secrets: Vec::new(),
-        pricing: Vec::new(),
-        alerts: Vec::new(),
-        sinks: Vec::new(),
-    };
+    let config = Config::with_networks(vec![net]);
     let mut be = backend::start(&config, &Arc::new(Redactor::new(Vec::new())));
 
     // Every head from the very first one counts: a fast chain's first notifications

@@ -202,31 +202,9 @@ async fn forward(
     counts: Arc<Mutex<Counts>>,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
-    let mut chunk = [0u8; 65536];
-    let (head_end, len) = loop {
-        let n = client.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let head = String::from_utf8_lossy(&buf[..i]).to_ascii_lowercase();
-            let len = head
-                .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
-                .and_then(|v| v.trim().parse::<usize>().ok())
-                .unwrap_or(0);
-            break (i + 4, len);
-        }
+    let Some((_, body)) = support::read_http_request(&mut client, &mut buf).await else {
+        return Ok(());
     };
-    while buf.len() < head_end + len {
-        let n = client.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(());
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-    let body = buf[head_end..head_end + len].to_vec();
     let started = Instant::now();
     let mut up = TcpStream::connect(("127.0.0.1", upstream)).await?;
     up.write_all(

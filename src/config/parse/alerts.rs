@@ -166,24 +166,7 @@ pub(super) fn alert(
             Some(out)
         }
     };
-    let need_u = |v: &Option<Spanned<u64>>, k: &str| {
-        v.as_ref().map(|x| *x.get_ref()).ok_or_else(|| {
-            cx.err(
-                a.kind.span(),
-                &key(k),
-                format_args!("`{}` needs `{k}`", a.kind.get_ref()),
-            )
-        })
-    };
-    let need_f = |v: &Option<Spanned<f64>>, k: &str| {
-        v.as_ref().map(|x| *x.get_ref()).ok_or_else(|| {
-            cx.err(
-                a.kind.span(),
-                &key(k),
-                format_args!("`{}` needs `{k}`", a.kind.get_ref()),
-            )
-        })
-    };
+    let need = |k: &str| needs(cx, a, &key(k), k);
     let address = |v: &Option<Spanned<String>>,
                    k: &str|
      -> Result<Option<alloy_primitives::Address>, ConfigError> {
@@ -203,26 +186,48 @@ pub(super) fn alert(
     };
     let kind = match a.kind.get_ref().as_str() {
         "head_stalled" => AlertKind::HeadStalled {
-            secs: need_u(&a.secs, "secs")?.max(1),
+            secs: a
+                .secs
+                .as_ref()
+                .map(|x| *x.get_ref())
+                .ok_or_else(|| need("secs"))?
+                .max(1),
         },
         "connection_down" => AlertKind::ConnectionDown {
-            secs: need_u(&a.secs, "secs")?.max(1),
+            secs: a
+                .secs
+                .as_ref()
+                .map(|x| *x.get_ref())
+                .ok_or_else(|| need("secs"))?
+                .max(1),
         },
         "reorg" => AlertKind::Reorg {
             min_depth: a.min_depth.as_ref().map_or(1, |d| *d.get_ref()).max(1),
         },
         "balance_change" => AlertKind::BalanceChange {
-            min_delta: need_f(&a.min_delta, "min_delta")?,
+            min_delta: a
+                .min_delta
+                .as_ref()
+                .map(|x| *x.get_ref())
+                .ok_or_else(|| need("min_delta"))?,
             address: address(&a.address, "address")?,
             token,
         },
         "balance_below" => AlertKind::BalanceBelow {
-            threshold: need_f(&a.threshold, "threshold")?,
+            threshold: a
+                .threshold
+                .as_ref()
+                .map(|x| *x.get_ref())
+                .ok_or_else(|| need("threshold"))?,
             address: address(&a.address, "address")?,
             token,
         },
         "transfer" => AlertKind::Transfer {
-            min_value: need_f(&a.min_value, "min_value")?,
+            min_value: a
+                .min_value
+                .as_ref()
+                .map(|x| *x.get_ref())
+                .ok_or_else(|| need("min_value"))?,
             contract: address(&a.contract, "contract")?,
         },
         "view" => {
@@ -275,7 +280,11 @@ pub(super) fn alert(
             }
         }
         "credits" => AlertKind::Credits {
-            percent: need_f(&a.percent, "percent")?,
+            percent: a
+                .percent
+                .as_ref()
+                .map(|x| *x.get_ref())
+                .ok_or_else(|| need("percent"))?,
         },
         other => return Err(unknown(cx, &a.kind, &key("kind"), other, &ALERT_KINDS)),
     };
@@ -286,4 +295,13 @@ pub(super) fn alert(
         cooldown: Duration::from_secs(a.cooldown_secs.as_ref().map_or(COOLDOWN, |c| *c.get_ref())),
         sinks: sink_names,
     })
+}
+
+/// "`KIND` needs `KEY`", at the rule's `kind`.
+fn needs(cx: &Ctx<'_>, a: &RawAlert, key: &str, k: &str) -> ConfigError {
+    cx.err(
+        a.kind.span(),
+        key,
+        format_args!("`{}` needs `{k}`", a.kind.get_ref()),
+    )
 }

@@ -119,10 +119,10 @@ impl Refresher {
         if !self.send_plan(plan, tip, &addresses, last, missing).await? {
             return Ok(());
         }
-        // The reads, now that the block showed who moved (and Multicall3 is known).
-        let head = deferred;
-        if head || (self.on_activity && !last.balance_due.is_empty()) {
-            let plan = Plan::reads(self, tip.0, &addresses, last, head);
+        // The reads, now that the block showed who moved (and Multicall3 is known);
+        // else only what it showed moving.
+        if deferred || (self.on_activity && !last.balance_due.is_empty()) {
+            let plan = Plan::reads(self, tip.0, &addresses, last, deferred);
             self.send_plan(plan, tip, &addresses, last, missing).await?;
         }
         Ok(())

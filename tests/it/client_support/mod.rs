@@ -12,7 +12,7 @@ use alloy_primitives::B256;
 use tokio::sync::watch;
 
 use chaintop::backend;
-use chaintop::config::{Config, ConfigSource, NetworkConfig};
+use chaintop::config::{Config, NetworkConfig};
 use chaintop::devnet::{Devnet, DevnetConfig};
 use chaintop::event::{
     Command, ConnState, ConnStats, Head, HeadSource, NetIdx, Reorg, SubKind, SubStatus, Update,
@@ -55,14 +55,7 @@ pub fn network(d: &Devnet, ping_secs: u64) -> NetworkConfig {
 pub fn config(networks: Vec<NetworkConfig>) -> Config {
     Config {
         theme: "default".into(),
-        theme_at: None,
-        networks,
-        watch: Vec::new(),
-        source: ConfigSource::Generated,
-        secrets: Vec::new(),
-        pricing: Vec::new(),
-        alerts: Vec::new(),
-        sinks: Vec::new(),
+        ..Config::with_networks(networks)
     }
 }
 

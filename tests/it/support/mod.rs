@@ -665,3 +665,41 @@ pub fn valid_line(line: &Value) -> Result<(), String> {
         .validate(line, *index)
         .map_err(|e| format!("{e:#}\nline: {line}"))
 }
+
+// ---------------------------------------------------------------------------------
+// Test servers' HTTP
+// ---------------------------------------------------------------------------------
+
+/// One HTTP/1.1 request read from `s`: its head (lower-cased) and its body, by its
+/// `Content-Length`. Bytes past it stay in `buf` for the next request (keep-alive).
+/// `None` at the end of the stream or on an error.
+pub async fn read_http_request(
+    s: &mut tokio::net::TcpStream,
+    buf: &mut Vec<u8>,
+) -> Option<(String, Vec<u8>)> {
+    use tokio::io::AsyncReadExt;
+    let mut chunk = [0u8; 65536];
+    let head_end = loop {
+        if let Some(i) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).to_ascii_lowercase();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + len {
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => return None,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+    }
+    let body = buf.drain(..head_end + len).skip(head_end).collect();
+    Some((head, body))
+}
