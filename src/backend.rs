@@ -107,5 +107,7 @@ pub fn initial_state(config: &Config, redactor: &Redactor) -> AppState {
             s
         })
         .collect();
-    AppState::new(networks)
+    let mut state = AppState::new(networks);
+    state.tui_sinks = config.tui_sinks();
+    state
 }

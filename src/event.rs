@@ -409,6 +409,11 @@ pub enum Update {
         net: NetIdx,
         alert: Box<AlertNotice>,
     },
+    /// A sink could not deliver a notice of this network (or is off for good).
+    SinkFailed {
+        net: NetIdx,
+        failure: Box<crate::alerts::sinks::SinkFailure>,
+    },
 }
 
 /// An alert rule's condition began (`fired`) or ended (`resolved`).
@@ -430,8 +435,8 @@ pub struct AlertNotice {
     pub state: AlertState,
     /// For people; chain text in it is escaped.
     pub message: String,
-    /// What it is about, when more than the network: an address, a contract.
-    pub subject: Option<String>,
+    /// What it is about: the network, a watched balance, a contract, a view.
+    pub about: Subject,
     /// Fired notices held back by the cooldown since the last one sent.
     pub repeats: u64,
     /// A resolve will follow (the condition can end); a reorg, a balance change or
@@ -440,6 +445,38 @@ pub struct AlertNotice {
     pub at: SystemTime,
     /// The rule's sinks, by name.
     pub sinks: Vec<String>,
+}
+
+/// What an alert is about (the row the dashboard flashes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// The network itself: its heads, its connection, its spend.
+    Network,
+    /// A watched address's balance: native (`None`) or of a token.
+    Balance {
+        holder: Address,
+        token: Option<Address>,
+    },
+    /// An event of a contract.
+    Contract(Address),
+    /// One view of a contract.
+    View { contract: Address, index: usize },
+}
+
+impl Subject {
+    /// How sinks name it (`holder/native`, `holder/token`, `contract`,
+    /// `contract#index`); `None` for the network.
+    pub fn key(&self) -> Option<String> {
+        match self {
+            Subject::Network => None,
+            Subject::Balance { holder, token } => Some(match token {
+                None => format!("{holder}/native"),
+                Some(t) => format!("{holder}/{t}"),
+            }),
+            Subject::Contract(c) => Some(c.to_string()),
+            Subject::View { contract, index } => Some(format!("{contract}#{index}")),
+        }
+    }
 }
 
 impl Update {
@@ -464,7 +501,8 @@ impl Update {
             | Update::Activity { net, .. }
             | Update::Log { net, .. }
             | Update::View { net, .. }
-            | Update::Alert { net, .. } => *net,
+            | Update::Alert { net, .. }
+            | Update::SinkFailed { net, .. } => *net,
         }
     }
 }

@@ -187,6 +187,7 @@ fn to_json(
         } => view_line(network, contract, *index, *block, value, names),
         Update::Stats { stats, .. } => error_line(network, stats, last_errors.get_mut(net)?)?,
         Update::Alert { alert, .. } => alert_line(alert),
+        Update::SinkFailed { failure, .. } => sink_failed_line(network, failure),
     })
 }
 
@@ -354,8 +355,20 @@ pub fn alert_line(a: &crate::event::AlertNotice) -> Value {
         "kind": a.kind,
         "state": a.state,
         "message": a.message,
-        "subject": a.subject,
+        "subject": a.about.key(),
         "repeats": a.repeats,
+    })
+}
+
+/// A sink that could not deliver a notice (`off`: it stays off).
+fn sink_failed_line(network: &str, f: &crate::alerts::sinks::SinkFailure) -> Value {
+    json!({
+        "type": "sink_failed",
+        "network": network,
+        "sink": f.sink,
+        "alert": f.alert,
+        "reason": crate::text::sanitize(&f.reason),
+        "off": f.off,
     })
 }
 
@@ -819,11 +832,22 @@ mod tests {
                     network: "main".into(),
                     state: crate::event::AlertState::Fired,
                     message: "no new head for 60s".into(),
-                    subject: None,
+                    about: crate::event::Subject::Network,
                     repeats: 0,
                     resolves: true,
                     at: SystemTime::now(),
                     sinks: vec!["tui".into()],
+                }),
+            },
+            Update::SinkFailed {
+                net: 0,
+                failure: Box::new(crate::alerts::sinks::SinkFailure {
+                    net: 0,
+                    sink: "desk".into(),
+                    alert: "stalled".into(),
+                    reason: "no D-Bus session bus".into(),
+                    off: true,
+                    at: SystemTime::now(),
                 }),
             },
         ];

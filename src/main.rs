@@ -162,9 +162,14 @@ async fn dashboard(
         }
         None => None,
     };
-    let alerts = chaintop::alerts::Engine::new(&config, std::time::Instant::now()).map(|e| {
-        let d = chaintop::alerts::sinks::Dispatcher::start(config.sinks.clone(), redactor.clone());
-        (e, d)
+    let alerts = chaintop::alerts::Engine::new(&config, std::time::Instant::now()).map(|engine| {
+        let (sinks, failures) =
+            chaintop::alerts::sinks::Dispatcher::start(config.sinks.clone(), redactor.clone());
+        chaintop::tap::Alerting {
+            engine,
+            sinks,
+            failures,
+        }
     });
     if metrics.is_some() || alerts.is_some() {
         backend.updates = chaintop::tap::tap(backend.updates, metrics, alerts);

@@ -17,6 +17,8 @@ pub type Term = Terminal<CrosstermBackend<Stdout>>;
 /// Owns the terminal while the TUI runs.
 pub struct TerminalGuard {
     pub terminal: Term,
+    /// `AppState::bells` as of the last bell rung: more since then ring one.
+    rung: u64,
 }
 
 /// Whether the terminal is in raw mode / the alternate screen (restore is a no-op
@@ -97,7 +99,7 @@ impl TerminalGuard {
     pub fn enter() -> io::Result<Self> {
         let setup = enter_screen().and_then(|_| Terminal::new(CrosstermBackend::new(io::stdout())));
         match setup {
-            Ok(terminal) => Ok(Self { terminal }),
+            Ok(terminal) => Ok(Self { terminal, rung: 0 }),
             Err(e) => {
                 restore();
                 Err(e)
@@ -134,9 +136,13 @@ impl Screen for TerminalGuard {
             .terminal
             .draw(|f| ui::draw(f, state, theme))
             .map(|_| ());
-        let ended = queue!(self.terminal.backend_mut(), terminal::EndSynchronizedUpdate)
-            .and_then(|_| Backend::flush(self.terminal.backend_mut()));
-        drawn.and(ended)
+        let mut ended = queue!(self.terminal.backend_mut(), terminal::EndSynchronizedUpdate);
+        // Alerts that ring the bell since the last frame ring it once.
+        if state.bells > self.rung {
+            self.rung = state.bells;
+            ended = ended.and_then(|_| io::Write::write_all(self.terminal.backend_mut(), b"\x07"));
+        }
+        drawn.and(ended.and_then(|_| Backend::flush(self.terminal.backend_mut())))
     }
 
     fn suspend(&mut self) -> io::Result<()> {
@@ -152,6 +158,9 @@ pub struct Offscreen {
     pub frames: u64,
     /// Times the loop handed the screen back (Ctrl-Z).
     pub suspends: u64,
+    /// Bells rung (as the terminal would: one per frame that has new ones).
+    pub bells: u64,
+    rung: u64,
 }
 
 impl Offscreen {
@@ -164,6 +173,8 @@ impl Offscreen {
             terminal,
             frames: 0,
             suspends: 0,
+            bells: 0,
+            rung: 0,
         }
     }
 }
@@ -174,6 +185,10 @@ impl Screen for Offscreen {
             match never {}
         }
         self.frames += 1;
+        if state.bells > self.rung {
+            self.rung = state.bells;
+            self.bells += 1;
+        }
         Ok(())
     }
 

@@ -11,6 +11,7 @@
 //! how many were held back, and a resolve of an episode never sent is not sent
 //! either.
 
+pub mod desktop;
 pub mod sinks;
 
 use std::collections::HashMap;
@@ -20,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use alloy_primitives::{Address, U256};
 
 use crate::config::{AlertKind, AlertRule, Config};
-use crate::event::{AbiValue, AlertNotice, AlertState, ConnState, NetIdx, Update};
+use crate::event::{AbiValue, AlertNotice, AlertState, ConnState, NetIdx, Subject, Update};
 use crate::fmt;
 
 /// One rule's state for one subject (network, address, contract…).
@@ -51,7 +52,7 @@ struct NetSeen {
 pub struct Engine {
     rules: Vec<AlertRule>,
     nets: Vec<NetSeen>,
-    episodes: HashMap<(usize, NetIdx, String), Episode>,
+    episodes: HashMap<(usize, NetIdx, Subject), Episode>,
 }
 
 fn amount(v: U256, decimals: u8) -> f64 {
@@ -110,13 +111,13 @@ impl Engine {
         &mut self,
         rule: usize,
         net: NetIdx,
-        subject: Option<String>,
+        about: Subject,
         holds: bool,
         once: bool,
         message: String,
         now: Instant,
     ) -> Option<AlertNotice> {
-        let key = (rule, net, subject.clone().unwrap_or_default());
+        let key = (rule, net, about);
         let cooldown = self.rules[rule].cooldown;
         let e = self.episodes.entry(key).or_default();
         // A new episode, or one held back by the cooldown that still goes on (it
@@ -159,7 +160,7 @@ impl Engine {
             network: self.nets[net].name.clone(),
             state,
             message,
-            subject,
+            about,
             repeats,
             resolves: !once,
             at: SystemTime::now(),
@@ -200,7 +201,10 @@ impl Engine {
                     },
                     _ => continue,
                 };
-                if holds && let Some(a) = self.judge(rule, net, None, true, false, message, now) {
+                if holds
+                    && let Some(a) =
+                        self.judge(rule, net, Subject::Network, true, false, message, now)
+                {
                     out.push((net, a));
                 }
             }
@@ -231,7 +235,7 @@ impl Engine {
                             "heads again: {} after {quiet}s",
                             fmt::thousands(head.number)
                         );
-                        push(self.judge(rule, net, None, false, false, msg, now));
+                        push(self.judge(rule, net, Subject::Network, false, false, msg, now));
                     }
                 }
             }
@@ -249,7 +253,7 @@ impl Engine {
                         if matches!(self.rules[rule].kind, AlertKind::ConnectionDown { .. }) {
                             let down = was.map_or(0, |t| now.duration_since(t).as_secs());
                             let msg = format!("live again after {down}s");
-                            push(self.judge(rule, net, None, false, false, msg, now));
+                            push(self.judge(rule, net, Subject::Network, false, false, msg, now));
                         }
                     }
                 }
@@ -264,7 +268,7 @@ impl Engine {
                             reorg.depth,
                             fmt::thousands(reorg.from_number)
                         );
-                        push(self.judge(rule, net, None, true, true, msg, now));
+                        push(self.judge(rule, net, Subject::Network, true, true, msg, now));
                     }
                 }
             }
@@ -315,8 +319,8 @@ impl Engine {
                             .clone()
                             .unwrap_or_else(|| log.address.to_string());
                         let msg = format!("{source} {what} of {v} (at least {min_value})");
-                        let subject = Some(log.address.to_string());
-                        push(self.judge(rule, net, subject, true, true, msg, now));
+                        let about = Subject::Contract(log.address);
+                        push(self.judge(rule, net, about, true, true, msg, now));
                     }
                 }
             }
@@ -355,8 +359,11 @@ impl Engine {
                         ),
                         _ => format!("view {index} of {contract} is {x}, back in range"),
                     };
-                    let subject = Some(format!("{contract}#{index}"));
-                    push(self.judge(rule, net, subject, over || under, false, msg, now));
+                    let about = Subject::View {
+                        contract: *contract,
+                        index: *index,
+                    };
+                    push(self.judge(rule, net, about, over || under, false, msg, now));
                 }
             }
             Update::Stats { stats, .. } => {
@@ -370,7 +377,7 @@ impl Engine {
                             share * 100.0
                         );
                         let holds = share * 100.0 >= percent;
-                        push(self.judge(rule, net, None, holds, false, msg, now));
+                        push(self.judge(rule, net, Subject::Network, holds, false, msg, now));
                     }
                 }
             }
@@ -404,7 +411,7 @@ impl Engine {
         let (now_v, before_v) = (amount(value, decimals), before.map(|b| amount(b, decimals)));
         let mut out = Vec::new();
         for &rule in self.rules_for(net).iter() {
-            let subject = Some(format!("{holder}/{unit}"));
+            let about = Subject::Balance { holder, token };
             let notice = match &self.rules[rule].kind {
                 AlertKind::BalanceChange {
                     min_delta,
@@ -417,7 +424,7 @@ impl Engine {
                         continue;
                     }
                     let msg = format!("{holder} {unit} balance moved by {delta:+} to {now_v}");
-                    self.judge(rule, net, subject, true, true, msg, now)
+                    self.judge(rule, net, about, true, true, msg, now)
                 }
                 AlertKind::BalanceBelow {
                     threshold,
@@ -430,7 +437,7 @@ impl Engine {
                     } else {
                         format!("{holder} {unit} balance {now_v} is back above {threshold}")
                     };
-                    self.judge(rule, net, subject, below, false, msg, now)
+                    self.judge(rule, net, about, below, false, msg, now)
                 }
                 _ => continue,
             };

@@ -1,18 +1,20 @@
 //! Delivering notices: webhooks (POST, timeout, retries with backoff, an optional
-//! HMAC-SHA256 signature) and commands (no shell, `CHAINTOP_ALERT_*` in the
-//! environment, killed at their timeout). The `tui` sink is the update stream
-//! itself. Failures are logged, redacted; they never stop the other sinks.
+//! HMAC-SHA256 signature), commands (no shell, `CHAINTOP_ALERT_*` in the
+//! environment, killed at their timeout) and desktop notifications (D-Bus). The
+//! `tui` sink is the update stream itself. Failures are logged and reported,
+//! redacted; they never stop the other sinks.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use tokio::sync::mpsc;
 
+use super::desktop::{Desktop, Failed};
 use crate::config::{SinkConfig, SinkKind};
-use crate::event::{AlertNotice, AlertState};
+use crate::event::{AlertNotice, AlertState, NetIdx};
 use crate::text::Redactor;
 
 /// Attempts of a webhook delivery, and the first wait between them (doubling).
@@ -32,7 +34,7 @@ pub fn body(a: &AlertNotice) -> Value {
         "state": a.state,
         "ts": crate::fmt::rfc3339_ms(a.at),
         "message": a.message,
-        "subject": a.subject,
+        "subject": a.about.key(),
         "repeats": a.repeats,
     })
 }
@@ -49,49 +51,68 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", alloy_primitives::hex::encode(tag))
 }
 
+/// A notice that a sink could not deliver, for the screen and headless.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkFailure {
+    pub net: NetIdx,
+    pub sink: String,
+    /// The rule whose notice it was.
+    pub alert: String,
+    /// Why, redacted.
+    pub reason: String,
+    /// The sink is off from now on (a desktop without a notification service).
+    pub off: bool,
+    pub at: SystemTime,
+}
+
+/// A sink's queue: notices with their network.
+type Queue = mpsc::Sender<(NetIdx, AlertNotice)>;
+
+/// Reports of failed deliveries waiting at most (more are dropped: the log has them).
+const REPORTS: usize = 64;
+
 /// Hands notices to their sinks: one worker per sink, so a sink gets its notices
 /// in order (a resolve after its fire), one delivery at a time, from a bounded
-/// queue (a full one drops the notice, logged).
+/// queue (a full one drops the notice, logged). Each failed delivery is logged and
+/// reported on the receiver that `start` returns.
 #[derive(Clone)]
 pub struct Dispatcher {
-    queues: Arc<Vec<(String, mpsc::Sender<AlertNotice>)>>,
+    queues: Arc<Vec<(String, Queue)>>,
 }
 
 impl Dispatcher {
-    pub fn start(sinks: Vec<SinkConfig>, redactor: Arc<Redactor>) -> Self {
+    pub fn start(
+        sinks: Vec<SinkConfig>,
+        redactor: Arc<Redactor>,
+    ) -> (Self, mpsc::Receiver<SinkFailure>) {
         let client = reqwest::Client::new();
+        let (report, reports) = mpsc::channel(REPORTS);
         let queues = sinks
             .into_iter()
             .filter(|s| !matches!(s.kind, SinkKind::Tui { .. }))
             .map(|sink| {
-                let (tx, mut rx) = mpsc::channel::<AlertNotice>(QUEUE);
-                let (client, redactor) = (client.clone(), redactor.clone());
+                let (tx, rx) = mpsc::channel(QUEUE);
                 let name = sink.name.clone();
-                tokio::spawn(async move {
-                    while let Some(a) = rx.recv().await {
-                        if let Err(e) = deliver(&sink, &a, &client).await {
-                            tracing::warn!(
-                                sink = %sink.name,
-                                alert = %a.rule,
-                                "alert not delivered: {}",
-                                redactor.text(&e)
-                            );
-                        }
-                    }
-                });
+                tokio::spawn(worker(
+                    sink,
+                    rx,
+                    client.clone(),
+                    redactor.clone(),
+                    report.clone(),
+                ));
                 (name, tx)
             })
             .collect();
-        Self {
-            queues: Arc::new(queues),
-        }
+        let queues = Arc::new(queues);
+        (Self { queues }, reports)
     }
 
-    /// Queue a notice for each of its sinks (`tui`: the stream shows it).
-    pub fn send(&self, a: AlertNotice) {
+    /// Queue a notice of network `net` for each of its sinks (`tui`: the stream
+    /// shows it).
+    pub fn send(&self, net: NetIdx, a: &AlertNotice) {
         for (name, tx) in self.queues.iter() {
             if a.sinks.iter().any(|s| s == name)
-                && let Err(e) = tx.try_send(a.clone())
+                && let Err(e) = tx.try_send((net, a.clone()))
             {
                 tracing::warn!(sink = %name, "alert dropped, the sink's queue is full: {e}");
             }
@@ -99,22 +120,64 @@ impl Dispatcher {
     }
 }
 
+/// One sink's deliveries, in order.
+async fn worker(
+    sink: SinkConfig,
+    mut rx: mpsc::Receiver<(NetIdx, AlertNotice)>,
+    client: reqwest::Client,
+    redactor: Arc<Redactor>,
+    report: mpsc::Sender<SinkFailure>,
+) {
+    let mut desktop = Desktop::default();
+    while let Some((net, a)) = rx.recv().await {
+        if desktop.is_off() {
+            continue;
+        }
+        let (reason, off) = match deliver(&sink, &a, &client, &mut desktop).await {
+            Ok(()) => continue,
+            Err(Failed::Once(e)) => (redactor.text(&e), false),
+            Err(Failed::Unavailable(e)) => (redactor.text(&e), true),
+        };
+        if off {
+            tracing::warn!(sink = %sink.name, "desktop notifications are off: {reason}; not retried");
+        } else {
+            tracing::warn!(sink = %sink.name, alert = %a.rule, "alert not delivered: {reason}");
+        }
+        let failure = SinkFailure {
+            net,
+            sink: sink.name.clone(),
+            alert: a.rule.clone(),
+            reason,
+            off,
+            at: SystemTime::now(),
+        };
+        // Full: the screen is behind on reports; the log has this one.
+        let _ = report.try_send(failure);
+    }
+}
+
 async fn deliver(
     sink: &SinkConfig,
     a: &AlertNotice,
     client: &reqwest::Client,
-) -> Result<(), String> {
+    desktop: &mut Desktop,
+) -> Result<(), Failed> {
     match &sink.kind {
         SinkKind::Webhook {
             url,
             secret,
             timeout,
-        } => webhook(client, url, secret.as_deref(), *timeout, a).await,
+        } => webhook(client, url, secret.as_deref(), *timeout, a)
+            .await
+            .map_err(Failed::Once),
         SinkKind::Command {
             program,
             args,
             timeout,
-        } => command(program, args, *timeout, a).await,
+        } => command(program, args, *timeout, a)
+            .await
+            .map_err(Failed::Once),
+        SinkKind::Desktop { timeout } => desktop.notify(a, *timeout).await,
         SinkKind::Tui { .. } => Ok(()),
     }
 }
@@ -174,10 +237,7 @@ async fn command(
         .env("CHAINTOP_ALERT_NETWORK", &a.network)
         .env("CHAINTOP_ALERT_STATE", state)
         .env("CHAINTOP_ALERT_MESSAGE", &a.message)
-        .env(
-            "CHAINTOP_ALERT_SUBJECT",
-            a.subject.as_deref().unwrap_or_default(),
-        )
+        .env("CHAINTOP_ALERT_SUBJECT", a.about.key().unwrap_or_default())
         .env("CHAINTOP_ALERT_TS", crate::fmt::rfc3339_ms(a.at))
         .env("CHAINTOP_ALERT_JSON", body(a).to_string())
         .stdin(std::process::Stdio::null())

@@ -27,11 +27,13 @@ pub enum SinkKind {
         args: Vec<String>,
         timeout: Duration,
     },
-    /// The dashboard: the alerts popup (`!`), and the terminal bell if asked.
+    /// A desktop notification over D-Bus (`org.freedesktop.Notifications`).
+    Desktop { timeout: Duration },
+    /// The dashboard: the triggering row flashed, and the terminal bell if asked.
     Tui { bell: bool },
 }
 
-/// The name that needs no `[[sinks]]` entry.
+/// The name that needs no `[[sinks]]` entry (one may set its `bell`).
 pub const TUI_SINK: &str = "tui";
 
 /// One `[[alerts]]` rule.

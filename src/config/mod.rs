@@ -224,6 +224,22 @@ impl Config {
             .map(|w| (w.address, w.label.clone()))
     }
 
+    /// The dashboard's own sinks, each with whether it rings the terminal bell:
+    /// `tui` (built in, silent unless a `[[sinks]]` table named `tui` says
+    /// `bell = true`) and every other sink of kind `tui`.
+    pub fn tui_sinks(&self) -> Vec<(String, bool)> {
+        let mut out = vec![(alerts::TUI_SINK.to_string(), false)];
+        for s in &self.sinks {
+            if let SinkKind::Tui { bell } = s.kind {
+                match out.iter_mut().find(|(n, _)| *n == s.name) {
+                    Some(e) => e.1 = bell,
+                    None => out.push((s.name.clone(), bell)),
+                }
+            }
+        }
+        out
+    }
+
     /// The redactor for everything this config makes chaintop print: `${VAR}`
     /// values, and the key-holding parts of every endpoint URL.
     pub fn redactor(&self) -> crate::text::Redactor {

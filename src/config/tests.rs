@@ -410,3 +410,24 @@ views = [
         "{e}"
     );
 }
+
+#[test]
+fn the_dashboard_sinks_and_their_bells() {
+    let net = "[[networks]]\nname = \"m\"\nws = \"wss://x.example\"\n";
+    // Without tables: the built-in `tui`, silent.
+    assert_eq!(ok(net).tui_sinks(), vec![("tui".to_string(), false)]);
+    let c = ok(&format!(
+        "{net}[[sinks]]\nname = \"tui\"\nkind = \"tui\"\nbell = true\n\
+         [[sinks]]\nname = \"quiet\"\nkind = \"tui\"\n\
+         [[sinks]]\nname = \"desk\"\nkind = \"desktop\"\n"
+    ));
+    assert_eq!(
+        c.tui_sinks(),
+        vec![("tui".to_string(), true), ("quiet".to_string(), false)]
+    );
+    assert!(c.sinks.iter().any(|s| s.name == "desk"
+        && s.kind
+            == SinkKind::Desktop {
+                timeout: std::time::Duration::from_secs(5)
+            }));
+}

@@ -13,7 +13,7 @@ mod watches;
 
 use std::time::{Duration, Instant, SystemTime};
 
-use crate::event::{Action, Command, NetIdx, Update};
+use crate::event::{Action, AlertState, Command, NetIdx, Update};
 pub use contracts::{ContractRow, ViewRow};
 pub use cursor::ListCursor;
 pub use events::EVENTS_KEPT;
@@ -100,6 +100,11 @@ pub struct AppState {
     /// Monotonic and wall clocks as of the last tick; drawing reads these, never the OS.
     pub now: Instant,
     pub wall_now: SystemTime,
+    /// The dashboard's sinks (`tui` and any `[[sinks]]` of kind `tui`), each with
+    /// whether it rings the bell. An alert for one of them flashes its row.
+    pub tui_sinks: Vec<(String, bool)>,
+    /// Alerts so far that ring the bell (the screen rings once per frame with new ones).
+    pub bells: u64,
 }
 
 impl AppState {
@@ -116,6 +121,8 @@ impl AppState {
             input: None,
             now: Instant::now(),
             wall_now: SystemTime::now(),
+            tui_sinks: vec![(crate::config::alerts::TUI_SINK.to_string(), false)],
+            bells: 0,
         }
     }
 
@@ -132,6 +139,25 @@ impl AppState {
     /// Fold one backend fact into the state. Returns whether anything visible changed.
     /// `now` is when the update was received: ages of rates and heads count from it.
     pub fn apply(&mut self, update: Update, now: Instant) -> bool {
+        if let Update::Alert { net, alert } = &update
+            && alert.state == AlertState::Fired
+        {
+            let mine = self
+                .tui_sinks
+                .iter()
+                .filter(|(name, _)| alert.sinks.contains(name));
+            let (mut seen, mut bell) = (false, false);
+            for (_, b) in mine {
+                seen = true;
+                bell |= *b;
+            }
+            if let Some(n) = self.networks.get_mut(*net).filter(|_| seen) {
+                n.flash = Some((alert.about, now));
+            }
+            if bell {
+                self.bells += 1;
+            }
+        }
         match self.networks.get_mut(update.net()) {
             Some(net) => net.apply(update, now),
             None => false,

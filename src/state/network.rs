@@ -64,10 +64,26 @@ pub struct NetworkState {
     /// Alerts fired and resolved, newest last.
     pub alerts: Ring<crate::event::AlertNotice>,
     /// Rules (and their subjects) firing now.
-    pub alerts_firing: Vec<(String, Option<String>)>,
+    pub alerts_firing: Vec<(String, crate::event::Subject)>,
+    /// What the last alert for the dashboard was about, and when it came: its row
+    /// flashes for a while.
+    pub flash: Option<(crate::event::Subject, Instant)>,
+    /// The last failed delivery of each sink.
+    pub sink_failures: Vec<crate::alerts::sinks::SinkFailure>,
 }
 
+/// How long the row of an alert flashes (on and off with the 1 Hz tick).
+pub const FLASH: Duration = Duration::from_secs(6);
+
 impl NetworkState {
+    /// What flashes now: the subject of the dashboard's last alert, for `FLASH`
+    /// after it came, on the even seconds.
+    pub fn flashing(&self, now: Instant) -> Option<crate::event::Subject> {
+        let (about, since) = self.flash?;
+        let age = now.saturating_duration_since(since);
+        (age < FLASH && age.as_secs().is_multiple_of(2)).then_some(about)
+    }
+
     pub fn new(name: impl Into<String>, endpoint: impl Into<String>) -> Self {
         let endpoint = endpoint.into();
         Self {
@@ -106,6 +122,8 @@ impl NetworkState {
             subs_logs: None,
             alerts: Ring::new(ALERTS_KEPT),
             alerts_firing: Vec::new(),
+            flash: None,
+            sink_failures: Vec::new(),
         }
     }
 
@@ -211,7 +229,7 @@ impl NetworkState {
             }
             Update::Stats { stats, .. } => self.apply_stats(stats, now),
             Update::Alert { alert, .. } => {
-                let key = (alert.rule.clone(), alert.subject.clone());
+                let key = (alert.rule.clone(), alert.about);
                 match alert.state {
                     crate::event::AlertState::Fired if alert.resolves => {
                         if !self.alerts_firing.contains(&key) {
@@ -222,6 +240,16 @@ impl NetworkState {
                     crate::event::AlertState::Resolved => self.alerts_firing.retain(|k| *k != key),
                 }
                 self.alerts.push(*alert);
+            }
+            Update::SinkFailed { failure, .. } => {
+                match self
+                    .sink_failures
+                    .iter_mut()
+                    .find(|f| f.sink == failure.sink)
+                {
+                    Some(e) => *e = *failure,
+                    None => self.sink_failures.push(*failure),
+                }
             }
             Update::Reconnected { count, .. } => self.reconnects = count,
             Update::Token { meta, .. } => {

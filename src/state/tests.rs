@@ -701,3 +701,79 @@ fn a_replacement_at_a_number_never_shown_is_marked_too() {
         .collect();
     assert_eq!(marks, vec![(10, true), (9, true), (8, false)]);
 }
+
+fn alert(sinks: &[&str], about: crate::event::Subject, state: AlertState) -> Update {
+    Update::Alert {
+        net: 0,
+        alert: Box::new(crate::event::AlertNotice {
+            rule: "r".into(),
+            kind: "balance_change",
+            network: "a".into(),
+            state,
+            message: "moved".into(),
+            about,
+            repeats: 0,
+            resolves: false,
+            at: SystemTime::UNIX_EPOCH,
+            sinks: sinks.iter().map(|s| s.to_string()).collect(),
+        }),
+    }
+}
+
+#[test]
+fn an_alert_for_the_dashboard_flashes_its_row_and_rings_its_bell() {
+    use crate::event::Subject;
+    let mut s = state();
+    s.tui_sinks = vec![("tui".into(), false), ("loud".into(), true)];
+    let t0 = Instant::now();
+    let about = Subject::Balance {
+        holder: Address::repeat_byte(1),
+        token: None,
+    };
+    // A rule that only goes to a webhook: listed, not flashed, no bell.
+    assert!(s.apply(alert(&["ops"], about, AlertState::Fired), t0));
+    assert_eq!(s.networks[0].flashing(t0), None);
+    assert_eq!(s.networks[0].alerts.len(), 1);
+    // To the quiet `tui`: flashed, silent.
+    s.apply(alert(&["ops", "tui"], about, AlertState::Fired), t0);
+    assert_eq!(s.networks[0].flashing(t0), Some(about));
+    assert_eq!(s.bells, 0);
+    // On and off with the seconds, then over.
+    let at = |secs: f64| t0 + Duration::from_secs_f64(secs);
+    assert_eq!(s.networks[0].flashing(at(0.5)), Some(about));
+    assert_eq!(s.networks[0].flashing(at(1.5)), None);
+    assert_eq!(s.networks[0].flashing(at(2.5)), Some(about));
+    assert_eq!(s.networks[0].flashing(at(6.5)), None);
+    // A resolve neither flashes nor rings.
+    let later = at(10.0);
+    s.apply(alert(&["loud"], about, AlertState::Resolved), later);
+    assert_eq!(s.networks[0].flashing(later), None);
+    assert_eq!(s.bells, 0);
+    // A sink with the bell rings it; the other network's rows stay still.
+    s.apply(alert(&["loud"], Subject::Network, AlertState::Fired), later);
+    assert_eq!(s.bells, 1);
+    assert_eq!(s.networks[0].flashing(later), Some(Subject::Network));
+    assert_eq!(s.networks[1].flashing(later), None);
+}
+
+#[test]
+fn a_sink_failure_is_kept_once_per_sink() {
+    let mut s = state();
+    let fail = |reason: &str, off: bool| Update::SinkFailed {
+        net: 0,
+        failure: Box::new(crate::alerts::sinks::SinkFailure {
+            net: 0,
+            sink: "desk".into(),
+            alert: "r".into(),
+            reason: reason.into(),
+            off,
+            at: SystemTime::UNIX_EPOCH,
+        }),
+    };
+    assert!(s.apply_now(fail("timed out", false)));
+    assert!(s.apply_now(fail("no notification service", true)));
+    let kept = &s.networks[0].sink_failures;
+    assert_eq!(kept.len(), 1);
+    assert!(kept[0].off);
+    assert_eq!(kept[0].reason, "no notification service");
+}

@@ -1,10 +1,12 @@
-//! The alerts popup (`!`): what fired and resolved, newest first, on every network.
+//! The alerts popup (`!`): the sinks that failed, then what fired and resolved,
+//! newest first, on every network.
 
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::Theme;
+use crate::alerts::sinks::SinkFailure;
 use crate::event::AlertState;
 use crate::state::AppState;
 use crate::text::sanitize;
@@ -50,6 +52,39 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
             " no alerts yet (rules go in [[alerts]] of the config)",
             theme.dim(),
         ));
+    }
+    // What the sinks could not deliver, above the alerts.
+    let mut failed: Vec<&SinkFailure> = state
+        .networks
+        .iter()
+        .flat_map(|n| n.sink_failures.iter())
+        .collect();
+    failed.sort_by_key(|f| std::cmp::Reverse(f.at));
+    failed.dedup_by(|a, b| a.sink == b.sink);
+    if !failed.is_empty() {
+        lines.insert(0, Line::default());
+    }
+    for f in failed.iter().rev() {
+        let ts = crate::fmt::rfc3339_ms(f.at);
+        let what = if f.off {
+            "is off, not retried"
+        } else {
+            "failed"
+        };
+        lines.insert(
+            0,
+            Line::from(vec![
+                Span::styled(
+                    format!(" {} ", ts.get(11..19).unwrap_or_default()),
+                    theme.dim(),
+                ),
+                Span::styled(format!("sink {} {what}", sanitize(&f.sink)), theme.error()),
+                Span::styled(
+                    format!(": {} ({})", sanitize(&f.reason), sanitize(&f.alert)),
+                    theme.text(),
+                ),
+            ]),
+        );
     }
     lines.push(Line::default());
     lines.push(Line::styled(" times in UTC · Esc or ! closes", theme.dim()));

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 
 use super::{Theme, format, scroll_offset, side_block};
-use crate::event::ViewValue;
+use crate::event::{Subject, ViewValue};
 use crate::state::{AppState, Focus, NetworkState, ViewRow};
 use crate::text::sanitize;
 
@@ -46,6 +46,19 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let total = net.contract_lines();
     let cursor = state.cursors.contracts.get(total);
     let offset = scroll_offset(cursor, rows);
+    // An alert about a view flashes its line (after its contract's header line).
+    let flash_line = match net.flashing(state.now) {
+        Some(Subject::View { contract, index }) => {
+            let mut line = 0;
+            net.contracts.iter().find_map(|c| {
+                let here =
+                    (c.address == contract && index < c.views.len()).then_some(line + 1 + index);
+                line += 1 + c.views.len();
+                here
+            })
+        }
+        _ => None,
+    };
     let lines = net
         .contracts
         .iter()
@@ -68,7 +81,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         .take(rows)
         .map(|(i, line)| {
             let line = fit_line(line, width);
-            if focused && i == cursor {
+            if flash_line == Some(i) {
+                line.patch_style(theme.flash())
+            } else if focused && i == cursor {
                 line.patch_style(theme.selected())
             } else {
                 line

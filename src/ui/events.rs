@@ -11,7 +11,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
 use super::{Column, Theme, fit_column_list, format, scroll_offset, side_block, table_row};
-use crate::event::{Arg, EventLog, SubStatus};
+use crate::event::{Arg, EventLog, SubStatus, Subject};
 use crate::state::{AppState, Focus, NetworkState};
 use crate::text::sanitize;
 
@@ -53,9 +53,20 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let rows: Vec<Cells> = visible.iter().map(|(_, e)| cells(net, e, theme)).collect();
     let layout = Layout::fit(&rows, any_removed, inner.width);
 
+    // An alert about a contract's event flashes that contract's newest event.
+    let flash_row = match net.flashing(state.now) {
+        Some(Subject::Contract(c)) => net
+            .events
+            .iter()
+            .rev()
+            .position(|e| e.address == c && !e.removed),
+        _ => None,
+    };
     let buf = frame.buffer_mut();
     for (y, ((i, e), row)) in (inner.y..).zip(visible.iter().zip(&rows)) {
-        let mut row_style = if focused && *i == cursor {
+        let mut row_style = if flash_row == Some(*i) {
+            theme.flash()
+        } else if focused && *i == cursor {
             theme.selected()
         } else if e.removed {
             theme.dim()

@@ -314,6 +314,22 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
         ));
         spans.push(Span::styled(" (!)", theme.dim()));
     }
+    let off = state
+        .networks
+        .iter()
+        .flat_map(|n| n.sink_failures.iter())
+        .filter(|f| f.off)
+        .map(|f| f.sink.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    if off > 0 {
+        spans.push(Span::styled(" · ", theme.dim()));
+        spans.push(Span::styled(
+            format!("{off} sink{} off", if off == 1 { "" } else { "s" }),
+            theme.error(),
+        ));
+        spans.push(Span::styled(" (!)", theme.dim()));
+    }
     frame.render_widget(Line::from(spans), area);
     let help = Line::from(vec![
         Span::styled("?", theme.key()),

@@ -7,7 +7,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Block;
 
 use super::{Item, Theme, format, health, label, render_items};
-use crate::event::{Head, SubStatus};
+use crate::event::{Head, SubStatus, Subject};
 use crate::state::{AppState, Focus, NetworkState, age_secs};
 use crate::text::sanitize;
 
@@ -92,10 +92,12 @@ fn column_block(
     if idx < 9 {
         title.push(Span::styled(format!("{} ", idx + 1), theme.key()));
     }
-    title.push(Span::styled(
-        sanitize(&net.name).into_owned(),
-        theme.title(selected),
-    ));
+    let name_style = if net.flashing(state.now) == Some(Subject::Network) {
+        theme.flash()
+    } else {
+        theme.title(selected)
+    };
+    title.push(Span::styled(sanitize(&net.name).into_owned(), name_style));
     let glyph = if net.heads_late(state.now).is_some() {
         theme.warn()
     } else {

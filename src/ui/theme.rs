@@ -174,6 +174,11 @@ impl Theme {
         self.error
     }
 
+    /// A row (or a network's title) that an alert is about, while it flashes.
+    pub fn flash(&self) -> Style {
+        self.warn.add_modifier(Modifier::REVERSED | Modifier::BOLD)
+    }
+
     /// The highlighted row of a focused list.
     pub fn selected(&self) -> Style {
         self.selected

@@ -9,7 +9,7 @@ use ratatui::text::Line;
 use ratatui::widgets::Paragraph;
 
 use super::{Column, Theme, fit_column_list, format, scroll_offset, side_block, table_row};
-use crate::event::TokenMeta;
+use crate::event::{Subject, TokenMeta};
 use crate::state::{AppState, Focus, NetworkState, WatchRow};
 use crate::text::sanitize;
 
@@ -111,7 +111,14 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
                 .filter(|(_, k)| **k)
                 .map(|((text, style), _)| (text.as_str(), *style)),
         );
-        let style = if focused && *i == cursor {
+        let address = net.watches[*i].address;
+        let flashing = matches!(
+            net.flashing(state.now),
+            Some(Subject::Balance { holder, .. }) if holder == address
+        );
+        let style = if flashing {
+            theme.flash()
+        } else if focused && *i == cursor {
             theme.selected()
         } else {
             theme.text()

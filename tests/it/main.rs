@@ -15,6 +15,7 @@ mod cli;
 mod client_faults;
 mod config_fixtures;
 mod cost;
+mod desktop;
 mod devnet_server;
 mod flood;
 mod headless_anvil;

@@ -1,6 +1,7 @@
 //! The real binary in a pseudo-terminal: every way out (quit, signals) and Ctrl-Z
 //! give the terminal back as it was, and `fg` takes it again; without a terminal the
-//! dashboard refuses with a clear message and writes no escape bytes.
+//! dashboard refuses with a clear message and writes no escape bytes; an alert for a
+//! `tui` sink with `bell = true` rings the terminal's bell.
 
 use crate::pty;
 use crate::support;
@@ -106,4 +107,47 @@ fn headless_into_a_closed_pipe_exits_quietly() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[test]
+fn an_alert_for_a_tui_sink_with_the_bell_rings_it() {
+    // Anvil without a block interval makes no blocks: the head stalls.
+    let node = support::Anvil::builder().spawn();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"[[networks]]
+name = "anvil"
+ws = "{ws}"
+http = "{http}"
+
+[[sinks]]
+name = "tui"
+kind = "tui"
+bell = true
+
+[[alerts]]
+name = "stalled"
+kind = "head_stalled"
+secs = 2
+sinks = ["tui"]
+"#,
+            ws = node.ws_url(),
+            http = node.http_url(),
+        ),
+    )
+    .expect("write config");
+    let config = config.display().to_string();
+    let mut p = Pty::spawn(&["--config", &config, "--duration", "60"], &[]);
+    p.wait_for("the first frame", |p| p.output().contains("anvil"));
+    assert!(!p.output().contains('\x07'), "no bell before an alert");
+    p.wait_for("the alert in the title", |p| {
+        p.output().contains("1 alert firing")
+    });
+    p.wait_for("the bell", |p| p.output().contains('\x07'));
+    assert_eq!(p.output().matches('\x07').count(), 1, "one alert, one bell");
+    p.signal(libc::SIGTERM);
+    p.exit();
 }

@@ -610,7 +610,7 @@ fn alerts_popup_and_the_firing_count_80x24() {
         state,
         // A hostile message from a chain is shown as text.
         message: message.into(),
-        subject: None,
+        about: chaintop::event::Subject::Network,
         repeats,
         at: at + Duration::from_secs(secs),
         sinks: vec!["tui".into()],
@@ -1354,4 +1354,91 @@ fn the_budget_share_is_warning_coloured_only_above_80_percent() {
     assert_eq!(Some(share_fg(&s, " 197%")), theme.warn().fg);
     s.networks[0].stats.cost.daily_budget = Some(30_000_000.0);
     assert_eq!(Some(share_fg(&s, " 20%")), theme.dim().fg);
+}
+
+/// Cells drawn reversed on the first line holding `needle`.
+fn reversed_on_line_of(buf: &Buffer, needle: &str) -> usize {
+    let width = usize::from(buf.area.width);
+    let row = row_of(&text(buf), needle);
+    buf.content[row * width..(row + 1) * width]
+        .iter()
+        .filter(|c| c.modifier.contains(Modifier::REVERSED))
+        .count()
+}
+
+#[test]
+fn an_alert_flashes_the_row_it_is_about_on_and_off() {
+    use chaintop::event::Subject;
+    let mut s = fixture(Instant::now());
+    let theme = dark();
+    let now = s.now;
+    let off = now - Duration::from_millis(1_500);
+    let vitalik = addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045");
+    let cases = [
+        (
+            Focus::Watches,
+            Subject::Balance {
+                holder: vitalik,
+                token: Some(addr(SIMUSD)),
+            },
+            "1,200.5000",
+        ),
+        (
+            Focus::Contracts,
+            Subject::View {
+                contract: addr(POOL),
+                index: 1,
+            },
+            "balanceOf",
+        ),
+        // The contract's newest event (the feed is newest first).
+        (Focus::Events, Subject::Contract(addr(SIMUSD)), "Transfer"),
+        (Focus::Networks, Subject::Network, " 1 mainnet"),
+    ];
+    for (tab, about, needle) in cases {
+        if tab != Focus::Networks {
+            s.side_tab = tab;
+        }
+        s.networks[0].flash = Some((about, now));
+        let on = reversed_on_line_of(&render(&s, &theme, 120, 40), needle);
+        assert!(
+            on >= "mainnet".len(),
+            "{about:?}: {needle} flashes ({on} cells)"
+        );
+        s.networks[0].flash = Some((about, off));
+        let dark_phase = reversed_on_line_of(&render(&s, &theme, 120, 40), needle);
+        assert_eq!(dark_phase, 0, "{about:?}: off on the odd second");
+        s.networks[0].flash = Some((about, now - Duration::from_secs(7)));
+        let over = reversed_on_line_of(&render(&s, &theme, 120, 40), needle);
+        assert_eq!(over, 0, "{about:?}: over after a while");
+    }
+}
+
+#[test]
+fn a_sink_that_is_off_is_said_in_the_title_and_the_popup() {
+    let mut s = fixture(Instant::now());
+    let failure = chaintop::alerts::sinks::SinkFailure {
+        net: 0,
+        sink: "desk".into(),
+        alert: "mainnet stalled".into(),
+        reason: "no notification service (org.freedesktop.Notifications) on the session bus".into(),
+        off: true,
+        at: UNIX_EPOCH + Duration::from_secs(1_796_142_536),
+    };
+    s.apply(
+        Update::SinkFailed {
+            net: 0,
+            failure: Box::new(failure),
+        },
+        s.now,
+    );
+    let out = screen(&s, 80, 24);
+    let title = out.lines().next().unwrap_or_default();
+    assert!(title.contains("1 sink off (!)"), "{title}");
+    s.on_action(chaintop::event::Action::ToggleAlerts);
+    let out = screen(&s, 120, 34);
+    assert!(
+        out.contains("sink desk is off, not retried: no notification service"),
+        "{out}"
+    );
 }

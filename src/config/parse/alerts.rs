@@ -11,7 +11,7 @@ use super::raw::{RawAlert, RawSink};
 use crate::config::alerts::{AlertKind, AlertRule, SinkConfig, SinkKind, TUI_SINK};
 use crate::config::{ConfigError, NetworkConfig};
 
-const SINK_KINDS: [&str; 3] = ["webhook", "command", "tui"];
+const SINK_KINDS: [&str; 4] = ["webhook", "command", "desktop", "tui"];
 const ALERT_KINDS: [&str; 8] = [
     "head_stalled",
     "connection_down",
@@ -24,16 +24,20 @@ const ALERT_KINDS: [&str; 8] = [
 ];
 const WEBHOOK_TIMEOUT: u64 = 10;
 const COMMAND_TIMEOUT: u64 = 10;
+const DESKTOP_TIMEOUT: u64 = 5;
 const COOLDOWN: u64 = 300;
 
 pub(super) fn sink(cx: &mut Ctx<'_>, i: usize, s: &RawSink) -> Result<SinkConfig, ConfigError> {
     let key = |k: &str| format!("sinks[{i}].{k}");
     let name = cx.interpolate(&s.name, &key("name"))?;
-    if name.trim().is_empty() || name == TUI_SINK {
+    if name.trim().is_empty() {
+        return Err(cx.err(s.name.span(), &key("name"), "expected a non-empty name"));
+    }
+    if name == TUI_SINK && s.kind.get_ref() != TUI_SINK {
         return Err(cx.err(
             s.name.span(),
             &key("name"),
-            format_args!("expected a name other than {TUI_SINK:?} (which needs no entry)"),
+            format_args!("{TUI_SINK:?} is the dashboard's own sink: its kind is \"tui\""),
         ));
     }
     let timeout =
@@ -83,13 +87,9 @@ pub(super) fn sink(cx: &mut Ctx<'_>, i: usize, s: &RawSink) -> Result<SinkConfig
         "tui" => SinkKind::Tui {
             bell: s.bell.unwrap_or(false),
         },
-        "desktop" => {
-            return Err(cx.err(
-                s.kind.span(),
-                &key("kind"),
-                "desktop notifications are not built yet; use `command` with notify-send",
-            ));
-        }
+        "desktop" => SinkKind::Desktop {
+            timeout: timeout(DESKTOP_TIMEOUT),
+        },
         other => return Err(unknown(cx, &s.kind, &key("kind"), other, &SINK_KINDS)),
     };
     Ok(SinkConfig { name, kind })
@@ -137,7 +137,9 @@ pub(super) fn alert(
         let n = s.get_ref();
         if n != TUI_SINK && !sinks.iter().any(|x| &x.name == n) {
             let mut known: Vec<&str> = sinks.iter().map(|x| x.name.as_str()).collect();
-            known.push(TUI_SINK);
+            if !known.contains(&TUI_SINK) {
+                known.push(TUI_SINK);
+            }
             return Err(cx.err(
                 s.span(),
                 &key("sinks"),
