@@ -409,6 +409,13 @@ pub enum Update {
         net: NetIdx,
         alert: Box<AlertNotice>,
     },
+    /// The watch list changed at run time (`a`/`d`): `label` is the address's
+    /// label, `None` when it is no longer watched.
+    Watching {
+        net: NetIdx,
+        address: Address,
+        label: Option<String>,
+    },
     /// A sink could not deliver a notice of this network (or is off for good).
     SinkFailed {
         net: NetIdx,
@@ -502,7 +509,8 @@ impl Update {
             | Update::Log { net, .. }
             | Update::View { net, .. }
             | Update::Alert { net, .. }
-            | Update::SinkFailed { net, .. } => *net,
+            | Update::SinkFailed { net, .. }
+            | Update::Watching { net, .. } => *net,
         }
     }
 }

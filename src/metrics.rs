@@ -164,6 +164,17 @@ impl Metrics {
             Update::Balance { address, wei, .. } => {
                 n.balances.insert((*address, None), *wei);
             }
+            // An address watched from now on is exported with its label; one no
+            // longer watched is not exported at all.
+            Update::Watching { address, label, .. } => match label {
+                Some(l) => {
+                    n.labels.insert(*address, l.clone());
+                }
+                None => {
+                    n.labels.remove(address);
+                    n.balances.retain(|(holder, _), _| holder != address);
+                }
+            },
             Update::TokenBalance {
                 holder,
                 token,
@@ -748,6 +759,48 @@ mod tests {
         assert_eq!(
             sample(&later, "chaintop_head_age_seconds", labels),
             Some(42.0)
+        );
+    }
+
+    #[test]
+    fn the_watch_list_changed_at_run_time_changes_the_balance_series() {
+        let m = Metrics::new(&config(), vec![Meter::new(None)]);
+        let (treasury, new) = (Address::repeat_byte(0xaa), Address::repeat_byte(0xbb));
+        let balance = |address| Update::Balance {
+            net: 0,
+            address,
+            wei: U256::from(2_000_000_000_000_000_000u128),
+            block: 1,
+        };
+        m.observe(&Update::Watching {
+            net: 0,
+            address: new,
+            label: Some("hot wallet".into()),
+        });
+        m.observe(&balance(treasury));
+        m.observe(&balance(new));
+        let text = m.render(SystemTime::now());
+        assert_eq!(
+            sample(&text, "chaintop_watch_balance", r#"label="hot wallet""#),
+            Some(2.0),
+            "{text}"
+        );
+        // No longer watched: its series goes, the others stay.
+        m.observe(&Update::Watching {
+            net: 0,
+            address: treasury,
+            label: None,
+        });
+        let text = m.render(SystemTime::now());
+        assert_eq!(
+            sample(&text, "chaintop_watch_balance", r#"label="treasury""#),
+            None,
+            "{text}"
+        );
+        assert!(!text.contains(&treasury.to_string()), "{text}");
+        assert_eq!(
+            sample(&text, "chaintop_watch_balance", r#"label="hot wallet""#),
+            Some(2.0)
         );
     }
 

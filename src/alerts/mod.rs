@@ -279,6 +279,12 @@ impl Engine {
                     self.nets[net].decimals.insert(meta.address, d);
                 }
             }
+            // No longer watched: watched again later, its first balance is no move.
+            Update::Watching {
+                address,
+                label: None,
+                ..
+            } => self.nets[net].balances.retain(|(h, _), _| h != address),
             Update::Balance { address, wei, .. } => {
                 for a in self.balance(net, *address, None, *wei, now) {
                     push(Some(a));

@@ -238,6 +238,22 @@ fn balances_are_judged_in_whole_units_of_their_token() {
         states(&e.observe(&wei(1_500), t0)),
         vec![(AlertState::Resolved, 0)]
     );
+    // Removed from the watch list (`d`) and added again later: its first balance
+    // then is where it is, not a move from before.
+    e.observe(
+        &Update::Watching {
+            net: 0,
+            address: holder,
+            label: None,
+        },
+        t0,
+    );
+    assert!(e.observe(&usdc(500), t0).is_empty(), "watched anew");
+    assert_eq!(
+        states(&e.observe(&usdc(480), t0)),
+        vec![(AlertState::Fired, 0)],
+        "and judged from there"
+    );
 }
 
 #[test]

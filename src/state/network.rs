@@ -241,6 +241,8 @@ impl NetworkState {
                 }
                 self.alerts.push(*alert);
             }
+            // The keys changed the list already; this is for the metrics and alerts.
+            Update::Watching { .. } => return false,
             Update::SinkFailed { failure, .. } => {
                 match self
                     .sink_failures

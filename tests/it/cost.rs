@@ -258,6 +258,18 @@ async fn token_logs_are_pushed_only_for_watched_addresses() {
             label: "new".into(),
         })
         .await;
+    // The stream tells the metrics and the alerts.
+    c.wait("the watch list change in the stream", T, |l| {
+        l.for_net(0).find_map(|(_, u)| match u {
+            Update::Watching {
+                address,
+                label: Some(label),
+                ..
+            } if *address == stranger && label == "new" => Some(()),
+            _ => None,
+        })
+    })
+    .await;
     support::eventually("the tokens' filters renewed", T, || async {
         let p = proxy.counted();
         (p.count("eth_subscribe") >= subscribed + 2 && p.count("eth_unsubscribe") >= 2)
@@ -270,5 +282,20 @@ async fn token_logs_are_pushed_only_for_watched_addresses() {
         T,
         logged(stranger),
     )
+    .await;
+    let _ = c.networks[0]
+        .commands
+        .send(Command::RemoveWatch { address: dev1 })
+        .await;
+    c.wait("the removal in the stream", T, |l| {
+        l.for_net(0).find_map(|(_, u)| match u {
+            Update::Watching {
+                address,
+                label: None,
+                ..
+            } if *address == dev1 => Some(()),
+            _ => None,
+        })
+    })
     .await;
 }

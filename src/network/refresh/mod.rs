@@ -63,6 +63,7 @@ impl Refresher {
         let mut last = Last::default();
         let mut missing: Vec<Missing> = Vec::new();
         let mut epoch = 0;
+        let mut known = self.watched.addresses();
         loop {
             let recheck = missing.iter().map(|m| m.since + RECHECK_AFTER).min();
             // A token log showed watched addresses moving: on activity, only their
@@ -74,7 +75,11 @@ impl Refresher {
                         return;
                     }
                 }
-                () = self.watched.changed.notified() => {}
+                () = self.watched.changed.notified() => {
+                    if self.tell_watch_changes(&mut known).await.is_err() {
+                        return;
+                    }
+                }
                 () = self.watched.touched_changed.notified(), if self.on_activity => moved_only = true,
                 _ = tokio::time::sleep_until(recheck.unwrap_or_else(Instant::now).into()), if recheck.is_some() => {}
             }
@@ -101,6 +106,31 @@ impl Refresher {
                 return;
             }
         }
+    }
+
+    /// Tell the stream (the metrics, the alerts) how the watch list changed since
+    /// `known`, and remember the new one.
+    async fn tell_watch_changes(&self, known: &mut Vec<(Address, String)>) -> Result<(), AppGone> {
+        let now = self.watched.addresses();
+        let removed = known
+            .iter()
+            .filter(|(a, _)| !now.iter().any(|(b, _)| a == b))
+            .map(|(a, _)| (*a, None));
+        let added = now
+            .iter()
+            .filter(|w| !known.contains(w))
+            .map(|(a, l)| (*a, Some(l.clone())));
+        let changes: Vec<_> = removed.chain(added).collect();
+        for (address, label) in changes {
+            let u = Update::Watching {
+                net: self.net,
+                address,
+                label,
+            };
+            self.updates.send(u).await.map_err(|_| AppGone)?;
+        }
+        *known = now;
+        Ok(())
     }
 
     /// One refresh at the head `tip`; on activity, then the balances of what its
