@@ -523,6 +523,9 @@ impl Scrape {
                 l.push(("label", label));
                 l.push(("address", holder.to_string()));
                 l.push(("token", symbol));
+                // Two tokens may share a symbol: the contract keeps their series apart.
+                let contract = token.map_or_else(|| "native".to_string(), |t| t.to_string());
+                l.push(("token_address", contract));
                 series.push((l, ConstGauge::new(whole_units(*amount, decimals))));
             }
         }
@@ -742,6 +745,14 @@ mod tests {
         );
         assert_eq!(
             sample(&text, "chaintop_watch_balance", r#"token="USDC""#),
+            Some(2.5)
+        );
+        assert_eq!(
+            sample(
+                &text,
+                "chaintop_watch_balance",
+                &format!(r#"token_address="{}""#, Address::repeat_byte(0x70))
+            ),
             Some(2.5)
         );
         assert_eq!(

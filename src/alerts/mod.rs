@@ -47,6 +47,8 @@ struct NetSeen {
     down_since: Option<Instant>,
     balances: HashMap<(Address, Option<Address>), U256>,
     decimals: HashMap<Address, u8>,
+    /// The calls of this network's views, by (contract, index).
+    views: HashMap<(Address, usize), String>,
 }
 
 pub struct Engine {
@@ -87,6 +89,16 @@ impl Engine {
                 // connects, is what these rules are for.
                 last_head: Some((now, 0)),
                 down_since: Some(now),
+                views: n
+                    .contracts
+                    .iter()
+                    .flat_map(|c| {
+                        c.views
+                            .iter()
+                            .enumerate()
+                            .map(|(i, v)| ((c.address, i), v.call.clone()))
+                    })
+                    .collect(),
                 ..NetSeen::default()
             })
             .collect();
@@ -342,28 +354,29 @@ impl Engine {
                 for &rule in self.rules_for(net).iter() {
                     let AlertKind::View {
                         contract: c,
-                        index: i,
+                        call,
                         above,
                         below,
-                    } = self.rules[rule].kind
+                    } = &self.rules[rule].kind
                     else {
                         continue;
                     };
-                    if c != *contract || i != *index {
+                    let (above, below) = (*above, *below);
+                    if c != contract || self.nets[net].views.get(&(*c, *index)) != Some(call) {
                         continue;
                     }
                     let over = above.is_some_and(|a| x > a);
                     let under = below.is_some_and(|b| x < b);
                     let msg = match (over, under) {
                         (true, _) => format!(
-                            "view {index} of {contract} is {x}, above {}",
+                            "{call} of {contract} is {x}, above {}",
                             above.unwrap_or_default()
                         ),
                         (_, true) => format!(
-                            "view {index} of {contract} is {x}, below {}",
+                            "{call} of {contract} is {x}, below {}",
                             below.unwrap_or_default()
                         ),
-                        _ => format!("view {index} of {contract} is {x}, back in range"),
+                        _ => format!("{call} of {contract} is {x}, back in range"),
                     };
                     let about = Subject::View {
                         contract: *contract,

@@ -22,15 +22,39 @@ fn rule(name: &str, kind: AlertKind, cooldown: u64) -> AlertRule {
 }
 
 fn engine(rules: Vec<AlertRule>, t0: Instant) -> Engine {
+    engine_on(
+        rules,
+        vec![NetworkConfig::new("main", Some("ws://x".into()), None)],
+        t0,
+    )
+}
+
+fn engine_on(rules: Vec<AlertRule>, networks: Vec<NetworkConfig>, t0: Instant) -> Engine {
     let config = Config {
         alerts: rules,
-        ..Config::with_networks(vec![NetworkConfig::new(
-            "main",
-            Some("ws://x".into()),
-            None,
-        )])
+        ..Config::with_networks(networks)
     };
     Engine::new(&config, t0).expect("rules")
+}
+
+/// A network with contract `c` and these views.
+fn with_views(name: &str, c: Address, calls: &[&str]) -> NetworkConfig {
+    let mut n = NetworkConfig::new(name, Some("ws://x".into()), None);
+    n.contracts = vec![crate::config::ContractConfig {
+        address: c,
+        label: "c".into(),
+        events: Vec::new(),
+        views: calls
+            .iter()
+            .map(|call| crate::config::ViewConfig {
+                call: call.to_string(),
+                function: alloy_json_abi::Function::parse(call).expect("signature"),
+                calldata: Default::default(),
+                every: 1,
+            })
+            .collect(),
+    }];
+    n
 }
 
 fn head(number: u64) -> Update {
@@ -260,7 +284,7 @@ fn balances_are_judged_in_whole_units_of_their_token() {
 fn a_transfer_fires_on_its_value_and_a_view_on_leaving_its_range() {
     let t0 = Instant::now();
     let c = Address::repeat_byte(0xcc);
-    let mut e = engine(
+    let mut e = engine_on(
         vec![
             rule(
                 "big",
@@ -274,12 +298,18 @@ fn a_transfer_fires_on_its_value_and_a_view_on_leaving_its_range() {
                 "supply",
                 AlertKind::View {
                     contract: c,
-                    index: 0,
+                    call: "totalSupply()(uint256)".into(),
                     above: Some(100.0),
                     below: Some(10.0),
                 },
                 0,
             ),
+        ],
+        // The view is the second of the contract on one network, the first on the
+        // other: each network's own index is judged.
+        vec![
+            with_views("main", c, &["decimals()(uint8)", "totalSupply()(uint256)"]),
+            with_views("side", c, &["totalSupply()(uint256)"]),
         ],
         t0,
     );
@@ -316,16 +346,28 @@ fn a_transfer_fires_on_its_value_and_a_view_on_leaving_its_range() {
         e.observe(&transfer(5_000, true), t0).is_empty(),
         "a retraction is no transfer"
     );
-    let view = |x: u64| Update::View {
-        net: 0,
+    let view_at = |net: usize, index: usize, x: u64| Update::View {
+        net,
         contract: c,
-        index: 0,
+        index,
         block: 1,
         value: Ok(AbiValue::Uint {
             value: U256::from(x),
             decimals: None,
         }),
     };
+    let view = |x: u64| view_at(0, 1, x);
+    assert!(
+        e.observe(&view_at(0, 0, 1_000), t0).is_empty(),
+        "another view of the contract"
+    );
+    let side = e.observe(&view_at(1, 0, 1_000), t0);
+    assert_eq!(states(&side), vec![(AlertState::Fired, 0)]);
+    assert!(
+        side[0].1.message.starts_with("totalSupply()(uint256) of "),
+        "{}",
+        side[0].1.message
+    );
     assert!(e.observe(&view(50), t0).is_empty());
     assert_eq!(
         states(&e.observe(&view(101), t0)),

@@ -83,9 +83,11 @@ pub enum AlertKind {
         contract: Option<Address>,
     },
     /// A view's value above `above` or below `below` (resolved back inside).
+    /// The view is named by its call as in the contract's `views`; each network
+    /// finds it among its own.
     View {
         contract: Address,
-        index: usize,
+        call: String,
         above: Option<f64>,
         below: Option<f64>,
     },

@@ -247,13 +247,11 @@ pub(super) fn alert(
                     "`view` needs `view` (its call)",
                 ));
             };
-            // The view is found by its call, as written in its contract's `views`.
-            let found = networks
-                .iter()
-                .flat_map(|n| n.contracts.iter())
-                .filter(|c| c.address == contract)
-                .find_map(|c| c.views.iter().position(|v| &v.call == view.get_ref()));
-            let Some(index) = found else {
+            // The view is named by its call, as written in its contract's `views`.
+            let found = networks.iter().flat_map(|n| n.contracts.iter()).any(|c| {
+                c.address == contract && c.views.iter().any(|v| &v.call == view.get_ref())
+            });
+            if !found {
                 return Err(cx.err(
                     view.span(),
                     &key("view"),
@@ -276,7 +274,7 @@ pub(super) fn alert(
             }
             AlertKind::View {
                 contract,
-                index,
+                call: view.get_ref().clone(),
                 above,
                 below,
             }
