@@ -287,6 +287,59 @@ pub struct EventLog {
 /// What a contract view answered: its one output, or its outputs as a tuple.
 pub type ViewValue = AbiValue;
 
+/// What a detail view asks the node for, over HTTP, when it is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DetailKey {
+    /// A block and its transactions (`eth_getBlockByHash`).
+    Block(B256),
+    /// A transaction's receipt (`eth_getTransactionReceipt`).
+    Receipt(B256),
+}
+
+/// What the node answered for a [`DetailKey`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Detail {
+    Block(BlockDetail),
+    Receipt(ReceiptDetail),
+}
+
+/// A block as its detail view shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BlockDetail {
+    pub head: Head,
+    pub miner: Option<Address>,
+    pub txs: Vec<TxSummary>,
+}
+
+/// One transaction of a block.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TxSummary {
+    pub hash: B256,
+    pub from: Address,
+    /// `None`: a contract creation.
+    pub to: Option<Address>,
+    pub value: U256,
+    /// The first four bytes of its input, when it has them.
+    pub selector: Option<[u8; 4]>,
+    /// The method's signature, where a configured ABI (or ERC-20) knows the selector.
+    pub method: Option<String>,
+}
+
+/// A transaction's receipt, its logs decoded where an ABI is known.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReceiptDetail {
+    pub tx: B256,
+    pub from: Address,
+    pub to: Option<Address>,
+    /// `None`: the node did not say (before Byzantium).
+    pub success: Option<bool>,
+    pub block: Option<u64>,
+    pub gas_used: u64,
+    pub effective_gas_price: Option<U256>,
+    pub contract_created: Option<Address>,
+    pub logs: Vec<EventLog>,
+}
+
 /// A fact from the backend.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Update {
@@ -409,6 +462,12 @@ pub enum Update {
         net: NetIdx,
         alert: Box<AlertNotice>,
     },
+    /// A detail view's fetch answered (or failed, saying why).
+    Detail {
+        net: NetIdx,
+        key: DetailKey,
+        result: Result<Box<Detail>, String>,
+    },
     /// The watch list changed at run time (`a`/`d`): `label` is the address's
     /// label, `None` when it is no longer watched.
     Watching {
@@ -510,7 +569,8 @@ impl Update {
             | Update::View { net, .. }
             | Update::Alert { net, .. }
             | Update::SinkFailed { net, .. }
-            | Update::Watching { net, .. } => *net,
+            | Update::Watching { net, .. }
+            | Update::Detail { net, .. } => *net,
         }
     }
 }
@@ -524,6 +584,8 @@ pub enum Command {
     AddWatch { address: Address, label: String },
     /// Stop watching an address on this network.
     RemoveWatch { address: Address },
+    /// Fetch what a detail view shows (answered with `Update::Detail`).
+    Fetch(DetailKey),
 }
 
 /// What a key press means, independent of the key.
@@ -537,6 +599,8 @@ pub enum Action {
     ToggleHelp,
     /// Show or hide the alerts popup.
     ToggleAlerts,
+    /// Open the detail view of what is selected (Enter); Esc goes back.
+    Open,
     /// Move focus to the next pane.
     FocusNext,
     /// Move focus to the previous pane.

@@ -188,8 +188,8 @@ fn to_json(
         Update::Stats { stats, .. } => error_line(network, stats, last_errors.get_mut(net)?)?,
         Update::Alert { alert, .. } => alert_line(alert),
         Update::SinkFailed { failure, .. } => sink_failed_line(network, failure),
-        // Only the dashboard's keys change the watch list.
-        Update::Watching { .. } => return None,
+        // Only the dashboard's keys change the watch list and open detail views.
+        Update::Watching { .. } | Update::Detail { .. } => return None,
     })
 }
 

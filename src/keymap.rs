@@ -92,9 +92,15 @@ pub const NORMAL: &[Binding] = &[
         hint: None,
     },
     Binding {
+        keys: &[(Key::Enter, Action::Open)],
+        shown: "Enter",
+        help: "open the selected head, transaction, watch, event or network's history",
+        hint: Some(("Enter", "open")),
+    },
+    Binding {
         keys: &[(Key::Esc, Action::Escape)],
         shown: "Esc",
-        help: "close the popup",
+        help: "close the popup, or go back from a detail view",
         hint: None,
     },
     Binding {
@@ -244,6 +250,7 @@ mod tests {
             Action::SelectNetwork(0),
             Action::Reconnect,
             Action::ToggleAlerts,
+            Action::Open,
             Action::Escape,
             Action::AddWatch,
             Action::RemoveWatch,
@@ -257,6 +264,7 @@ mod tests {
                 | Action::Suspend
                 | Action::ToggleHelp
                 | Action::ToggleAlerts
+                | Action::Open
                 | Action::FocusNext
                 | Action::FocusPrev
                 | Action::Left

@@ -161,8 +161,10 @@ impl Loop {
                 match keymap::action_for(key, self.state.input.is_some()) {
                     Some(Action::Suspend) => Turn::Suspend,
                     Some(action) => {
-                        if let Some((net, cmd)) = self.state.on_action(action) {
-                            dispatch(net, cmd, &self.networks, &mut self.persist);
+                        if let Some((net, cmd)) = self.state.on_action(action)
+                            && let Some(u) = dispatch(net, cmd, &self.networks, &mut self.persist)
+                        {
+                            self.state.apply(u, now());
                         }
                         Turn::Redraw
                     }

@@ -21,15 +21,21 @@ pub use event_loop::{FRAME_BUDGET, Loop, Observer, Outside};
 pub type Persist = Option<(std::path::PathBuf, WatchList)>;
 
 /// Send a command where it belongs; watch-list changes go to every network and are
-/// saved to the watch-list file.
-fn dispatch(net: usize, cmd: Command, networks: &[NetworkHandle], persist: &mut Persist) {
+/// saved to the watch-list file. A fetch that cannot be asked for is answered at
+/// once, with why.
+fn dispatch(
+    net: usize,
+    cmd: Command,
+    networks: &[NetworkHandle],
+    persist: &mut Persist,
+) -> Option<Update> {
     match &cmd {
         Command::AddWatch { .. } | Command::RemoveWatch { .. } => {
             if let Some((path, list)) = persist {
                 match &cmd {
                     Command::AddWatch { address, label } => list.add(*address, label.clone()),
                     Command::RemoveWatch { address } => list.remove(*address),
-                    Command::Reconnect => {}
+                    Command::Reconnect | Command::Fetch(_) => {}
                 }
                 if let Err(e) = save_watchlist(path, list) {
                     tracing::warn!("{e}");
@@ -44,7 +50,23 @@ fn dispatch(net: usize, cmd: Command, networks: &[NetworkHandle], persist: &mut 
                 let _ = h.commands.try_send(cmd);
             }
         }
+        Command::Fetch(key) => {
+            let sent = match networks.get(net).and_then(|h| h.details.as_ref()) {
+                Some(tx) => tx
+                    .try_send(*key)
+                    .map_err(|_| "too many fetches waiting; Esc and try again".to_string()),
+                None => Err("this network has no HTTP endpoint to ask".to_string()),
+            };
+            if let Err(why) = sent {
+                return Some(Update::Detail {
+                    net,
+                    key: *key,
+                    result: Err(why),
+                });
+            }
+        }
     }
+    None
 }
 
 /// How the TUI ended.

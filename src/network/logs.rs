@@ -249,6 +249,19 @@ impl LogDecoder {
     /// involving a watched address (unless the token is also a watched contract).
     /// Also returns the watched addresses it is activity for.
     pub fn decode(&self, log: WireLog, watched: &Watched) -> Option<(EventLog, Vec<Address>)> {
+        let (log, activity, shown) = self.decode_parts(log, watched);
+        shown.then_some((log, activity))
+    }
+
+    /// Decode any log, for a receipt: with its event where one is known, raw
+    /// otherwise.
+    pub fn decode_any(&self, log: WireLog, watched: &Watched) -> EventLog {
+        self.decode_parts(log, watched).0
+    }
+
+    /// The log, the watched addresses it is activity for, and whether the feed
+    /// shows it.
+    fn decode_parts(&self, log: WireLog, watched: &Watched) -> (EventLog, Vec<Address>, bool) {
         let source = self.sources.get(&log.address);
         let mut decoded = None;
         for e in source.map(|s| s.events.as_slice()).unwrap_or_default() {
@@ -298,9 +311,6 @@ impl LogDecoder {
             .is_some_and(|(e, _)| e.selector() == TRANSFER_TOPIC);
         let shown = source.is_none_or(|s| s.contract)
             || (source.is_some_and(|s| s.token) && is_transfer && !activity.is_empty());
-        if !shown {
-            return None;
-        }
         if !is_transfer {
             // Only a token movement counts as activity of the addresses it names.
             activity.clear();
@@ -308,7 +318,7 @@ impl LogDecoder {
         let label = source
             .and_then(|s| s.label.clone())
             .or_else(|| token_meta.and_then(|m| m.symbol));
-        Some((
+        (
             EventLog {
                 address: log.address,
                 source: label,
@@ -323,7 +333,8 @@ impl LogDecoder {
                 removed: log.removed,
             },
             activity,
-        ))
+            shown,
+        )
     }
 }
 

@@ -7,6 +7,7 @@
 pub mod backoff;
 pub mod chain;
 mod decode;
+mod detail;
 mod feed;
 mod heads;
 mod logs;
@@ -44,6 +45,8 @@ const CHAIN_QUEUE: usize = 256;
 #[derive(Debug, Clone)]
 pub struct NetworkHandle {
     pub commands: mpsc::Sender<Command>,
+    /// Where the detail views' fetches go (`None`: no HTTP endpoint to ask).
+    pub details: Option<mpsc::Sender<crate::event::DetailKey>>,
     /// What this network's traffic has cost so far.
     pub cost: Arc<crate::cost::Meter>,
 }
@@ -160,12 +163,27 @@ pub fn spawn(
         };
         tokio::spawn(refresher.run(head_rx));
     }
+    let details = http.as_ref().map(|http| {
+        let (tx, rx) = mpsc::channel(detail::QUEUE);
+        let fetcher = detail::Fetcher {
+            net,
+            http: http.on(Lane::Refresh),
+            decoder: logs::LogDecoder::new(&cfg.contracts, &cfg.tokens),
+            watched: watched.clone(),
+            updates: updates.clone(),
+            redactor: redactor.clone(),
+            methods: detail::methods(&cfg),
+        };
+        tokio::spawn(fetcher.run(rx));
+        tx
+    });
     tokio::spawn(report::run(net, shared.clone(), updates.clone()));
     let sup = session::Supervisor::new(net, cfg, updates, redactor, shared, http, chain_tx, cmd_rx)
         .with_watch(watched, log_filters.zip(log_tx));
     tokio::spawn(sup.run());
     NetworkHandle {
         commands: cmd_tx,
+        details,
         cost,
     }
 }

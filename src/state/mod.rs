@@ -3,6 +3,7 @@
 
 mod contracts;
 mod cursor;
+mod detail;
 mod events;
 mod fresh;
 mod heads;
@@ -13,9 +14,12 @@ mod watches;
 
 use std::time::{Duration, Instant, SystemTime};
 
+use alloy_primitives::B256;
+
 use crate::event::{Action, AlertState, Command, NetIdx, Update};
 pub use contracts::{ContractRow, ViewRow};
 pub use cursor::ListCursor;
+pub use detail::{DETAILS_KEPT, DetailCache, DetailView, Fetched, HISTORY_KEPT, HistoryEntry};
 pub use events::EVENTS_KEPT;
 pub use fresh::Fresh;
 pub use heads::{HEADS_KEPT, HeadRow};
@@ -79,6 +83,11 @@ impl Cursors {
     }
 }
 
+/// The selected head (its hash) and event (block hash, log index, retracted) that
+/// a cursor holds on to while new rows arrive above them.
+type Held = (Option<B256>, Option<EventKey>);
+type EventKey = (Option<B256>, Option<u64>, bool);
+
 /// The whole application's state.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -105,6 +114,8 @@ pub struct AppState {
     pub tui_sinks: Vec<(String, bool)>,
     /// Alerts so far that ring the bell (the screen rings once per frame with new ones).
     pub bells: u64,
+    /// Open detail views, the one shown last (Esc closes it).
+    pub views: Vec<DetailView>,
 }
 
 impl AppState {
@@ -123,6 +134,7 @@ impl AppState {
             wall_now: SystemTime::now(),
             tui_sinks: vec![(crate::config::alerts::TUI_SINK.to_string(), false)],
             bells: 0,
+            views: Vec::new(),
         }
     }
 
@@ -158,9 +170,57 @@ impl AppState {
                 self.bells += 1;
             }
         }
-        match self.networks.get_mut(update.net()) {
-            Some(net) => net.apply(update, now),
+        let net = update.net();
+        let held = (net == self.selected).then(|| self.held_rows());
+        let changed = match self.networks.get_mut(net) {
+            Some(n) => n.apply(update, now),
             None => false,
+        };
+        if let Some(held) = held.filter(|_| changed) {
+            self.hold_rows(held);
+        }
+        changed
+    }
+
+    /// The selected head and event, where a cursor is off the newest row: new rows
+    /// arriving above must not move the selection to another one.
+    fn held_rows(&self) -> Held {
+        let Some(n) = self.selected_network() else {
+            return (None, None);
+        };
+        let head = match self.cursors.heads.get(n.heads.len()) {
+            0 => None,
+            i => n.heads.iter().rev().nth(i).map(|r| r.head.hash),
+        };
+        let event = match self.cursors.events.get(n.events.len()) {
+            0 => None,
+            i => n
+                .events
+                .iter()
+                .rev()
+                .nth(i)
+                .map(|e| (e.block_hash, e.log_index, e.removed)),
+        };
+        (head, event)
+    }
+
+    fn hold_rows(&mut self, (head, event): Held) {
+        let Some(n) = self.networks.get(self.selected) else {
+            return;
+        };
+        if let Some(h) = head
+            && let Some(i) = n.heads.iter().rev().position(|r| r.head.hash == h)
+        {
+            self.cursors.heads = ListCursor::at(i);
+        }
+        if let Some(e) = event
+            && let Some(i) = n
+                .events
+                .iter()
+                .rev()
+                .position(|x| (x.block_hash, x.log_index, x.removed) == e)
+        {
+            self.cursors.events = ListCursor::at(i);
         }
     }
 
@@ -188,12 +248,34 @@ impl AppState {
         if self.input.is_some() {
             return self.on_input(action);
         }
+        // A detail view takes the keys that move and open; popups over it and the
+        // keys that leave work as everywhere.
+        if !self.views.is_empty() && !self.show_help && !self.show_alerts {
+            match action {
+                Action::Escape => {
+                    self.views.pop();
+                    return None;
+                }
+                Action::Up | Action::Down => {
+                    self.view_move(action == Action::Down);
+                    return None;
+                }
+                Action::Open => return self.open(),
+                Action::Quit
+                | Action::Suspend
+                | Action::ToggleHelp
+                | Action::ToggleAlerts
+                | Action::Reconnect => {}
+                _ => return None,
+            }
+        }
         match action {
             Action::Quit => self.should_quit = true,
             // Handled by the loop, which owns the terminal.
             Action::Suspend => {}
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::ToggleAlerts => self.show_alerts = !self.show_alerts,
+            Action::Open => return self.open(),
             Action::Escape => {
                 self.show_help = false;
                 self.show_alerts = false;

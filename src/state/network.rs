@@ -70,6 +70,10 @@ pub struct NetworkState {
     pub flash: Option<(crate::event::Subject, Instant)>,
     /// The last failed delivery of each sink.
     pub sink_failures: Vec<crate::alerts::sinks::SinkFailure>,
+    /// What the detail views fetched (blocks, receipts).
+    pub details: super::DetailCache,
+    /// The connection's state changes and errors, oldest first.
+    pub history: Ring<super::HistoryEntry>,
 }
 
 /// How long the row of an alert flashes (on and off with the 1 Hz tick).
@@ -124,6 +128,8 @@ impl NetworkState {
             alerts_firing: Vec::new(),
             flash: None,
             sink_failures: Vec::new(),
+            details: super::DetailCache::default(),
+            history: Ring::new(super::HISTORY_KEPT),
         }
     }
 
@@ -243,6 +249,7 @@ impl NetworkState {
             }
             // The keys changed the list already; this is for the metrics and alerts.
             Update::Watching { .. } => return false,
+            Update::Detail { key, result, .. } => self.details.put(key, result),
             Update::SinkFailed { failure, .. } => {
                 match self
                     .sink_failures
@@ -301,6 +308,18 @@ impl NetworkState {
             _ => {}
         }
         self.reconnect_requested = None;
+        let what = history_line(&state);
+        if self
+            .history
+            .back()
+            .is_none_or(|h| h.error || h.what != what)
+        {
+            self.history.push(super::HistoryEntry {
+                at: now,
+                what,
+                error: false,
+            });
+        }
         self.conn = state;
     }
 
@@ -313,6 +332,31 @@ impl NetworkState {
             }
         }
         self.stats_sampled_at = Some(now);
+        if stats.errors > self.stats.errors
+            && let Some(e) = &stats.last_error
+        {
+            self.history.push(super::HistoryEntry {
+                at: now,
+                what: e.clone(),
+                error: true,
+            });
+        }
         self.stats = stats;
+    }
+}
+
+/// A connection state as its history says it, with its reason in full.
+fn history_line(s: &ConnState) -> String {
+    match s {
+        ConnState::Connecting { endpoint } => format!("connecting to {endpoint}"),
+        ConnState::Live { endpoint } => format!("live on {endpoint}"),
+        ConnState::Stalled { reason } => format!("stalled: {reason}"),
+        ConnState::Polling {
+            endpoint, reason, ..
+        } => format!("polling {endpoint}: {reason}"),
+        ConnState::BackingOff {
+            attempt, reason, ..
+        } => format!("lost ({reason}); reconnect attempt {attempt}"),
+        ConnState::Failed { reason, .. } => format!("failed: {reason}"),
     }
 }

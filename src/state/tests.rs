@@ -777,3 +777,186 @@ fn a_sink_failure_is_kept_once_per_sink() {
     assert!(kept[0].off);
     assert_eq!(kept[0].reason, "no notification service");
 }
+
+fn block_detail(h: Head, txs: usize) -> Box<crate::event::Detail> {
+    Box::new(crate::event::Detail::Block(crate::event::BlockDetail {
+        head: h,
+        miner: None,
+        txs: (0..txs)
+            .map(|i| crate::event::TxSummary {
+                hash: B256::repeat_byte(0x40 + i as u8),
+                from: Address::repeat_byte(1),
+                to: None,
+                value: U256::ZERO,
+                selector: None,
+                method: None,
+            })
+            .collect(),
+    }))
+}
+
+#[test]
+fn enter_opens_a_block_then_a_transaction_fetching_each_once_and_esc_goes_back() {
+    use crate::event::DetailKey;
+    let mut s = state();
+    for n in 1..=3 {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    s.focus = Focus::Heads;
+    s.cursors.heads = ListCursor::at(1);
+    let second = head(2, 0);
+    // The selected head (newest first: #2) is opened and fetched.
+    let key = DetailKey::Block(second.hash);
+    assert_eq!(s.on_action(Action::Open), Some((0, Command::Fetch(key))));
+    assert!(matches!(
+        s.view(),
+        Some(DetailView::Block { number: 2, .. })
+    ));
+    assert_eq!(s.networks[0].details.get(&key), Some(&Fetched::Loading));
+    // Enter before the answer: nothing to open yet.
+    assert_eq!(s.on_action(Action::Open), None);
+    s.apply_now(Update::Detail {
+        net: 0,
+        key,
+        result: Ok(block_detail(second.clone(), 3)),
+    });
+    s.on_action(Action::Down);
+    s.on_action(Action::Down);
+    s.on_action(Action::Down);
+    let tx = B256::repeat_byte(0x42);
+    assert_eq!(
+        s.on_action(Action::Open),
+        Some((0, Command::Fetch(DetailKey::Receipt(tx)))),
+        "the third transaction (the cursor stops at the last)"
+    );
+    assert_eq!(s.views.len(), 2);
+    // Keys that leave the view do nothing in it; Esc goes back one view at a time.
+    s.on_action(Action::FocusNext);
+    assert_eq!(s.focus, Focus::Heads);
+    s.on_action(Action::Escape);
+    assert!(matches!(s.view(), Some(DetailView::Block { .. })));
+    s.on_action(Action::Escape);
+    assert!(s.view().is_none());
+    // Opened again: cached, not fetched again.
+    assert_eq!(s.on_action(Action::Open), None);
+    assert!(s.view().is_some());
+    s.on_action(Action::Escape);
+    // A failed fetch is asked again when opened again.
+    s.cursors.heads = ListCursor::at(0);
+    let newest = DetailKey::Block(head(3, 0).hash);
+    assert_eq!(s.on_action(Action::Open), Some((0, Command::Fetch(newest))));
+    s.apply_now(Update::Detail {
+        net: 0,
+        key: newest,
+        result: Err("HTTP 503".into()),
+    });
+    assert_eq!(
+        s.networks[0].details.get(&newest),
+        Some(&Fetched::Failed("HTTP 503".into()))
+    );
+    s.on_action(Action::Escape);
+    assert_eq!(s.on_action(Action::Open), Some((0, Command::Fetch(newest))));
+}
+
+#[test]
+fn the_detail_cache_keeps_the_newest_answers() {
+    use crate::event::DetailKey;
+    let mut c = DetailCache::default();
+    for i in 0..(DETAILS_KEPT + 5) {
+        let key = DetailKey::Receipt(B256::with_last_byte(i as u8));
+        assert!(c.want(key));
+        c.put(key, Err("x".into()));
+    }
+    assert_eq!(c.len(), DETAILS_KEPT);
+    assert!(
+        c.get(&DetailKey::Receipt(B256::with_last_byte(0)))
+            .is_none()
+    );
+    assert!(
+        c.get(&DetailKey::Receipt(B256::with_last_byte(
+            DETAILS_KEPT as u8 + 4
+        )))
+        .is_some()
+    );
+}
+
+#[test]
+fn the_connection_history_records_changes_and_errors_in_full() {
+    let mut s = state();
+    let t0 = Instant::now();
+    let long = "ws read: ".to_string() + &"x".repeat(300);
+    s.apply(
+        Update::Connection {
+            net: 0,
+            state: ConnState::Live {
+                endpoint: "ws://x".into(),
+            },
+        },
+        t0,
+    );
+    // The same state again is no new line.
+    s.apply(
+        Update::Connection {
+            net: 0,
+            state: ConnState::Live {
+                endpoint: "ws://x".into(),
+            },
+        },
+        t0,
+    );
+    s.apply(
+        Update::Stats {
+            net: 0,
+            stats: crate::event::ConnStats {
+                errors: 1,
+                last_error: Some(long.clone()),
+                ..Default::default()
+            },
+        },
+        t0,
+    );
+    let h: Vec<(String, bool)> = s.networks[0]
+        .history
+        .iter()
+        .map(|h| (h.what.clone(), h.error))
+        .collect();
+    assert_eq!(h, vec![("live on ws://x".to_string(), false), (long, true)]);
+}
+
+#[test]
+fn a_selected_head_stays_selected_as_new_heads_arrive_and_the_newest_follows() {
+    let mut s = state();
+    for n in 1..=3 {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    s.focus = Focus::Heads;
+    s.cursors.heads = ListCursor::at(1);
+    s.apply_now(Update::Head {
+        net: 0,
+        head: head(4, 0),
+    });
+    let n = &s.networks[0];
+    let at = |s: &AppState| {
+        let n = &s.networks[0];
+        n.heads
+            .iter()
+            .rev()
+            .nth(s.cursors.heads.get(n.heads.len()))
+            .map(|r| r.head.number)
+    };
+    assert_eq!(n.heads.len(), 4);
+    assert_eq!(at(&s), Some(2), "still block 2");
+    // On the newest row, the cursor follows the newest.
+    s.cursors.heads = ListCursor::at(0);
+    s.apply_now(Update::Head {
+        net: 0,
+        head: head(5, 0),
+    });
+    assert_eq!(at(&s), Some(5));
+}

@@ -77,6 +77,7 @@
 
 mod alerts;
 mod contracts;
+mod detail;
 mod events;
 mod heads;
 mod health;
@@ -124,11 +125,13 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
     let (body, footer) = cut_top(rest, rest.height.saturating_sub(u16::from(with_footer)));
     title_bar(frame, title, state, theme);
     if with_footer {
-        key_hints(frame, footer, theme);
+        key_hints(frame, footer, state, theme);
     }
     if state.networks.is_empty() {
         let msg = Line::styled("no networks configured", theme.dim());
         frame.render_widget(Paragraph::new(msg), body);
+    } else if let Some(view) = state.view().filter(|_| !body.is_empty()) {
+        detail::draw(frame, body, state, view, theme);
     } else if !body.is_empty() {
         draw_body(frame, body, state, theme);
     }
@@ -342,9 +345,25 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     }
 }
 
-fn key_hints(frame: &mut Frame, area: Rect, theme: &Theme) {
+fn key_hints(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let mut spans = Vec::new();
-    for (key, what) in crate::keymap::hints() {
+    // In a detail view, the keys that work there.
+    let in_view: &[(&str, &str)] = match state.view() {
+        Some(crate::state::DetailView::Block { .. }) => &[
+            ("Esc", "back"),
+            ("↑↓", "select"),
+            ("Enter", "receipt"),
+            ("q", "quit"),
+        ],
+        Some(_) => &[("Esc", "back"), ("q", "quit")],
+        None => &[],
+    };
+    let hints: Vec<(&str, &str)> = if in_view.is_empty() {
+        crate::keymap::hints().collect()
+    } else {
+        in_view.to_vec()
+    };
+    for (key, what) in hints {
         spans.push(Span::raw(" "));
         spans.push(Span::styled(key, theme.key()));
         spans.push(Span::styled(format!(" {what} "), theme.dim()));

@@ -144,10 +144,67 @@ sinks = ["tui"]
     p.wait_for("the first frame", |p| p.output().contains("anvil"));
     assert!(!p.output().contains('\x07'), "no bell before an alert");
     p.wait_for("the alert in the title", |p| {
-        p.output().contains("1 alert firing")
+        p.screen().contains("1 alert firing")
     });
     p.wait_for("the bell", |p| p.output().contains('\x07'));
     assert_eq!(p.output().matches('\x07').count(), 1, "one alert, one bell");
+    p.signal(libc::SIGTERM);
+    p.exit();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enter_on_a_head_shows_its_transaction_and_enter_again_its_receipt() {
+    use alloy_dyn_abi::DynSolValue;
+    // Automine: one block per transaction, none between.
+    let node = support::Anvil::builder().spawn();
+    let url = node.http_url();
+    let token = support::deploy_token(&url, "DTL", 1_000).await;
+    let to = support::addr(support::DEV_ACCOUNTS[1]);
+    let data = support::call_data(
+        "transfer(address,uint256)",
+        vec![
+            DynSolValue::Address(to),
+            DynSolValue::Uint(alloy_primitives::U256::from(5u64), 256),
+        ],
+    );
+    let receipt = support::send(&url, support::DEV_ACCOUNTS[0], Some(token), data).await;
+    let tx: alloy_primitives::B256 =
+        serde_json::from_value(receipt["transactionHash"].clone()).expect("tx hash");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[networks]]\nname = \"anvil\"\nws = \"{}\"\nhttp = \"{}\"\ntokens = [\"{token}\"]\n",
+            node.ws_url(),
+            url
+        ),
+    )
+    .expect("write config");
+    let config = config.display().to_string();
+    let mut p = Pty::spawn(&["--config", &config, "--duration", "60"], &[]);
+    p.wait_for("the first head", |p| p.output().contains("txs"));
+    // Focus the heads (the newest, the transfer's block, is selected) and open it.
+    p.master.write_all(b"\t").expect("Tab");
+    p.wait_for("the heads focused", |p| {
+        p.output().contains("heads · anvil")
+    });
+    p.master.write_all(b"\r").expect("Enter");
+    let short = chaintop::fmt::short_hash(&tx);
+    p.wait_for("the block's transaction", |p| {
+        let out = p.screen();
+        out.contains(&short) && out.contains("transfer(address,uint256)")
+    });
+    p.master.write_all(b"\r").expect("Enter");
+    p.wait_for("its receipt", |p| {
+        let out = p.screen();
+        out.contains(&tx.to_string()) && out.contains("success") && out.contains("Transfer")
+    });
+    // Esc: back to the block.
+    p.master.write_all(b"\x1b").expect("Esc");
+    p.wait_for("the block again", |p| {
+        p.screen().contains(" block 2 · anvil ")
+    });
     p.signal(libc::SIGTERM);
     p.exit();
 }

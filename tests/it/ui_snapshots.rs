@@ -1442,3 +1442,148 @@ fn a_sink_that_is_off_is_said_in_the_title_and_the_popup() {
         "{out}"
     );
 }
+
+/// Every detail view at 80x24 and 200x50: a block with transactions (one with its
+/// receipt read), a receipt with a decoded and a raw log, a watched address, an
+/// event, a connection's history; and a fetch loading and one that failed.
+#[test]
+fn detail_views_80x24_and_200x50() {
+    use chaintop::event::{BlockDetail, Detail, DetailKey, ReceiptDetail, TxSummary};
+    use chaintop::state::DetailView;
+    let mut s = fixture(Instant::now());
+    let vitalik = addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045");
+    let treasury = addr("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+    let tip = s.networks[0]
+        .heads
+        .iter()
+        .next_back()
+        .map(|r| r.head.clone())
+        .expect("a head");
+    let tx = |i: u8| hash(MAINNET_TIP, 100 + i);
+    let txs = vec![
+        TxSummary {
+            hash: tx(0),
+            from: vitalik,
+            to: Some(addr(SIMUSD)),
+            value: U256::ZERO,
+            selector: Some([0xa9, 0x05, 0x9c, 0xbb]),
+            method: Some("transfer(address,uint256)".into()),
+        },
+        TxSummary {
+            hash: tx(1),
+            from: treasury,
+            to: Some(vitalik),
+            value: parse_ether("1.5").expect("ether"),
+            selector: None,
+            method: None,
+        },
+        TxSummary {
+            hash: tx(2),
+            from: addr("0x70997970c51812dc3a010c7d01b50e0d17dc79c8"),
+            to: None,
+            value: U256::ZERO,
+            selector: Some([0x60, 0x80, 0x60, 0x40]),
+            method: None,
+        },
+    ];
+    let block = Detail::Block(BlockDetail {
+        head: tip.clone(),
+        miner: Some(addr("0x95222290dd7278aa3ddd389cc1e1d165cc4bafe5")),
+        txs,
+    });
+    let mut raw = transfer(vitalik, treasury, usd(1_500, 25), MAINNET_TIP, 0);
+    raw.event = None;
+    raw.args.clear();
+    raw.source = None;
+    raw.address = addr("0x3333333333333333333333333333333333333333");
+    raw.topics = vec![keccak256("Swap(address,uint256)"), treasury.into_word()];
+    raw.data = Bytes::from(vec![0xab; 40]);
+    raw.log_index = Some(1);
+    let receipt = Detail::Receipt(ReceiptDetail {
+        tx: tx(0),
+        from: vitalik,
+        to: Some(addr(SIMUSD)),
+        success: Some(true),
+        block: Some(MAINNET_TIP),
+        gas_used: 51_509,
+        effective_gas_price: Some(U256::from(12_550_000_000u64)),
+        contract_created: None,
+        logs: vec![
+            transfer(vitalik, treasury, usd(1_500, 25), MAINNET_TIP, 0),
+            raw,
+        ],
+    });
+    for (key, d) in [
+        (DetailKey::Block(tip.hash), block),
+        (DetailKey::Receipt(tx(0)), receipt),
+    ] {
+        s.apply(
+            Update::Detail {
+                net: 0,
+                key,
+                result: Ok(Box::new(d)),
+            },
+            s.now,
+        );
+    }
+    let failed = hash(MAINNET_TIP - 1, 0);
+    s.apply(
+        Update::Detail {
+            net: 0,
+            key: DetailKey::Block(failed),
+            result: Err("HTTP 429 Too Many Requests".into()),
+        },
+        s.now,
+    );
+    let event = s.networks[0]
+        .events
+        .iter()
+        .next_back()
+        .cloned()
+        .expect("an event");
+    let views = [
+        (
+            "block",
+            DetailView::Block {
+                net: 0,
+                hash: tip.hash,
+                number: tip.number,
+                cursor: ListCursor::at(1),
+            },
+        ),
+        ("receipt", DetailView::Receipt { net: 0, tx: tx(0) }),
+        ("loading", DetailView::Receipt { net: 0, tx: tx(1) }),
+        (
+            "failed",
+            DetailView::Block {
+                net: 0,
+                hash: failed,
+                number: MAINNET_TIP - 1,
+                cursor: ListCursor::default(),
+            },
+        ),
+        (
+            "watch",
+            DetailView::Watch {
+                net: 0,
+                address: vitalik,
+            },
+        ),
+        (
+            "event",
+            DetailView::Event {
+                net: 0,
+                log: Box::new(event),
+            },
+        ),
+        ("health", DetailView::Health { net: 0 }),
+    ];
+    for (name, view) in views {
+        s.views = vec![view];
+        for (w, h) in [(80, 24), (200, 50)] {
+            let buf = render(&s, &dark(), w, h);
+            assert_clean(&buf);
+            insta::assert_snapshot!(format!("detail_{name}_{w}x{h}"), text(&buf));
+        }
+    }
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
+use std::num::NonZeroU16;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -15,6 +16,10 @@ pub const LEAVE_ALT: &str = "\x1b[?1049l";
 pub const SHOW_CURSOR: &str = "\x1b[?25h";
 
 /// `chaintop demo` on a new pseudo-terminal, as its controlling terminal.
+/// The pseudo-terminal's size.
+const ROWS: u16 = 30;
+const COLS: u16 = 100;
+
 pub struct Pty {
     pub child: Child,
     /// Our end; writes are keys.
@@ -36,8 +41,8 @@ impl Pty {
     pub fn spawn(args: &[&str], envs: &[(&str, &str)]) -> Pty {
         let (mut m, mut s) = (0, 0);
         let size = libc::winsize {
-            ws_row: 30,
-            ws_col: 100,
+            ws_row: ROWS,
+            ws_col: COLS,
             ws_xpixel: 0,
             ws_ypixel: 0,
         };
@@ -112,6 +117,17 @@ impl Pty {
     /// The child's log file, as written so far.
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.log.path().join("chaintop.log")).unwrap_or_default()
+    }
+
+    /// What the terminal shows now: the output so far, through a terminal emulator
+    /// (the frames are drawn as differences, so the raw bytes hold no whole lines).
+    pub fn screen(&self) -> String {
+        let (Some(rows), Some(cols)) = (NonZeroU16::new(ROWS), NonZeroU16::new(COLS)) else {
+            return String::new();
+        };
+        let mut vt = vt100::Parser::new(rows, cols, 0);
+        vt.process(&self.out.lock().map(|o| o.clone()).unwrap_or_default());
+        vt.screen().contents()
     }
 
     pub fn output(&self) -> String {
