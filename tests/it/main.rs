@@ -16,6 +16,7 @@ mod client_faults;
 mod config_fixtures;
 mod cost;
 mod desktop;
+mod detail;
 mod devnet_server;
 mod flood;
 mod headless_anvil;
