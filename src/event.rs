@@ -601,6 +601,15 @@ pub enum Action {
     ToggleAlerts,
     /// Open the detail view of what is selected (Enter); Esc goes back.
     Open,
+    /// Freeze the lists where they are, or follow again (`f`).
+    Freeze,
+    /// Filter the focused list (`/`); Esc clears it.
+    Filter,
+    /// Move the selection a page up / down, to the first / last row.
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
     /// Move focus to the next pane.
     FocusNext,
     /// Move focus to the previous pane.

@@ -22,6 +22,10 @@ pub enum Key {
     Down,
     Esc,
     Enter,
+    PageUp,
+    PageDown,
+    Home,
+    End,
     Backspace,
     /// `1` to `9`: `SelectNetwork(digit - 1)`.
     Digit,
@@ -43,6 +47,10 @@ impl Key {
             | (Key::Down, KeyCode::Down)
             | (Key::Esc, KeyCode::Esc)
             | (Key::Enter, KeyCode::Enter)
+            | (Key::PageUp, KeyCode::PageUp)
+            | (Key::PageDown, KeyCode::PageDown)
+            | (Key::Home, KeyCode::Home)
+            | (Key::End, KeyCode::End)
             | (Key::Backspace, KeyCode::Backspace) => true,
             (Key::Digit, KeyCode::Char(c @ '1'..='9')) if !ctrl => {
                 return Some(Action::SelectNetwork(c as usize - '1' as usize));
@@ -94,13 +102,13 @@ pub const NORMAL: &[Binding] = &[
     Binding {
         keys: &[(Key::Enter, Action::Open)],
         shown: "Enter",
-        help: "open the selected head, transaction, watch, event or network's history",
+        help: "open what is selected",
         hint: Some(("Enter", "open")),
     },
     Binding {
         keys: &[(Key::Esc, Action::Escape)],
         shown: "Esc",
-        help: "close the popup, or go back from a detail view",
+        help: "close a popup, or go back",
         hint: None,
     },
     Binding {
@@ -133,6 +141,38 @@ pub const NORMAL: &[Binding] = &[
         shown: "↑ ↓  j k",
         help: "scroll the focused list",
         hint: Some(("↑↓/jk", "scroll")),
+    },
+    Binding {
+        keys: &[
+            (Key::PageUp, Action::PageUp),
+            (Key::PageDown, Action::PageDown),
+        ],
+        shown: "PgUp PgDn",
+        help: "scroll a page",
+        hint: None,
+    },
+    Binding {
+        keys: &[
+            (Key::Home, Action::Top),
+            (Key::End, Action::Bottom),
+            (Key::Char('g'), Action::Top),
+            (Key::Char('G'), Action::Bottom),
+        ],
+        shown: "Home End  g G",
+        help: "first / last row",
+        hint: None,
+    },
+    Binding {
+        keys: &[(Key::Char('f'), Action::Freeze)],
+        shown: "f",
+        help: "freeze the lists / follow again",
+        hint: Some(("f", "freeze")),
+    },
+    Binding {
+        keys: &[(Key::Char('/'), Action::Filter)],
+        shown: "/",
+        help: "filter the focused list",
+        hint: Some(("/", "filter")),
     },
     Binding {
         keys: &[(Key::Digit, Action::SelectNetwork(0))],
@@ -251,6 +291,12 @@ mod tests {
             Action::Reconnect,
             Action::ToggleAlerts,
             Action::Open,
+            Action::Freeze,
+            Action::Filter,
+            Action::PageUp,
+            Action::PageDown,
+            Action::Top,
+            Action::Bottom,
             Action::Escape,
             Action::AddWatch,
             Action::RemoveWatch,
@@ -265,6 +311,12 @@ mod tests {
                 | Action::ToggleHelp
                 | Action::ToggleAlerts
                 | Action::Open
+                | Action::Freeze
+                | Action::Filter
+                | Action::PageUp
+                | Action::PageDown
+                | Action::Top
+                | Action::Bottom
                 | Action::FocusNext
                 | Action::FocusPrev
                 | Action::Left
@@ -319,6 +371,10 @@ mod tests {
                     Key::Down => (KeyCode::Down, KeyModifiers::NONE),
                     Key::Esc => (KeyCode::Esc, KeyModifiers::NONE),
                     Key::Enter => (KeyCode::Enter, KeyModifiers::NONE),
+                    Key::PageUp => (KeyCode::PageUp, KeyModifiers::NONE),
+                    Key::PageDown => (KeyCode::PageDown, KeyModifiers::NONE),
+                    Key::Home => (KeyCode::Home, KeyModifiers::NONE),
+                    Key::End => (KeyCode::End, KeyModifiers::NONE),
                     Key::Backspace => (KeyCode::Backspace, KeyModifiers::NONE),
                     Key::Digit => (KeyCode::Char('1'), KeyModifiers::NONE),
                     Key::Typed => (KeyCode::Char('x'), KeyModifiers::NONE),

@@ -157,20 +157,18 @@ impl Loop {
 
     fn on_event(&mut self, ev: Option<io::Result<Event>>) -> anyhow::Result<Turn> {
         Ok(match ev {
-            Some(Ok(Event::Key(key))) => {
-                match keymap::action_for(key, self.state.input.is_some()) {
-                    Some(Action::Suspend) => Turn::Suspend,
-                    Some(action) => {
-                        if let Some((net, cmd)) = self.state.on_action(action)
-                            && let Some(u) = dispatch(net, cmd, &self.networks, &mut self.persist)
-                        {
-                            self.state.apply(u, now());
-                        }
-                        Turn::Redraw
+            Some(Ok(Event::Key(key))) => match keymap::action_for(key, self.state.editing()) {
+                Some(Action::Suspend) => Turn::Suspend,
+                Some(action) => {
+                    if let Some((net, cmd)) = self.state.on_action(action)
+                        && let Some(u) = dispatch(net, cmd, &self.networks, &mut self.persist)
+                    {
+                        self.state.apply(u, now());
                     }
-                    None => Turn::Go,
+                    Turn::Redraw
                 }
-            }
+                None => Turn::Go,
+            },
             Some(Ok(Event::Resize(..))) => Turn::Redraw,
             Some(Ok(_)) => Turn::Go,
             Some(Err(e)) => return Err(e.into()),

@@ -169,15 +169,11 @@ impl AppState {
 
     fn open_from_pane(&self) -> Option<DetailView> {
         let net = self.selected;
-        let n = self.selected_network()?;
         Some(match self.focus {
             Focus::Networks => DetailView::Health { net },
             Focus::Heads => {
-                let row = n
-                    .heads
-                    .iter()
-                    .rev()
-                    .nth(self.cursors.heads.get(n.heads.len()))?;
+                let heads = self.shown_heads();
+                let row = heads.get(self.cursors.heads.get(heads.len()))?;
                 DetailView::Block {
                     net,
                     hash: row.head.hash,
@@ -185,23 +181,23 @@ impl AppState {
                     cursor: ListCursor::default(),
                 }
             }
-            Focus::Watches => DetailView::Watch {
-                net,
-                address: n
-                    .watches
-                    .get(self.cursors.watches.get(n.watches.len()))?
-                    .address,
-            },
-            Focus::Events => DetailView::Event {
-                net,
-                log: Box::new(
-                    n.events
-                        .iter()
-                        .rev()
-                        .nth(self.cursors.events.get(n.events.len()))?
-                        .clone(),
-                ),
-            },
+            Focus::Watches => {
+                let watches = self.shown_watches();
+                DetailView::Watch {
+                    net,
+                    address: watches
+                        .get(self.cursors.watches.get(watches.len()))?
+                        .address,
+                }
+            }
+            Focus::Events => {
+                let events = self.shown_events();
+                let log = *events.get(self.cursors.events.get(events.len()))?;
+                DetailView::Event {
+                    net,
+                    log: Box::new(log.clone()),
+                }
+            }
             Focus::Contracts => return None,
         })
     }

@@ -8,13 +8,12 @@ mod events;
 mod fresh;
 mod heads;
 pub mod input;
+mod lists;
 mod network;
 pub mod ring;
 mod watches;
 
 use std::time::{Duration, Instant, SystemTime};
-
-use alloy_primitives::B256;
 
 use crate::event::{Action, AlertState, Command, NetIdx, Update};
 pub use contracts::{ContractRow, ViewRow};
@@ -24,9 +23,13 @@ pub use events::EVENTS_KEPT;
 pub use fresh::Fresh;
 pub use heads::{HEADS_KEPT, HeadRow};
 pub use input::{InputField, InputState, Submit};
+pub use lists::{EventKey, Filter, Frozen};
 pub use network::NetworkState;
 pub use ring::Ring;
 pub use watches::{Activity, TokenBalanceRow, WatchRow};
+
+/// Rows PgUp and PgDn move.
+const PAGE: usize = 10;
 
 /// Which pane has keyboard focus.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -83,11 +86,6 @@ impl Cursors {
     }
 }
 
-/// The selected head (its hash) and event (block hash, log index, retracted) that
-/// a cursor holds on to while new rows arrive above them.
-type Held = (Option<B256>, Option<EventKey>);
-type EventKey = (Option<B256>, Option<u64>, bool);
-
 /// The whole application's state.
 #[derive(Debug, Clone)]
 pub struct AppState {
@@ -116,6 +114,10 @@ pub struct AppState {
     pub bells: u64,
     /// Open detail views, the one shown last (Esc closes it).
     pub views: Vec<DetailView>,
+    /// `f`: the lists of the selected network stopped where they were.
+    pub frozen: Option<Frozen>,
+    /// `/`: the focused list filtered.
+    pub filter: Option<Filter>,
 }
 
 impl AppState {
@@ -135,6 +137,8 @@ impl AppState {
             tui_sinks: vec![(crate::config::alerts::TUI_SINK.to_string(), false)],
             bells: 0,
             views: Vec::new(),
+            frozen: None,
+            filter: None,
         }
     }
 
@@ -182,60 +186,43 @@ impl AppState {
         changed
     }
 
-    /// The selected head and event, where a cursor is off the newest row: new rows
-    /// arriving above must not move the selection to another one.
-    fn held_rows(&self) -> Held {
-        let Some(n) = self.selected_network() else {
-            return (None, None);
-        };
-        let head = match self.cursors.heads.get(n.heads.len()) {
-            0 => None,
-            i => n.heads.iter().rev().nth(i).map(|r| r.head.hash),
-        };
-        let event = match self.cursors.events.get(n.events.len()) {
-            0 => None,
-            i => n
-                .events
-                .iter()
-                .rev()
-                .nth(i)
-                .map(|e| (e.block_hash, e.log_index, e.removed)),
-        };
-        (head, event)
-    }
-
-    fn hold_rows(&mut self, (head, event): Held) {
-        let Some(n) = self.networks.get(self.selected) else {
-            return;
-        };
-        if let Some(h) = head
-            && let Some(i) = n.heads.iter().rev().position(|r| r.head.hash == h)
-        {
-            self.cursors.heads = ListCursor::at(i);
-        }
-        if let Some(e) = event
-            && let Some(i) = n
-                .events
-                .iter()
-                .rev()
-                .position(|x| (x.block_hash, x.log_index, x.removed) == e)
-        {
-            self.cursors.events = ListCursor::at(i);
-        }
-    }
-
-    /// Rows of the focused list of the selected network.
+    /// Rows of the focused list of the selected network, as shown.
     fn focused_len(&self) -> usize {
         let Some(net) = self.selected_network() else {
             return 0;
         };
         match self.focus {
             Focus::Networks => 0,
-            Focus::Heads => net.heads.len(),
-            Focus::Watches => net.watches.len(),
-            Focus::Events => net.events.len(),
+            Focus::Heads => self.shown_heads().len(),
+            Focus::Watches => self.shown_watches().len(),
+            Focus::Events => self.shown_events().len(),
             Focus::Contracts => net.contract_lines(),
         }
+    }
+
+    /// Keys are typed into a field (the add-watch input, or the filter).
+    pub fn editing(&self) -> bool {
+        self.input.is_some() || self.filter.as_ref().is_some_and(|f| f.typing)
+    }
+
+    /// Keys while the filter is typed into.
+    fn on_filter_input(&mut self, action: Action) -> Option<(NetIdx, Command)> {
+        let f = self.filter.as_mut()?;
+        let pane = f.pane;
+        match action {
+            Action::InputChar(c) => f.text.push(c),
+            Action::InputBackspace => {
+                f.text.pop();
+            }
+            Action::InputSubmit => f.typing = false,
+            Action::Escape => self.filter = None,
+            Action::Quit => self.should_quit = true,
+            _ => return None,
+        }
+        if let Some(c) = self.cursors.of(pane) {
+            c.reset();
+        }
+        None
     }
 
     /// Apply a user action; may return a command for one network's supervisor.
@@ -247,6 +234,9 @@ impl AppState {
         let n = self.networks.len();
         if self.input.is_some() {
             return self.on_input(action);
+        }
+        if self.filter.as_ref().is_some_and(|f| f.typing) {
+            return self.on_filter_input(action);
         }
         // A detail view takes the keys that move and open; popups over it and the
         // keys that leave work as everywhere.
@@ -276,9 +266,34 @@ impl AppState {
             Action::ToggleHelp => self.show_help = !self.show_help,
             Action::ToggleAlerts => self.show_alerts = !self.show_alerts,
             Action::Open => return self.open(),
-            Action::Escape => {
+            Action::Escape if self.show_help || self.show_alerts => {
                 self.show_help = false;
                 self.show_alerts = false;
+            }
+            Action::Escape => self.filter = None,
+            Action::Freeze => self.toggle_freeze(),
+            Action::Filter => {
+                if matches!(self.focus, Focus::Heads | Focus::Watches | Focus::Events) {
+                    self.filter = Some(Filter {
+                        pane: self.focus,
+                        text: String::new(),
+                        typing: true,
+                    });
+                    if let Some(c) = self.cursors.of(self.focus) {
+                        c.reset();
+                    }
+                }
+            }
+            Action::PageUp | Action::PageDown | Action::Top | Action::Bottom => {
+                let len = self.focused_len();
+                if let Some(c) = self.cursors.of(self.focus) {
+                    match action {
+                        Action::PageUp => c.up(PAGE),
+                        Action::PageDown => c.down(PAGE, len),
+                        Action::Top => c.reset(),
+                        _ => c.down(usize::MAX, len),
+                    }
+                }
             }
             Action::FocusNext => self.set_focus(self.focus.next()),
             Action::FocusPrev => self.set_focus(self.focus.prev()),
@@ -308,14 +323,12 @@ impl AppState {
             Action::Reconnect => {}
             Action::AddWatch if n > 0 => self.input = Some(InputState::new()),
             Action::RemoveWatch if self.focus == Focus::Watches => {
-                let watches = &self.selected_network()?.watches;
-                let address = watches
-                    .get(self.cursors.watches.get(watches.len()))?
-                    .address;
+                let shown = self.shown_watches();
+                let address = shown.get(self.cursors.watches.get(shown.len()))?.address;
                 for net in &mut self.networks {
                     net.watches.retain(|w| w.address != address);
                 }
-                let len = self.selected_network().map_or(0, |n| n.watches.len());
+                let len = self.shown_watches().len();
                 self.cursors.watches.clamp(len);
                 return Some((self.selected, Command::RemoveWatch { address }));
             }
@@ -364,6 +377,8 @@ impl AppState {
         if self.selected != i {
             self.selected = i;
             self.cursors = Cursors::default();
+            // The filter was for the other network's list.
+            self.filter = None;
         }
     }
 }

@@ -960,3 +960,110 @@ fn a_selected_head_stays_selected_as_new_heads_arrive_and_the_newest_follows() {
     });
     assert_eq!(at(&s), Some(5));
 }
+
+#[test]
+fn f_freezes_the_lists_and_counts_what_is_new_then_follows_again() {
+    let mut s = state();
+    for n in 1..=3 {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    s.focus = Focus::Heads;
+    s.on_action(Action::Freeze);
+    for n in 4..=5 {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    let numbers =
+        |s: &AppState| -> Vec<u64> { s.shown_heads().iter().map(|r| r.head.number).collect() };
+    assert_eq!(numbers(&s), vec![3, 2, 1], "the list stays where it was");
+    assert_eq!(s.frozen_new(Focus::Heads), Some(2));
+    // Enter opens what is shown at the cursor, not what came since.
+    let Some((_, Command::Fetch(crate::event::DetailKey::Block(h)))) = s.on_action(Action::Open)
+    else {
+        panic!("a fetch");
+    };
+    assert_eq!(h, head(3, 0).hash);
+    s.on_action(Action::Escape);
+    s.on_action(Action::Freeze);
+    assert_eq!(numbers(&s), vec![5, 4, 3, 2, 1]);
+    assert_eq!(s.frozen_new(Focus::Heads), None);
+}
+
+#[test]
+fn slash_filters_the_focused_list_and_esc_clears_it() {
+    let mut s = state();
+    for n in [9, 10, 19, 20] {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    s.networks[0]
+        .watches
+        .push(WatchRow::new("Treasury", Address::repeat_byte(0xab)));
+    s.focus = Focus::Heads;
+    s.on_action(Action::Filter);
+    assert!(s.editing(), "keys go to the filter");
+    s.on_action(Action::InputChar('1'));
+    let numbers: Vec<u64> = s.shown_heads().iter().map(|r| r.head.number).collect();
+    assert_eq!(numbers, vec![19, 10], "numbers starting with 1");
+    s.on_action(Action::InputSubmit);
+    assert!(!s.editing());
+    assert!(s.filter.is_some(), "Enter keeps it");
+    // Other panes are not filtered.
+    assert_eq!(s.shown_watches().len(), 2);
+    s.on_action(Action::Escape);
+    assert!(s.filter.is_none());
+    assert_eq!(s.shown_heads().len(), 4);
+    // Watches by label, in any case; `d` removes the one shown at the cursor.
+    s.focus = Focus::Watches;
+    s.on_action(Action::Filter);
+    for c in "treas".chars() {
+        s.on_action(Action::InputChar(c));
+    }
+    s.on_action(Action::InputSubmit);
+    assert_eq!(s.shown_watches().len(), 1);
+    assert_eq!(
+        s.on_action(Action::RemoveWatch),
+        Some((
+            0,
+            Command::RemoveWatch {
+                address: Address::repeat_byte(0xab)
+            }
+        ))
+    );
+    // Heads by hash prefix.
+    s.focus = Focus::Heads;
+    s.on_action(Action::Filter);
+    let prefix = head(19, 0).hash.to_string()[..18].to_string();
+    for c in prefix.chars() {
+        s.on_action(Action::InputChar(c));
+    }
+    let numbers: Vec<u64> = s.shown_heads().iter().map(|r| r.head.number).collect();
+    assert_eq!(numbers, vec![19]);
+}
+
+#[test]
+fn pages_and_ends_move_the_cursor() {
+    let mut s = state();
+    for n in 1..=25 {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    s.focus = Focus::Heads;
+    s.on_action(Action::PageDown);
+    assert_eq!(s.cursors.heads.get(25), 10);
+    s.on_action(Action::Bottom);
+    assert_eq!(s.cursors.heads.get(25), 24);
+    s.on_action(Action::PageUp);
+    assert_eq!(s.cursors.heads.get(25), 14);
+    s.on_action(Action::Top);
+    assert_eq!(s.cursors.heads.get(25), 0);
+}

@@ -39,12 +39,16 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     }
 
     let rows_fit = usize::from(inner.height);
-    let cursor = state.cursors.events.get(net.events.len());
+    let shown = state.shown_events();
+    let cursor = state.cursors.events.get(shown.len());
     let offset = scroll_offset(cursor, rows_fit);
-    let visible: Vec<(usize, &EventLog)> = net
-        .events
-        .iter()
-        .rev()
+    // An alert about a contract's event flashes that contract's newest event.
+    let flash_row = match net.flashing(state.now) {
+        Some(Subject::Contract(c)) => shown.iter().position(|e| e.address == c && !e.removed),
+        _ => None,
+    };
+    let visible: Vec<(usize, &EventLog)> = shown
+        .into_iter()
         .enumerate()
         .skip(offset)
         .take(rows_fit)
@@ -53,15 +57,6 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let rows: Vec<Cells> = visible.iter().map(|(_, e)| cells(net, e, theme)).collect();
     let layout = Layout::fit(&rows, any_removed, inner.width);
 
-    // An alert about a contract's event flashes that contract's newest event.
-    let flash_row = match net.flashing(state.now) {
-        Some(Subject::Contract(c)) => net
-            .events
-            .iter()
-            .rev()
-            .position(|e| e.address == c && !e.removed),
-        _ => None,
-    };
     let buf = frame.buffer_mut();
     for (y, ((i, e), row)) in (inner.y..).zip(visible.iter().zip(&rows)) {
         let mut row_style = if flash_row == Some(*i) {

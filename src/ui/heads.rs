@@ -20,9 +20,12 @@ const RIGHT: [bool; 7] = [false, true, false, true, true, true, false];
 
 pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
     let focused = state.focus == Focus::Heads;
-    let block = Block::bordered()
+    let mut block = Block::bordered()
         .border_style(theme.block(focused))
         .title(pane_title("heads", state, focused, theme));
+    if let Some(status) = super::list_status(state, Focus::Heads, theme) {
+        block = block.title(status.right_aligned());
+    }
     let inner = block.inner(area);
     frame.render_widget(block, area);
     let Some(net) = state.selected_network() else {
@@ -35,10 +38,11 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         );
         return;
     }
+    let shown = state.shown_heads();
 
     let keep = fit_columns(COLUMNS, inner.width);
     let rows_fit = usize::from(inner.height.saturating_sub(1));
-    let cursor = state.cursors.heads.get(net.heads.len());
+    let cursor = state.cursors.heads.get(shown.len());
     let offset = scroll_offset(cursor, rows_fit);
     let cols = columns(keep);
     let buf = frame.buffer_mut();
@@ -48,10 +52,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         .filter(|(_, k)| *k)
         .map(|(h, _)| (*h, Style::new()));
     table_row(buf, inner, inner.y, &cols, header, theme.dim());
-    let rows = net
-        .heads
+    let rows = shown
         .iter()
-        .rev()
+        .copied()
         .enumerate()
         .skip(offset)
         .take(rows_fit);

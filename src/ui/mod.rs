@@ -510,6 +510,22 @@ fn pane_title(name: &'static str, state: &AppState, focused: bool, theme: &Theme
     Line::styled(text, theme.title(focused))
 }
 
+/// The freeze and the filter of a list pane, for its title (right).
+fn list_status(state: &AppState, pane: Focus, theme: &Theme) -> Option<Line<'static>> {
+    let mut spans = Vec::new();
+    if let Some(f) = state.filter.as_ref().filter(|f| f.pane == pane) {
+        let cursor = if f.typing { "▏" } else { "" };
+        spans.push(Span::styled(
+            format!(" /{}{cursor} ", crate::text::sanitize(&f.text)),
+            theme.key(),
+        ));
+    }
+    if let Some(new) = state.frozen_new(pane) {
+        spans.push(Span::styled(format!(" frozen · {new} new "), theme.warn()));
+    }
+    (!spans.is_empty()).then(|| Line::from(spans))
+}
+
 /// The block of the watches, events or contracts pane. With `tabs` (they share one
 /// place) the title names all three, the shown one highlighted.
 fn side_block(pane: Focus, state: &AppState, theme: &Theme, tabs: bool) -> Block<'static> {
@@ -519,7 +535,10 @@ fn side_block(pane: Focus, state: &AppState, theme: &Theme, tabs: bool) -> Block
         (Focus::Contracts, "contracts"),
     ];
     let focused = state.focus == pane;
-    let block = Block::bordered().border_style(theme.block(focused));
+    let mut block = Block::bordered().border_style(theme.block(focused));
+    if let Some(status) = list_status(state, pane, theme) {
+        block = block.title(status.right_aligned());
+    }
     let name = TABS.iter().find(|(f, _)| *f == pane).map_or("", |t| t.1);
     if !tabs {
         return block.title(pane_title(name, state, focused, theme));

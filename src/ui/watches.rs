@@ -62,11 +62,11 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     }
 
     let rows_fit = usize::from(inner.height.saturating_sub(1));
-    let cursor = state.cursors.watches.get(net.watches.len());
+    let shown = state.shown_watches();
+    let cursor = state.cursors.watches.get(shown.len());
     let offset = scroll_offset(cursor, rows_fit);
-    let visible: Vec<(usize, &WatchRow)> = net
-        .watches
-        .iter()
+    let visible: Vec<(usize, &WatchRow)> = shown
+        .into_iter()
         .enumerate()
         .skip(offset)
         .take(rows_fit)
@@ -102,7 +102,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         .map(|(s, _)| (s.header.as_str(), Style::new()));
     table_row(buf, inner, inner.y, &cols, header, theme.dim());
     let label_width = usize::from(table.widths[0]);
-    for (y, ((i, _), row)) in (inner.y + 1..).zip(visible.iter().zip(&table.rows)) {
+    for (y, ((i, w), row)) in (inner.y + 1..).zip(visible.iter().zip(&table.rows)) {
         let label = format::truncate(&row[0].0, label_width);
         let cells = std::iter::once((label.as_ref(), row[0].1)).chain(
             row.iter()
@@ -111,7 +111,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
                 .filter(|(_, k)| **k)
                 .map(|((text, style), _)| (text.as_str(), *style)),
         );
-        let address = net.watches[*i].address;
+        let address = w.address;
         let flashing = matches!(
             net.flashing(state.now),
             Some(Subject::Balance { holder, .. }) if holder == address

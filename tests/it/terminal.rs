@@ -208,3 +208,73 @@ async fn enter_on_a_head_shows_its_transaction_and_enter_again_its_receipt() {
     p.signal(libc::SIGTERM);
     p.exit();
 }
+
+/// The number in the first row of the heads pane on `screen`.
+fn top_head(screen: &str) -> Option<u64> {
+    let mut lines = screen.lines().skip_while(|l| !l.contains("number"));
+    lines.next()?;
+    let row = lines.next()?;
+    let cell = row.split('│').nth(1)?;
+    let digits: String = cell
+        .split_whitespace()
+        .find(|w| w.chars().any(|c| c.is_ascii_digit()))?
+        .chars()
+        .filter(char::is_ascii_digit)
+        .collect();
+    digits.parse().ok()
+}
+
+#[test]
+fn f_stops_the_heads_list_and_slash_filters_it() {
+    let node = support::Anvil::builder().block_time(1.0).spawn();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[networks]]\nname = \"anvil\"\nws = \"{}\"\nhttp = \"{}\"\n",
+            node.ws_url(),
+            node.http_url()
+        ),
+    )
+    .expect("write config");
+    let config = config.display().to_string();
+    let mut p = Pty::spawn(&["--config", &config, "--duration", "60"], &[]);
+    p.wait_for("three heads", |p| top_head(&p.screen()).is_some_and(|n| n >= 3));
+    p.master.write_all(b"\t").expect("Tab");
+    p.master.write_all(b"f").expect("f");
+    p.wait_for("frozen", |p| p.screen().contains("frozen · "));
+    let top = top_head(&p.screen()).expect("a top row");
+    p.wait_for("two heads come while frozen", |p| {
+        p.screen().contains("frozen · 2 new")
+    });
+    assert_eq!(top_head(&p.screen()), Some(top), "the list did not move");
+    // f again: it follows.
+    p.master.write_all(b"f").expect("f");
+    p.wait_for("the newest on top", |p| {
+        let s = p.screen();
+        !s.contains("frozen") && top_head(&s).is_some_and(|n| n >= top + 2)
+    });
+    // `/` and a number: only heads whose number starts with it.
+    let wanted = top.to_string();
+    p.master.write_all(b"/").expect("/");
+    p.master.write_all(wanted.as_bytes()).expect("digits");
+    p.master.write_all(b"\r").expect("Enter");
+    p.wait_for("the filter", |p| p.screen().contains(&format!("/{wanted} ")));
+    let shown: Vec<String> = p
+        .screen()
+        .lines()
+        .skip_while(|l| !l.contains("number"))
+        .skip(1)
+        .filter_map(|l| l.split('│').nth(1).map(str::to_string))
+        .filter_map(|c| c.split_whitespace().next().map(str::to_string))
+        .filter(|w| w.chars().all(|c| c.is_ascii_digit() || c == ','))
+        .collect();
+    assert!(!shown.is_empty(), "{}", p.screen());
+    assert!(
+        shown.iter().all(|n| n.replace(',', "").starts_with(&wanted)),
+        "{shown:?}"
+    );
+    p.signal(libc::SIGTERM);
+    p.exit();
+}

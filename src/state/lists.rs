@@ -1,0 +1,214 @@
+//! What the list panes show of the selected network: its heads and events (newest
+//! first) and its watches, through the freeze (`f`: the lists stop where they are
+//! and count what came since) and the filter (`/`: the focused list, by what its
+//! rows say).
+
+use alloy_primitives::B256;
+
+use super::{AppState, Focus, HeadRow, WatchRow};
+use crate::event::{EventLog, NetIdx};
+
+/// An event row, as the cursor and the freeze hold on to it.
+pub type EventKey = (Option<B256>, Option<u64>, bool);
+
+fn event_key(e: &EventLog) -> EventKey {
+    (e.block_hash, e.log_index, e.removed)
+}
+
+/// The newest head and event shown when the view was frozen.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Frozen {
+    pub net: NetIdx,
+    /// Hash and number of the newest head shown (a reorg may replace the hash).
+    head: Option<(B256, u64)>,
+    event: Option<EventKey>,
+}
+
+/// The filter of one list pane.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filter {
+    pub pane: Focus,
+    pub text: String,
+    /// Keys are typed into it (until Enter).
+    pub typing: bool,
+}
+
+impl Filter {
+    fn words(&self) -> String {
+        self.text.trim().to_lowercase()
+    }
+}
+
+fn head_matches(row: &HeadRow, q: &str) -> bool {
+    let digits: String = q.chars().filter(|c| *c != ',' && *c != '_').collect();
+    let hash = row.head.hash.to_string();
+    (!digits.is_empty()
+        && digits.chars().all(|c| c.is_ascii_digit())
+        && row.head.number.to_string().starts_with(&digits))
+        || hash.starts_with(q)
+        || hash[2..].starts_with(q)
+}
+
+fn watch_matches(w: &WatchRow, q: &str) -> bool {
+    w.label.to_lowercase().contains(q) || w.address.to_string().to_lowercase().contains(q)
+}
+
+fn event_matches(
+    e: &EventLog,
+    label: &dyn Fn(&alloy_primitives::Address) -> Option<String>,
+    q: &str,
+) -> bool {
+    let named = |a: &alloy_primitives::Address| {
+        a.to_string().to_lowercase().contains(q)
+            || label(a).is_some_and(|l| l.to_lowercase().contains(q))
+    };
+    e.event
+        .as_deref()
+        .is_some_and(|n| n.to_lowercase().contains(q))
+        || e.source
+            .as_deref()
+            .is_some_and(|s| s.to_lowercase().contains(q))
+        || named(&e.address)
+        || e.args.iter().any(|a| match &a.value {
+            crate::event::AbiValue::Address(x) => named(x),
+            _ => false,
+        })
+}
+
+impl AppState {
+    /// The filter text of `pane`, if it has one.
+    fn filter_of(&self, pane: Focus) -> Option<String> {
+        self.filter
+            .as_ref()
+            .filter(|f| f.pane == pane && !f.text.trim().is_empty())
+            .map(Filter::words)
+    }
+
+    fn frozen_here(&self) -> Option<&Frozen> {
+        self.frozen.as_ref().filter(|f| f.net == self.selected)
+    }
+
+    /// Heads newer than the frozen top (0 when not frozen).
+    fn heads_skipped(&self) -> usize {
+        let (Some(n), Some((hash, number))) = (
+            self.selected_network(),
+            self.frozen_here().and_then(|f| f.head),
+        ) else {
+            return 0;
+        };
+        let rows = || n.heads.iter().rev();
+        rows()
+            .position(|r| r.head.hash == hash)
+            .or_else(|| rows().position(|r| r.head.number <= number))
+            .unwrap_or(0)
+    }
+
+    /// Events newer than the frozen top (0 when not frozen).
+    fn events_skipped(&self) -> usize {
+        let (Some(n), Some(key)) = (
+            self.selected_network(),
+            self.frozen_here().and_then(|f| f.event),
+        ) else {
+            return 0;
+        };
+        n.events
+            .iter()
+            .rev()
+            .position(|e| event_key(e) == key)
+            .unwrap_or(0)
+    }
+
+    /// Rows that came since the view was frozen, for the pane's title.
+    pub fn frozen_new(&self, pane: Focus) -> Option<usize> {
+        self.frozen_here()?;
+        match pane {
+            Focus::Heads => Some(self.heads_skipped()),
+            Focus::Events => Some(self.events_skipped()),
+            _ => None,
+        }
+    }
+
+    /// The heads the pane shows, newest first.
+    pub fn shown_heads(&self) -> Vec<&HeadRow> {
+        let Some(n) = self.selected_network() else {
+            return Vec::new();
+        };
+        let q = self.filter_of(Focus::Heads);
+        n.heads
+            .iter()
+            .rev()
+            .skip(self.heads_skipped())
+            .filter(|r| q.as_deref().is_none_or(|q| head_matches(r, q)))
+            .collect()
+    }
+
+    /// The watches the pane shows.
+    pub fn shown_watches(&self) -> Vec<&WatchRow> {
+        let Some(n) = self.selected_network() else {
+            return Vec::new();
+        };
+        let q = self.filter_of(Focus::Watches);
+        n.watches
+            .iter()
+            .filter(|w| q.as_deref().is_none_or(|q| watch_matches(w, q)))
+            .collect()
+    }
+
+    /// The events the pane shows, newest first.
+    pub fn shown_events(&self) -> Vec<&EventLog> {
+        let Some(n) = self.selected_network() else {
+            return Vec::new();
+        };
+        let q = self.filter_of(Focus::Events);
+        let label = |a: &alloy_primitives::Address| n.label_of(*a).map(str::to_string);
+        n.events
+            .iter()
+            .rev()
+            .skip(self.events_skipped())
+            .filter(|e| q.as_deref().is_none_or(|q| event_matches(e, &label, q)))
+            .collect()
+    }
+
+    /// `f`: freeze the lists where they are, or follow again.
+    pub(super) fn toggle_freeze(&mut self) {
+        if self.frozen_here().is_some() {
+            self.frozen = None;
+            return;
+        }
+        let Some(n) = self.selected_network() else {
+            return;
+        };
+        self.frozen = Some(Frozen {
+            net: self.selected,
+            head: n.heads.back().map(|r| (r.head.hash, r.head.number)),
+            event: n.events.back().map(event_key),
+        });
+    }
+
+    /// The selected head and event (off the newest row): new rows arriving above
+    /// must not move the selection to another row.
+    pub(super) fn held_rows(&self) -> (Option<B256>, Option<EventKey>) {
+        let head = match self.cursors.heads.get(usize::MAX) {
+            0 => None,
+            i => self.shown_heads().get(i).map(|r| r.head.hash),
+        };
+        let event = match self.cursors.events.get(usize::MAX) {
+            0 => None,
+            i => self.shown_events().get(i).map(|e| event_key(e)),
+        };
+        (head, event)
+    }
+
+    pub(super) fn hold_rows(&mut self, (head, event): (Option<B256>, Option<EventKey>)) {
+        if let Some(h) = head
+            && let Some(i) = self.shown_heads().iter().position(|r| r.head.hash == h)
+        {
+            self.cursors.heads = super::ListCursor::at(i);
+        }
+        if let Some(e) = event
+            && let Some(i) = self.shown_events().iter().position(|x| event_key(x) == e)
+        {
+            self.cursors.events = super::ListCursor::at(i);
+        }
+    }
+}
