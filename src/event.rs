@@ -603,6 +603,10 @@ pub enum Action {
     Open,
     /// Freeze the lists where they are, or follow again (`f`).
     Freeze,
+    /// Copy the selected hash or address to the clipboard (OSC 52, `y`).
+    Copy,
+    /// Watch again the address removed last (`u`).
+    Undo,
     /// Filter the focused list (`/`); Esc clears it.
     Filter,
     /// Move the selection a page up / down, to the first / last row.

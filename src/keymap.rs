@@ -163,6 +163,12 @@ pub const NORMAL: &[Binding] = &[
         hint: None,
     },
     Binding {
+        keys: &[(Key::Char('y'), Action::Copy)],
+        shown: "y",
+        help: "copy the selected hash or address",
+        hint: None,
+    },
+    Binding {
         keys: &[(Key::Char('f'), Action::Freeze)],
         shown: "f",
         help: "freeze the lists / follow again",
@@ -196,6 +202,12 @@ pub const NORMAL: &[Binding] = &[
         keys: &[(Key::Char('d'), Action::RemoveWatch)],
         shown: "d",
         help: "remove the selected watch",
+        hint: None,
+    },
+    Binding {
+        keys: &[(Key::Char('u'), Action::Undo)],
+        shown: "u",
+        help: "watch again the one removed last",
         hint: None,
     },
     Binding {
@@ -292,6 +304,8 @@ mod tests {
             Action::ToggleAlerts,
             Action::Open,
             Action::Freeze,
+            Action::Copy,
+            Action::Undo,
             Action::Filter,
             Action::PageUp,
             Action::PageDown,
@@ -312,6 +326,8 @@ mod tests {
                 | Action::ToggleAlerts
                 | Action::Open
                 | Action::Freeze
+                | Action::Copy
+                | Action::Undo
                 | Action::Filter
                 | Action::PageUp
                 | Action::PageDown

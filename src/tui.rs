@@ -19,6 +19,8 @@ pub struct TerminalGuard {
     pub terminal: Term,
     /// `AppState::bells` as of the last bell rung: more since then ring one.
     rung: u64,
+    /// `AppState::copies` as of the last copy sent.
+    copied: u64,
 }
 
 /// Whether the terminal is in raw mode / the alternate screen (restore is a no-op
@@ -99,7 +101,11 @@ impl TerminalGuard {
     pub fn enter() -> io::Result<Self> {
         let setup = enter_screen().and_then(|_| Terminal::new(CrosstermBackend::new(io::stdout())));
         match setup {
-            Ok(terminal) => Ok(Self { terminal, rung: 0 }),
+            Ok(terminal) => Ok(Self {
+                terminal,
+                rung: 0,
+                copied: 0,
+            }),
             Err(e) => {
                 restore();
                 Err(e)
@@ -142,12 +148,29 @@ impl Screen for TerminalGuard {
             self.rung = state.bells;
             ended = ended.and_then(|_| io::Write::write_all(self.terminal.backend_mut(), b"\x07"));
         }
+        // A copy (`y`) goes to the terminal's clipboard as OSC 52.
+        if state.copies > self.copied {
+            self.copied = state.copies;
+            if let Some(text) = &state.copied {
+                let seq = osc52(text);
+                ended = ended.and_then(|_| {
+                    io::Write::write_all(self.terminal.backend_mut(), seq.as_bytes())
+                });
+            }
+        }
         drawn.and(ended.and_then(|_| Backend::flush(self.terminal.backend_mut())))
     }
 
     fn suspend(&mut self) -> io::Result<()> {
         TerminalGuard::suspend(self)
     }
+}
+
+/// The OSC 52 sequence that puts `text` on the terminal's clipboard.
+pub fn osc52(text: &str) -> String {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD.encode(text);
+    format!("\x1b]52;c;{b64}\x07")
 }
 
 /// A screen in memory: the loop's tests and the load benchmark draw here, through

@@ -202,6 +202,60 @@ impl AppState {
         })
     }
 
+    /// What `y` copies: the hash or address of the selected row or open view.
+    pub(super) fn selected_text(&self) -> Option<String> {
+        match self.views.last() {
+            Some(DetailView::Block {
+                net, hash, cursor, ..
+            }) => {
+                let n = self.networks.get(*net)?;
+                match n.details.get(&DetailKey::Block(*hash)) {
+                    Some(Fetched::Ready(d)) => match d.as_ref() {
+                        Detail::Block(b) if !b.txs.is_empty() => {
+                            Some(b.txs.get(cursor.get(b.txs.len()))?.hash.to_string())
+                        }
+                        _ => Some(hash.to_string()),
+                    },
+                    _ => Some(hash.to_string()),
+                }
+            }
+            Some(DetailView::Receipt { tx, .. }) => Some(tx.to_string()),
+            Some(DetailView::Watch { address, .. }) => Some(address.to_string()),
+            Some(DetailView::Event { log, .. }) => Some(
+                log.tx
+                    .map_or_else(|| log.address.to_string(), |t| t.to_string()),
+            ),
+            Some(DetailView::Health { .. }) => None,
+            None => match self.focus {
+                Focus::Heads => {
+                    let heads = self.shown_heads();
+                    Some(
+                        heads
+                            .get(self.cursors.heads.get(heads.len()))?
+                            .head
+                            .hash
+                            .to_string(),
+                    )
+                }
+                Focus::Watches => {
+                    let watches = self.shown_watches();
+                    Some(
+                        watches
+                            .get(self.cursors.watches.get(watches.len()))?
+                            .address
+                            .to_string(),
+                    )
+                }
+                Focus::Events => {
+                    let events = self.shown_events();
+                    let e = events.get(self.cursors.events.get(events.len()))?;
+                    Some(e.tx.map_or_else(|| e.address.to_string(), |t| t.to_string()))
+                }
+                Focus::Networks | Focus::Contracts => None,
+            },
+        }
+    }
+
     /// Up and down in the view on top (a block's transactions).
     pub(super) fn view_move(&mut self, down: bool) {
         let Some(DetailView::Block {

@@ -118,6 +118,13 @@ pub struct AppState {
     pub frozen: Option<Frozen>,
     /// `/`: the focused list filtered.
     pub filter: Option<Filter>,
+    /// What `y` copied last; `copies` counts them (the screen sends each once).
+    pub copied: Option<String>,
+    pub copies: u64,
+    /// The watch `d` removed last (`u` watches it again).
+    pub removed: Option<(alloy_primitives::Address, String)>,
+    /// A word in the title bar for a few seconds (copied, removed), and when it came.
+    pub notice: Option<(String, Instant)>,
 }
 
 impl AppState {
@@ -139,6 +146,10 @@ impl AppState {
             views: Vec::new(),
             frozen: None,
             filter: None,
+            copied: None,
+            copies: 0,
+            removed: None,
+            notice: None,
         }
     }
 
@@ -255,6 +266,7 @@ impl AppState {
                 | Action::Suspend
                 | Action::ToggleHelp
                 | Action::ToggleAlerts
+                | Action::Copy
                 | Action::Reconnect => {}
                 _ => return None,
             }
@@ -272,6 +284,26 @@ impl AppState {
             }
             Action::Escape => self.filter = None,
             Action::Freeze => self.toggle_freeze(),
+            Action::Copy => {
+                if let Some(text) = self.selected_text() {
+                    self.notice = Some((format!("copied {text}"), self.now));
+                    self.copied = Some(text);
+                    self.copies += 1;
+                }
+            }
+            Action::Undo => {
+                let (address, label) = self.removed.take()?;
+                for net in &mut self.networks {
+                    if !net.watches.iter().any(|w| w.address == address) {
+                        net.watches.push(WatchRow::new(label.clone(), address));
+                    }
+                }
+                self.notice = Some((
+                    format!("watching {} again", crate::text::sanitize(&label)),
+                    self.now,
+                ));
+                return Some((self.selected, Command::AddWatch { address, label }));
+            }
             Action::Filter => {
                 if matches!(self.focus, Focus::Heads | Focus::Watches | Focus::Events) {
                     self.filter = Some(Filter {
@@ -324,7 +356,13 @@ impl AppState {
             Action::AddWatch if n > 0 => self.input = Some(InputState::new()),
             Action::RemoveWatch if self.focus == Focus::Watches => {
                 let shown = self.shown_watches();
-                let address = shown.get(self.cursors.watches.get(shown.len()))?.address;
+                let row = shown.get(self.cursors.watches.get(shown.len()))?;
+                let (address, label) = (row.address, row.label.clone());
+                self.notice = Some((
+                    format!("removed {} (u undoes)", crate::text::sanitize(&label)),
+                    self.now,
+                ));
+                self.removed = Some((address, label));
                 for net in &mut self.networks {
                     net.watches.retain(|w| w.address != address);
                 }

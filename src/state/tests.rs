@@ -1067,3 +1067,42 @@ fn pages_and_ends_move_the_cursor() {
     s.on_action(Action::Top);
     assert_eq!(s.cursors.heads.get(25), 0);
 }
+
+#[test]
+fn y_copies_what_is_selected_and_u_undoes_a_removal() {
+    let mut s = state();
+    s.apply_now(Update::Head {
+        net: 0,
+        head: head(7, 0),
+    });
+    s.focus = Focus::Heads;
+    s.on_action(Action::Copy);
+    assert_eq!(s.copied, Some(head(7, 0).hash.to_string()));
+    assert_eq!(s.copies, 1);
+    s.focus = Focus::Watches;
+    s.on_action(Action::Copy);
+    assert_eq!(s.copied, Some(Address::repeat_byte(1).to_string()));
+    assert_eq!(s.copies, 2);
+    // Nothing to copy on the network row.
+    s.focus = Focus::Networks;
+    s.on_action(Action::Copy);
+    assert_eq!(s.copies, 2);
+    s.focus = Focus::Watches;
+    assert!(matches!(
+        s.on_action(Action::RemoveWatch),
+        Some((_, Command::RemoveWatch { .. }))
+    ));
+    assert!(s.networks[0].watches.is_empty());
+    assert_eq!(
+        s.on_action(Action::Undo),
+        Some((
+            0,
+            Command::AddWatch {
+                address: Address::repeat_byte(1),
+                label: "w".into()
+            }
+        ))
+    );
+    assert_eq!(s.networks[0].watches.len(), 1);
+    assert_eq!(s.on_action(Action::Undo), None, "once");
+}

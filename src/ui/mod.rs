@@ -100,6 +100,8 @@ use ratatui::widgets::{Block, Paragraph, Sparkline};
 
 use crate::state::{AppState, Focus};
 
+/// How long a notice (copied, removed) stays in the title bar.
+const NOTICE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
 /// Narrowest useful network column.
 const MIN_COLUMN: u16 = 26;
 /// Below this width only one network column is shown.
@@ -316,6 +318,15 @@ fn title_bar(frame: &mut Frame, area: Rect, state: &AppState, theme: &Theme) {
             theme.warn(),
         ));
         spans.push(Span::styled(" (!)", theme.dim()));
+    }
+    if let Some((text, at)) = &state.notice
+        && state.now.saturating_duration_since(*at) < NOTICE_FOR
+    {
+        spans.push(Span::styled(" · ", theme.dim()));
+        spans.push(Span::styled(
+            crate::text::sanitize(text).into_owned(),
+            theme.key(),
+        ));
     }
     let off = state
         .networks

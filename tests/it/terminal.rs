@@ -209,6 +209,19 @@ async fn enter_on_a_head_shows_its_transaction_and_enter_again_its_receipt() {
     p.exit();
 }
 
+/// The numbers in the rows of the heads pane on `screen`.
+fn head_numbers(screen: &str) -> Vec<u64> {
+    screen
+        .lines()
+        .skip_while(|l| !l.contains("number"))
+        .skip(1)
+        .filter_map(|l| l.split('│').nth(1))
+        .filter_map(|c| c.split_whitespace().next())
+        .filter(|w| w.chars().all(|c| c.is_ascii_digit() || c == ','))
+        .filter_map(|w| w.replace(',', "").parse().ok())
+        .collect()
+}
+
 /// The number in the first row of the heads pane on `screen`.
 fn top_head(screen: &str) -> Option<u64> {
     let mut lines = screen.lines().skip_while(|l| !l.contains("number"));
@@ -240,7 +253,9 @@ fn f_stops_the_heads_list_and_slash_filters_it() {
     .expect("write config");
     let config = config.display().to_string();
     let mut p = Pty::spawn(&["--config", &config, "--duration", "60"], &[]);
-    p.wait_for("three heads", |p| top_head(&p.screen()).is_some_and(|n| n >= 3));
+    p.wait_for("three heads", |p| {
+        top_head(&p.screen()).is_some_and(|n| n >= 3)
+    });
     p.master.write_all(b"\t").expect("Tab");
     p.master.write_all(b"f").expect("f");
     p.wait_for("frozen", |p| p.screen().contains("frozen · "));
@@ -260,21 +275,13 @@ fn f_stops_the_heads_list_and_slash_filters_it() {
     p.master.write_all(b"/").expect("/");
     p.master.write_all(wanted.as_bytes()).expect("digits");
     p.master.write_all(b"\r").expect("Enter");
-    p.wait_for("the filter", |p| p.screen().contains(&format!("/{wanted} ")));
-    let shown: Vec<String> = p
-        .screen()
-        .lines()
-        .skip_while(|l| !l.contains("number"))
-        .skip(1)
-        .filter_map(|l| l.split('│').nth(1).map(str::to_string))
-        .filter_map(|c| c.split_whitespace().next().map(str::to_string))
-        .filter(|w| w.chars().all(|c| c.is_ascii_digit() || c == ','))
-        .collect();
-    assert!(!shown.is_empty(), "{}", p.screen());
-    assert!(
-        shown.iter().all(|n| n.replace(',', "").starts_with(&wanted)),
-        "{shown:?}"
-    );
+    p.wait_for("the filtered list", |p| {
+        let screen = p.screen();
+        let shown = head_numbers(&screen);
+        screen.contains(&format!("/{wanted} "))
+            && !shown.is_empty()
+            && shown.iter().all(|n| n.to_string().starts_with(&wanted))
+    });
     p.signal(libc::SIGTERM);
     p.exit();
 }
