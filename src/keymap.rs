@@ -272,6 +272,20 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         .find_map(|(k, a)| k.action(key.code, ctrl, a))
 }
 
+/// The README's key table: every key of the dashboard, with the help popup's words.
+pub fn markdown() -> String {
+    let mut out = String::from("| key | what it does |\n|---|---|\n");
+    for b in NORMAL {
+        let keys: Vec<String> = b
+            .shown
+            .split_whitespace()
+            .map(|k| format!("`{k}`"))
+            .collect();
+        out.push_str(&format!("| {} | {} |\n", keys.join(" "), b.help));
+    }
+    out
+}
+
 /// The footer: (key, word) of every row that has a hint.
 pub fn hints() -> impl Iterator<Item = (&'static str, &'static str)> {
     NORMAL.iter().filter_map(|b| b.hint)
@@ -350,6 +364,23 @@ mod tests {
             }
         }
         all
+    }
+
+    /// The README's table is the keymap's: a key added here and not there fails.
+    #[test]
+    fn the_readme_key_table_is_the_keymap() {
+        let readme = include_str!("../README.md");
+        let start = "<!-- keys: generated from src/keymap.rs; the test prints it -->\n";
+        let table = readme
+            .split_once(start)
+            .and_then(|(_, rest)| rest.split_once("<!-- /keys -->"))
+            .map(|(t, _)| t);
+        assert_eq!(
+            table,
+            Some(markdown().as_str()),
+            "the README's key table, between its markers, should be:\n{}",
+            markdown()
+        );
     }
 
     fn same_kind(a: &Action, b: &Action) -> bool {

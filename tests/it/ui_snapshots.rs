@@ -1587,3 +1587,21 @@ fn detail_views_80x24_and_200x50() {
         }
     }
 }
+
+#[test]
+fn help_popup_with_its_legend_120x40() {
+    let mut s = fixture(Instant::now());
+    s.show_help = true;
+    let out = screen(&s, 120, 40);
+    for text in [
+        "legend",
+        "⤳",
+        "a head that replaced an orphaned one",
+        "Δ",
+        "freeze the lists",
+        "Esc or ? closes",
+    ] {
+        assert!(out.contains(text), "{text} missing:\n{out}");
+    }
+    insta::assert_snapshot!(out);
+}
