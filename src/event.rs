@@ -605,6 +605,8 @@ pub enum Action {
     Freeze,
     /// Copy the selected hash or address to the clipboard (OSC 52, `y`).
     Copy,
+    /// Chart the next metric on the network cards (`c`).
+    Chart,
     /// Watch again the address removed last (`u`).
     Undo,
     /// Filter the focused list (`/`); Esc clears it.

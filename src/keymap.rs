@@ -169,6 +169,12 @@ pub const NORMAL: &[Binding] = &[
         hint: None,
     },
     Binding {
+        keys: &[(Key::Char('c'), Action::Chart)],
+        shown: "c",
+        help: "chart the next metric on the cards",
+        hint: None,
+    },
+    Binding {
         keys: &[(Key::Char('f'), Action::Freeze)],
         shown: "f",
         help: "freeze the lists / follow again",
@@ -319,6 +325,7 @@ mod tests {
             Action::Open,
             Action::Freeze,
             Action::Copy,
+            Action::Chart,
             Action::Undo,
             Action::Filter,
             Action::PageUp,
@@ -341,6 +348,7 @@ mod tests {
                 | Action::Open
                 | Action::Freeze
                 | Action::Copy
+                | Action::Chart
                 | Action::Undo
                 | Action::Filter
                 | Action::PageUp

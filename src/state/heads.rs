@@ -45,22 +45,6 @@ impl NetworkState {
         (h.gas_limit > 0).then(|| h.gas_used as f64 * 100.0 / h.gas_limit as f64)
     }
 
-    /// Gas-used percentages of recent heads, oldest first, for the sparkline.
-    pub fn gas_history(&self, max: usize) -> Vec<u64> {
-        let skip = self.heads.len().saturating_sub(max);
-        self.heads
-            .iter()
-            .skip(skip)
-            .map(|r| {
-                let h = &r.head;
-                h.gas_used
-                    .saturating_mul(100)
-                    .checked_div(h.gas_limit)
-                    .unwrap_or(0)
-            })
-            .collect()
-    }
-
     pub(super) fn apply_head(&mut self, head: Head) {
         let reorged = self.reorg_replacing.contains(&head.number);
         self.reorg_replacing.retain(|n| *n != head.number);

@@ -1,6 +1,7 @@
 //! Pure application state: `apply(Update, now)` and `on_action(Action)`; no I/O here.
 //! One module per pane's data; one list cursor for every list.
 
+mod chart;
 mod contracts;
 mod cursor;
 mod detail;
@@ -16,6 +17,7 @@ mod watches;
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::event::{Action, AlertState, Command, NetIdx, Update};
+pub use chart::{Chart, SAMPLES_KEPT};
 pub use contracts::{ContractRow, ViewRow};
 pub use cursor::ListCursor;
 pub use detail::{DETAILS_KEPT, DetailCache, DetailView, Fetched, HISTORY_KEPT, HistoryEntry};
@@ -125,6 +127,8 @@ pub struct AppState {
     pub removed: Option<(alloy_primitives::Address, String)>,
     /// A word in the title bar for a few seconds (copied, removed), and when it came.
     pub notice: Option<(String, Instant)>,
+    /// What the network cards chart (`c` cycles).
+    pub chart: Chart,
 }
 
 impl AppState {
@@ -150,6 +154,7 @@ impl AppState {
             copies: 0,
             removed: None,
             notice: None,
+            chart: Chart::default(),
         }
     }
 
@@ -284,6 +289,7 @@ impl AppState {
             }
             Action::Escape => self.filter = None,
             Action::Freeze => self.toggle_freeze(),
+            Action::Chart => self.chart = self.chart.next(),
             Action::Copy => {
                 if let Some(text) = self.selected_text() {
                     self.notice = Some((format!("copied {text}"), self.now));

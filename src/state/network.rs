@@ -74,6 +74,10 @@ pub struct NetworkState {
     pub details: super::DetailCache,
     /// The connection's state changes and errors, oldest first.
     pub history: Ring<super::HistoryEntry>,
+    /// Pending rate (per second), ping and HTTP round-trips (ms), oldest first.
+    pub pending_history: Ring<f64>,
+    pub ping_history: Ring<f64>,
+    pub http_history: Ring<f64>,
 }
 
 /// How long the row of an alert flashes (on and off with the 1 Hz tick).
@@ -130,6 +134,9 @@ impl NetworkState {
             sink_failures: Vec::new(),
             details: super::DetailCache::default(),
             history: Ring::new(super::HISTORY_KEPT),
+            pending_history: Ring::new(super::SAMPLES_KEPT),
+            ping_history: Ring::new(super::SAMPLES_KEPT),
+            http_history: Ring::new(super::SAMPLES_KEPT),
         }
     }
 
@@ -232,6 +239,7 @@ impl NetworkState {
                 self.pending_total += count;
                 self.pending_rate = count as f64 * 1000.0 / window_ms.max(1) as f64;
                 self.pending_at = Some(now);
+                self.pending_history.push(self.pending_rate);
             }
             Update::Stats { stats, .. } => self.apply_stats(stats, now),
             Update::Alert { alert, .. } => {
@@ -332,6 +340,16 @@ impl NetworkState {
             }
         }
         self.stats_sampled_at = Some(now);
+        // A round-trip kept from before the connection went down is no sample.
+        if let Some(p) = stats
+            .ping_rtt
+            .filter(|_| matches!(self.conn, ConnState::Live { .. }))
+        {
+            self.ping_history.push(p.as_secs_f64() * 1000.0);
+        }
+        if let Some(h) = stats.http_latency {
+            self.http_history.push(h.as_secs_f64() * 1000.0);
+        }
         if stats.errors > self.stats.errors
             && let Some(e) = &stats.last_error
         {

@@ -51,7 +51,9 @@ fn heads_fold_in_order_with_derived_figures() {
     assert_eq!(net.latest().map(|h| h.number), Some(5));
     assert_eq!(net.avg_block_time(), Some(12.0));
     assert_eq!(net.gas_used_pct(), Some(50.0));
-    assert_eq!(net.gas_history(3), vec![50, 50, 50]);
+    assert_eq!(net.series(Chart::GasUsed, 3), vec![50.0, 50.0, 50.0]);
+    assert_eq!(net.series(Chart::BlockTime, 3), vec![12.0, 12.0, 12.0]);
+    assert_eq!(net.series(Chart::Txs, 2), vec![3.0, 3.0]);
     assert!(s.networks[1].heads.is_empty());
     // An update for an unknown network changes nothing.
     assert!(!s.apply_now(Update::Head {

@@ -61,12 +61,13 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
         })
         .collect();
     let legend = legend(theme);
+    let closes = Line::styled(" Esc or ? closes", theme.dim());
     let side_by_side = usize::from(area.width) >= KEYS_W + LEGEND_W + 3;
-    let mut lines: Vec<Line> = if side_by_side {
+    let lines: Vec<Line> = if side_by_side {
         let n = keys.len().max(legend.len());
         let mut keys = keys.into_iter();
         let mut legend = legend.into_iter();
-        (0..n)
+        let mut l: Vec<Line> = (0..n)
             .map(|_| {
                 let mut spans = keys.next().map(|l| l.spans).unwrap_or_default();
                 let used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
@@ -74,15 +75,24 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, theme: &Theme) {
                 spans.extend(legend.next().map(|l| l.spans).unwrap_or_default());
                 Line::from(spans)
             })
-            .collect()
-    } else {
+            .collect();
+        l.extend([Line::default(), closes]);
+        l
+    } else if keys.len() + legend.len() + 5 <= usize::from(area.height) {
         let mut l = keys;
         l.push(Line::default());
         l.extend(legend);
+        l.extend([Line::default(), closes]);
+        l
+    } else {
+        // Too short for both: the keys, and where the legend is.
+        let mut l = keys;
+        l.push(Line::styled(
+            " Esc or ? closes · a wider terminal adds a legend",
+            theme.dim(),
+        ));
         l
     };
-    lines.push(Line::default());
-    lines.push(Line::styled(" Esc or ? closes", theme.dim()));
     let want_w = if side_by_side {
         KEYS_W + 1 + LEGEND_W + 2
     } else {

@@ -108,7 +108,7 @@ const MIN_COLUMN: u16 = 26;
 const NARROW: u16 = 60;
 /// Body rows needed for separate summary and health blocks.
 const TALL_BODY: u16 = 36;
-const SUMMARY_HEIGHT: u16 = 10;
+const SUMMARY_HEIGHT: u16 = 11;
 const HEALTH_HEIGHT: u16 = 12;
 /// Rows below the network row from which all four lists get their own pane.
 const GRID_ROWS: u16 = 24;

@@ -8,7 +8,7 @@ use ratatui::widgets::Block;
 
 use super::{Item, Theme, format, health, label, render_items};
 use crate::event::{Head, SubStatus, Subject};
-use crate::state::{AppState, Focus, NetworkState, age_secs};
+use crate::state::{AppState, Chart, Focus, NetworkState, age_secs};
 use crate::text::sanitize;
 
 /// Most lines a merged (short layout) network block can use.
@@ -143,15 +143,64 @@ fn summary_items(
     }
     items.push(Item::Line(gas_line(net, latest, theme)));
 
-    if !net.heads.is_empty() {
+    let series = net.series(state.chart, usize::from(width));
+    if !series.is_empty() {
+        // A one-row chart of a short card is the gas line's own, unlabelled there.
+        if spark_height > 1 || state.chart != Chart::GasUsed {
+            items.push(Item::Line(chart_title(state.chart, &series, theme)));
+        }
+        // Gas is a share of the limit; the others fill the height with their maximum.
+        let top = match state.chart {
+            Chart::GasUsed => 100.0,
+            _ => series.iter().copied().fold(0.0, f64::max),
+        };
+        let data = series
+            .iter()
+            .map(|v| {
+                if top > 0.0 {
+                    (v / top * 100.0).round() as u64
+                } else {
+                    0
+                }
+            })
+            .collect();
         items.push(Item::Spark {
-            data: net.gas_history(usize::from(width)),
+            data,
             height: spark_height,
         });
     }
 
     subscription_items(net, state, theme, width, &mut items);
     items
+}
+
+/// `gas used 48.0%  20.0–94.0`: the chart's metric, its newest value and its range
+/// over the chart.
+fn chart_title(chart: Chart, series: &[f64], theme: &Theme) -> Line<'static> {
+    let (name, unit) = chart.name();
+    let now = series.last().copied().unwrap_or_default();
+    let min = series.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = series.iter().copied().fold(0.0, f64::max);
+    Line::from(vec![
+        Span::styled(format!("{name} "), theme.dim()),
+        Span::styled(format!("{}{unit}", num(now)), theme.text()),
+        Span::styled(format!("  {}–{}", num(min), num(max)), theme.dim()),
+    ])
+}
+
+/// A chart value with the digits that tell.
+fn num(v: f64) -> String {
+    if !v.is_finite() {
+        "—".into()
+    } else if v >= 100.0 {
+        format!("{v:.0}")
+    } else if v >= 1.0 {
+        format!("{v:.1}")
+    } else if v == 0.0 {
+        "0".into()
+    } else {
+        format!("{v:.2e}")
+    }
 }
 
 /// `chain 1`, and what was expected when the endpoint is on another chain.

@@ -1605,3 +1605,35 @@ fn help_popup_with_its_legend_120x40() {
     }
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn c_cycles_the_chart_of_every_card_and_names_it() {
+    let mut s = fixture(Instant::now());
+    let title = |s: &AppState| {
+        screen(s, 120, 40)
+            .lines()
+            .nth(6)
+            .map(|l| l.split('│').nth(1).unwrap_or_default().trim().to_string())
+            .unwrap_or_default()
+    };
+    assert!(title(&s).starts_with("gas used 48.0%"), "{}", title(&s));
+    let mut seen = Vec::new();
+    for _ in 0..7 {
+        s.on_action(chaintop::event::Action::Chart);
+        seen.push(title(&s));
+    }
+    let names = [
+        "txs/block",
+        "pending",
+        "ping",
+        "http",
+        "block time",
+        "base fee",
+        "gas used",
+    ];
+    for (name, got) in names.iter().zip(&seen) {
+        assert!(got.starts_with(name), "{name}: {seen:?}");
+    }
+    assert!(seen[0].starts_with("txs/block 117"), "{seen:?}");
+    assert!(seen[4].starts_with("block time 12.0s"), "{seen:?}");
+}
