@@ -256,6 +256,14 @@ impl Chain {
         self.by_hash.get(h)
     }
 
+    /// A transaction of a kept canonical block, with its block and index.
+    pub fn tx(&self, h: &B256) -> Option<(&Arc<Block>, usize)> {
+        self.blocks
+            .iter()
+            .rev()
+            .find_map(|b| b.txs.iter().position(|t| t.hash == *h).map(|i| (b, i)))
+    }
+
     pub fn canonical_hashes(&self) -> Vec<(u64, B256)> {
         (self.first_number..)
             .zip(self.hashes.iter().copied())

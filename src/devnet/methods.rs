@@ -124,6 +124,34 @@ pub(crate) fn log_json(
     })
 }
 
+/// The receipt of transaction `i` of `block`: every devnet transaction succeeds
+/// and uses its gas limit.
+fn receipt_json(block: &Block, i: usize) -> Value {
+    let tx = &block.txs[i];
+    let cumulative: u64 = block.txs[..=i].iter().map(|t| t.gas).sum();
+    let logs: Vec<Value> = block
+        .logs()
+        .filter(|(ti, ..)| *ti == i)
+        .map(|(ti, li, tx, log)| log_json(block, ti, li, tx, log, false))
+        .collect();
+    json!({
+        "type": "0x2",
+        "transactionHash": tx.hash,
+        "transactionIndex": q(i as u64),
+        "blockHash": block.hash,
+        "blockNumber": q(block.number),
+        "from": tx.from,
+        "to": tx.to,
+        "cumulativeGasUsed": q(cumulative),
+        "gasUsed": q(tx.gas),
+        "effectiveGasPrice": q(block.base_fee.saturating_add(tx.tip).min(tx.max_fee)),
+        "contractAddress": Value::Null,
+        "logs": logs,
+        "logsBloom": block.bloom,
+        "status": "0x1",
+    })
+}
+
 pub(crate) fn tx_json(
     tx: &Tx,
     chain_id: u64,
@@ -485,6 +513,12 @@ fn call(
         "eth_call" => eth_call(&chain, params),
         "eth_getCode" => get_code(params),
         "eth_getLogs" => get_logs(shared, &chain, params),
+        "eth_getTransactionReceipt" => {
+            let h: B256 = param(params, 0, "transaction hash")?;
+            Ok(chain
+                .tx(&h)
+                .map_or(Value::Null, |(b, i)| receipt_json(b, i)))
+        }
         _ => Err(err(-32601, "Method not found")),
     }
 }

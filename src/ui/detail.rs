@@ -316,7 +316,14 @@ fn receipt_lines(net: &NetworkState, r: &ReceiptDetail, theme: &Theme) -> Vec<Li
             theme,
         ),
         Line::default(),
-        Line::styled(format!("{} logs", r.logs.len()), theme.title(false)),
+        Line::styled(
+            format!(
+                "{} log{}",
+                r.logs.len(),
+                if r.logs.len() == 1 { "" } else { "s" }
+            ),
+            theme.title(false),
+        ),
     ];
     for l in &r.logs {
         lines.extend(log_lines(net, l, theme, false));
