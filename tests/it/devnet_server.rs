@@ -149,6 +149,30 @@ async fn http_methods_and_block_shapes() {
         }
         other => panic!("unexpected transactions {other:?}"),
     }
+    // Receipts: each transaction of a kept block has one, with its logs; an
+    // unknown hash has none.
+    if let Some(WireTxs::Hashes(hashes)) = &block.transactions {
+        assert!(!hashes.is_empty(), "the devnet's blocks carry transactions");
+        for (i, h) in hashes.iter().enumerate() {
+            let r = rpc(&net, "eth_getTransactionReceipt", json!([h])).await["result"].clone();
+            assert_eq!(r["transactionHash"], json!(h));
+            assert_eq!(r["blockHash"], json!(block.hash));
+            assert_eq!(hex_u64(&r["transactionIndex"]), i as u64);
+            assert_eq!(r["status"], "0x1");
+            for log in r["logs"].as_array().expect("logs") {
+                assert_eq!(log["transactionHash"], json!(h));
+            }
+        }
+    }
+    assert_eq!(
+        rpc(
+            &net,
+            "eth_getTransactionReceipt",
+            json!([B256::repeat_byte(7)])
+        )
+        .await["result"],
+        Value::Null
+    );
 
     let by_number = |tag: &'static str| {
         let net = &net;
