@@ -72,16 +72,7 @@ pub fn headless_names(
         .map(|(i, n)| crate::headless::NetworkNames {
             cost: running.get(i).map(|h| h.cost.clone()),
             name: n.name.clone(),
-            views: n
-                .contracts
-                .iter()
-                .flat_map(|c| {
-                    c.views
-                        .iter()
-                        .enumerate()
-                        .map(|(i, v)| ((c.address, i), v.call.clone()))
-                })
-                .collect(),
+            views: n.view_calls(),
             labels: config.watches_on(&n.name).collect(),
         })
         .collect()

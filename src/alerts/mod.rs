@@ -89,16 +89,7 @@ impl Engine {
                 // connects, is what these rules are for.
                 last_head: Some((now, 0)),
                 down_since: Some(now),
-                views: n
-                    .contracts
-                    .iter()
-                    .flat_map(|c| {
-                        c.views
-                            .iter()
-                            .enumerate()
-                            .map(|(i, v)| ((c.address, i), v.call.clone()))
-                    })
-                    .collect(),
+                views: n.view_calls(),
                 ..NetSeen::default()
             })
             .collect();

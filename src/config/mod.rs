@@ -156,6 +156,19 @@ pub struct Endpoint {
 }
 
 impl NetworkConfig {
+    /// Each contract view's call as written, by (contract, position in its `views`).
+    pub fn view_calls(&self) -> std::collections::HashMap<(Address, usize), String> {
+        self.contracts
+            .iter()
+            .flat_map(|c| {
+                c.views
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| ((c.address, i), v.call.clone()))
+            })
+            .collect()
+    }
+
     /// A network with defaults for everything but the name and URLs.
     pub fn new(name: impl Into<String>, ws: Option<String>, http: Option<String>) -> Self {
         Self {

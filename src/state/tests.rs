@@ -780,6 +780,19 @@ fn a_sink_failure_is_kept_once_per_sink() {
     assert_eq!(kept[0].reason, "no notification service");
 }
 
+/// The state with heads `numbers` on network 0, the heads pane focused.
+fn with_heads(numbers: impl IntoIterator<Item = u64>) -> AppState {
+    let mut s = state();
+    for n in numbers {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    s.focus = Focus::Heads;
+    s
+}
+
 fn block_detail(h: Head, txs: usize) -> Box<crate::event::Detail> {
     Box::new(crate::event::Detail::Block(crate::event::BlockDetail {
         head: h,
@@ -800,14 +813,7 @@ fn block_detail(h: Head, txs: usize) -> Box<crate::event::Detail> {
 #[test]
 fn enter_opens_a_block_then_a_transaction_fetching_each_once_and_esc_goes_back() {
     use crate::event::DetailKey;
-    let mut s = state();
-    for n in 1..=3 {
-        s.apply_now(Update::Head {
-            net: 0,
-            head: head(n, 0),
-        });
-    }
-    s.focus = Focus::Heads;
+    let mut s = with_heads(1..=3);
     s.cursors.heads = ListCursor::at(1);
     let second = head(2, 0);
     // The selected head (newest first: #2) is opened and fetched.
@@ -890,25 +896,18 @@ fn the_connection_history_records_changes_and_errors_in_full() {
     let mut s = state();
     let t0 = Instant::now();
     let long = "ws read: ".to_string() + &"x".repeat(300);
-    s.apply(
-        Update::Connection {
-            net: 0,
-            state: ConnState::Live {
-                endpoint: "ws://x".into(),
+    // The same state twice is one line.
+    for _ in 0..2 {
+        s.apply(
+            Update::Connection {
+                net: 0,
+                state: ConnState::Live {
+                    endpoint: "ws://x".into(),
+                },
             },
-        },
-        t0,
-    );
-    // The same state again is no new line.
-    s.apply(
-        Update::Connection {
-            net: 0,
-            state: ConnState::Live {
-                endpoint: "ws://x".into(),
-            },
-        },
-        t0,
-    );
+            t0,
+        );
+    }
     s.apply(
         Update::Stats {
             net: 0,
@@ -930,14 +929,7 @@ fn the_connection_history_records_changes_and_errors_in_full() {
 
 #[test]
 fn a_selected_head_stays_selected_as_new_heads_arrive_and_the_newest_follows() {
-    let mut s = state();
-    for n in 1..=3 {
-        s.apply_now(Update::Head {
-            net: 0,
-            head: head(n, 0),
-        });
-    }
-    s.focus = Focus::Heads;
+    let mut s = with_heads(1..=3);
     s.cursors.heads = ListCursor::at(1);
     s.apply_now(Update::Head {
         net: 0,
@@ -965,14 +957,7 @@ fn a_selected_head_stays_selected_as_new_heads_arrive_and_the_newest_follows() {
 
 #[test]
 fn f_freezes_the_lists_and_counts_what_is_new_then_follows_again() {
-    let mut s = state();
-    for n in 1..=3 {
-        s.apply_now(Update::Head {
-            net: 0,
-            head: head(n, 0),
-        });
-    }
-    s.focus = Focus::Heads;
+    let mut s = with_heads(1..=3);
     s.on_action(Action::Freeze);
     for n in 4..=5 {
         s.apply_now(Update::Head {
@@ -998,17 +983,10 @@ fn f_freezes_the_lists_and_counts_what_is_new_then_follows_again() {
 
 #[test]
 fn slash_filters_the_focused_list_and_esc_clears_it() {
-    let mut s = state();
-    for n in [9, 10, 19, 20] {
-        s.apply_now(Update::Head {
-            net: 0,
-            head: head(n, 0),
-        });
-    }
+    let mut s = with_heads([9, 10, 19, 20]);
     s.networks[0]
         .watches
         .push(WatchRow::new("Treasury", Address::repeat_byte(0xab)));
-    s.focus = Focus::Heads;
     s.on_action(Action::Filter);
     assert!(s.editing(), "keys go to the filter");
     s.on_action(Action::InputChar('1'));
@@ -1052,14 +1030,7 @@ fn slash_filters_the_focused_list_and_esc_clears_it() {
 
 #[test]
 fn pages_and_ends_move_the_cursor() {
-    let mut s = state();
-    for n in 1..=25 {
-        s.apply_now(Update::Head {
-            net: 0,
-            head: head(n, 0),
-        });
-    }
-    s.focus = Focus::Heads;
+    let mut s = with_heads(1..=25);
     s.on_action(Action::PageDown);
     assert_eq!(s.cursors.heads.get(25), 10);
     s.on_action(Action::Bottom);

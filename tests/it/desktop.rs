@@ -176,6 +176,31 @@ sinks = ["desk"]
     )
 }
 
+/// The one `sink_failed` line printed (a second one fails the test).
+fn the_one_failure(h: &Headless) -> serde_json::Value {
+    let failed: Vec<_> = h
+        .seen
+        .iter()
+        .filter(|v| v["type"] == "sink_failed")
+        .collect();
+    assert_eq!(failed.len(), 1, "said once: {failed:?}");
+    failed[0].clone()
+}
+
+/// An anvil making a block a second, and chaintop headless on it with the session
+/// bus at `bus`.
+fn start(bus: &str) -> (Anvil, String, Headless) {
+    let node = Anvil::builder().block_time(1.0).spawn();
+    let url = node.http_url();
+    let h = Headless::start_with_env(
+        &support::chaintop_bin(),
+        &config(&node),
+        &[],
+        &[("DBUS_SESSION_BUS_ADDRESS", bus)],
+    );
+    (node, url, h)
+}
+
 /// The node stops making blocks until the alert fires, then makes them again until
 /// it resolves.
 async fn stall_and_resume(h: &mut Headless, url: &str) {
@@ -193,14 +218,7 @@ async fn stall_and_resume(h: &mut Headless, url: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stall_and_its_end_are_desktop_notifications() {
     let bus = Bus::start(true).await;
-    let node = Anvil::builder().block_time(1.0).spawn();
-    let url = node.http_url();
-    let mut h = Headless::start_with_env(
-        &support::chaintop_bin(),
-        &config(&node),
-        &[],
-        &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)],
-    );
+    let (_node, url, mut h) = start(&bus.address);
     stall_and_resume(&mut h, &url).await;
     let shown = support::eventually("both notifications", T, || async {
         let s = bus.shown();
@@ -233,27 +251,15 @@ async fn a_stall_and_its_end_are_desktop_notifications() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bus_without_a_notification_service_is_told_once_and_not_retried() {
     let bus = Bus::start(false).await;
-    let node = Anvil::builder().block_time(1.0).spawn();
-    let url = node.http_url();
-    let mut h = Headless::start_with_env(
-        &support::chaintop_bin(),
-        &config(&node),
-        &[],
-        &[("DBUS_SESSION_BUS_ADDRESS", &bus.address)],
-    );
+    let (_node, url, mut h) = start(&bus.address);
     stall_and_resume(&mut h, &url).await;
     h.saw_or_wait("the sink's failure", T, |v| v["type"] == "sink_failed");
     // A second episode: two more notices for the sink, none tried.
     stall_and_resume(&mut h, &url).await;
-    let failed: Vec<_> = h
-        .seen
-        .iter()
-        .filter(|v| v["type"] == "sink_failed")
-        .collect();
-    assert_eq!(failed.len(), 1, "said once: {failed:?}");
-    assert_eq!(failed[0]["sink"], "desk");
-    assert_eq!(failed[0]["off"], true);
-    let reason = failed[0]["reason"].as_str().unwrap_or_default();
+    let failed = the_one_failure(&h);
+    assert_eq!(failed["sink"], "desk");
+    assert_eq!(failed["off"], true);
+    let reason = failed["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("no notification service"), "{reason}");
     assert_eq!(bus.refused(), 1, "Notify was tried once");
 }
@@ -262,23 +268,11 @@ async fn a_bus_without_a_notification_service_is_told_once_and_not_retried() {
 async fn no_session_bus_is_told_once() {
     let dir = tempfile::tempdir().expect("tempdir");
     let nowhere = format!("unix:path={}", dir.path().join("no-bus").display());
-    let node = Anvil::builder().block_time(1.0).spawn();
-    let url = node.http_url();
-    let mut h = Headless::start_with_env(
-        &support::chaintop_bin(),
-        &config(&node),
-        &[],
-        &[("DBUS_SESSION_BUS_ADDRESS", &nowhere)],
-    );
+    let (_node, url, mut h) = start(&nowhere);
     stall_and_resume(&mut h, &url).await;
     h.saw_or_wait("the sink's failure", T, |v| v["type"] == "sink_failed");
-    let failed: Vec<_> = h
-        .seen
-        .iter()
-        .filter(|v| v["type"] == "sink_failed")
-        .collect();
-    assert_eq!(failed.len(), 1, "said once: {failed:?}");
-    assert_eq!(failed[0]["off"], true);
-    let reason = failed[0]["reason"].as_str().unwrap_or_default();
+    let failed = the_one_failure(&h);
+    assert_eq!(failed["off"], true);
+    let reason = failed["reason"].as_str().unwrap_or_default();
     assert!(reason.contains("no D-Bus session bus"), "{reason}");
 }

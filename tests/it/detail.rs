@@ -8,8 +8,7 @@ use crate::support;
 
 use std::time::{Duration, SystemTime};
 
-use alloy_dyn_abi::DynSolValue;
-use alloy_primitives::{B256, U256};
+use alloy_primitives::B256;
 use chaintop::config::NetworkConfig;
 use chaintop::event::{Action, Command, Detail, DetailKey, Update};
 use chaintop::state::{DetailView, Focus, ListCursor};
@@ -35,16 +34,7 @@ async fn a_block_its_transaction_and_its_receipt_are_fetched_named_and_counted()
     // Automine: the transfer is alone in its block.
     let node = support::Anvil::builder().spawn();
     let url = node.http_url();
-    let token = support::deploy_token(&url, "DTL", 1_000).await;
-    let to = support::addr(support::DEV_ACCOUNTS[1]);
-    let data = support::call_data(
-        "transfer(address,uint256)",
-        vec![
-            DynSolValue::Address(to),
-            DynSolValue::Uint(U256::from(5u64), 256),
-        ],
-    );
-    let receipt = support::send(&url, support::DEV_ACCOUNTS[0], Some(token), data).await;
+    let (token, receipt) = support::token_and_transfer(&url).await;
     let tx: B256 = serde_json::from_value(receipt["transactionHash"].clone()).expect("tx");
     let block: B256 = serde_json::from_value(receipt["blockHash"].clone()).expect("block");
     let mut n = NetworkConfig::new("anvil", Some(node.ws_url()), Some(url.clone()));

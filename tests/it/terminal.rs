@@ -154,20 +154,10 @@ sinks = ["tui"]
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn enter_on_a_head_shows_its_transaction_and_enter_again_its_receipt() {
-    use alloy_dyn_abi::DynSolValue;
     // Automine: one block per transaction, none between.
     let node = support::Anvil::builder().spawn();
     let url = node.http_url();
-    let token = support::deploy_token(&url, "DTL", 1_000).await;
-    let to = support::addr(support::DEV_ACCOUNTS[1]);
-    let data = support::call_data(
-        "transfer(address,uint256)",
-        vec![
-            DynSolValue::Address(to),
-            DynSolValue::Uint(alloy_primitives::U256::from(5u64), 256),
-        ],
-    );
-    let receipt = support::send(&url, support::DEV_ACCOUNTS[0], Some(token), data).await;
+    let (token, receipt) = support::token_and_transfer(&url).await;
     let tx: alloy_primitives::B256 =
         serde_json::from_value(receipt["transactionHash"].clone()).expect("tx hash");
     let dir = tempfile::tempdir().expect("tempdir");

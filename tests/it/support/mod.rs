@@ -614,6 +614,21 @@ pub async fn send(url: &str, from: &str, to: Option<Address>, data: Vec<u8>) -> 
     r
 }
 
+/// A TestToken deployed, and one `transfer` of 5 units from DEV_ACCOUNTS[0] to
+/// DEV_ACCOUNTS[1]: the token, and that transaction's receipt.
+pub async fn token_and_transfer(url: &str) -> (Address, Value) {
+    let token = deploy_token(url, "DTL", 1_000).await;
+    let data = call_data(
+        "transfer(address,uint256)",
+        vec![
+            DynSolValue::Address(addr(DEV_ACCOUNTS[1])),
+            DynSolValue::Uint(U256::from(5u64), 256),
+        ],
+    );
+    let receipt = send(url, DEV_ACCOUNTS[0], Some(token), data).await;
+    (token, receipt)
+}
+
 /// Deploys TestToken(name, symbol, supply) from DEV_ACCOUNTS[0].
 pub async fn deploy_token(url: &str, symbol: &str, supply: u64) -> Address {
     let bin = std::fs::read_to_string(contract_file("TestToken.bin")).expect("TestToken.bin");
