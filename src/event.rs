@@ -478,7 +478,7 @@ pub enum Update {
     /// A sink could not deliver a notice of this network (or is off for good).
     SinkFailed {
         net: NetIdx,
-        failure: Box<crate::alerts::sinks::SinkFailure>,
+        failure: Box<SinkFailure>,
     },
 }
 
@@ -488,6 +488,20 @@ pub enum Update {
 pub enum AlertState {
     Fired,
     Resolved,
+}
+
+/// A notice that a sink could not deliver, for the screen and headless.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SinkFailure {
+    pub net: NetIdx,
+    pub sink: String,
+    /// The rule whose notice it was.
+    pub alert: String,
+    /// Why, redacted.
+    pub reason: String,
+    /// The sink is off from now on (a desktop without a notification service).
+    pub off: bool,
+    pub at: SystemTime,
 }
 
 /// What an alert says, to every sink of its rule.

@@ -363,7 +363,7 @@ pub fn alert_line(a: &crate::event::AlertNotice) -> Value {
 }
 
 /// A sink that could not deliver a notice (`off`: it stays off).
-fn sink_failed_line(network: &str, f: &crate::alerts::sinks::SinkFailure) -> Value {
+fn sink_failed_line(network: &str, f: &crate::event::SinkFailure) -> Value {
     json!({
         "type": "sink_failed",
         "network": network,
@@ -843,7 +843,7 @@ mod tests {
             },
             Update::SinkFailed {
                 net: 0,
-                failure: Box::new(crate::alerts::sinks::SinkFailure {
+                failure: Box::new(crate::event::SinkFailure {
                     net: 0,
                     sink: "desk".into(),
                     alert: "stalled".into(),

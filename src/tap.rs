@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
 
 use crate::alerts::Engine;
-use crate::alerts::sinks::{Dispatcher, SinkFailure};
-use crate::event::Update;
+use crate::alerts::sinks::Dispatcher;
+use crate::event::{SinkFailure, Update};
 use crate::metrics::Metrics;
 
 /// How often the rules made of time (a head that does not come) are judged.

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 
 use super::desktop::{Desktop, Failed};
 use crate::config::{SinkConfig, SinkKind};
-use crate::event::{AlertNotice, AlertState, NetIdx};
+use crate::event::{AlertNotice, AlertState, NetIdx, SinkFailure};
 use crate::text::Redactor;
 
 /// Attempts of a webhook delivery, and the first wait between them (doubling).
@@ -49,20 +49,6 @@ pub fn signature(secret: &str, body: &[u8]) -> String {
     mac.update(body);
     let tag = mac.finalize().into_bytes();
     format!("sha256={}", alloy_primitives::hex::encode(tag))
-}
-
-/// A notice that a sink could not deliver, for the screen and headless.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SinkFailure {
-    pub net: NetIdx,
-    pub sink: String,
-    /// The rule whose notice it was.
-    pub alert: String,
-    /// Why, redacted.
-    pub reason: String,
-    /// The sink is off from now on (a desktop without a notification service).
-    pub off: bool,
-    pub at: SystemTime,
 }
 
 /// A sink's queue: notices with their network.

@@ -69,7 +69,7 @@ pub struct NetworkState {
     /// flashes for a while.
     pub flash: Option<(crate::event::Subject, Instant)>,
     /// The last failed delivery of each sink.
-    pub sink_failures: Vec<crate::alerts::sinks::SinkFailure>,
+    pub sink_failures: Vec<crate::event::SinkFailure>,
     /// What the detail views fetched (blocks, receipts).
     pub details: super::DetailCache,
     /// The connection's state changes and errors, oldest first.

@@ -763,7 +763,7 @@ fn a_sink_failure_is_kept_once_per_sink() {
     let mut s = state();
     let fail = |reason: &str, off: bool| Update::SinkFailed {
         net: 0,
-        failure: Box::new(crate::alerts::sinks::SinkFailure {
+        failure: Box::new(crate::event::SinkFailure {
             net: 0,
             sink: "desk".into(),
             alert: "r".into(),

@@ -6,8 +6,8 @@ use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 
 use super::Theme;
-use crate::alerts::sinks::SinkFailure;
 use crate::event::AlertState;
+use crate::event::SinkFailure;
 use crate::state::AppState;
 use crate::text::sanitize;
 

@@ -1417,7 +1417,7 @@ fn an_alert_flashes_the_row_it_is_about_on_and_off() {
 #[test]
 fn a_sink_that_is_off_is_said_in_the_title_and_the_popup() {
     let mut s = fixture(Instant::now());
-    let failure = chaintop::alerts::sinks::SinkFailure {
+    let failure = chaintop::event::SinkFailure {
         net: 0,
         sink: "desk".into(),
         alert: "mainnet stalled".into(),
