@@ -951,6 +951,38 @@ fn tiny_sizes_do_not_panic() {
             render(&s, &dark(), w, h);
         }
     }
+    // Every detail view, fetched or not, at every size.
+    use chaintop::state::DetailView;
+    let mut f = fixture(base);
+    let log = f.networks[0].events.iter().next_back().cloned();
+    let views = [
+        DetailView::Block {
+            net: 0,
+            hash: hash(MAINNET_TIP, 0),
+            number: MAINNET_TIP,
+            cursor: ListCursor::default(),
+        },
+        DetailView::Receipt {
+            net: 0,
+            tx: hash(MAINNET_TIP, 100),
+        },
+        DetailView::Watch {
+            net: 0,
+            address: addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045"),
+        },
+        DetailView::Health { net: 0 },
+    ];
+    for view in views.into_iter().chain(log.map(|log| DetailView::Event {
+        net: 0,
+        log: Box::new(log),
+    })) {
+        f.views = vec![view];
+        for w in (1..=90).step_by(11) {
+            for h in (1..=45).step_by(6) {
+                render(&f, &dark(), w, h);
+            }
+        }
+    }
     s.show_help = false;
     s.selected = 0;
     insta::assert_snapshot!(screen(&s, 20, 5));
