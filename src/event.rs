@@ -621,6 +621,8 @@ pub enum Action {
     Copy,
     /// Chart the next metric on the network cards (`c`).
     Chart,
+    /// Order the focused list by its next column (`s`).
+    Sort,
     /// Watch again the address removed last (`u`).
     Undo,
     /// Filter the focused list (`/`); Esc clears it.

@@ -169,6 +169,12 @@ pub const NORMAL: &[Binding] = &[
         hint: None,
     },
     Binding {
+        keys: &[(Key::Char('s'), Action::Sort)],
+        shown: "s",
+        help: "sort the heads or watches by the next column",
+        hint: None,
+    },
+    Binding {
         keys: &[(Key::Char('c'), Action::Chart)],
         shown: "c",
         help: "chart the next metric on the cards",
@@ -326,6 +332,7 @@ mod tests {
             Action::Freeze,
             Action::Copy,
             Action::Chart,
+            Action::Sort,
             Action::Undo,
             Action::Filter,
             Action::PageUp,
@@ -349,6 +356,7 @@ mod tests {
                 | Action::Freeze
                 | Action::Copy
                 | Action::Chart
+                | Action::Sort
                 | Action::Undo
                 | Action::Filter
                 | Action::PageUp

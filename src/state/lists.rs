@@ -24,6 +24,69 @@ pub struct Frozen {
     event: Option<EventKey>,
 }
 
+/// How the heads are ordered (`s` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum HeadSort {
+    #[default]
+    Newest,
+    Txs,
+    Gas,
+}
+
+/// How the watches are ordered (`s` cycles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WatchSort {
+    /// As configured (and added).
+    #[default]
+    Listed,
+    Label,
+    Balance,
+    /// The largest change since start, either way, first.
+    Change,
+    /// The latest to move first.
+    Changed,
+}
+
+impl HeadSort {
+    fn next(self) -> Self {
+        match self {
+            HeadSort::Newest => HeadSort::Txs,
+            HeadSort::Txs => HeadSort::Gas,
+            HeadSort::Gas => HeadSort::Newest,
+        }
+    }
+    /// The column header it sorts by (`None`: the list's own order).
+    pub fn column(self) -> Option<&'static str> {
+        match self {
+            HeadSort::Newest => None,
+            HeadSort::Txs => Some("txs"),
+            HeadSort::Gas => Some("gas%"),
+        }
+    }
+}
+
+impl WatchSort {
+    fn next(self) -> Self {
+        match self {
+            WatchSort::Listed => WatchSort::Label,
+            WatchSort::Label => WatchSort::Balance,
+            WatchSort::Balance => WatchSort::Change,
+            WatchSort::Change => WatchSort::Changed,
+            WatchSort::Changed => WatchSort::Listed,
+        }
+    }
+    /// The column header it sorts by (`None`: as listed).
+    pub fn column(self) -> Option<&'static str> {
+        match self {
+            WatchSort::Listed => None,
+            WatchSort::Label => Some("label"),
+            WatchSort::Balance => Some("balance ETH"),
+            WatchSort::Change => Some("change"),
+            WatchSort::Changed => Some("changed at"),
+        }
+    }
+}
+
 /// The filter of one list pane.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Filter {
@@ -134,12 +197,23 @@ impl AppState {
             return Vec::new();
         };
         let q = self.filter_of(Focus::Heads);
-        n.heads
+        let mut rows: Vec<&HeadRow> = n
+            .heads
             .iter()
             .rev()
             .skip(self.heads_skipped())
             .filter(|r| q.as_deref().is_none_or(|q| head_matches(r, q)))
-            .collect()
+            .collect();
+        // Stable: equal rows stay newest first.
+        match self.head_sort {
+            HeadSort::Newest => {}
+            HeadSort::Txs => rows.sort_by_key(|r| std::cmp::Reverse(r.head.tx_count)),
+            HeadSort::Gas => rows.sort_by(|a, b| {
+                let pct = |r: &HeadRow| r.head.gas_used as f64 / r.head.gas_limit.max(1) as f64;
+                pct(b).total_cmp(&pct(a))
+            }),
+        }
+        rows
     }
 
     /// The watches the pane shows.
@@ -148,10 +222,21 @@ impl AppState {
             return Vec::new();
         };
         let q = self.filter_of(Focus::Watches);
-        n.watches
+        let mut rows: Vec<&WatchRow> = n
+            .watches
             .iter()
             .filter(|w| q.as_deref().is_none_or(|q| watch_matches(w, q)))
-            .collect()
+            .collect();
+        match self.watch_sort {
+            WatchSort::Listed => {}
+            WatchSort::Label => rows.sort_by_key(|w| w.label.to_lowercase()),
+            WatchSort::Balance => rows.sort_by_key(|w| std::cmp::Reverse(w.balance)),
+            WatchSort::Change => {
+                rows.sort_by_key(|w| std::cmp::Reverse(w.change().map(|(_, d)| d)))
+            }
+            WatchSort::Changed => rows.sort_by_key(|w| std::cmp::Reverse(w.last_change_block)),
+        }
+        rows
     }
 
     /// The events the pane shows, newest first.
@@ -167,6 +252,18 @@ impl AppState {
             .skip(self.events_skipped())
             .filter(|e| q.as_deref().is_none_or(|q| event_matches(e, &label, q)))
             .collect()
+    }
+
+    /// `s`: the focused list's next order.
+    pub(super) fn next_sort(&mut self) {
+        match self.focus {
+            Focus::Heads => self.head_sort = self.head_sort.next(),
+            Focus::Watches => self.watch_sort = self.watch_sort.next(),
+            _ => return,
+        }
+        if let Some(c) = self.cursors.of(self.focus) {
+            c.reset();
+        }
     }
 
     /// `f`: freeze the lists where they are, or follow again.

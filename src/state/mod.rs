@@ -25,7 +25,7 @@ pub use events::EVENTS_KEPT;
 pub use fresh::Fresh;
 pub use heads::{HEADS_KEPT, HeadRow};
 pub use input::{InputField, InputState, Submit};
-pub use lists::{EventKey, Filter, Frozen};
+pub use lists::{EventKey, Filter, Frozen, HeadSort, WatchSort};
 pub use network::NetworkState;
 pub use ring::Ring;
 pub use watches::{Activity, TokenBalanceRow, WatchRow};
@@ -129,6 +129,9 @@ pub struct AppState {
     pub notice: Option<(String, Instant)>,
     /// What the network cards chart (`c` cycles).
     pub chart: Chart,
+    /// How the heads and the watches are ordered (`s` cycles the focused one's).
+    pub head_sort: HeadSort,
+    pub watch_sort: WatchSort,
 }
 
 impl AppState {
@@ -155,6 +158,8 @@ impl AppState {
             removed: None,
             notice: None,
             chart: Chart::default(),
+            head_sort: HeadSort::default(),
+            watch_sort: WatchSort::default(),
         }
     }
 
@@ -290,6 +295,7 @@ impl AppState {
             Action::Escape => self.filter = None,
             Action::Freeze => self.toggle_freeze(),
             Action::Chart => self.chart = self.chart.next(),
+            Action::Sort => self.next_sort(),
             Action::Copy => {
                 if let Some(text) = self.selected_text() {
                     self.notice = Some((format!("copied {text}"), self.now));

@@ -1079,3 +1079,47 @@ fn y_copies_what_is_selected_and_u_undoes_a_removal() {
     assert_eq!(s.networks[0].watches.len(), 1);
     assert_eq!(s.on_action(Action::Undo), None, "once");
 }
+
+#[test]
+fn s_sorts_the_focused_list_by_its_next_column_and_back() {
+    let mut s = state();
+    let big = Address::repeat_byte(0xb1);
+    s.networks[0].watches.push(WatchRow::new("Alpha", big));
+    s.apply_now(Update::Balance {
+        net: 0,
+        address: big,
+        wei: U256::from(500u64),
+        block: 1,
+    });
+    s.apply_now(Update::Balance {
+        net: 0,
+        address: Address::repeat_byte(1),
+        wei: U256::from(7u64),
+        block: 1,
+    });
+    s.focus = Focus::Watches;
+    let labels = |s: &AppState| -> Vec<String> {
+        s.shown_watches().iter().map(|w| w.label.clone()).collect()
+    };
+    assert_eq!(labels(&s), ["w", "Alpha"], "as listed");
+    s.on_action(Action::Sort);
+    assert_eq!(s.watch_sort, WatchSort::Label);
+    assert_eq!(labels(&s), ["Alpha", "w"]);
+    s.on_action(Action::Sort);
+    assert_eq!(labels(&s), ["Alpha", "w"], "the larger balance first");
+    for _ in 0..3 {
+        s.on_action(Action::Sort);
+    }
+    assert_eq!(s.watch_sort, WatchSort::Listed, "round again");
+    // Heads by transactions; equal ones stay newest first.
+    let mut s = with_heads(1..=3);
+    s.apply_now(Update::HeadTxCount {
+        net: 0,
+        number: 1,
+        hash: head(1, 0).hash,
+        tx_count: 99,
+    });
+    s.on_action(Action::Sort);
+    let numbers: Vec<u64> = s.shown_heads().iter().map(|r| r.head.number).collect();
+    assert_eq!(numbers, [1, 3, 2]);
+}

@@ -46,11 +46,20 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let offset = scroll_offset(cursor, rows_fit);
     let cols = columns(keep);
     let buf = frame.buffer_mut();
-    let header = HEADERS
+    // The column the list is sorted by is marked.
+    let sorted = state.head_sort.column();
+    let headers: Vec<String> = HEADERS
+        .iter()
+        .map(|h| match sorted {
+            Some(c) if c == *h => format!("{h}▼"),
+            _ => h.to_string(),
+        })
+        .collect();
+    let header = headers
         .iter()
         .zip(keep)
         .filter(|(_, k)| *k)
-        .map(|(h, _)| (*h, Style::new()));
+        .map(|(h, _)| (h.as_str(), Style::new()));
     table_row(buf, inner, inner.y, &cols, header, theme.dim());
     let rows = shown
         .iter()

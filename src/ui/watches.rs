@@ -74,9 +74,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let latest = net.latest().map(|h| h.number);
 
     // A column per token when they all fit, else one compact column for all of them.
-    let mut table = build(net, &visible, latest, theme, false);
+    let sorted = state.watch_sort.column();
+    let mut table = build(net, &visible, latest, theme, false, sorted);
     if net.tokens.len() > 1 && !table.keeps_all_tokens(inner.width) {
-        table = build(net, &visible, latest, theme, true);
+        table = build(net, &visible, latest, theme, true, sorted);
     }
     let keep = fit_column_list(&table.widths_and_prios(), inner.width);
     // The label takes whatever the other kept columns leave.
@@ -163,6 +164,7 @@ fn build(
     latest: Option<u64>,
     theme: &Theme,
     compact_tokens: bool,
+    sorted: Option<&str>,
 ) -> Table {
     let mut specs = vec![
         spec("label", 0, false),
@@ -183,6 +185,10 @@ fn build(
     let token_cols = first_token..specs.len();
     specs.push(spec("activity", PRIO_ACTIVITY, false));
     specs.push(spec("changed at", 7, true));
+    // The column the list is sorted by is marked.
+    if let Some(s) = specs.iter_mut().find(|s| Some(s.header.as_str()) == sorted) {
+        s.header.push('▼');
+    }
 
     let rows: Vec<Vec<Value>> = visible
         .iter()
