@@ -623,6 +623,8 @@ pub enum Action {
     Chart,
     /// Order the focused list by its next column (`s`).
     Sort,
+    /// Pick a network by name, from a list as long as there are networks (`n`).
+    PickNetwork,
     /// Watch again the address removed last (`u`).
     Undo,
     /// Filter the focused list (`/`); Esc clears it.

@@ -199,6 +199,12 @@ pub const NORMAL: &[Binding] = &[
         hint: Some(("1-9", "select")),
     },
     Binding {
+        keys: &[(Key::Char('n'), Action::PickNetwork)],
+        shown: "n",
+        help: "pick a network by name (any number)",
+        hint: None,
+    },
+    Binding {
         keys: &[(Key::Char('r'), Action::Reconnect)],
         shown: "r",
         help: "reconnect the selected network",
@@ -248,6 +254,12 @@ pub const EDITING: &[Binding] = &[
         keys: &[(Key::Typed, Action::InputChar('x'))],
         shown: "any character",
         help: "type into the field",
+        hint: None,
+    },
+    Binding {
+        keys: &[(Key::Up, Action::Up), (Key::Down, Action::Down)],
+        shown: "↑ ↓",
+        help: "move in the network picker's list",
         hint: None,
     },
     Binding {
@@ -333,6 +345,7 @@ mod tests {
             Action::Copy,
             Action::Chart,
             Action::Sort,
+            Action::PickNetwork,
             Action::Undo,
             Action::Filter,
             Action::PageUp,
@@ -357,6 +370,7 @@ mod tests {
                 | Action::Copy
                 | Action::Chart
                 | Action::Sort
+                | Action::PickNetwork
                 | Action::Undo
                 | Action::Filter
                 | Action::PageUp

@@ -132,6 +132,8 @@ pub struct AppState {
     /// How the heads and the watches are ordered (`s` cycles the focused one's).
     pub head_sort: HeadSort,
     pub watch_sort: WatchSort,
+    /// The network picker (`n`): the name typed so far, and the selected match.
+    pub picker: Option<(String, ListCursor)>,
 }
 
 impl AppState {
@@ -160,6 +162,7 @@ impl AppState {
             chart: Chart::default(),
             head_sort: HeadSort::default(),
             watch_sort: WatchSort::default(),
+            picker: None,
         }
     }
 
@@ -221,9 +224,52 @@ impl AppState {
         }
     }
 
-    /// Keys are typed into a field (the add-watch input, or the filter).
+    /// Keys are typed into a field (the add-watch input, the filter, the picker).
     pub fn editing(&self) -> bool {
-        self.input.is_some() || self.filter.as_ref().is_some_and(|f| f.typing)
+        self.input.is_some()
+            || self.picker.is_some()
+            || self.filter.as_ref().is_some_and(|f| f.typing)
+    }
+
+    /// The networks the picker lists (by index): those whose name holds what was typed.
+    pub fn picked(&self) -> Vec<usize> {
+        let typed = self
+            .picker
+            .as_ref()
+            .map(|(t, _)| t.to_lowercase())
+            .unwrap_or_default();
+        (0..self.networks.len())
+            .filter(|&i| self.networks[i].name.to_lowercase().contains(&typed))
+            .collect()
+    }
+
+    /// Keys while the network picker is open.
+    fn on_picker(&mut self, action: Action) -> Option<(NetIdx, Command)> {
+        let len = self.picked().len();
+        let (text, cursor) = self.picker.as_mut()?;
+        match action {
+            Action::InputChar(c) => {
+                text.push(c);
+                cursor.reset();
+            }
+            Action::InputBackspace => {
+                text.pop();
+                cursor.reset();
+            }
+            Action::Up => cursor.up(1),
+            Action::Down => cursor.down(1, len),
+            Action::InputSubmit => {
+                let at = cursor.get(len);
+                if let Some(&i) = self.picked().get(at) {
+                    self.select(i);
+                }
+                self.picker = None;
+            }
+            Action::Escape => self.picker = None,
+            Action::Quit => self.should_quit = true,
+            _ => {}
+        }
+        None
     }
 
     /// Keys while the filter is typed into.
@@ -255,6 +301,9 @@ impl AppState {
         let n = self.networks.len();
         if self.input.is_some() {
             return self.on_input(action);
+        }
+        if self.picker.is_some() {
+            return self.on_picker(action);
         }
         if self.filter.as_ref().is_some_and(|f| f.typing) {
             return self.on_filter_input(action);
@@ -296,6 +345,11 @@ impl AppState {
             Action::Freeze => self.toggle_freeze(),
             Action::Chart => self.chart = self.chart.next(),
             Action::Sort => self.next_sort(),
+            Action::PickNetwork => {
+                if n > 0 {
+                    self.picker = Some((String::new(), ListCursor::default()));
+                }
+            }
             Action::Copy => {
                 if let Some(text) = self.selected_text() {
                     self.notice = Some((format!("copied {text}"), self.now));

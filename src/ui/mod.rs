@@ -84,6 +84,7 @@ mod health;
 mod help;
 mod input;
 mod networks;
+mod picker;
 mod theme;
 mod watches;
 
@@ -139,6 +140,9 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
     }
     if let Some(input) = &state.input {
         input::draw(frame, area, input, theme);
+    }
+    if state.picker.is_some() {
+        picker::draw(frame, area, state, theme);
     }
     if state.show_alerts {
         alerts::draw(frame, area, state, theme);

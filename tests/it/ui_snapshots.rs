@@ -1669,3 +1669,35 @@ fn c_cycles_the_chart_of_every_card_and_names_it() {
     assert!(seen[0].starts_with("txs/block 117"), "{seen:?}");
     assert!(seen[4].starts_with("block time 12.0s"), "{seen:?}");
 }
+
+/// Twelve networks: `n` and part of a name reach the eleventh, which no digit does.
+#[test]
+fn the_network_picker_reaches_every_network() {
+    use chaintop::event::Action;
+    let names: Vec<String> = (1..=12).map(|i| format!("chain-{i:02}")).collect();
+    let mut s = AppState::new(
+        names
+            .iter()
+            .map(|n| NetworkState::new(n.clone(), "wss://x.example/ws"))
+            .collect(),
+    );
+    s.on_action(Action::PickNetwork);
+    assert!(s.editing(), "keys go to the picker");
+    for c in "-1".chars() {
+        s.on_action(Action::InputChar(c));
+    }
+    // chain-10, chain-11, chain-12 match "-1"; the second is chain-11.
+    s.on_action(Action::Down);
+    let out = screen(&s, 80, 24);
+    assert!(out.contains("3 of 12"), "{out}");
+    insta::assert_snapshot!(out);
+    s.on_action(Action::InputSubmit);
+    assert!(s.picker.is_none());
+    assert_eq!(s.selected, 10);
+    assert!(
+        screen(&s, 80, 24)
+            .lines()
+            .next()
+            .is_some_and(|l| l.contains("chain-11"))
+    );
+}
