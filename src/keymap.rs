@@ -146,20 +146,13 @@ pub const NORMAL: &[Binding] = &[
         keys: &[
             (Key::PageUp, Action::PageUp),
             (Key::PageDown, Action::PageDown),
-        ],
-        shown: "PgUp PgDn",
-        help: "scroll a page",
-        hint: None,
-    },
-    Binding {
-        keys: &[
             (Key::Home, Action::Top),
             (Key::End, Action::Bottom),
             (Key::Char('g'), Action::Top),
             (Key::Char('G'), Action::Bottom),
         ],
-        shown: "Home End  g G",
-        help: "first / last row",
+        shown: "PgUp PgDn  g G",
+        help: "page; first / last (Home End)",
         hint: None,
     },
     Binding {
@@ -171,7 +164,7 @@ pub const NORMAL: &[Binding] = &[
     Binding {
         keys: &[(Key::Char('s'), Action::Sort)],
         shown: "s",
-        help: "sort the heads or watches by the next column",
+        help: "sort heads or watches, next column",
         hint: None,
     },
     Binding {
@@ -201,7 +194,7 @@ pub const NORMAL: &[Binding] = &[
     Binding {
         keys: &[(Key::Char('n'), Action::PickNetwork)],
         shown: "n",
-        help: "pick a network by name (any number)",
+        help: "pick a network by name",
         hint: None,
     },
     Binding {
@@ -211,22 +204,14 @@ pub const NORMAL: &[Binding] = &[
         hint: Some(("r", "reconnect")),
     },
     Binding {
-        keys: &[(Key::Char('a'), Action::AddWatch)],
-        shown: "a",
-        help: "add a watch address",
+        keys: &[
+            (Key::Char('a'), Action::AddWatch),
+            (Key::Char('d'), Action::RemoveWatch),
+            (Key::Char('u'), Action::Undo),
+        ],
+        shown: "a  d  u",
+        help: "add a watch / remove it / undo",
         hint: Some(("a/d", "add/remove watch")),
-    },
-    Binding {
-        keys: &[(Key::Char('d'), Action::RemoveWatch)],
-        shown: "d",
-        help: "remove the selected watch",
-        hint: None,
-    },
-    Binding {
-        keys: &[(Key::Char('u'), Action::Undo)],
-        shown: "u",
-        help: "watch again the one removed last",
-        hint: None,
     },
     Binding {
         keys: &[(Key::Ctrl('z'), Action::Suspend)],

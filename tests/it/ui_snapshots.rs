@@ -675,8 +675,8 @@ fn help_popup_80x24() {
         "quit",
         "Tab",
         "reconnect the selected network",
-        "add a watch address",
-        "remove the selected watch",
+        "add a watch / remove it / undo",
+        "pick a network by name",
         "Esc or ? closes",
     ] {
         assert!(out.contains(key), "{key} missing:\n{out}");
