@@ -103,6 +103,9 @@ use crate::state::{AppState, Focus};
 
 /// How long a notice (copied, removed) stays in the title bar.
 const NOTICE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
+/// A card this wide or more has room beside it (one network: card and health side
+/// by side).
+const WIDE_CARD: u16 = 50;
 /// Narrowest useful network column.
 const MIN_COLUMN: u16 = 26;
 /// Below this width only one network column is shown.
@@ -154,6 +157,25 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
 
 fn draw_body(frame: &mut Frame, body: Rect, state: &AppState, theme: &Theme) {
     let tall = body.height >= TALL_BODY;
+    // One network on a wide, tall screen: its card and its health side by side, so
+    // the width is used and the lists below get the rows.
+    if tall && state.networks.len() == 1 && body.width >= 2 * WIDE_CARD {
+        let (row, bottom) = cut_top(body, SUMMARY_HEIGHT.max(HEALTH_HEIGHT));
+        let half = row.width / 2;
+        let card = Rect { width: half, ..row };
+        let health_area = Rect {
+            x: row.x + half,
+            width: row.width - half,
+            ..row
+        };
+        let more = networks::More { left: 0, right: 0 };
+        networks::draw_summary(frame, card, state, theme, 0, more);
+        health::draw(frame, health_area, state, theme, 0);
+        if !bottom.is_empty() {
+            draw_bottom(frame, bottom, state, theme);
+        }
+        return;
+    }
     let net_rows = if tall {
         SUMMARY_HEIGHT + HEALTH_HEIGHT
     } else if body.height < 8 {

@@ -1701,3 +1701,19 @@ fn the_network_picker_reaches_every_network() {
             .is_some_and(|l| l.contains("chain-11"))
     );
 }
+
+/// One network on a wide screen: card and health side by side, the lists below in
+/// a grid.
+#[test]
+fn one_network_uses_the_width_160x40() {
+    let mut s = fixture(Instant::now());
+    s.networks.truncate(1);
+    let out = screen(&s, 160, 40);
+    let top = out.lines().nth(1).unwrap_or_default();
+    assert!(
+        top.contains("1 mainnet") && top.contains("health"),
+        "side by side:\n{out}"
+    );
+    assert!(out.contains("events · mainnet") && out.contains("contracts · mainnet"));
+    insta::assert_snapshot!(out);
+}
