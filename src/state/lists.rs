@@ -15,6 +15,11 @@ fn event_key(e: &EventLog) -> EventKey {
     (e.block_hash, e.log_index, e.removed)
 }
 
+/// The same log, retracted since or not (the freeze holds on to it either way).
+fn same_log(key: &EventKey, e: &EventLog) -> bool {
+    (key.0, key.1) == (e.block_hash, e.log_index)
+}
+
 /// The newest head and event shown when the view was frozen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frozen {
@@ -177,7 +182,7 @@ impl AppState {
         n.events
             .iter()
             .rev()
-            .position(|e| event_key(e) == key)
+            .position(|e| same_log(&key, e))
             .unwrap_or(0)
     }
 
@@ -252,6 +257,25 @@ impl AppState {
             .skip(self.events_skipped())
             .filter(|e| q.as_deref().is_none_or(|q| event_matches(e, &label, q)))
             .collect()
+    }
+
+    /// After an update: a freeze whose rows aged out of memory (more new rows came
+    /// than the lists keep) ends, and says so, rather than show other rows.
+    pub(super) fn check_frozen(&mut self) {
+        let (Some(f), Some(n)) = (self.frozen_here(), self.selected_network()) else {
+            return;
+        };
+        let head_gone = f.head.is_some_and(|(hash, number)| {
+            !n.heads.iter().any(|r| r.head.hash == hash)
+                && n.heads.iter().next().is_none_or(|r| r.head.number > number)
+        });
+        let event_gone = f
+            .event
+            .is_some_and(|key| !n.events.iter().any(|e| same_log(&key, e)));
+        if head_gone || event_gone {
+            self.frozen = None;
+            self.notice = Some(("following again: the frozen rows aged out".into(), self.now));
+        }
     }
 
     /// `s`: the focused list's next order.

@@ -206,6 +206,9 @@ impl AppState {
         };
         if let Some(held) = held.filter(|_| changed) {
             self.hold_rows(held);
+            if self.frozen.is_some() {
+                self.check_frozen();
+            }
         }
         changed
     }

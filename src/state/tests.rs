@@ -1123,3 +1123,25 @@ fn s_sorts_the_focused_list_by_its_next_column_and_back() {
     let numbers: Vec<u64> = s.shown_heads().iter().map(|r| r.head.number).collect();
     assert_eq!(numbers, [1, 3, 2]);
 }
+
+#[test]
+fn a_freeze_whose_rows_aged_out_ends_and_says_so() {
+    let mut s = with_heads(1..=3);
+    s.on_action(Action::Freeze);
+    for n in 4..=(HEADS_KEPT as u64 + 10) {
+        s.apply_now(Update::Head {
+            net: 0,
+            head: head(n, 0),
+        });
+    }
+    assert!(s.frozen.is_none(), "the frozen head is gone from memory");
+    assert!(
+        s.notice
+            .as_ref()
+            .is_some_and(|(t, _)| t.contains("aged out"))
+    );
+    assert_eq!(
+        s.shown_heads().first().map(|r| r.head.number),
+        Some(HEADS_KEPT as u64 + 10)
+    );
+}
