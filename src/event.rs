@@ -334,6 +334,7 @@ pub struct ReceiptDetail {
     /// `None`: the node did not say (before Byzantium).
     pub success: Option<bool>,
     pub block: Option<u64>,
+    pub block_hash: Option<B256>,
     pub gas_used: u64,
     pub effective_gas_price: Option<U256>,
     pub contract_created: Option<Address>,

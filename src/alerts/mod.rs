@@ -282,12 +282,19 @@ impl Engine {
                     self.nets[net].decimals.insert(meta.address, d);
                 }
             }
-            // No longer watched: watched again later, its first balance is no move.
+            // No longer watched: its episodes end unsaid, and watched again later,
+            // its first balance is no move.
             Update::Watching {
                 address,
                 label: None,
                 ..
-            } => self.nets[net].balances.retain(|(h, _), _| h != address),
+            } => {
+                self.nets[net].balances.retain(|(h, _), _| h != address);
+                self.episodes.retain(|(_, n, about), _| {
+                    *n != net
+                        || !matches!(about, Subject::Balance { holder, .. } if holder == address)
+                });
+            }
             Update::Balance { address, wei, .. } => {
                 for a in self.balance(net, *address, None, *wei, now) {
                     push(Some(a));

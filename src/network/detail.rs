@@ -43,6 +43,8 @@ struct WireReceipt {
     status: Option<U64>,
     #[serde(default)]
     block_number: Option<U64>,
+    #[serde(default)]
+    block_hash: Option<B256>,
     gas_used: U64,
     #[serde(default)]
     effective_gas_price: Option<U256>,
@@ -162,6 +164,7 @@ impl Fetcher {
             to: r.to,
             success: r.status.map(|s| s.to::<u64>() == 1),
             block: r.block_number.map(|n| n.to()),
+            block_hash: r.block_hash,
             gas_used: r.gas_used.to(),
             effective_gas_price: r.effective_gas_price,
             contract_created: r.contract_address,

@@ -20,6 +20,14 @@ fn same_log(key: &EventKey, e: &EventLog) -> bool {
     (key.0, key.1) == (e.block_hash, e.log_index)
 }
 
+/// The rows the cursors hold on to across an update.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Held {
+    head: Option<B256>,
+    event: Option<EventKey>,
+    watch: Option<alloy_primitives::Address>,
+}
+
 /// The newest head and event shown when the view was frozen.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Frozen {
@@ -171,13 +179,14 @@ impl AppState {
             .unwrap_or(0)
     }
 
-    /// Events newer than the frozen top (0 when not frozen).
+    /// Events newer than the frozen top (0 when not frozen; all of them when there
+    /// was none yet).
     fn events_skipped(&self) -> usize {
-        let (Some(n), Some(key)) = (
-            self.selected_network(),
-            self.frozen_here().and_then(|f| f.event),
-        ) else {
+        let (Some(n), Some(f)) = (self.selected_network(), self.frozen_here()) else {
             return 0;
+        };
+        let Some(key) = f.event else {
+            return n.events.len();
         };
         n.events
             .iter()
@@ -306,30 +315,43 @@ impl AppState {
         });
     }
 
-    /// The selected head and event (off the newest row): new rows arriving above
-    /// must not move the selection to another row.
-    pub(super) fn held_rows(&self) -> (Option<B256>, Option<EventKey>) {
+    /// The selected head, event and watch: new rows arriving above, or a sorted
+    /// list reordering, must not move the selection to another row. The newest row
+    /// of a list in its own order follows the newest instead.
+    pub(super) fn held_rows(&self) -> Held {
         let head = match self.cursors.heads.get(usize::MAX) {
-            0 => None,
+            0 if self.head_sort == HeadSort::Newest => None,
             i => self.shown_heads().get(i).map(|r| r.head.hash),
         };
         let event = match self.cursors.events.get(usize::MAX) {
             0 => None,
             i => self.shown_events().get(i).map(|e| event_key(e)),
         };
-        (head, event)
+        let watch = match self.watch_sort {
+            WatchSort::Listed => None,
+            _ => {
+                let i = self.cursors.watches.get(usize::MAX);
+                self.shown_watches().get(i).map(|w| w.address)
+            }
+        };
+        Held { head, event, watch }
     }
 
-    pub(super) fn hold_rows(&mut self, (head, event): (Option<B256>, Option<EventKey>)) {
-        if let Some(h) = head
+    pub(super) fn hold_rows(&mut self, held: Held) {
+        if let Some(h) = held.head
             && let Some(i) = self.shown_heads().iter().position(|r| r.head.hash == h)
         {
             self.cursors.heads = super::ListCursor::at(i);
         }
-        if let Some(e) = event
-            && let Some(i) = self.shown_events().iter().position(|x| event_key(x) == e)
+        if let Some(e) = held.event
+            && let Some(i) = self.shown_events().iter().position(|x| same_log(&e, x))
         {
             self.cursors.events = super::ListCursor::at(i);
+        }
+        if let Some(a) = held.watch
+            && let Some(i) = self.shown_watches().iter().position(|w| w.address == a)
+        {
+            self.cursors.watches = super::ListCursor::at(i);
         }
     }
 }

@@ -285,7 +285,13 @@ impl AppState {
                 f.text.pop();
             }
             Action::InputSubmit => f.typing = false,
-            Action::Escape => self.filter = None,
+            Action::Escape => {
+                if let Some(f) = self.filter.take()
+                    && let Some(c) = self.cursors.of(f.pane)
+                {
+                    c.reset();
+                }
+            }
             Action::Quit => self.should_quit = true,
             _ => return None,
         }
@@ -310,6 +316,20 @@ impl AppState {
         }
         if self.filter.as_ref().is_some_and(|f| f.typing) {
             return self.on_filter_input(action);
+        }
+        // A popup takes the keys: it closes, the other popup opens, or the program
+        // leaves; nothing acts on the panes behind it.
+        if (self.show_help || self.show_alerts)
+            && !matches!(
+                action,
+                Action::Escape
+                    | Action::ToggleHelp
+                    | Action::ToggleAlerts
+                    | Action::Quit
+                    | Action::Suspend
+            )
+        {
+            return None;
         }
         // A detail view takes the keys that move and open; popups over it and the
         // keys that leave work as everywhere.
@@ -344,7 +364,13 @@ impl AppState {
                 self.show_help = false;
                 self.show_alerts = false;
             }
-            Action::Escape => self.filter = None,
+            Action::Escape => {
+                if let Some(f) = self.filter.take()
+                    && let Some(c) = self.cursors.of(f.pane)
+                {
+                    c.reset();
+                }
+            }
             Action::Freeze => self.toggle_freeze(),
             Action::Chart => self.chart = self.chart.next(),
             Action::Sort => self.next_sort(),

@@ -255,7 +255,19 @@ impl NetworkState {
                 }
                 self.alerts.push(*alert);
             }
-            // The keys changed the list already; this is for the metrics and alerts.
+            // The keys changed the list already. An address no longer watched has no
+            // balance alert firing any more.
+            Update::Watching {
+                address,
+                label: None,
+                ..
+            } => {
+                let before = self.alerts_firing.len();
+                self.alerts_firing.retain(|(_, s)| {
+                    !matches!(s, crate::event::Subject::Balance { holder, .. } if *holder == address)
+                });
+                return self.alerts_firing.len() != before;
+            }
             Update::Watching { .. } => return false,
             Update::Detail { key, result, .. } => self.details.put(key, result),
             Update::SinkFailed { failure, .. } => {

@@ -1145,3 +1145,87 @@ fn a_freeze_whose_rows_aged_out_ends_and_says_so() {
         Some(HEADS_KEPT as u64 + 10)
     );
 }
+
+#[test]
+fn a_popup_takes_the_keys_and_esc_clears_a_filter_with_its_cursor() {
+    let mut s = with_heads(1..=5);
+    s.on_action(Action::ToggleHelp);
+    // Behind the help, nothing moves and nothing is removed.
+    s.on_action(Action::Down);
+    s.on_action(Action::SelectNetwork(1));
+    s.focus = Focus::Watches;
+    assert_eq!(s.on_action(Action::RemoveWatch), None);
+    assert_eq!(s.selected, 0);
+    assert_eq!(s.networks[0].watches.len(), 1);
+    s.on_action(Action::Escape);
+    assert!(!s.show_help);
+    s.focus = Focus::Heads;
+    s.on_action(Action::Filter);
+    s.on_action(Action::InputSubmit);
+    s.on_action(Action::Down);
+    s.on_action(Action::Down);
+    s.on_action(Action::Escape);
+    assert!(s.filter.is_none());
+    assert_eq!(
+        s.cursors.heads.get(5),
+        0,
+        "the cursor starts again at the top"
+    );
+}
+
+#[test]
+fn a_watch_removed_at_run_time_has_no_alert_firing_left() {
+    use crate::event::Subject;
+    let mut s = state();
+    let holder = Address::repeat_byte(1);
+    let mut a = alert(
+        &["tui"],
+        Subject::Balance {
+            holder,
+            token: None,
+        },
+        AlertState::Fired,
+    );
+    if let Update::Alert { alert, .. } = &mut a {
+        alert.resolves = true;
+    }
+    s.apply_now(a);
+    assert_eq!(s.networks[0].alerts_firing.len(), 1);
+    assert!(s.apply_now(Update::Watching {
+        net: 0,
+        address: holder,
+        label: None,
+    }));
+    assert!(s.networks[0].alerts_firing.is_empty());
+}
+
+#[test]
+fn a_sorted_watch_list_keeps_the_selected_address_as_it_reorders() {
+    let mut s = state();
+    let (a, b) = (Address::repeat_byte(1), Address::repeat_byte(2));
+    s.networks[0].watches.push(WatchRow::new("b", b));
+    for (who, wei) in [(a, 10u64), (b, 5)] {
+        s.apply_now(Update::Balance {
+            net: 0,
+            address: who,
+            wei: U256::from(wei),
+            block: 1,
+        });
+    }
+    s.focus = Focus::Watches;
+    s.on_action(Action::Sort);
+    s.on_action(Action::Sort);
+    assert_eq!(s.watch_sort, WatchSort::Balance);
+    s.on_action(Action::Down);
+    assert_eq!(s.shown_watches()[1].address, b);
+    // b grows past a: the list reorders, the cursor stays on b.
+    s.apply_now(Update::Balance {
+        net: 0,
+        address: b,
+        wei: U256::from(50u64),
+        block: 2,
+    });
+    let at = s.cursors.watches.get(2);
+    assert_eq!(s.shown_watches()[at].address, b);
+    assert_eq!(at, 0);
+}

@@ -3,7 +3,7 @@
 //! connection's history. Fetched values show "…" while loading and why they are
 //! missing when the fetch failed. Every text from a chain or a node is sanitised.
 
-use alloy_primitives::{Address, U256};
+use alloy_primitives::{Address, B256, U256};
 use ratatui::Frame;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -64,11 +64,22 @@ pub(super) fn draw(
             watch_lines(net, *address, theme),
             None,
         ),
-        DetailView::Event { log, .. } => (
-            format!(" event · {} ", sanitize(&net.name)),
-            log_lines(net, log, theme, true),
-            None,
-        ),
+        DetailView::Event { log, .. } => {
+            // The log as the feed has it now: a reorg may have retracted it since.
+            let live = net
+                .events
+                .iter()
+                .rev()
+                .find(|e| {
+                    (e.block_hash, e.log_index, e.tx) == (log.block_hash, log.log_index, log.tx)
+                })
+                .unwrap_or(log);
+            (
+                format!(" event · {} ", sanitize(&net.name)),
+                log_lines(net, live, theme, true),
+                None,
+            )
+        }
         DetailView::Health { .. } => (
             format!(" connection history · {} ", sanitize(&net.name)),
             history_lines(state, net, theme),
@@ -159,7 +170,11 @@ fn short(net: &NetworkState, a: &Address) -> String {
 }
 
 fn when(state: &AppState, timestamp: u64) -> String {
-    let at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(timestamp);
+    // From the node: a timestamp past what the clock can hold is said, not added.
+    let Some(at) = std::time::UNIX_EPOCH.checked_add(std::time::Duration::from_secs(timestamp))
+    else {
+        return format!("{timestamp} (not a time)");
+    };
     let ts = format::rfc3339_ms(at);
     let ago = state
         .wall_now
@@ -234,15 +249,21 @@ fn block_lines(
             theme.dim(),
         ));
     }
-    let rows = b.txs.iter().map(|t| tx_line(net, t, theme)).collect();
+    let rows = b
+        .txs
+        .iter()
+        .map(|t| tx_line(net, b.head.hash, t, theme))
+        .collect();
     (lines, rows)
 }
 
-fn tx_line(net: &NetworkState, t: &TxSummary, theme: &Theme) -> Line<'static> {
+fn tx_line(net: &NetworkState, block: B256, t: &TxSummary, theme: &Theme) -> Line<'static> {
     let to =
         t.to.map_or_else(|| "(create)".to_string(), |a| short(net, &a));
+    // A receipt read before a reorg moved the transaction is not this block's.
     let status = match net.details.get(&DetailKey::Receipt(t.hash)) {
         Some(Fetched::Ready(d)) => match d.as_ref() {
+            Detail::Receipt(r) if r.block_hash != Some(block) => ("", theme.dim()),
             Detail::Receipt(r) => match r.success {
                 Some(true) => ("✓", theme.up()),
                 Some(false) => ("✗", theme.error()),

@@ -1537,6 +1537,7 @@ fn detail_views_80x24_and_200x50() {
         to: Some(addr(SIMUSD)),
         success: Some(true),
         block: Some(MAINNET_TIP),
+        block_hash: Some(tip.hash),
         gas_used: 51_509,
         effective_gas_price: Some(U256::from(12_550_000_000u64)),
         contract_created: None,
@@ -1716,4 +1717,34 @@ fn one_network_uses_the_width_160x40() {
     );
     assert!(out.contains("events · mainnet") && out.contains("contracts · mainnet"));
     insta::assert_snapshot!(out);
+}
+
+/// A block whose timestamp no clock can hold is said, not a panic.
+#[test]
+fn a_block_from_the_far_future_is_drawn() {
+    use chaintop::event::{BlockDetail, Detail, DetailKey};
+    use chaintop::state::DetailView;
+    let mut s = fixture(Instant::now());
+    let mut h = head(7, u64::MAX, 10, HeadSource::Backfill);
+    h.hash = hash(7, 9);
+    s.apply(
+        Update::Detail {
+            net: 0,
+            key: DetailKey::Block(h.hash),
+            result: Ok(Box::new(Detail::Block(BlockDetail {
+                head: h.clone(),
+                miner: None,
+                txs: Vec::new(),
+            }))),
+        },
+        s.now,
+    );
+    s.views = vec![DetailView::Block {
+        net: 0,
+        hash: h.hash,
+        number: 7,
+        cursor: ListCursor::default(),
+    }];
+    let out = screen(&s, 80, 24);
+    assert!(out.contains("18446744073709551615 (not a time)"), "{out}");
 }
