@@ -74,7 +74,7 @@ impl NetworkState {
             }
             Chart::BaseFee => heads()
                 .filter_map(|h| h.base_fee)
-                .map(|f| f.to_string().parse::<f64>().unwrap_or(0.0) / 1e9)
+                .map(|f| f.saturating_to::<u128>() as f64 / 1e9)
                 .collect(),
             Chart::GasUsed => heads()
                 .map(|h| {

@@ -199,7 +199,20 @@ impl AppState {
             }
         }
         let net = update.net();
-        let held = (net == self.selected).then(|| self.held_rows());
+        // Only updates that add, drop or reorder rows need the selection held.
+        let moves_rows = matches!(
+            update,
+            Update::Head { .. }
+                | Update::Reorg { .. }
+                | Update::HeadRetracted { .. }
+                | Update::ChainReset { .. }
+                | Update::HeadTxCount { .. }
+                | Update::Log { .. }
+                | Update::Balance { .. }
+                | Update::TokenBalance { .. }
+                | Update::Watching { .. }
+        );
+        let held = (moves_rows && net == self.selected).then(|| self.held_rows());
         let changed = match self.networks.get_mut(net) {
             Some(n) => n.apply(update, now),
             None => false,

@@ -95,6 +95,11 @@ pub(super) fn sink(cx: &mut Ctx<'_>, i: usize, s: &RawSink) -> Result<SinkConfig
     Ok(SinkConfig { name, kind })
 }
 
+/// The value of an optional key.
+fn value<T: Copy>(v: &Option<Spanned<T>>) -> Option<T> {
+    v.as_ref().map(|x| *x.get_ref())
+}
+
 fn unknown(
     cx: &Ctx<'_>,
     at: &Spanned<String>,
@@ -188,48 +193,26 @@ pub(super) fn alert(
     };
     let kind = match a.kind.get_ref().as_str() {
         "head_stalled" => AlertKind::HeadStalled {
-            secs: a
-                .secs
-                .as_ref()
-                .map(|x| *x.get_ref())
-                .ok_or_else(|| need("secs"))?
-                .max(1),
+            secs: value(&a.secs).ok_or_else(|| need("secs"))?.max(1),
         },
         "connection_down" => AlertKind::ConnectionDown {
-            secs: a
-                .secs
-                .as_ref()
-                .map(|x| *x.get_ref())
-                .ok_or_else(|| need("secs"))?
-                .max(1),
+            secs: value(&a.secs).ok_or_else(|| need("secs"))?.max(1),
         },
         "reorg" => AlertKind::Reorg {
-            min_depth: a.min_depth.as_ref().map_or(1, |d| *d.get_ref()).max(1),
+            min_depth: value(&a.min_depth).unwrap_or(1).max(1),
         },
         "balance_change" => AlertKind::BalanceChange {
-            min_delta: a
-                .min_delta
-                .as_ref()
-                .map(|x| *x.get_ref())
-                .ok_or_else(|| need("min_delta"))?,
+            min_delta: value(&a.min_delta).ok_or_else(|| need("min_delta"))?,
             address: address(&a.address, "address")?,
             token,
         },
         "balance_below" => AlertKind::BalanceBelow {
-            threshold: a
-                .threshold
-                .as_ref()
-                .map(|x| *x.get_ref())
-                .ok_or_else(|| need("threshold"))?,
+            threshold: value(&a.threshold).ok_or_else(|| need("threshold"))?,
             address: address(&a.address, "address")?,
             token,
         },
         "transfer" => AlertKind::Transfer {
-            min_value: a
-                .min_value
-                .as_ref()
-                .map(|x| *x.get_ref())
-                .ok_or_else(|| need("min_value"))?,
+            min_value: value(&a.min_value).ok_or_else(|| need("min_value"))?,
             contract: address(&a.contract, "contract")?,
         },
         "view" => {
@@ -261,10 +244,7 @@ pub(super) fn alert(
                     ),
                 ));
             };
-            let (above, below) = (
-                a.above.as_ref().map(|x| *x.get_ref()),
-                a.below.as_ref().map(|x| *x.get_ref()),
-            );
+            let (above, below) = (value(&a.above), value(&a.below));
             if above.is_none() && below.is_none() {
                 return Err(cx.err(
                     a.kind.span(),
@@ -280,11 +260,7 @@ pub(super) fn alert(
             }
         }
         "credits" => AlertKind::Credits {
-            percent: a
-                .percent
-                .as_ref()
-                .map(|x| *x.get_ref())
-                .ok_or_else(|| need("percent"))?,
+            percent: value(&a.percent).ok_or_else(|| need("percent"))?,
         },
         other => return Err(unknown(cx, &a.kind, &key("kind"), other, &ALERT_KINDS)),
     };
