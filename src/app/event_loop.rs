@@ -295,6 +295,36 @@ mod tests {
         assert!(r.screen_text().contains("1,000"), "{}", r.screen_text());
     }
 
+    /// Five alerts in one burst ring the bell once; a rule whose sinks are not the
+    /// dashboard's rings nothing.
+    #[tokio::test(start_paused = true)]
+    async fn alerts_in_one_frame_ring_the_bell_once() {
+        let mut r = setup(Duration::from_millis(500));
+        r.lp.state.tui_sinks = vec![("loud".into(), true)];
+        let alert = |sink: &str| Update::Alert {
+            net: 0,
+            alert: Box::new(crate::event::AlertNotice {
+                rule: "r".into(),
+                kind: "reorg",
+                network: "a".into(),
+                state: crate::event::AlertState::Fired,
+                message: "deep".into(),
+                about: crate::event::Subject::Network,
+                repeats: 0,
+                resolves: false,
+                at: SystemTime::UNIX_EPOCH,
+                sinks: vec![sink.into()],
+            }),
+        };
+        r.tx.try_send(alert("ops")).expect("room");
+        for _ in 0..5 {
+            r.tx.try_send(alert("loud")).expect("room");
+        }
+        assert_eq!(r.go(no_keys()).await, Exit::Quit);
+        assert_eq!(r.lp.state.bells, 5);
+        assert_eq!(r.screen.bells, 1);
+    }
+
     #[tokio::test(start_paused = true)]
     async fn a_steady_stream_is_drawn_at_most_once_per_frame_budget() {
         let mut r = setup(Duration::from_millis(500));
