@@ -420,3 +420,135 @@ fn webhook_signatures_are_hmac_sha256() {
         "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
     );
 }
+
+/// A webhook receiver that answers each POST with the next status of `statuses`
+/// (200 once they run out); returns its URL and the count of POSTs it got.
+async fn hook(statuses: Vec<u16>) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::Ordering;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}/hook", l.local_addr().expect("addr"));
+    let got = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = got.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = l.accept().await {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut read = 0;
+            // The head, then as many body bytes as it says.
+            while let Ok(n) = s.read(&mut buf[read..]).await {
+                if n == 0 {
+                    break;
+                }
+                read += n;
+                let text = String::from_utf8_lossy(&buf[..read]).to_lowercase();
+                if let Some(end) = text.find("\r\n\r\n") {
+                    let len = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse::<usize>().ok())
+                        .unwrap_or(0);
+                    if read >= end + 4 + len {
+                        break;
+                    }
+                }
+            }
+            let i = count.fetch_add(1, Ordering::SeqCst);
+            let status = statuses.get(i).copied().unwrap_or(200);
+            let reply =
+                format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = s.write_all(reply.as_bytes()).await;
+        }
+    });
+    (url, got)
+}
+
+fn notice(sink: &str) -> crate::event::AlertNotice {
+    crate::event::AlertNotice {
+        rule: "r".into(),
+        kind: "reorg",
+        network: "main".into(),
+        state: AlertState::Fired,
+        message: "deep".into(),
+        about: crate::event::Subject::Network,
+        repeats: 0,
+        resolves: false,
+        at: std::time::SystemTime::UNIX_EPOCH,
+        sinks: vec![sink.into()],
+    }
+}
+
+fn webhook(name: &str, url: &str) -> crate::config::SinkConfig {
+    crate::config::SinkConfig {
+        name: name.into(),
+        kind: crate::config::SinkKind::Webhook {
+            url: url.into(),
+            secret: None,
+            timeout: Duration::from_secs(5),
+        },
+    }
+}
+
+/// A webhook that fails twice is delivered on the third attempt (nothing reported);
+/// one that always fails is reported after three, without its URL.
+#[tokio::test]
+async fn webhooks_are_retried_and_a_lasting_failure_is_reported_redacted() {
+    use std::sync::atomic::Ordering;
+    let (flaky, flaky_got) = hook(vec![503, 502]).await;
+    let (down, down_got) = hook(vec![503; 10]).await;
+    let redactor = std::sync::Arc::new(crate::text::Redactor::new(vec![down.clone()]));
+    let (d, mut failures) = super::sinks::Dispatcher::start(
+        vec![webhook("flaky", &flaky), webhook("down", &down)],
+        redactor,
+    );
+    d.send(0, &notice("flaky"));
+    d.send(0, &notice("down"));
+    let f = tokio::time::timeout(Duration::from_secs(20), failures.recv())
+        .await
+        .expect("a report in time")
+        .expect("a report");
+    assert_eq!(f.sink, "down");
+    assert!(!f.off);
+    assert!(
+        f.reason.contains("HTTP 503 after 3 attempts"),
+        "{}",
+        f.reason
+    );
+    assert!(!f.reason.contains(&down), "{}", f.reason);
+    assert_eq!(down_got.load(Ordering::SeqCst), 3);
+    // The flaky one's third attempt lands about when the other gives up.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while flaky_got.load(Ordering::SeqCst) < 3 {
+        assert!(Instant::now() < deadline, "the third attempt never came");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(flaky_got.load(Ordering::SeqCst), 3, "no fourth attempt");
+    let more = tokio::time::timeout(Duration::from_millis(500), failures.recv()).await;
+    assert!(more.is_err(), "the flaky one is not reported: {more:?}");
+}
+
+/// A command that outlives its timeout is killed and reported.
+#[tokio::test]
+async fn a_command_past_its_timeout_is_killed_and_reported() {
+    let sink = crate::config::SinkConfig {
+        name: "slow".into(),
+        kind: crate::config::SinkKind::Command {
+            program: "sleep".into(),
+            args: vec!["30".into()],
+            timeout: Duration::from_secs(1),
+        },
+    };
+    let (d, mut failures) = super::sinks::Dispatcher::start(
+        vec![sink],
+        std::sync::Arc::new(crate::text::Redactor::new(Vec::new())),
+    );
+    let t0 = Instant::now();
+    d.send(0, &notice("slow"));
+    let f = tokio::time::timeout(Duration::from_secs(10), failures.recv())
+        .await
+        .expect("a report in time")
+        .expect("a report");
+    assert!(f.reason.contains("killed after 1s"), "{}", f.reason);
+    assert!(t0.elapsed() < Duration::from_secs(5), "not waited out");
+}
