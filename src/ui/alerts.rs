@@ -59,8 +59,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         .iter()
         .flat_map(|n| n.sink_failures.iter())
         .collect();
+    // The newest of each sink (each network keeps its own).
     failed.sort_by_key(|f| std::cmp::Reverse(f.at));
-    failed.dedup_by(|a, b| a.sink == b.sink);
+    let mut seen = std::collections::HashSet::new();
+    failed.retain(|f| seen.insert(f.sink.as_str()));
     if !failed.is_empty() {
         lines.insert(0, Line::default());
     }

@@ -1457,21 +1457,41 @@ fn a_sink_that_is_off_is_said_in_the_title_and_the_popup() {
         off: true,
         at: UNIX_EPOCH + Duration::from_secs(1_796_142_536),
     };
+    // Another sink failed in between (not off).
+    let mut ops = failure.clone();
+    ops.sink = "ops".into();
+    ops.off = false;
+    ops.at += Duration::from_millis(500);
     s.apply(
         Update::SinkFailed {
             net: 0,
-            failure: Box::new(failure),
+            failure: Box::new(ops),
         },
         s.now,
     );
+    // The same sink failed on two networks (the later one, the other's notice).
+    for net in [0, 1] {
+        let mut failure = failure.clone();
+        failure.net = net;
+        failure.at += Duration::from_secs(net as u64);
+        s.apply(
+            Update::SinkFailed {
+                net,
+                failure: Box::new(failure),
+            },
+            s.now,
+        );
+    }
     let out = screen(&s, 80, 24);
     let title = out.lines().next().unwrap_or_default();
     assert!(title.contains("1 sink off (!)"), "{title}");
     s.on_action(chaintop::event::Action::ToggleAlerts);
     let out = screen(&s, 120, 34);
-    assert!(
-        out.contains("sink desk is off, not retried: no notification service"),
-        "{out}"
+    assert_eq!(
+        out.matches("sink desk is off, not retried: no notification service")
+            .count(),
+        1,
+        "once, however many networks:\n{out}"
     );
 }
 
