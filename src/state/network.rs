@@ -352,14 +352,18 @@ impl NetworkState {
             }
         }
         self.stats_sampled_at = Some(now);
-        // A round-trip kept from before the connection went down is no sample.
+        // A round-trip kept from before the connection (or HTTP) went down is no
+        // sample.
         if let Some(p) = stats
             .ping_rtt
             .filter(|_| matches!(self.conn, ConnState::Live { .. }))
         {
             self.ping_history.push(p.as_secs_f64() * 1000.0);
         }
-        if let Some(h) = stats.http_latency {
+        if let Some(h) = stats
+            .http_latency
+            .filter(|_| matches!(self.http, crate::event::HttpHealth::Ok))
+        {
             self.http_history.push(h.as_secs_f64() * 1000.0);
         }
         if stats.errors > self.stats.errors

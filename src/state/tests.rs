@@ -1229,3 +1229,39 @@ fn a_sorted_watch_list_keeps_the_selected_address_as_it_reorders() {
     assert_eq!(s.shown_watches()[at].address, b);
     assert_eq!(at, 0);
 }
+
+#[test]
+fn round_trips_chart_only_while_their_side_is_up() {
+    let mut s = state();
+    let stats = || Update::Stats {
+        net: 0,
+        stats: crate::event::ConnStats {
+            ping_rtt: Some(Duration::from_millis(5)),
+            http_latency: Some(Duration::from_millis(9)),
+            ..Default::default()
+        },
+    };
+    s.apply_now(Update::Connection {
+        net: 0,
+        state: ConnState::Live {
+            endpoint: "ws://x".into(),
+        },
+    });
+    s.apply_now(stats());
+    s.apply_now(Update::Connection {
+        net: 0,
+        state: ConnState::Stalled {
+            reason: "silent".into(),
+        },
+    });
+    s.apply_now(Update::Http {
+        net: 0,
+        health: crate::event::HttpHealth::Failing {
+            reason: "500".into(),
+            in_a_row: 1,
+        },
+    });
+    s.apply_now(stats());
+    assert_eq!(s.networks[0].series(Chart::Ping, 10), vec![5.0]);
+    assert_eq!(s.networks[0].series(Chart::Http, 10), vec![9.0]);
+}
