@@ -115,14 +115,15 @@ impl Filter {
     }
 }
 
+/// Digits (commas allowed) are a number's start; anything else a hash's (with or
+/// without `0x`). "19" is never a hash prefix, so it does not match one at random.
 fn head_matches(row: &HeadRow, q: &str) -> bool {
     let digits: String = q.chars().filter(|c| *c != ',' && *c != '_').collect();
+    if !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()) {
+        return row.head.number.to_string().starts_with(&digits);
+    }
     let hash = row.head.hash.to_string();
-    (!digits.is_empty()
-        && digits.chars().all(|c| c.is_ascii_digit())
-        && row.head.number.to_string().starts_with(&digits))
-        || hash.starts_with(q)
-        || hash[2..].starts_with(q)
+    hash.starts_with(q) || hash[2..].starts_with(q)
 }
 
 fn watch_matches(w: &WatchRow, q: &str) -> bool {

@@ -1026,6 +1026,13 @@ fn slash_filters_the_focused_list_and_esc_clears_it() {
     }
     let numbers: Vec<u64> = s.shown_heads().iter().map(|r| r.head.number).collect();
     assert_eq!(numbers, vec![19]);
+    // Digits are a number, never a hash prefix (every hash here starts 0x00…).
+    s.on_action(Action::Escape);
+    s.on_action(Action::Filter);
+    for c in "00".chars() {
+        s.on_action(Action::InputChar(c));
+    }
+    assert!(s.shown_heads().is_empty());
 }
 
 #[test]
