@@ -44,6 +44,10 @@ pub struct RunArgs {
     /// Let --metrics listen on an address other machines can reach.
     #[arg(long, global = true)]
     pub metrics_allow_remote: bool,
+
+    /// No explorer hyperlinks (OSC 8), for terminals that show them as garbage.
+    #[arg(long, global = true)]
+    pub no_links: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -603,9 +603,27 @@ pub enum Command {
     Fetch(DetailKey),
 }
 
+/// A mouse event the dashboard answers, at column `x`, row `y`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mouse {
+    pub kind: MouseKind,
+    pub x: u16,
+    pub y: u16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MouseKind {
+    /// The left button pressed.
+    Click,
+    WheelUp,
+    WheelDown,
+}
+
 /// What a key press means, independent of the key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Action {
+    /// What the mouse did, at a cell (column, row).
+    Mouse(Mouse),
     /// Leave the program.
     Quit,
     /// Hand the terminal back and stop (Ctrl-Z); `fg` brings the dashboard back.
@@ -653,6 +671,8 @@ pub enum Action {
     Reconnect,
     /// Close a popup.
     Escape,
+    /// Take the mouse, or give it back to the terminal so text can be selected (`m`).
+    ToggleMouse,
     /// Open the "add watch address" input (key `a`).
     AddWatch,
     /// Stop watching the selected address on every network (key `d`).

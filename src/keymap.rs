@@ -5,7 +5,7 @@
 
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use crate::event::Action;
+use crate::event::{Action, Mouse, MouseKind};
 
 /// A key a binding answers to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,8 @@ pub enum Key {
     Digit,
     /// Any other character without Ctrl: `InputChar(c)` (while typing).
     Typed,
+    /// The mouse (`mouse_for` reads its events; no key press gives it).
+    Mouse,
 }
 
 impl Key {
@@ -75,6 +77,13 @@ pub struct Binding {
     /// The footer's short form (key, word), if the footer shows this row.
     pub hint: Option<(&'static str, &'static str)>,
 }
+
+/// The mouse row's example action.
+const MOUSE_EXAMPLE: Action = Action::Mouse(Mouse {
+    kind: MouseKind::Click,
+    x: 0,
+    y: 0,
+});
 
 /// Keys while no input is open, in the order help shows them.
 pub const NORMAL: &[Binding] = &[
@@ -198,6 +207,18 @@ pub const NORMAL: &[Binding] = &[
         hint: None,
     },
     Binding {
+        keys: &[(Key::Mouse, MOUSE_EXAMPLE)],
+        shown: "wheel click",
+        help: "scroll / select (twice: open)",
+        hint: None,
+    },
+    Binding {
+        keys: &[(Key::Char('m'), Action::ToggleMouse)],
+        shown: "m",
+        help: "mouse off (select text) / on",
+        hint: None,
+    },
+    Binding {
         keys: &[(Key::Char('r'), Action::Reconnect)],
         shown: "r",
         help: "reconnect the selected network",
@@ -281,6 +302,22 @@ pub fn action_for(key: KeyEvent, editing: bool) -> Option<Action> {
         .find_map(|(k, a)| k.action(key.code, ctrl, a))
 }
 
+/// The action a mouse event gives: the left button, the wheel.
+pub fn mouse_for(ev: crossterm::event::MouseEvent) -> Option<Action> {
+    use crossterm::event::{MouseButton, MouseEventKind};
+    let kind = match ev.kind {
+        MouseEventKind::Down(MouseButton::Left) => MouseKind::Click,
+        MouseEventKind::ScrollUp => MouseKind::WheelUp,
+        MouseEventKind::ScrollDown => MouseKind::WheelDown,
+        _ => return None,
+    };
+    Some(Action::Mouse(Mouse {
+        kind,
+        x: ev.column,
+        y: ev.row,
+    }))
+}
+
 /// The README's key table: every key of the dashboard, with the help popup's words.
 pub fn markdown() -> String {
     let mut out = String::from("| key | what it does |\n|---|---|\n");
@@ -343,6 +380,8 @@ mod tests {
             Action::InputChar('x'),
             Action::InputBackspace,
             Action::InputSubmit,
+            Action::ToggleMouse,
+            MOUSE_EXAMPLE,
         ];
         for a in &all {
             match a {
@@ -375,7 +414,9 @@ mod tests {
                 | Action::RemoveWatch
                 | Action::InputChar(_)
                 | Action::InputBackspace
-                | Action::InputSubmit => {}
+                | Action::InputSubmit
+                | Action::ToggleMouse
+                | Action::Mouse(_) => {}
             }
         }
         all
@@ -440,6 +481,8 @@ mod tests {
                     Key::Backspace => (KeyCode::Backspace, KeyModifiers::NONE),
                     Key::Digit => (KeyCode::Char('1'), KeyModifiers::NONE),
                     Key::Typed => (KeyCode::Char('x'), KeyModifiers::NONE),
+                    // Not a key: `mouse_for` is tested on its own.
+                    Key::Mouse => continue,
                 };
                 assert_eq!(
                     action_for(press(code, mods), editing).as_ref(),
@@ -458,6 +501,35 @@ mod tests {
                 assert!(!keys[i + 1..].contains(k), "{k:?} bound twice");
             }
         }
+    }
+
+    #[test]
+    fn the_left_button_and_the_wheel_are_read() {
+        use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+        let ev = |kind| MouseEvent {
+            kind,
+            column: 7,
+            row: 3,
+            modifiers: KeyModifiers::NONE,
+        };
+        let at = |kind| Some(Action::Mouse(Mouse { kind, x: 7, y: 3 }));
+        assert_eq!(
+            mouse_for(ev(MouseEventKind::Down(MouseButton::Left))),
+            at(MouseKind::Click)
+        );
+        assert_eq!(
+            mouse_for(ev(MouseEventKind::ScrollUp)),
+            at(MouseKind::WheelUp)
+        );
+        assert_eq!(
+            mouse_for(ev(MouseEventKind::ScrollDown)),
+            at(MouseKind::WheelDown)
+        );
+        assert_eq!(
+            mouse_for(ev(MouseEventKind::Down(MouseButton::Right))),
+            None
+        );
+        assert_eq!(mouse_for(ev(MouseEventKind::Moved)), None);
     }
 
     #[test]

@@ -186,7 +186,8 @@ async fn dashboard(
         return Ok(app::Exit::Quit);
     }
     let theme = pick_theme(&config, args)?;
-    let state = backend::initial_state(&config, &redactor);
+    let mut state = backend::initial_state(&config, &redactor);
+    state.links = !args.no_links;
     app::run(
         state,
         theme,

@@ -5,7 +5,7 @@
 use std::io::{self, Stdout};
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crossterm::{cursor, execute, queue, terminal};
+use crossterm::{cursor, event, execute, queue, terminal};
 use ratatui::Terminal;
 use ratatui::backend::{Backend, CrosstermBackend, TestBackend};
 
@@ -21,7 +21,16 @@ pub struct TerminalGuard {
     rung: u64,
     /// `AppState::copies` as of the last copy sent.
     copied: u64,
+    /// The explorer links on the screen now.
+    links: Links,
+    /// Whether the terminal reports the mouse to us now.
+    mouse: bool,
 }
+
+/// Report presses, releases and the wheel (1000), in SGR form (1006): no motion,
+/// which crossterm's `EnableMouseCapture` adds and which would wake the loop on
+/// every move. `DisableMouseCapture` turns off all of them.
+const MOUSE_ON: &[u8] = b"\x1b[?1000h\x1b[?1006h";
 
 /// Whether the terminal is in raw mode / the alternate screen (restore is a no-op
 /// otherwise, so errors before the TUI starts print no escape codes).
@@ -33,7 +42,12 @@ pub fn restore() {
         return;
     }
     let _ = terminal::disable_raw_mode();
-    let _ = execute!(io::stdout(), terminal::LeaveAlternateScreen, cursor::Show);
+    let _ = execute!(
+        io::stdout(),
+        event::DisableMouseCapture,
+        terminal::LeaveAlternateScreen,
+        cursor::Show
+    );
 }
 
 /// Install a panic hook that restores the terminal first, so the message is readable
@@ -93,8 +107,11 @@ impl TerminalGuard {
             }
         }
         enter_screen()?;
-        // A new terminal has empty buffers: the next draw repaints everything.
+        // A new terminal has empty buffers: the next draw repaints everything, links
+        // and mouse mode too.
         self.terminal = Terminal::new(CrosstermBackend::new(io::stdout()))?;
+        self.links = Links::default();
+        self.mouse = false;
         Ok(())
     }
 
@@ -105,6 +122,8 @@ impl TerminalGuard {
                 terminal,
                 rung: 0,
                 copied: 0,
+                links: Links::default(),
+                mouse: false,
             }),
             Err(e) => {
                 restore();
@@ -138,10 +157,27 @@ impl Screen for TerminalGuard {
             self.terminal.backend_mut(),
             terminal::BeginSynchronizedUpdate
         )?;
+        let links = &mut self.links;
         let drawn = self
             .terminal
             .draw(|f| ui::draw(f, state, theme))
-            .map(|_| ());
+            .map(|done| {
+                // The frame's links, written over their cells inside the same update.
+                links.update(done.buffer, &state.drawn.borrow().links)
+            });
+        let drawn = match drawn {
+            Ok(bytes) => io::Write::write_all(self.terminal.backend_mut(), &bytes),
+            Err(e) => Err(e),
+        };
+        if state.mouse != self.mouse {
+            self.mouse = state.mouse;
+            let backend = self.terminal.backend_mut();
+            if state.mouse {
+                io::Write::write_all(backend, MOUSE_ON)?;
+            } else {
+                queue!(backend, event::DisableMouseCapture)?;
+            }
+        }
         let mut ended = queue!(self.terminal.backend_mut(), terminal::EndSynchronizedUpdate);
         // Alerts that ring the bell since the last frame ring it once.
         if state.bells > self.rung {
@@ -163,6 +199,64 @@ impl Screen for TerminalGuard {
 
     fn suspend(&mut self) -> io::Result<()> {
         TerminalGuard::suspend(self)
+    }
+}
+
+/// The explorer links on the terminal (OSC 8). ratatui writes cells without them,
+/// so after each frame the link cells are written again inside an OSC 8 pair; only
+/// those that are new or that the frame changed, and the cells of links that went
+/// are written plain.
+#[derive(Debug, Default)]
+pub struct Links {
+    area: ratatui::layout::Rect,
+    shown: Vec<(ratatui::layout::Rect, String, Vec<ratatui::buffer::Cell>)>,
+}
+
+impl Links {
+    /// The bytes that make the terminal show `links` over the frame in `buf`.
+    pub fn update(
+        &mut self,
+        buf: &ratatui::buffer::Buffer,
+        links: &[(ratatui::layout::Rect, String)],
+    ) -> Vec<u8> {
+        use ratatui::layout::Position;
+        // A resized terminal was cleared and drawn anew: nothing links any more.
+        if buf.area != self.area {
+            self.area = buf.area;
+            self.shown.clear();
+        }
+        let cells = |r: ratatui::layout::Rect| -> Vec<ratatui::buffer::Cell> {
+            r.positions().filter_map(|p| buf.cell(p).cloned()).collect()
+        };
+        let now: Vec<_> = links
+            .iter()
+            .map(|(r, url)| (*r, url.clone(), cells(r.intersection(buf.area))))
+            .collect();
+        let mut out: Vec<u8> = Vec::new();
+        let mut write =
+            |r: ratatui::layout::Rect, c: &[ratatui::buffer::Cell], url: Option<&str>| {
+                if let Some(url) = url {
+                    out.extend_from_slice(format!("\x1b]8;;{url}\x1b\\").as_bytes());
+                }
+                let at = r.positions().zip(c).map(|(Position { x, y }, c)| (x, y, c));
+                // Into memory: cannot fail.
+                let _ = Backend::draw(&mut CrosstermBackend::new(&mut out), at);
+                if url.is_some() {
+                    out.extend_from_slice(b"\x1b]8;;\x1b\\");
+                }
+            };
+        for (r, url, _) in &self.shown {
+            if !now.iter().any(|(r2, u2, _)| r2 == r && u2 == url) {
+                write(*r, &cells(r.intersection(buf.area)), None);
+            }
+        }
+        for link in &now {
+            if !self.shown.contains(link) {
+                write(link.0, &link.2, Some(&link.1));
+            }
+        }
+        self.shown = now;
+        out
     }
 }
 
@@ -218,5 +312,51 @@ impl Screen for Offscreen {
     fn suspend(&mut self) -> io::Result<()> {
         self.suspends += 1;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use ratatui::buffer::Buffer;
+    use ratatui::layout::Rect;
+
+    use super::Links;
+
+    fn text(b: &[u8]) -> String {
+        String::from_utf8_lossy(b).into_owned()
+    }
+
+    #[test]
+    fn links_are_written_once_again_when_changed_and_plain_when_gone() {
+        let url = "https://scan.example/block/7".to_string();
+        let at = Rect::new(2, 0, 1, 1);
+        let mut links = Links::default();
+        let buf = Buffer::with_lines(["# 7 x"]);
+        let first = text(&links.update(&buf, &[(at, url.clone())]));
+        assert!(
+            first.starts_with("\x1b]8;;https://scan.example/block/7\x1b\\")
+                && first.contains('7')
+                && first.ends_with("\x1b]8;;\x1b\\"),
+            "{first:?}"
+        );
+        assert!(
+            links.update(&buf, &[(at, url.clone())]).is_empty(),
+            "an unchanged link is not written again"
+        );
+        let changed = Buffer::with_lines(["# 8 x"]);
+        let again = text(&links.update(&changed, &[(at, url.clone())]));
+        assert!(
+            again.contains("\x1b]8;;https") && again.contains('8'),
+            "{again:?}"
+        );
+        let gone = text(&links.update(&changed, &[]));
+        assert!(
+            !gone.contains("\x1b]8;;h") && gone.contains('8'),
+            "a link that went is written plain: {gone:?}"
+        );
+        // A resize cleared the screen: the link is written again.
+        links.update(&changed, &[(at, url.clone())]);
+        let wider = Buffer::with_lines(["# 8 x  "]);
+        assert!(!links.update(&wider, &[(at, url)]).is_empty());
     }
 }

@@ -159,14 +159,11 @@ impl Loop {
         Ok(match ev {
             Some(Ok(Event::Key(key))) => match keymap::action_for(key, self.state.editing()) {
                 Some(Action::Suspend) => Turn::Suspend,
-                Some(action) => {
-                    if let Some((net, cmd)) = self.state.on_action(action)
-                        && let Some(u) = dispatch(net, cmd, &self.networks, &mut self.persist)
-                    {
-                        self.state.apply(u, now());
-                    }
-                    Turn::Redraw
-                }
+                Some(action) => self.act(action),
+                None => Turn::Go,
+            },
+            Some(Ok(Event::Mouse(m))) => match keymap::mouse_for(m) {
+                Some(action) => self.act(action),
                 None => Turn::Go,
             },
             Some(Ok(Event::Resize(..))) => Turn::Redraw,
@@ -174,6 +171,16 @@ impl Loop {
             Some(Err(e)) => return Err(e.into()),
             None => Turn::End(Exit::Quit),
         })
+    }
+
+    /// Apply a key's or the mouse's action, and send the command it gives.
+    fn act(&mut self, action: Action) -> Turn {
+        if let Some((net, cmd)) = self.state.on_action(action)
+            && let Some(u) = dispatch(net, cmd, &self.networks, &mut self.persist)
+        {
+            self.state.apply(u, now());
+        }
+        Turn::Redraw
     }
 
     fn on_updates(&mut self, n: usize, buf: &mut Vec<Update>, obs: &mut impl Observer) -> Turn {

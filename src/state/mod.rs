@@ -5,11 +5,13 @@ mod chart;
 mod contracts;
 mod cursor;
 mod detail;
+mod drawn;
 mod events;
 mod fresh;
 mod heads;
 pub mod input;
 mod lists;
+mod mouse;
 mod network;
 pub mod ring;
 mod watches;
@@ -21,12 +23,13 @@ pub use chart::{Chart, SAMPLES_KEPT};
 pub use contracts::{ContractRow, ViewRow};
 pub use cursor::ListCursor;
 pub use detail::{DETAILS_KEPT, DetailCache, DetailView, Fetched, HISTORY_KEPT, HistoryEntry};
+pub use drawn::{Drawn, Target};
 pub use events::EVENTS_KEPT;
 pub use fresh::Fresh;
 pub use heads::{HEADS_KEPT, HeadRow};
 pub use input::{InputField, InputState, Submit};
 pub use lists::{EventKey, Filter, Frozen, HeadSort, WatchSort};
-pub use network::NetworkState;
+pub use network::{NetworkState, Page};
 pub use ring::Ring;
 pub use watches::{Activity, TokenBalanceRow, WatchRow};
 
@@ -134,6 +137,12 @@ pub struct AppState {
     pub watch_sort: WatchSort,
     /// The network picker (`n`): the name typed so far, and the selected match.
     pub picker: Option<(String, ListCursor)>,
+    /// Explorer links (OSC 8) on numbers, hashes and addresses (`--no-links`: off).
+    pub links: bool,
+    /// The mouse is captured: wheel and clicks act (`m` gives it back to the terminal).
+    pub mouse: bool,
+    /// What the last frame drew where (drawing fills it; clicks and links read it).
+    pub drawn: std::cell::RefCell<Drawn>,
 }
 
 impl AppState {
@@ -163,6 +172,9 @@ impl AppState {
             head_sort: HeadSort::default(),
             watch_sort: WatchSort::default(),
             picker: None,
+            links: true,
+            mouse: true,
+            drawn: std::cell::RefCell::default(),
         }
     }
 
@@ -228,10 +240,15 @@ impl AppState {
 
     /// Rows of the focused list of the selected network, as shown.
     fn focused_len(&self) -> usize {
+        self.len_of(self.focus)
+    }
+
+    /// Rows of a list pane of the selected network, as shown.
+    fn len_of(&self, pane: Focus) -> usize {
         let Some(net) = self.selected_network() else {
             return 0;
         };
-        match self.focus {
+        match pane {
             Focus::Networks => 0,
             Focus::Heads => self.shown_heads().len(),
             Focus::Watches => self.shown_watches().len(),
@@ -344,6 +361,9 @@ impl AppState {
         {
             return None;
         }
+        if let Action::Mouse(m) = action {
+            return self.on_mouse(m);
+        }
         // A detail view takes the keys that move and open; popups over it and the
         // keys that leave work as everywhere.
         if !self.views.is_empty() && !self.show_help && !self.show_alerts {
@@ -362,6 +382,7 @@ impl AppState {
                 | Action::ToggleHelp
                 | Action::ToggleAlerts
                 | Action::Copy
+                | Action::ToggleMouse
                 | Action::Reconnect => {}
                 _ => return None,
             }
@@ -386,6 +407,17 @@ impl AppState {
             }
             Action::Freeze => self.toggle_freeze(),
             Action::Chart => self.chart = self.chart.next(),
+            Action::ToggleMouse => {
+                self.mouse = !self.mouse;
+                let what = if self.mouse {
+                    "mouse on (m: off)"
+                } else {
+                    "mouse off: the terminal selects text (m: on)"
+                };
+                self.notice = Some((what.to_string(), self.now));
+            }
+            // Taken above.
+            Action::Mouse(_) => {}
             Action::Sort => self.next_sort(),
             Action::PickNetwork => {
                 if n > 0 {

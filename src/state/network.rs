@@ -12,10 +12,22 @@ use crate::event::{
 /// Alerts kept per network for the alerts popup.
 const ALERTS_KEPT: usize = 100;
 
+/// A page of a block explorer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    Block(u64),
+    /// A block by its hash: an orphaned one is not the block of its number.
+    BlockHash(alloy_primitives::B256),
+    Tx(alloy_primitives::B256),
+    Address(Address),
+}
+
 /// Everything the UI shows about one network.
 #[derive(Debug, Clone)]
 pub struct NetworkState {
     pub name: String,
+    /// The block explorer's base URL, if configured (links).
+    pub explorer: Option<String>,
     /// The redacted WebSocket (or HTTP) endpoint shown in the health pane.
     pub endpoint: String,
     pub expected_chain_id: Option<u64>,
@@ -92,10 +104,23 @@ impl NetworkState {
         (age < FLASH && age.as_secs().is_multiple_of(2)).then_some(about)
     }
 
+    /// The explorer's page for a block, transaction or address, if an explorer is
+    /// configured (Etherscan's paths, which Blockscout and most others share).
+    pub fn explorer_url(&self, page: Page) -> Option<String> {
+        let base = self.explorer.as_deref()?.trim_end_matches('/');
+        Some(match page {
+            Page::Block(n) => format!("{base}/block/{n}"),
+            Page::BlockHash(h) => format!("{base}/block/{h}"),
+            Page::Tx(h) => format!("{base}/tx/{h}"),
+            Page::Address(a) => format!("{base}/address/{a}"),
+        })
+    }
+
     pub fn new(name: impl Into<String>, endpoint: impl Into<String>) -> Self {
         let endpoint = endpoint.into();
         Self {
             name: name.into(),
+            explorer: None,
             conn: ConnState::Connecting {
                 endpoint: endpoint.clone(),
             },
@@ -144,6 +169,7 @@ impl NetworkState {
     /// later as updates).
     pub fn add_config(&mut self, cfg: &crate::config::NetworkConfig) {
         self.ping_every = Duration::from_secs(cfg.ping_interval_secs.max(1));
+        self.explorer = cfg.explorer.clone();
         for t in &cfg.tokens {
             if self.token(*t).is_none() {
                 self.tokens.push(TokenMeta {

@@ -9,7 +9,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{Theme, format, scroll_offset, side_block};
 use crate::event::{Subject, ViewValue};
-use crate::state::{AppState, Focus, NetworkState, ViewRow};
+use crate::state::{AppState, Focus, NetworkState, Page, Target, ViewRow};
 use crate::text::sanitize;
 
 /// Indent of a view under its contract.
@@ -20,6 +20,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let block = side_block(Focus::Contracts, state, theme, tabs);
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    super::target(state, area, Target::Pane(Focus::Contracts));
     let Some(net) = state.selected_network() else {
         return;
     };
@@ -63,41 +64,35 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         .contracts
         .iter()
         .flat_map(|c| {
+            let short_address = format::short_address(&c.address);
             let head = Line::from(vec![
                 Span::styled(sanitize(&c.label).into_owned(), theme.title(false)),
-                Span::styled(
-                    format!("  {}", format::short_address(&c.address)),
-                    theme.dim(),
-                ),
+                Span::styled(format!("  {short_address}"), theme.dim()),
             ]);
-            std::iter::once(head).chain(
+            std::iter::once((head, Some((short_address, c.address)))).chain(
                 c.views
                     .iter()
-                    .map(|v| view_line(net, v, short, call_width, latest, theme)),
+                    .map(|v| (view_line(net, v, short, call_width, latest, theme), None)),
             )
         })
         .enumerate()
         .skip(offset)
-        .take(rows)
-        .map(|(i, line)| {
-            let line = fit_line(line, width);
-            if flash_line == Some(i) {
-                line.patch_style(theme.flash())
-            } else if focused && i == cursor {
-                line.patch_style(theme.selected())
-            } else {
-                line
-            }
-        });
-    for (y, line) in (inner.y..).zip(lines) {
-        frame.render_widget(
-            line,
-            Rect {
-                y,
-                height: 1,
-                ..inner
-            },
-        );
+        .take(rows);
+    for (y, (i, (line, address))) in (inner.y..).zip(lines) {
+        let line = fit_line(line, width);
+        let line = if flash_line == Some(i) {
+            line.patch_style(theme.flash())
+        } else if focused && i == cursor {
+            line.patch_style(theme.selected())
+        } else {
+            line
+        };
+        let at = super::row_at(inner, y);
+        frame.render_widget(line, at);
+        super::target(state, at, Target::Row(Focus::Contracts, i));
+        if let Some((text, a)) = address {
+            super::link(state, net, at, &text, Page::Address(a));
+        }
     }
 }
 

@@ -12,7 +12,7 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 
 use super::{Theme, format, scroll_offset};
 use crate::event::{BlockDetail, Detail, DetailKey, EventLog, ReceiptDetail, TxSummary};
-use crate::state::{AppState, DetailView, Fetched, NetworkState};
+use crate::state::{AppState, DetailView, Fetched, NetworkState, Page, Target};
 use crate::text::sanitize;
 
 /// Bytes of a log's data shown in full before it is cut.
@@ -92,6 +92,7 @@ pub(super) fn draw(
         .title(Line::styled(" Esc back ", theme.dim()).right_aligned());
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    links(state, net, view, inner);
     let Some((rows, selected)) = list else {
         // Errors and data in full: long lines wrap rather than being cut.
         frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
@@ -109,6 +110,8 @@ pub(super) fn draw(
             .skip(offset)
             .take(fit)
             .map(|(i, l)| {
+                let y = bottom.y + (i - offset) as u16;
+                super::target(state, super::row_at(bottom, y), Target::ViewRow(i));
                 if i == selected {
                     l.patch_style(theme.selected())
                 } else {
@@ -117,6 +120,91 @@ pub(super) fn draw(
             })
             .collect();
         frame.render_widget(Paragraph::new(shown), bottom);
+    }
+}
+
+/// The blocks, transactions and addresses of a view link to the explorer, wherever
+/// their text stands in it.
+fn links(state: &AppState, net: &NetworkState, view: &DetailView, inner: Rect) {
+    if !state.links || net.explorer.is_none() {
+        return;
+    }
+    let link = |text: String, page| super::link(state, net, inner, &text, page);
+    let number = |n: u64| format::thousands(n);
+    let log = |e: &EventLog, standalone: bool| {
+        if standalone {
+            link(e.address.to_string(), Page::Address(e.address));
+            if let Some(h) = e.block_hash {
+                link(h.to_string(), Page::BlockHash(h));
+            }
+            if let Some(t) = e.tx {
+                link(t.to_string(), Page::Tx(t));
+            }
+            if let Some(b) = e.block {
+                link(number(b), Page::Block(b));
+            }
+        } else if e.source.is_none() {
+            link(format::short_address(&e.address), Page::Address(e.address));
+        }
+        for a in &e.args {
+            if let crate::event::AbiValue::Address(addr) = a.value {
+                link(addr.to_string(), Page::Address(addr));
+            }
+        }
+    };
+    match view {
+        DetailView::Block { hash, .. } => {
+            if let Ok(Detail::Block(b)) = fetched(net, DetailKey::Block(*hash)) {
+                link(b.head.hash.to_string(), Page::BlockHash(b.head.hash));
+                link(
+                    b.head.parent_hash.to_string(),
+                    Page::BlockHash(b.head.parent_hash),
+                );
+                if let Some(m) = b.miner {
+                    link(m.to_string(), Page::Address(m));
+                }
+                for t in &b.txs {
+                    link(format::short_hash(&t.hash), Page::Tx(t.hash));
+                    link(short(net, &t.from), Page::Address(t.from));
+                    if let Some(to) = t.to {
+                        link(short(net, &to), Page::Address(to));
+                    }
+                }
+            }
+        }
+        DetailView::Receipt { tx, .. } => {
+            link(tx.to_string(), Page::Tx(*tx));
+            if let Ok(Detail::Receipt(r)) = fetched(net, DetailKey::Receipt(*tx)) {
+                if let Some(b) = r.block {
+                    link(number(b), Page::Block(b));
+                }
+                for a in [Some(r.from), r.to, r.contract_created]
+                    .into_iter()
+                    .flatten()
+                {
+                    link(a.to_string(), Page::Address(a));
+                }
+                for l in &r.logs {
+                    log(l, false);
+                }
+            }
+        }
+        DetailView::Watch { address, .. } => {
+            link(address.to_string(), Page::Address(*address));
+            if let Some(a) = net
+                .watches
+                .iter()
+                .find(|w| w.address == *address)
+                .and_then(|w| w.last_activity.as_ref())
+            {
+                link(a.tx.to_string(), Page::Tx(a.tx));
+                if let Some(b) = a.block {
+                    link(number(b), Page::Block(b));
+                }
+            }
+        }
+        DetailView::Event { log: e, .. } => log(e, true),
+        DetailView::Health { .. } => {}
     }
 }
 

@@ -12,7 +12,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{Column, Theme, fit_column_list, format, scroll_offset, side_block, table_row};
 use crate::event::{Arg, EventLog, SubStatus, Subject};
-use crate::state::{AppState, Focus, NetworkState};
+use crate::state::{AppState, Focus, NetworkState, Page, Target};
 use crate::text::sanitize;
 
 const REVERTED: &str = "reverted";
@@ -29,6 +29,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     let block = side_block(Focus::Events, state, theme, tabs);
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    super::target(state, area, Target::Pane(Focus::Events));
     let Some(net) = state.selected_network() else {
         return;
     };
@@ -72,6 +73,35 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
             row_style = row_style.add_modifier(Modifier::CROSSED_OUT);
         }
         layout.draw_row(buf, inner, y, row, row_style);
+        let at = super::row_at(inner, y);
+        super::target(state, at, Target::Row(Focus::Events, *i));
+        link_row(state, net, at, e, row);
+    }
+}
+
+/// The block, the contract, the addresses among the arguments and the transaction
+/// of a row link to the explorer.
+fn link_row(state: &AppState, net: &NetworkState, at: Rect, e: &EventLog, row: &Cells) {
+    if let Some(b) = e.block {
+        super::link(
+            state,
+            net,
+            at,
+            row[0].0.trim_start_matches('#'),
+            Page::Block(b),
+        );
+    }
+    super::link(state, net, at, &row[2].0, Page::Address(e.address));
+    for a in &e.args {
+        if let crate::event::AbiValue::Address(addr) = &a.value {
+            let text = net
+                .label_of(*addr)
+                .map_or_else(|| format::short_address(addr), |l| sanitize(l).into_owned());
+            super::link(state, net, at, &text, Page::Address(*addr));
+        }
+    }
+    if let Some(tx) = e.tx {
+        super::link(state, net, at, &row[5].0, Page::Tx(tx));
     }
 }
 

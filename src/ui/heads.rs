@@ -10,7 +10,7 @@ use ratatui::widgets::{Block, Paragraph};
 
 use super::{Column, Theme, fit_columns, format, pane_title, scroll_offset, table_row};
 use crate::event::HeadSource;
-use crate::state::{AppState, Focus, HeadRow, age_secs};
+use crate::state::{AppState, Focus, HeadRow, Page, Target, age_secs};
 
 /// Width and drop priority of: reorg mark, number, hash, txs, gas, age, source.
 const COLUMNS: [(u16, u8); 7] = [(1, 0), (11, 0), (13, 3), (5, 2), (5, 1), (6, 1), (8, 4)];
@@ -28,6 +28,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    super::target(state, area, Target::Pane(Focus::Heads));
     let Some(net) = state.selected_network() else {
         return;
     };
@@ -80,6 +81,11 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
             theme.text()
         };
         table_row(buf, inner, y, &cols, cells, style);
+        let at = super::row_at(inner, y);
+        super::target(state, at, Target::Row(Focus::Heads, i));
+        let h = &row.head;
+        super::link(state, net, at, &values[1].0, Page::Block(h.number));
+        super::link(state, net, at, &values[2].0, Page::BlockHash(h.hash));
     }
 }
 

@@ -99,7 +99,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Sparkline};
 
-use crate::state::{AppState, Focus};
+use crate::state::{AppState, Focus, NetworkState, Page, Target};
 
 /// How long a notice (copied, removed) stays in the title bar.
 const NOTICE_FOR: std::time::Duration = std::time::Duration::from_secs(5);
@@ -123,6 +123,7 @@ const ZOOM_BELOW: u16 = 100;
 /// Draw the whole screen from `state`.
 pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
     let area = frame.area();
+    state.drawn.borrow_mut().clear();
     if area.is_empty() {
         return;
     }
@@ -153,6 +154,49 @@ pub fn draw(frame: &mut Frame, state: &AppState, theme: &Theme) {
     if state.show_help {
         help::draw(frame, area, theme);
     }
+    // Links are found in the finished frame, so what a popup covers does not link.
+    state.drawn.borrow_mut().resolve(frame.buffer_mut());
+}
+
+/// Where `text` is drawn inside `within`, link it to `page` on the network's
+/// explorer (when one is configured and links are on).
+fn link(state: &AppState, net: &NetworkState, within: Rect, text: &str, page: Page) {
+    if !state.links {
+        return;
+    }
+    if let Some(url) = net.explorer_url(page) {
+        state.drawn.borrow_mut().link(within, text, url);
+    }
+}
+
+/// A network's column: a click selects it, and its newest head links.
+fn network_target(state: &AppState, col: Rect, idx: usize) {
+    target(state, col, Target::Network(idx));
+    if let Some(net) = state.networks.get(idx)
+        && let Some(h) = net.latest()
+    {
+        link(
+            state,
+            net,
+            col,
+            &format::thousands(h.number),
+            Page::Block(h.number),
+        );
+    }
+}
+
+/// A click on `area` lands on `t`.
+fn target(state: &AppState, area: Rect, t: Target) {
+    state.drawn.borrow_mut().target(area, t);
+}
+
+/// Row `y` of `area`.
+fn row_at(area: Rect, y: u16) -> Rect {
+    Rect {
+        y,
+        height: 1,
+        ..area
+    }
 }
 
 fn draw_body(frame: &mut Frame, body: Rect, state: &AppState, theme: &Theme) {
@@ -169,6 +213,7 @@ fn draw_body(frame: &mut Frame, body: Rect, state: &AppState, theme: &Theme) {
             ..row
         };
         let more = networks::More { left: 0, right: 0 };
+        network_target(state, row, 0);
         networks::draw_summary(frame, card, state, theme, 0, more);
         health::draw(frame, health_area, state, theme, 0);
         if !bottom.is_empty() {
@@ -200,6 +245,7 @@ fn draw_body(frame: &mut Frame, body: Rect, state: &AppState, theme: &Theme) {
         let col = Rect { x, width, ..row };
         x += width;
         let idx = start + i;
+        network_target(state, col, idx);
         let more = networks::More {
             left: if i == 0 { start } else { 0 },
             right: if i + 1 == shown { n - start - shown } else { 0 },
@@ -627,6 +673,162 @@ fn draw_popup(
 #[cfg(test)]
 mod tests {
     use super::{fit_columns, scroll_offset, window};
+
+    mod mouse_and_links {
+        use std::time::{Instant, SystemTime};
+
+        use alloy_primitives::{Address, B256, U256};
+        use ratatui::Terminal;
+        use ratatui::backend::TestBackend;
+
+        use crate::event::{Action, Head, HeadSource, Mouse, MouseKind, Update};
+        use crate::state::{AppState, DetailView, Focus, NetworkState, WatchRow};
+        use crate::ui::{Theme, draw};
+
+        fn state(explorer: Option<&str>) -> AppState {
+            let mut net = NetworkState::new("main", "ws://x");
+            net.explorer = explorer.map(str::to_string);
+            net.watches
+                .push(WatchRow::new("alice", Address::repeat_byte(0xa1)));
+            let mut s = AppState::new(vec![net]);
+            for n in 1..=5u64 {
+                let head = Head {
+                    number: 1_000 + n,
+                    hash: B256::from(U256::from(n)),
+                    parent_hash: B256::from(U256::from(n - 1)),
+                    timestamp: 1,
+                    gas_used: 1,
+                    gas_limit: 2,
+                    base_fee: None,
+                    tx_count: Some(0),
+                    source: HeadSource::Ws,
+                };
+                s.apply(Update::Head { net: 0, head }, Instant::now());
+            }
+            s.wall_now = SystemTime::UNIX_EPOCH;
+            s
+        }
+
+        fn frame(s: &AppState) -> String {
+            let mut t = Terminal::new(TestBackend::new(100, 30)).expect("in memory");
+            t.draw(|f| draw(f, s, &Theme::no_color()))
+                .expect("in memory");
+            let buf = t.backend().buffer();
+            (0..buf.area.height)
+                .map(|y| {
+                    (0..buf.area.width)
+                        .map(|x| buf[(x, y)].symbol().to_string())
+                        .collect::<String>()
+                })
+                .collect::<Vec<_>>()
+                .join("\n")
+        }
+
+        /// Column and row of `text` on the screen.
+        fn find(screen: &str, text: &str) -> (u16, u16) {
+            screen
+                .lines()
+                .enumerate()
+                .find_map(|(y, l)| {
+                    l.find(text)
+                        .map(|b| (l[..b].chars().count() as u16, y as u16))
+                })
+                .unwrap_or_else(|| panic!("{text} not on the screen:\n{screen}"))
+        }
+
+        fn click(s: &mut AppState, (x, y): (u16, u16)) {
+            let kind = MouseKind::Click;
+            s.on_action(Action::Mouse(Mouse { kind, x, y }));
+        }
+
+        #[test]
+        fn a_click_focuses_selects_and_a_second_opens() {
+            let mut s = state(None);
+            let screen = frame(&s);
+            let at = find(&screen, "1,003");
+            click(&mut s, at);
+            assert_eq!(s.focus, Focus::Heads);
+            assert_eq!(s.cursors.heads.get(5), 2, "the third newest row: 1,003");
+            assert!(s.views.is_empty());
+            frame(&s);
+            click(&mut s, at);
+            assert!(
+                matches!(
+                    s.views.last(),
+                    Some(DetailView::Block { number: 1_003, .. })
+                ),
+                "{:?}",
+                s.views
+            );
+        }
+
+        #[test]
+        fn the_wheel_scrolls_what_is_under_it_and_m_lets_the_mouse_go() {
+            let mut s = state(None);
+            let screen = frame(&s);
+            let (x, y) = find(&screen, "1,004");
+            s.on_action(Action::Mouse(Mouse {
+                kind: MouseKind::WheelDown,
+                x,
+                y,
+            }));
+            assert_eq!((s.focus, s.cursors.heads.get(5)), (Focus::Heads, 3));
+            s.on_action(Action::Mouse(Mouse {
+                kind: MouseKind::WheelUp,
+                x,
+                y,
+            }));
+            assert_eq!(s.cursors.heads.get(5), 0);
+            // A click on the watches pane focuses it and selects alice.
+            let alice = find(&screen, "alice");
+            s.on_action(Action::ToggleMouse);
+            click(&mut s, alice);
+            assert_eq!(s.focus, Focus::Heads, "the mouse is the terminal's now");
+            s.on_action(Action::ToggleMouse);
+            click(&mut s, alice);
+            assert_eq!(s.focus, Focus::Watches);
+        }
+
+        #[test]
+        fn numbers_hashes_and_addresses_link_to_the_explorer() {
+            let mut s = state(Some("https://scan.example"));
+            frame(&s);
+            let links = s.drawn.borrow().links.clone();
+            let urls: Vec<&str> = links.iter().map(|(_, u)| u.as_str()).collect();
+            assert!(
+                urls.contains(&"https://scan.example/block/1005"),
+                "{urls:?}"
+            );
+            let alice = format!(
+                "https://scan.example/address/{}",
+                Address::repeat_byte(0xa1)
+            );
+            assert!(urls.contains(&alice.as_str()), "{urls:?}");
+            // Each link covers its text on the screen, one row.
+            let screen = frame(&s);
+            for (r, _) in &links {
+                assert_eq!(r.height, 1);
+                let row: String = screen
+                    .lines()
+                    .nth(usize::from(r.y))
+                    .unwrap_or_default()
+                    .chars()
+                    .skip(usize::from(r.x))
+                    .take(usize::from(r.width))
+                    .collect();
+                assert!(!row.trim().is_empty(), "{r:?}");
+            }
+            s.links = false;
+            frame(&s);
+            assert!(s.drawn.borrow().links.is_empty(), "--no-links");
+            let none = state(None);
+            frame(&none);
+            assert!(
+                none.drawn.borrow().links.is_empty(),
+                "no explorer, no links"
+            );
+        }
+    }
 
     #[test]
     fn columns_drop_by_priority() {

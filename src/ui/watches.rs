@@ -10,7 +10,7 @@ use ratatui::widgets::Paragraph;
 
 use super::{Column, Theme, fit_column_list, format, scroll_offset, side_block, table_row};
 use crate::event::{Subject, TokenMeta};
-use crate::state::{AppState, Focus, NetworkState, WatchRow};
+use crate::state::{AppState, Focus, NetworkState, Page, Target, WatchRow};
 use crate::text::sanitize;
 
 /// The label column keeps at least this many characters.
@@ -55,6 +55,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     }
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    super::target(state, area, Target::Pane(Focus::Watches));
     if net.watches.is_empty() {
         let hint = Line::styled("no watched addresses (a: add one)", theme.dim());
         frame.render_widget(Paragraph::new(hint), inner);
@@ -125,6 +126,9 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
             theme.text()
         };
         table_row(buf, inner, y, &cols, cells, style);
+        let at = super::row_at(inner, y);
+        super::target(state, at, Target::Row(Focus::Watches, *i));
+        super::link(state, net, at, label.trim_end(), Page::Address(address));
     }
 }
 

@@ -275,3 +275,90 @@ fn f_stops_the_heads_list_and_slash_filters_it() {
     p.signal(libc::SIGTERM);
     p.exit();
 }
+
+/// A config for one anvil, with `extra` lines in its network table.
+fn anvil_config(dir: &tempfile::TempDir, node: &support::Anvil, extra: &str) -> String {
+    let config = dir.path().join("config.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[networks]]\nname = \"anvil\"\nws = \"{}\"\nhttp = \"{}\"\n{extra}",
+            node.ws_url(),
+            node.http_url()
+        ),
+    )
+    .expect("write config");
+    config.display().to_string()
+}
+
+#[test]
+fn a_click_selects_a_head_and_a_second_click_opens_its_block() {
+    let node = support::Anvil::builder().block_time(1.0).spawn();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = anvil_config(&dir, &node, "");
+    let mut p = Pty::spawn(&["--config", &config, "--duration", "60"], &[]);
+    p.wait_for("three heads", |p| head_numbers(&p.screen()).len() >= 3);
+    assert!(
+        p.output().contains("\x1b[?1000h\x1b[?1006h"),
+        "the mouse is asked for: clicks and the wheel, in SGR form"
+    );
+    // Frozen, so the rows stay where they were read.
+    p.master.write_all(b"f").expect("f");
+    p.wait_for("frozen", |p| p.screen().contains("frozen · "));
+    let screen = p.screen();
+    let wanted = head_numbers(&screen)[1];
+    let (x, y) = screen
+        .lines()
+        .enumerate()
+        .skip_while(|(_, l)| !l.contains("number"))
+        .find_map(|(y, l)| {
+            let cell = l.split('│').nth(1)?;
+            cell.split_whitespace()
+                .next()?
+                .eq(&wanted.to_string())
+                .then(|| {
+                    let col = l.find(&wanted.to_string()).map(|b| l[..b].chars().count());
+                    (col.unwrap_or(0), y)
+                })
+        })
+        .expect("the second row on the screen");
+    // SGR mouse: left button pressed at (x, y), 1-based.
+    let press = format!("\x1b[<0;{};{}M\x1b[<0;{};{}m", x + 1, y + 1, x + 1, y + 1);
+    p.master.write_all(press.as_bytes()).expect("click");
+    p.wait_for("the heads focused", |p| {
+        p.screen().contains("heads · anvil")
+    });
+    p.master.write_all(press.as_bytes()).expect("click again");
+    p.wait_for("its block", |p| {
+        p.screen().contains(&format!(" block {wanted} · anvil "))
+    });
+    p.signal(libc::SIGTERM);
+    p.exit();
+    let out = p.output();
+    let off = out.rfind("\x1b[?1000l").expect("the mouse given back");
+    assert!(
+        off > out.rfind("\x1b[?1000h").unwrap_or(0),
+        "given back after it was last taken"
+    );
+}
+
+#[test]
+fn explorer_links_are_osc8_and_no_links_turns_them_off() {
+    let node = support::Anvil::builder().block_time(1.0).spawn();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = anvil_config(&dir, &node, "explorer = \"https://scan.example\"\n");
+    let mut p = Pty::spawn(&["--config", &config, "--duration", "60"], &[]);
+    p.wait_for("a head linked to its block", |p| {
+        p.output().contains("\x1b]8;;https://scan.example/block/")
+    });
+    p.signal(libc::SIGTERM);
+    p.exit();
+    let mut p = Pty::spawn(
+        &["--config", &config, "--duration", "60", "--no-links"],
+        &[],
+    );
+    p.wait_for("two heads", |p| head_numbers(&p.screen()).len() >= 2);
+    assert!(!p.output().contains("\x1b]8;;"), "--no-links: no OSC 8");
+    p.signal(libc::SIGTERM);
+    p.exit();
+}
