@@ -173,7 +173,7 @@ pub const NORMAL: &[Binding] = &[
     Binding {
         keys: &[(Key::Char('s'), Action::Sort)],
         shown: "s",
-        help: "sort heads or watches, next column",
+        help: "sort the heads, watches or events",
         hint: None,
     },
     Binding {

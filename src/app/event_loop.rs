@@ -175,12 +175,25 @@ impl Loop {
 
     /// Apply a key's or the mouse's action, and send the command it gives.
     fn act(&mut self, action: Action) -> Turn {
-        if let Some((net, cmd)) = self.state.on_action(action)
+        let cmd = self.state.on_action(action);
+        self.send(cmd);
+        self.fetch_wanted();
+        Turn::Redraw
+    }
+
+    /// Send a command; a fetch that could not be asked for is answered at once.
+    fn send(&mut self, cmd: Option<(usize, crate::event::Command)>) {
+        if let Some((net, cmd)) = cmd
             && let Some(u) = dispatch(net, cmd, &self.networks, &mut self.persist)
         {
             self.state.apply(u, now());
         }
-        Turn::Redraw
+    }
+
+    /// What the open view needs (a receipt for the selected transaction's status).
+    fn fetch_wanted(&mut self) {
+        let cmd = self.state.fetch_wanted();
+        self.send(cmd);
     }
 
     fn on_updates(&mut self, n: usize, buf: &mut Vec<Update>, obs: &mut impl Observer) -> Turn {
@@ -193,6 +206,9 @@ impl Loop {
             obs.update(&u);
             changed |= self.state.apply(u, at);
             obs.applied();
+        }
+        if changed {
+            self.fetch_wanted();
         }
         if changed { Turn::Redraw } else { Turn::Go }
     }

@@ -167,6 +167,36 @@ impl AppState {
         n.details.want(key).then_some((net, Command::Fetch(key)))
     }
 
+    /// What the view on top needs and nobody asked for: its block or receipt when
+    /// the cache let it go, and in a block the selected transaction's receipt (for
+    /// its status), so one call is made per transaction looked at, not per block.
+    /// A fetch that failed is not asked again here (Enter asks again).
+    pub fn fetch_wanted(&mut self) -> Option<(NetIdx, Command)> {
+        let (net, key) = match self.views.last()? {
+            DetailView::Block {
+                net, hash, cursor, ..
+            } => {
+                let n = self.networks.get(*net)?;
+                let block = DetailKey::Block(*hash);
+                match n.details.get(&block) {
+                    None => (*net, block),
+                    Some(Fetched::Ready(d)) => match d.as_ref() {
+                        Detail::Block(b) => {
+                            let tx = b.txs.get(cursor.get(b.txs.len()))?;
+                            (*net, DetailKey::Receipt(tx.hash))
+                        }
+                        Detail::Receipt(_) => return None,
+                    },
+                    Some(_) => return None,
+                }
+            }
+            DetailView::Receipt { net, tx } => (*net, DetailKey::Receipt(*tx)),
+            _ => return None,
+        };
+        let n = self.networks.get_mut(net)?;
+        (n.details.get(&key).is_none() && n.details.want(key)).then_some((net, Command::Fetch(key)))
+    }
+
     fn open_from_pane(&self) -> Option<DetailView> {
         let net = self.selected;
         Some(match self.focus {

@@ -60,6 +60,35 @@ pub enum WatchSort {
     Changed,
 }
 
+/// How the events are ordered (`s` cycles); newest first within each group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum EventSort {
+    #[default]
+    Newest,
+    /// By contract (its label or symbol), A to Z.
+    Source,
+    /// By event name, A to Z (raw logs last).
+    Event,
+}
+
+impl EventSort {
+    fn next(self) -> Self {
+        match self {
+            EventSort::Newest => EventSort::Source,
+            EventSort::Source => EventSort::Event,
+            EventSort::Event => EventSort::Newest,
+        }
+    }
+    /// What it sorts by, for the pane's title (`None`: newest first).
+    pub fn column(self) -> Option<&'static str> {
+        match self {
+            EventSort::Newest => None,
+            EventSort::Source => Some("contract"),
+            EventSort::Event => Some("event"),
+        }
+    }
+}
+
 impl HeadSort {
     fn next(self) -> Self {
         match self {
@@ -261,12 +290,26 @@ impl AppState {
         };
         let q = self.filter_of(Focus::Events);
         let label = |a: &alloy_primitives::Address| n.label_of(*a).map(str::to_string);
-        n.events
+        let mut rows: Vec<&EventLog> = n
+            .events
             .iter()
             .rev()
             .skip(self.events_skipped())
             .filter(|e| q.as_deref().is_none_or(|q| event_matches(e, &label, q)))
-            .collect()
+            .collect();
+        match self.event_sort {
+            EventSort::Newest => {}
+            EventSort::Source => rows.sort_by_cached_key(|e| {
+                e.source
+                    .as_deref()
+                    .map(str::to_lowercase)
+                    .unwrap_or_else(|| e.address.to_string().to_lowercase())
+            }),
+            EventSort::Event => rows.sort_by_cached_key(|e| {
+                (e.event.is_none(), e.event.as_deref().map(str::to_lowercase))
+            }),
+        }
+        rows
     }
 
     /// After an update: a freeze whose rows aged out of memory (more new rows came
@@ -293,6 +336,7 @@ impl AppState {
         match self.focus {
             Focus::Heads => self.head_sort = self.head_sort.next(),
             Focus::Watches => self.watch_sort = self.watch_sort.next(),
+            Focus::Events => self.event_sort = self.event_sort.next(),
             _ => return,
         }
         if let Some(c) = self.cursors.of(self.focus) {
@@ -325,7 +369,7 @@ impl AppState {
             i => self.shown_heads().get(i).map(|r| r.head.hash),
         };
         let event = match self.cursors.events.get(usize::MAX) {
-            0 => None,
+            0 if self.event_sort == EventSort::Newest => None,
             i => self.shown_events().get(i).map(|e| event_key(e)),
         };
         let watch = match self.watch_sort {

@@ -28,7 +28,7 @@ pub use events::EVENTS_KEPT;
 pub use fresh::Fresh;
 pub use heads::{HEADS_KEPT, HeadRow};
 pub use input::{InputField, InputState, Submit};
-pub use lists::{EventKey, Filter, Frozen, HeadSort, WatchSort};
+pub use lists::{EventKey, EventSort, Filter, Frozen, HeadSort, WatchSort};
 pub use network::{NetworkState, Page};
 pub use ring::Ring;
 pub use watches::{Activity, TokenBalanceRow, WatchRow};
@@ -135,6 +135,7 @@ pub struct AppState {
     /// How the heads and the watches are ordered (`s` cycles the focused one's).
     pub head_sort: HeadSort,
     pub watch_sort: WatchSort,
+    pub event_sort: EventSort,
     /// The network picker (`n`): the name typed so far, and the selected match.
     pub picker: Option<(String, ListCursor)>,
     /// Explorer links (OSC 8) on numbers, hashes and addresses (`--no-links`: off).
@@ -171,6 +172,7 @@ impl AppState {
             chart: Chart::default(),
             head_sort: HeadSort::default(),
             watch_sort: WatchSort::default(),
+            event_sort: EventSort::default(),
             picker: None,
             links: true,
             mouse: true,

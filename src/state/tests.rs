@@ -1272,3 +1272,79 @@ fn round_trips_chart_only_while_their_side_is_up() {
     assert_eq!(s.networks[0].series(Chart::Ping, 10), vec![5.0]);
     assert_eq!(s.networks[0].series(Chart::Http, 10), vec![9.0]);
 }
+
+#[test]
+fn s_on_the_events_sorts_them_by_contract_then_by_event_and_back() {
+    let mut s = state();
+    let logs = [
+        ("ZED", Some("Approval"), 1),
+        ("ABC", None, 2),
+        ("ZED", Some("Transfer"), 3),
+    ];
+    for (source, event, i) in logs {
+        let mut l = log(i, false);
+        l.source = Some(source.into());
+        l.event = event.map(str::to_string);
+        s.apply_now(Update::Log {
+            net: 0,
+            log: Box::new(l),
+        });
+    }
+    let order = |s: &AppState| -> Vec<Option<u64>> {
+        s.shown_events().iter().map(|e| e.log_index).collect()
+    };
+    assert_eq!(order(&s), [Some(3), Some(2), Some(1)], "newest first");
+    s.focus = Focus::Events;
+    s.on_action(Action::Sort);
+    assert_eq!(s.event_sort, EventSort::Source);
+    assert_eq!(
+        order(&s),
+        [Some(2), Some(3), Some(1)],
+        "ABC, then ZED newest first"
+    );
+    s.on_action(Action::Sort);
+    assert_eq!(
+        order(&s),
+        [Some(1), Some(3), Some(2)],
+        "Approval, Transfer, raw last"
+    );
+    s.on_action(Action::Sort);
+    assert_eq!(s.event_sort, EventSort::Newest);
+}
+
+#[test]
+fn a_block_view_asks_for_the_selected_transactions_receipt_once_each() {
+    use crate::event::DetailKey;
+    let mut s = with_heads(1..=2);
+    let h = head(2, 0);
+    let block = DetailKey::Block(h.hash);
+    assert_eq!(s.on_action(Action::Open), Some((0, Command::Fetch(block))));
+    assert_eq!(s.fetch_wanted(), None, "the block is on its way");
+    s.apply_now(Update::Detail {
+        net: 0,
+        key: block,
+        result: Ok(block_detail(h, 2)),
+    });
+    let receipt = |b: u8| Some((0, Command::Fetch(DetailKey::Receipt(B256::repeat_byte(b)))));
+    assert_eq!(s.fetch_wanted(), receipt(0x40), "the first row's status");
+    assert_eq!(s.fetch_wanted(), None, "asked once");
+    s.on_action(Action::Down);
+    assert_eq!(s.fetch_wanted(), receipt(0x41));
+    s.apply_now(Update::Detail {
+        net: 0,
+        key: DetailKey::Receipt(B256::repeat_byte(0x41)),
+        result: Err("HTTP 429".into()),
+    });
+    assert_eq!(
+        s.fetch_wanted(),
+        None,
+        "a failure is not asked again by itself"
+    );
+    // The cache let the block go (many answers since): it is asked for again.
+    for i in 0..DETAILS_KEPT {
+        let key = DetailKey::Receipt(B256::with_last_byte(i as u8));
+        s.networks[0].details.want(key);
+    }
+    assert_eq!(s.networks[0].details.get(&block), None);
+    assert_eq!(s.fetch_wanted(), Some((0, Command::Fetch(block))));
+}

@@ -359,6 +359,8 @@ fn tx_line(net: &NetworkState, block: B256, t: &TxSummary, theme: &Theme) -> Lin
             },
             Detail::Block(_) => ("", theme.dim()),
         },
+        // Asked for when the row is selected.
+        Some(Fetched::Loading) => ("…", theme.dim()),
         _ => ("", theme.dim()),
     };
     let method = match (&t.method, t.selector) {

@@ -603,6 +603,9 @@ fn list_status(state: &AppState, pane: Focus, theme: &Theme) -> Option<Line<'sta
             theme.key(),
         ));
     }
+    if let Some(by) = state.event_sort.column().filter(|_| pane == Focus::Events) {
+        spans.push(Span::styled(format!(" by {by} ▼ "), theme.key()));
+    }
     if let Some(new) = state.frozen_new(pane) {
         spans.push(Span::styled(format!(" frozen · {new} new "), theme.warn()));
     }
