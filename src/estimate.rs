@@ -38,6 +38,8 @@ const ACTIVE_SHARE: f64 = 0.001;
 /// A `newHeads` notification, a pending hash notification (bytes).
 const HEAD_BYTES: f64 = 1_100.0;
 const PENDING_BYTES: f64 = 150.0;
+/// Bytes of a whole pending transaction's notification (`pending = "watched"`).
+const FULL_PENDING_BYTES: f64 = 1_000.0;
 /// Pending transactions per second assumed for a busy chain (for per-byte and
 /// per-notification prices).
 const PENDING_PER_SEC: f64 = 100.0;
@@ -174,7 +176,7 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
     let token_moves = 1.0 - (1.0 - ACTIVE_SHARE).powf(w * tokens);
     let logs_share = if contract_logs { 1.0 } else { token_moves };
     let pending_on = match n.pending {
-        Some(PendingMode::Count) => true,
+        Some(PendingMode::Count | PendingMode::Watched) => true,
         Some(PendingMode::Off) => false,
         None => !t.is_some_and(|t| {
             t.events
@@ -205,7 +207,7 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
         // At most one billed logs event per block (Infura), or one per log.
         logs: event(t, "logs", 600.0) * logs_share * heads_per_day,
         pending: if pending_on {
-            pending_cost(t) * 86_400.0
+            pending_cost(t, n.pending == Some(PendingMode::Watched)) * 86_400.0
         } else {
             0.0
         },
@@ -315,11 +317,17 @@ fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>) -> Estimat
     }
 }
 
-/// Pending events per second of a subscription, priced.
-fn pending_cost(t: Option<&PriceTable>) -> f64 {
+/// Pending events per second of a subscription, priced: hashes, or (`full`) whole
+/// transactions, which weigh more where bytes are billed.
+fn pending_cost(t: Option<&PriceTable>, full: bool) -> f64 {
+    let bytes = if full {
+        FULL_PENDING_BYTES
+    } else {
+        PENDING_BYTES
+    };
     match t {
         Some(t) if t.pending_per_second => event(Some(t), "newPendingTransactions", 0.0),
-        t => PENDING_PER_SEC * event(t, "newPendingTransactions", PENDING_BYTES),
+        t => PENDING_PER_SEC * event(t, "newPendingTransactions", bytes),
     }
 }
 

@@ -398,6 +398,19 @@ pub enum Update {
         wei: U256,
         block: u64,
     },
+    /// A watched pending transaction was seen, or moved on (`pending = "watched"`).
+    PendingTx {
+        net: NetIdx,
+        event: Box<PendingTxEvent>,
+    },
+    /// What the pending feed gives, the priority fees of recent pending transactions
+    /// (p10, p50, p90, wei), and watched ones forgotten for room so far.
+    Mempool {
+        net: NetIdx,
+        feed: PendingFeed,
+        tips: Option<[u128; 3]>,
+        evicted: u64,
+    },
     /// Pending transaction hashes seen in the last window.
     Pending {
         net: NetIdx,
@@ -574,6 +587,8 @@ impl Update {
             | Update::Http { net, .. }
             | Update::Balance { net, .. }
             | Update::Pending { net, .. }
+            | Update::PendingTx { net, .. }
+            | Update::Mempool { net, .. }
             | Update::Stats { net, .. }
             | Update::Reconnected { net, .. }
             | Update::Token { net, .. }
@@ -588,6 +603,92 @@ impl Update {
             | Update::Detail { net, .. } => *net,
         }
     }
+}
+
+/// A pending transaction that touches a watched address: its sender or recipient
+/// is watched, or it moves a configured token to or from a watched address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTx {
+    pub hash: B256,
+    pub from: Address,
+    /// `None`: it creates a contract.
+    pub to: Option<Address>,
+    pub value: U256,
+    pub nonce: u64,
+    /// The priority fee it offers (`maxPriorityFeePerGas`), or a legacy gas price.
+    pub tip: Option<u128>,
+    /// `maxFeePerGas`, or a legacy gas price.
+    pub max_fee: Option<u128>,
+    /// The ERC-20 `transfer`/`transferFrom` it makes on a configured token.
+    pub token: Option<TokenMove>,
+}
+
+impl PendingTx {
+    /// The fee it bids, for comparing a replacement with the one it replaces.
+    pub fn bid(&self) -> u128 {
+        self.max_fee.or(self.tip).unwrap_or(0)
+    }
+}
+
+/// An ERC-20 transfer in a transaction's calldata.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TokenMove {
+    pub token: Address,
+    pub from: Address,
+    pub to: Address,
+    pub amount: U256,
+}
+
+/// Where a watched pending transaction stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TxState {
+    Pending,
+    /// Its hash is in this block.
+    Mined {
+        block: u64,
+    },
+    /// Another transaction of the same sender and nonce took its place: a
+    /// cancel sends nothing to its sender, a speed-up is the same move paying more.
+    Replaced {
+        by: B256,
+        cancel: bool,
+    },
+    /// Neither mined nor replaced within `pending_drop_secs`.
+    Dropped,
+}
+
+impl TxState {
+    pub fn name(&self) -> &'static str {
+        match self {
+            TxState::Pending => "pending",
+            TxState::Mined { .. } => "mined",
+            TxState::Replaced { .. } => "replaced",
+            TxState::Dropped => "dropped",
+        }
+    }
+}
+
+/// A watched pending transaction's news.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingTxEvent {
+    pub tx: PendingTx,
+    pub state: TxState,
+    /// When chaintop first saw it.
+    pub first_seen: SystemTime,
+    /// From first seen to mined, replaced or dropped.
+    pub latency_ms: Option<u64>,
+}
+
+/// What the endpoint's pending feed gives with `pending = "watched"`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PendingFeed {
+    /// Whole transactions (`newPendingTransactions` with `true`).
+    Full,
+    /// Whole transactions of the watched addresses only (Alchemy's
+    /// `alchemy_pendingTransactions`).
+    Filtered,
+    /// Hashes only, and why: nothing can be told about them but their number.
+    HashesOnly(String),
 }
 
 /// Imperative requests from the app loop to one network supervisor.

@@ -152,6 +152,13 @@ fn to_json(
         Update::Pending {
             count, window_ms, ..
         } => pending_line(network, *count, *window_ms),
+        Update::PendingTx { event, .. } => pending_tx_line(network, event),
+        Update::Mempool {
+            feed,
+            tips,
+            evicted,
+            ..
+        } => mempool_line(network, feed, tips.as_ref(), *evicted),
         Update::Connection { state, .. } => connection_line(network, state),
         Update::ChainId { chain_id, .. } => chain_id_line(network, *chain_id),
         Update::Subscription { kind, status, .. } => subscription_line(network, kind, status),
@@ -258,6 +265,64 @@ fn pending_line(network: &str, count: u64, window_ms: u64) -> Value {
         "network": network,
         "count": count,
         "window_ms": window_ms,
+    })
+}
+
+fn pending_tx_line(network: &str, e: &crate::event::PendingTxEvent) -> Value {
+    use crate::event::TxState;
+    let t = &e.tx;
+    let (block, replaced_by, cancel) = match e.state {
+        TxState::Mined { block } => (Some(block), None, None),
+        TxState::Replaced { by, cancel } => (None, Some(by.to_string()), Some(cancel)),
+        TxState::Pending | TxState::Dropped => (None, None, None),
+    };
+    json!({
+        "type": "pending_tx",
+        "network": network,
+        "hash": t.hash.to_string(),
+        "from": t.from.to_string(),
+        "to": t.to.map(|a| a.to_string()),
+        "value": t.value.to_string(),
+        "nonce": t.nonce,
+        "tip_wei": t.tip.map(|w| w.to_string()),
+        "token": t.token.map(|m| json!({
+            "address": m.token.to_string(),
+            "from": m.from.to_string(),
+            "to": m.to.to_string(),
+            "amount": m.amount.to_string(),
+        })),
+        "state": e.state.name(),
+        "block": block,
+        "replaced_by": replaced_by,
+        "cancel": cancel,
+        "first_seen": crate::fmt::rfc3339_ms(e.first_seen),
+        "latency_ms": e.latency_ms,
+    })
+}
+
+fn mempool_line(
+    network: &str,
+    feed: &crate::event::PendingFeed,
+    tips: Option<&[u128; 3]>,
+    evicted: u64,
+) -> Value {
+    use crate::event::PendingFeed;
+    let (name, reason) = match feed {
+        PendingFeed::Full => ("full", None),
+        PendingFeed::Filtered => ("filtered", None),
+        PendingFeed::HashesOnly(why) => ("hashes_only", Some(why.as_str())),
+    };
+    json!({
+        "type": "mempool",
+        "network": network,
+        "feed": name,
+        "reason": reason,
+        "tips_wei": tips.map(|[p10, p50, p90]| json!({
+            "p10": p10.to_string(),
+            "p50": p50.to_string(),
+            "p90": p90.to_string(),
+        })),
+        "evicted": evicted,
     })
 }
 
@@ -723,6 +788,38 @@ mod tests {
                 net: 0,
                 count: 4,
                 window_ms: 1_000,
+            },
+            Update::PendingTx {
+                net: 0,
+                event: Box::new(crate::event::PendingTxEvent {
+                    tx: crate::event::PendingTx {
+                        hash: B256::repeat_byte(0xab),
+                        from: Address::repeat_byte(1),
+                        to: Some(Address::repeat_byte(2)),
+                        value: U256::from(5u64),
+                        nonce: 3,
+                        tip: Some(1_000_000_000),
+                        max_fee: Some(2_000_000_000),
+                        token: Some(crate::event::TokenMove {
+                            token: Address::repeat_byte(7),
+                            from: Address::repeat_byte(1),
+                            to: Address::repeat_byte(3),
+                            amount: U256::from(9u64),
+                        }),
+                    },
+                    state: crate::event::TxState::Replaced {
+                        by: B256::repeat_byte(0xac),
+                        cancel: false,
+                    },
+                    first_seen: SystemTime::UNIX_EPOCH,
+                    latency_ms: Some(1_500),
+                }),
+            },
+            Update::Mempool {
+                net: 0,
+                feed: crate::event::PendingFeed::HashesOnly("refused".into()),
+                tips: Some([1, 2, 3]),
+                evicted: 0,
             },
             Update::Connection {
                 net: 0,

@@ -96,6 +96,9 @@ pub struct NetworkConfig {
     /// `pending = "count" | "off"`; `None`: off where the provider bills each
     /// pending event, counted elsewhere.
     pub pending: Option<PendingMode>,
+    /// With `pending = "watched"`: seconds after which a transaction neither mined
+    /// nor replaced counts as dropped.
+    pub pending_drop_secs: u64,
     /// Refresh through Multicall3 where it is deployed (`multicall = false`: always
     /// one batch entry per read).
     pub multicall: bool,
@@ -121,7 +124,13 @@ pub enum PendingMode {
     Count,
     /// Do not subscribe.
     Off,
+    /// Full pending transactions: those that touch a watched address are followed
+    /// (pending, mined, replaced, dropped); the others are counted.
+    Watched,
 }
+
+/// A watched pending transaction not seen mined after this long is dropped.
+pub const DEFAULT_PENDING_DROP_SECS: u64 = 600;
 
 /// A watched contract: its events feed the event list, its views are read per head.
 #[derive(Debug, Clone, PartialEq)]
@@ -186,6 +195,7 @@ impl NetworkConfig {
             show_url_path: false,
             provider: None,
             pending: None,
+            pending_drop_secs: DEFAULT_PENDING_DROP_SECS,
             multicall: true,
             refresh: None,
         }

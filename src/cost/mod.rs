@@ -331,6 +331,12 @@ impl Meter {
         Some((p.call(method) * count as f64, per_second))
     }
 
+    /// The provider whose table prices the endpoint in use.
+    pub fn provider(&self) -> Option<String> {
+        let t = self.tally.lock().ok()?;
+        t.table.as_ref().map(|p| p.name.clone())
+    }
+
     /// The endpoint in use is priced by a provider's table.
     pub fn is_priced(&self) -> bool {
         self.tally.lock().is_ok_and(|t| t.table.is_some())

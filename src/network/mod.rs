@@ -11,6 +11,7 @@ mod detail;
 mod feed;
 mod heads;
 mod logs;
+pub mod mempool;
 mod refresh;
 mod report;
 mod session;
@@ -143,6 +144,19 @@ pub fn spawn(
         log_tx.clone().map(|tx| (tx, watched.clone())),
     );
     tokio::spawn(follower.run(chain_rx));
+    // The mempool of the watched addresses: its tracker, fed by the session
+    // (pending transactions) and the refresh task (the blocks' transactions).
+    let mempool = (cfg.pending == Some(crate::config::PendingMode::Watched)).then(|| {
+        let (tx, rx) = mpsc::channel(mempool::QUEUE);
+        tokio::spawn(mempool::run(
+            net,
+            rx,
+            updates.clone(),
+            std::time::Duration::from_secs(cfg.pending_drop_secs),
+            shared.clone(),
+        ));
+        tx
+    });
     if let Some(http) = &http {
         let refresher = refresh::Refresher {
             net,
@@ -160,6 +174,7 @@ pub fn spawn(
             shared: shared.clone(),
             feed,
             chain_tx: chain_tx.clone(),
+            mempool: mempool.clone(),
         };
         tokio::spawn(refresher.run(head_rx));
     }
@@ -179,7 +194,8 @@ pub fn spawn(
     });
     tokio::spawn(report::run(net, shared.clone(), updates.clone()));
     let sup = session::Supervisor::new(net, cfg, updates, redactor, shared, http, chain_tx, cmd_rx)
-        .with_watch(watched, log_filters.zip(log_tx));
+        .with_watch(watched, log_filters.zip(log_tx))
+        .with_mempool(mempool);
     tokio::spawn(sup.run());
     NetworkHandle {
         commands: cmd_tx,

@@ -21,6 +21,10 @@ pub(crate) struct Shared {
     /// When the last pong arrived (unix ms, 0 = never).
     pub ping_at_ms: AtomicU64,
     pub pending_coalesced: AtomicU64,
+    /// Watched pending transactions forgotten for room (`mempool`), and those the
+    /// tracker's queue had no room for.
+    pub mempool_evicted: AtomicU64,
+    pub mempool_full: AtomicU64,
     /// Smoothed block time in milliseconds (0 = unknown), from head timestamps.
     pub block_time_ms: AtomicU64,
     last_error: Mutex<Option<(String, SystemTime)>>,
@@ -47,6 +51,8 @@ impl Shared {
             ping_rtt_us: AtomicU64::new(0),
             ping_at_ms: AtomicU64::new(0),
             pending_coalesced: AtomicU64::new(0),
+            mempool_evicted: AtomicU64::new(0),
+            mempool_full: AtomicU64::new(0),
             block_time_ms: AtomicU64::new(0),
             last_error: Mutex::new(None),
             http,

@@ -82,6 +82,8 @@ pub struct NetworkState {
     pub flash: Option<(crate::event::Subject, Instant)>,
     /// The last failed delivery of each sink.
     pub sink_failures: Vec<crate::event::SinkFailure>,
+    /// The watched addresses' pending transactions (`pending = "watched"`).
+    pub mempool: super::Mempool,
     /// What the detail views fetched (blocks, receipts).
     pub details: super::DetailCache,
     /// The connection's state changes and errors, oldest first.
@@ -157,6 +159,7 @@ impl NetworkState {
             alerts_firing: Vec::new(),
             flash: None,
             sink_failures: Vec::new(),
+            mempool: super::Mempool::default(),
             details: super::DetailCache::default(),
             history: Ring::new(super::HISTORY_KEPT),
             pending_history: Ring::new(super::SAMPLES_KEPT),
@@ -243,6 +246,18 @@ impl NetworkState {
                 row.head.tx_count = Some(tx_count);
             }
             Update::ChainId { chain_id, .. } => self.chain_id = Some(chain_id),
+            Update::PendingTx { event, .. } => self.mempool.apply(*event),
+            Update::Mempool {
+                feed,
+                tips,
+                evicted,
+                ..
+            } => {
+                let m = &mut self.mempool;
+                m.feed = Some(feed);
+                m.tips = tips.map(|t| (t, now));
+                m.evicted = evicted;
+            }
             Update::Subscription { kind, status, .. } => match kind {
                 SubKind::NewHeads => self.subs_heads = Some(status),
                 SubKind::NewPendingTransactions => self.subs_pending = Some(status),

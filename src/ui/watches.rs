@@ -129,7 +129,13 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         let at = super::row_at(inner, y);
         super::target(state, at, Target::Row(Focus::Watches, *i));
         super::link(state, net, at, label.trim_end(), Page::Address(address));
-        super::link(state, net, at, &format::short_address(&address), Page::Address(address));
+        super::link(
+            state,
+            net,
+            at,
+            &format::short_address(&address),
+            Page::Address(address),
+        );
     }
 }
 

@@ -52,6 +52,17 @@ pub(super) fn network(
     let tokens = tokens(cx, r, &key)?;
     let provider = provider(cx, &r.provider, &key("provider"), providers)?;
     let pending = pending(cx, r, &key("pending"))?;
+    let pending_drop_secs = match &r.pending_drop_secs {
+        Some(p) if *p.get_ref() == 0 => {
+            return Err(cx.err(
+                p.span(),
+                &key("pending_drop_secs"),
+                "expected at least 1 (seconds), found 0",
+            ));
+        }
+        Some(p) => *p.get_ref(),
+        None => crate::config::DEFAULT_PENDING_DROP_SECS,
+    };
     Ok(NetworkConfig {
         name,
         ws,
@@ -67,6 +78,7 @@ pub(super) fn network(
         show_url_path: r.show_url_path,
         provider,
         pending,
+        pending_drop_secs,
         multicall: r.multicall.unwrap_or(true),
         refresh: refresh(cx, r, &key("refresh"))?,
     })
@@ -95,7 +107,7 @@ fn refresh(
     }
 }
 
-/// `pending = "count" | "off"`.
+/// `pending = "count" | "watched" | "off"`.
 fn pending(
     cx: &mut Ctx<'_>,
     r: &RawNetwork,
@@ -107,10 +119,14 @@ fn pending(
     match cx.interpolate(p, key)?.as_str() {
         "count" => Ok(Some(PendingMode::Count)),
         "off" => Ok(Some(PendingMode::Off)),
+        "watched" => Ok(Some(PendingMode::Watched)),
         _ => Err(cx.err(
             p.span(),
             key,
-            format_args!("expected \"count\" or \"off\", found {:?}", p.get_ref()),
+            format_args!(
+                "expected \"count\", \"watched\" or \"off\", found {:?}",
+                p.get_ref()
+            ),
         )),
     }
 }

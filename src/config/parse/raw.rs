@@ -93,6 +93,7 @@ pub(super) struct RawNetwork {
     pub(super) show_url_path: bool,
     pub(super) provider: Option<Spanned<String>>,
     pub(super) pending: Option<Spanned<String>>,
+    pub(super) pending_drop_secs: Option<Spanned<u64>>,
     pub(super) multicall: Option<bool>,
     pub(super) refresh: Option<Spanned<String>>,
     pub(super) ping_interval_secs: Option<Spanned<u64>>,

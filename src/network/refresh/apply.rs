@@ -24,6 +24,8 @@ pub(super) struct Applied<'a> {
     tokens: &'a [Address],
     pub metas: HashMap<Address, TokenMeta>,
     pub out: Vec<Update>,
+    /// Blocks read with their transactions, for the mempool tracker.
+    pub mined: Vec<crate::network::mempool::Input>,
     /// Pushed heads the node did not know (asked once).
     pub suspects: Vec<B256>,
     pub rechecked: HashMap<B256, Recheck>,
@@ -45,6 +47,7 @@ impl<'a> Applied<'a> {
             tokens: &r.tokens,
             metas: HashMap::new(),
             out: Vec::new(),
+            mined: Vec::new(),
             suspects: Vec::new(),
             rechecked: HashMap::new(),
             seen_nonces: HashMap::new(),
@@ -291,6 +294,20 @@ impl<'a> Applied<'a> {
         let Some(WireTxs::Full(txs)) = b.transactions else {
             return;
         };
+        self.mined.push(crate::network::mempool::Input::Block {
+            number: head.number,
+            hash: b.hash,
+            txs: txs
+                .iter()
+                .map(|t| crate::network::mempool::MinedTx {
+                    hash: t.hash,
+                    from: t.from,
+                    nonce: t.nonce.map(|n| n.to::<u64>()),
+                    to: t.to,
+                    value: t.value,
+                })
+                .collect(),
+        });
         for tx in txs {
             if self.addresses.iter().any(|(w, _)| *w == tx.from) {
                 // It sent: its nonce moved. The transaction says to what (after the

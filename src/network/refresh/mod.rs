@@ -56,6 +56,8 @@ pub(crate) struct Refresher {
     pub feed: Arc<HeadFeed>,
     /// Where heads the node does not have are reported.
     pub chain_tx: mpsc::Sender<ChainInput>,
+    /// The mempool tracker, told each block's transactions (`pending = "watched"`).
+    pub mempool: Option<mpsc::Sender<super::mempool::Input>>,
 }
 
 impl Refresher {
@@ -261,6 +263,11 @@ impl Refresher {
         }
         for u in applied.out {
             send(u).await?;
+        }
+        if let Some(mempool) = &self.mempool {
+            for block in applied.mined {
+                mempool.send(block).await.map_err(|_| AppGone)?;
+            }
         }
         Ok(())
     }

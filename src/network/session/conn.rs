@@ -19,9 +19,10 @@ use super::{
     AppGone, CONNECT_TIMEOUT, End, Flow, GO, HANDSHAKE_TIMEOUT, PENDING_WINDOW,
     PRIMARY_PROBE_PINGS, Poller, Supervisor, recv_command, stop,
 };
-use crate::event::{Command, ConnState, SubKind, Update};
+use crate::event::{Command, ConnState, PendingFeed, SubKind, Update};
 use crate::network::ChainInput;
 use crate::network::logs::LogInput;
+use crate::network::mempool;
 use crate::rpc::frame::{self, Incoming};
 use crate::rpc::types::RpcRequest;
 use crate::text::sanitize;
@@ -75,6 +76,12 @@ pub(super) enum Purpose {
     TokenLogs(u32),
     /// The watchdog's new `newHeads` subscription.
     Resubscribe,
+    /// Whole pending transactions (`pending = "watched"`): Alchemy's filtered
+    /// subscription, or `newPendingTransactions` with `true`. Refused, the next
+    /// one down is asked for, and hashes last.
+    PendingFull {
+        filtered: bool,
+    },
     Unsubscribe,
 }
 
@@ -107,6 +114,15 @@ pub(super) struct Conn<'a> {
     pub(super) ping_out: Option<(u64, Instant)>,
     pub(super) pending: u64,
     pub(super) pending_reported_nonzero: bool,
+    /// What the pending subscription gives (`pending = "watched"`), once answered.
+    pub(super) pending_feed: Option<PendingFeed>,
+    /// The pending subscription is Alchemy's, filtered to the watched addresses.
+    pub(super) pending_filtered: bool,
+    /// What a pending transaction is checked against.
+    pub(super) watchlist: mempool::Watchlist,
+    /// Recent priority fees (a ring of `mempool::TIPS_KEPT`).
+    pub(super) tips: Vec<u128>,
+    pub(super) tips_at: usize,
     pub(super) window_start: Instant,
     /// The watchdog's `eth_blockNumber`, asked beside the loop.
     pub(super) stall_check: Option<JoinHandle<Result<u64, String>>>,
@@ -156,9 +172,15 @@ impl<'a> Conn<'a> {
             ping_out: None,
             pending: 0,
             pending_reported_nonzero: false,
+            pending_feed: None,
+            pending_filtered: false,
+            watchlist: mempool::Watchlist::default(),
+            tips: Vec::new(),
+            tips_at: 0,
             window_start: Instant::now(),
             stall_check: None,
         };
+        conn.refresh_watchlist();
         let end = conn.run().await;
         if let Some(check) = conn.stall_check.take() {
             check.abort();
@@ -382,6 +404,9 @@ impl<'a> Conn<'a> {
             Some(k) => shared.cost.event(k.wire_name(), bytes, None),
         }
         match kind {
+            Some(SubKind::NewPendingTransactions) if self.pending_feed.is_some() => {
+                return self.on_full_pending(result.get()).await;
+            }
             Some(SubKind::NewPendingTransactions) => match frame::decode_pending(result) {
                 Ok(()) => self.pending += 1,
                 Err(e) => shared.bad_frame(e.to_string()),
@@ -420,6 +445,86 @@ impl<'a> Conn<'a> {
             None => {}
         }
         GO
+    }
+
+    /// The watched addresses and the tokens, as pending transactions are checked.
+    pub(super) fn refresh_watchlist(&mut self) {
+        self.watchlist = mempool::Watchlist {
+            addresses: self
+                .sup
+                .watched
+                .addresses()
+                .into_iter()
+                .map(|(a, _)| a)
+                .collect(),
+            tokens: self.sup.cfg.tokens.iter().copied().collect(),
+        };
+    }
+
+    /// A pending result with `pending = "watched"`: counted, its tip kept, and
+    /// handed to the tracker when it touches a watched address. A hash where whole
+    /// transactions were asked for says the endpoint sends hashes only.
+    async fn on_full_pending(&mut self, raw: &str) -> Flow {
+        match mempool::classify(raw, &self.watchlist) {
+            Ok(mempool::Pending::Hash) => {
+                self.pending += 1;
+                if !matches!(self.pending_feed, Some(PendingFeed::HashesOnly(_))) {
+                    self.pending_feed = Some(PendingFeed::HashesOnly(
+                        "the endpoint sends hashes where whole transactions were asked for".into(),
+                    ));
+                    self.report_mempool(true).await?;
+                }
+            }
+            Ok(mempool::Pending::Tx { tip, hit }) => {
+                self.pending += 1;
+                if let Some(tip) = tip {
+                    if self.tips.len() < mempool::TIPS_KEPT {
+                        self.tips.push(tip);
+                    } else {
+                        self.tips[self.tips_at] = tip;
+                    }
+                    self.tips_at = (self.tips_at + 1) % mempool::TIPS_KEPT;
+                }
+                if let (Some(tx), Some(to)) = (hit, &self.sup.mempool) {
+                    match to.try_send(mempool::Input::Seen(tx)) {
+                        Ok(()) => {}
+                        Err(TrySendError::Full(_)) => {
+                            self.sup.shared.mempool_full.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Err(TrySendError::Closed(_)) => return Err(AppGone),
+                    }
+                }
+            }
+            Err(e) => self
+                .sup
+                .shared
+                .bad_frame(format!("newPendingTransactions: {e}")),
+        }
+        GO
+    }
+
+    /// Tell the app what the pending feed gives and what fees it bids (each
+    /// window, or at once when `now`). Coalesced: a full channel waits a window.
+    pub(super) async fn report_mempool(&mut self, now: bool) -> Result<(), AppGone> {
+        let Some(feed) = self.pending_feed.clone() else {
+            return Ok(());
+        };
+        let shared = &self.sup.shared;
+        let evicted = shared.mempool_evicted.load(Ordering::Relaxed)
+            + shared.mempool_full.load(Ordering::Relaxed);
+        let u = Update::Mempool {
+            net: self.sup.net,
+            feed,
+            tips: mempool::percentiles(&self.tips),
+            evicted,
+        };
+        if now {
+            self.sup.emit(u).await
+        } else if let Err(TrySendError::Closed(_)) = self.sup.updates.try_send(u) {
+            Err(AppGone)
+        } else {
+            Ok(())
+        }
     }
 
     async fn on_ping_due(&mut self) -> Flow {
@@ -471,6 +576,7 @@ impl<'a> Conn<'a> {
                 Err(TrySendError::Closed(_)) => return Err(AppGone),
             }
         }
+        self.report_mempool(false).await?;
         self.watch_heads().await
     }
 

@@ -12,7 +12,7 @@ use super::conn::Heads;
 use super::conn::{Conn, Purpose};
 use super::{AppGone, End, Flow, GO, Poller, stop};
 use crate::config::PendingMode;
-use crate::event::{ConnState, HeadSource, SubKind, SubStatus, Update};
+use crate::event::{ConnState, HeadSource, PendingFeed, SubKind, SubStatus, Update};
 use crate::network::ChainInput;
 use crate::rpc::http::rate_limit_hint;
 use crate::rpc::types::RpcErrorObj;
@@ -27,6 +27,7 @@ impl Conn<'_> {
         match purpose {
             Purpose::ChainId => self.on_chain_id(result).await,
             Purpose::Subscribe(kind) => self.on_subscribed(kind, result).await,
+            Purpose::PendingFull { filtered } => self.on_pending_full(filtered, result).await,
             Purpose::TokenLogs(generation) => {
                 if let Ok(Ok(id)) = result
                     .as_ref()
@@ -111,14 +112,20 @@ impl Conn<'_> {
             None => &[SubKind::NewHeads, SubKind::NewPendingTransactions],
         };
         for &kind in kinds {
-            if let ControlFlow::Break(end) = self
-                .request(
+            let watched = kind == SubKind::NewPendingTransactions
+                && self.sup.cfg.pending == Some(PendingMode::Watched);
+            let flow = if watched {
+                let filtered = self.sup.shared.cost.provider().as_deref() == Some("alchemy");
+                self.subscribe_full_pending(filtered).await?
+            } else {
+                self.request(
                     Purpose::Subscribe(kind),
                     "eth_subscribe",
                     json!([kind.wire_name()]),
                 )
                 .await?
-            {
+            };
+            if let ControlFlow::Break(end) = flow {
                 return stop(end);
             }
             self.awaiting_subs += 1;
@@ -150,6 +157,28 @@ impl Conn<'_> {
     /// ones are subscribed before the old ones go (a log pushed by both is
     /// delivered once).
     pub(super) async fn on_watch_changed(&mut self) -> Flow {
+        self.refresh_watchlist();
+        // Alchemy's pending filter names the addresses: renewed, the old one goes.
+        if self.pending_filtered {
+            let old: Vec<String> = self
+                .subs
+                .iter()
+                .filter(|(_, k)| **k == SubKind::NewPendingTransactions)
+                .map(|(id, _)| id.clone())
+                .collect();
+            if let ControlFlow::Break(end) = self.subscribe_full_pending(true).await? {
+                return stop(end);
+            }
+            for id in old {
+                self.subs.remove(&id);
+                if let ControlFlow::Break(end) = self
+                    .request(Purpose::Unsubscribe, "eth_unsubscribe", json!([id]))
+                    .await?
+                {
+                    return stop(end);
+                }
+            }
+        }
         let Some((filters, _)) = &self.sup.logs else {
             return GO;
         };
@@ -181,11 +210,73 @@ impl Conn<'_> {
         GO
     }
 
+    /// Ask for whole pending transactions: Alchemy's, filtered to the watched
+    /// addresses (`filtered`), or everyone's.
+    async fn subscribe_full_pending(&mut self, filtered: bool) -> Flow {
+        let params = if filtered {
+            let addresses: Vec<String> = self
+                .sup
+                .watched
+                .addresses()
+                .iter()
+                .map(|(a, _)| a.to_string())
+                .collect();
+            alchemy_params(&addresses)
+        } else {
+            json!(["newPendingTransactions", true])
+        };
+        self.request(Purpose::PendingFull { filtered }, "eth_subscribe", params)
+            .await
+    }
+
+    /// The answer to a request for whole pending transactions. Refused: the next
+    /// one down (everyone's, then hashes), said on screen.
+    async fn on_pending_full(
+        &mut self,
+        filtered: bool,
+        result: Result<&RawValue, RpcErrorObj>,
+    ) -> Flow {
+        let refused = match &result {
+            Ok(r) => serde_json::from_str::<String>(r.get())
+                .err()
+                .map(|e| e.to_string()),
+            Err(e) if rate_limit_hint(e).is_some() => None,
+            Err(e) => Some(format!("{} {}", e.code, e.message)),
+        };
+        let Some(why) = refused else {
+            let feed = if filtered {
+                PendingFeed::Filtered
+            } else {
+                PendingFeed::Full
+            };
+            self.pending_feed = Some(feed);
+            self.pending_filtered = filtered;
+            return self
+                .on_subscribed(SubKind::NewPendingTransactions, result)
+                .await;
+        };
+        let why = sanitize(&self.sup.redactor.text(&why)).into_owned();
+        if filtered {
+            tracing::info!(network = %self.sup.cfg.name, "alchemy_pendingTransactions refused ({why}); asking for newPendingTransactions");
+            return self.subscribe_full_pending(false).await;
+        }
+        self.pending_feed = Some(PendingFeed::HashesOnly(format!(
+            "whole pending transactions refused: {why}"
+        )));
+        self.report_mempool(true).await?;
+        self.request(
+            Purpose::Subscribe(SubKind::NewPendingTransactions),
+            "eth_subscribe",
+            json!(["newPendingTransactions"]),
+        )
+        .await
+    }
+
     /// Why pending transactions are not subscribed to, if they are not: the
     /// config says so, or (by default) the provider bills every event.
     fn pending_off(&self) -> Option<String> {
         match self.sup.cfg.pending {
-            Some(PendingMode::Count) => None,
+            Some(PendingMode::Count | PendingMode::Watched) => None,
             Some(PendingMode::Off) => Some("pending = \"off\" in the config".into()),
             None => self.sup.shared.cost.bills_pending().map(|p| {
                 format!("{p} bills each pending event; set pending = \"count\" to show them")
@@ -290,5 +381,28 @@ impl Conn<'_> {
                 connected: true,
             })
             .await
+    }
+}
+
+/// `eth_subscribe` params of Alchemy's pending transactions, to and from `addresses`.
+fn alchemy_params(addresses: &[String]) -> serde_json::Value {
+    json!([
+        "alchemy_pendingTransactions",
+        {"toAddress": addresses, "fromAddress": addresses, "hashesOnly": false}
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn alchemys_filter_names_the_watched_addresses_both_ways() {
+        let a = vec!["0x00000000000000000000000000000000000000a1".to_string()];
+        assert_eq!(
+            super::alchemy_params(&a),
+            serde_json::json!([
+                "alchemy_pendingTransactions",
+                {"toAddress": a, "fromAddress": a, "hashesOnly": false}
+            ])
+        );
     }
 }

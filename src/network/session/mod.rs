@@ -170,6 +170,8 @@ pub(crate) struct Supervisor {
     watched: Arc<Watched>,
     /// The `logs` filters and where notifications go (None: nothing to subscribe).
     logs: Option<(LogFilters, mpsc::Sender<LogInput>)>,
+    /// Where watched pending transactions go (`pending = "watched"`).
+    mempool: Option<mpsc::Sender<super::mempool::Input>>,
 }
 
 impl Supervisor {
@@ -205,6 +207,7 @@ impl Supervisor {
             http_down: false,
             watched: Arc::default(),
             logs: None,
+            mempool: None,
             cfg,
         }
     }
@@ -217,6 +220,15 @@ impl Supervisor {
     ) -> Self {
         self.watched = watched;
         self.logs = logs;
+        self
+    }
+
+    /// Where watched pending transactions go.
+    pub(crate) fn with_mempool(
+        mut self,
+        mempool: Option<mpsc::Sender<super::mempool::Input>>,
+    ) -> Self {
+        self.mempool = mempool;
         self
     }
 
