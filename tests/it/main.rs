@@ -21,6 +21,7 @@ mod devnet_server;
 mod flood;
 mod headless_anvil;
 mod headless_watch;
+mod mempool;
 mod metrics;
 mod multicall;
 mod partial_failure;

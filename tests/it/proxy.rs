@@ -77,6 +77,17 @@ pub struct CountingProxy {
 impl CountingProxy {
     /// Listens on two free loopback ports, forwarding to `http` and `ws`.
     pub async fn start(http: String, ws: String, table: PriceTable) -> Self {
+        Self::start_with(http, ws, table, false).await
+    }
+
+    /// `start`, answering `eth_subscribe ["newPendingTransactions", true]` with an
+    /// error as providers that send hashes only do (`refuse_full_pending`).
+    pub async fn start_with(
+        http: String,
+        ws: String,
+        table: PriceTable,
+        refuse_full_pending: bool,
+    ) -> Self {
         let counted = Arc::new(Mutex::new(Counted::default()));
         let table = Arc::new(table);
         let http_l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -99,7 +110,13 @@ impl CountingProxy {
         let c = counted.clone();
         tokio::spawn(async move {
             while let Ok((s, _)) = ws_l.accept().await {
-                tokio::spawn(serve_ws(s, ws.clone(), c.clone(), table.clone()));
+                tokio::spawn(serve_ws(
+                    s,
+                    ws.clone(),
+                    c.clone(),
+                    table.clone(),
+                    refuse_full_pending,
+                ));
             }
         });
         Self {
@@ -170,6 +187,7 @@ async fn serve_ws(
     upstream: String,
     counted: Arc<Mutex<Counted>>,
     table: Arc<PriceTable>,
+    refuse_full_pending: bool,
 ) {
     let Ok(mut down) = tokio_tungstenite::accept_async(s).await else {
         return;
@@ -197,6 +215,22 @@ async fn serve_ws(
                         for method in methods(&v) {
                             c.call(&table, &method);
                         }
+                    }
+                    if refuse_full_pending
+                        && v["method"] == "eth_subscribe"
+                        && v["params"][0] == "newPendingTransactions"
+                        && v["params"][1] == true
+                    {
+                        asked.remove(&v["id"].to_string());
+                        let no = serde_json::json!({
+                            "jsonrpc": "2.0",
+                            "id": v["id"],
+                            "error": {"code": -32602, "message": "invalid params: full transactions are not supported"},
+                        });
+                        if down.send(Message::text(no.to_string())).await.is_err() {
+                            break;
+                        }
+                        continue;
                     }
                 }
                 if matches!(m, Message::Close(_)) || up.send(m).await.is_err() {
