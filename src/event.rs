@@ -747,6 +747,8 @@ pub enum Action {
     PickNetwork,
     /// Watch again the address removed last (`u`).
     Undo,
+    /// Open the mempool of the watched addresses (`p`).
+    Mempool,
     /// Filter the focused list (`/`); Esc clears it.
     Filter,
     /// Move the selection a page up / down, to the first / last row.

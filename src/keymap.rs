@@ -97,16 +97,13 @@ pub const NORMAL: &[Binding] = &[
         hint: Some(("q", "quit")),
     },
     Binding {
-        keys: &[(Key::Char('?'), Action::ToggleHelp)],
-        shown: "?",
-        help: "show / hide this help",
+        keys: &[
+            (Key::Char('?'), Action::ToggleHelp),
+            (Key::Char('!'), Action::ToggleAlerts),
+        ],
+        shown: "?  !",
+        help: "show / hide this help / the alerts",
         hint: Some(("?", "help")),
-    },
-    Binding {
-        keys: &[(Key::Char('!'), Action::ToggleAlerts)],
-        shown: "!",
-        help: "show / hide the alerts",
-        hint: None,
     },
     Binding {
         keys: &[(Key::Enter, Action::Open)],
@@ -171,15 +168,9 @@ pub const NORMAL: &[Binding] = &[
         hint: None,
     },
     Binding {
-        keys: &[(Key::Char('s'), Action::Sort)],
-        shown: "s",
-        help: "sort the heads, watches or events",
-        hint: None,
-    },
-    Binding {
-        keys: &[(Key::Char('c'), Action::Chart)],
-        shown: "c",
-        help: "chart the next metric on the cards",
+        keys: &[(Key::Char('s'), Action::Sort), (Key::Char('c'), Action::Chart)],
+        shown: "s  c",
+        help: "sort the list / chart next metric",
         hint: None,
     },
     Binding {
@@ -199,6 +190,12 @@ pub const NORMAL: &[Binding] = &[
         shown: "1-9",
         help: "select network 1-9",
         hint: Some(("1-9", "select")),
+    },
+    Binding {
+        keys: &[(Key::Char('p'), Action::Mempool)],
+        shown: "p",
+        help: "the mempool of the watches",
+        hint: None,
     },
     Binding {
         keys: &[(Key::Char('n'), Action::PickNetwork)],
@@ -381,6 +378,7 @@ mod tests {
             Action::InputBackspace,
             Action::InputSubmit,
             Action::ToggleMouse,
+            Action::Mempool,
             MOUSE_EXAMPLE,
         ];
         for a in &all {
@@ -416,6 +414,7 @@ mod tests {
                 | Action::InputBackspace
                 | Action::InputSubmit
                 | Action::ToggleMouse
+                | Action::Mempool
                 | Action::Mouse(_) => {}
             }
         }

@@ -226,7 +226,7 @@ async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<app::Exit> {
         // Written as a config file and parsed like one: the demo goes through the
         // same validation, and doubles as an example of the format.
         text.push_str(&format!(
-            "[[networks]]\nname = \"{name}\"\nws = \"{}\"\nhttp = \"{}\"\nchain_id = {}\ntokens = [\"{token}\"]\n",
+            "[[networks]]\nname = \"{name}\"\nws = \"{}\"\nhttp = \"{}\"\nchain_id = {}\ntokens = [\"{token}\"]\npending = \"watched\"\n",
             node.ws_url(),
             node.http_url(),
             node.chain_id()

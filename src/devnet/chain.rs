@@ -194,6 +194,19 @@ pub(crate) struct Chain {
     /// Hash of this chain's block 0 (not kept, but answered for `eth_getBlockByNumber
     /// 0x0`, which is how clients tell one chain from a fresh one).
     pub genesis: B256,
+    /// The next block's transactions between the demo accounts, made as soon as
+    /// their parent is: the devnet announces them pending, then mines them.
+    upcoming: Option<Upcoming>,
+}
+
+/// Demo transactions made ahead for the child of `parent`, the state after them,
+/// and their gas.
+struct Upcoming {
+    parent: B256,
+    base_fee: u64,
+    txs: Vec<Tx>,
+    state: State,
+    gas: u64,
 }
 
 pub(crate) fn random_b256(rng: &mut fastrand::Rng) -> B256 {
@@ -225,6 +238,7 @@ impl Chain {
             by_hash: HashMap::new(),
             orphans: VecDeque::new(),
             genesis: random_b256(&mut fastrand::Rng::with_seed(seed ^ 0x6e6e_6573_6973)),
+            upcoming: None,
         };
         let first = chain.make_block(
             start_block,
@@ -318,6 +332,14 @@ impl Chain {
         Some(ChainEvent { removed, added })
     }
 
+    /// The demo transactions the next block will carry, and its base fee.
+    pub fn upcoming(&self) -> Option<(u64, &[Tx])> {
+        self.upcoming
+            .as_ref()
+            .filter(|u| u.parent == self.head().hash)
+            .map(|u| (u.base_fee, u.txs.as_slice()))
+    }
+
     fn push(&mut self, block: Block) -> Arc<Block> {
         let block = Arc::new(block);
         self.hashes.push(block.hash);
@@ -328,6 +350,20 @@ impl Chain {
         {
             self.by_hash.remove(&old.hash);
         }
+        // The child's demo transactions, made now so they can be pending first.
+        let base_fee = next_base_fee(block.base_fee, block.gas_used, block.gas_limit);
+        let mut state = block.state.clone();
+        let mut txs = Vec::new();
+        let rng = &mut self.rng;
+        let mut gas = eth_transfers(rng, &mut state, base_fee, &mut txs);
+        gas += token_transfers(rng, &mut state, base_fee, &mut txs);
+        self.upcoming = Some(Upcoming {
+            parent: block.hash,
+            base_fee,
+            txs,
+            state,
+            gas,
+        });
         block
     }
 
@@ -350,12 +386,24 @@ impl Chain {
         mut state: State,
         timestamp: u64,
     ) -> Block {
+        // The demo transactions made ahead for this parent (announced pending), or
+        // new ones (the first block, or a parent replaced by a reorg).
+        let (mut txs, demo_gas) = match self.upcoming.take() {
+            Some(u) if u.parent == parent_hash && u.base_fee == base_fee => {
+                state = u.state;
+                (u.txs, u.gas)
+            }
+            _ => {
+                let mut txs = Vec::new();
+                let rng = &mut self.rng;
+                let mut gas = eth_transfers(rng, &mut state, base_fee, &mut txs);
+                gas += token_transfers(rng, &mut state, base_fee, &mut txs);
+                (txs, gas)
+            }
+        };
         let rng = &mut self.rng;
         // Uniform around the target keeps the base fee wandering without drifting.
         let goal = rng.u64(0..=GAS_LIMIT);
-        let mut txs = Vec::new();
-        let mut demo_gas = eth_transfers(rng, &mut state, base_fee, &mut txs);
-        demo_gas += token_transfers(rng, &mut state, base_fee, &mut txs);
         let gas_used = goal.max(demo_gas);
         let fillers = ((gas_used - demo_gas) / 150_000).min(80);
         filler_txs(rng, fillers, base_fee, &mut txs);

@@ -166,6 +166,14 @@ async fn produce_blocks(shared: Arc<Shared>, block_time: Duration) {
             if let Ok(mut chain) = shared.chain.lock() {
                 let ev = chain.advance(unix_now());
                 let _ = shared.heads_tx.send(Arc::new(ev));
+                // The next block's payments between the demo accounts are pending
+                // until it is made.
+                if let Some((base_fee, txs)) = chain.upcoming()
+                    && !txs.is_empty()
+                {
+                    let txs = txs.to_vec();
+                    let _ = shared.pending_tx.send(Arc::new(PendingBatch { base_fee, txs }));
+                }
             }
             next += block_time;
             made += 1;

@@ -34,6 +34,8 @@ pub enum DetailView {
     Event { net: NetIdx, log: Box<EventLog> },
     /// A connection's history: state changes, errors in full.
     Health { net: NetIdx },
+    /// The watched addresses' pending transactions, and the fees bid.
+    Mempool { net: NetIdx },
 }
 
 impl DetailView {
@@ -43,7 +45,8 @@ impl DetailView {
             | DetailView::Receipt { net, .. }
             | DetailView::Watch { net, .. }
             | DetailView::Event { net, .. }
-            | DetailView::Health { net } => *net,
+            | DetailView::Health { net }
+            | DetailView::Mempool { net } => *net,
         }
     }
 }
@@ -255,7 +258,7 @@ impl AppState {
                 log.tx
                     .map_or_else(|| log.address.to_string(), |t| t.to_string()),
             ),
-            Some(DetailView::Health { .. }) => None,
+            Some(DetailView::Health { .. } | DetailView::Mempool { .. }) => None,
             None => match self.focus {
                 Focus::Heads => {
                     let heads = self.shown_heads();

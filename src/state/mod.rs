@@ -410,6 +410,11 @@ impl AppState {
                 }
             }
             Action::Freeze => self.toggle_freeze(),
+            Action::Mempool => {
+                if n > 0 {
+                    self.views.push(DetailView::Mempool { net: self.selected });
+                }
+            }
             Action::Chart => self.chart = self.chart.next(),
             Action::ToggleMouse => {
                 self.mouse = !self.mouse;

@@ -84,6 +84,8 @@ pub struct NetworkState {
     pub sink_failures: Vec<crate::event::SinkFailure>,
     /// The watched addresses' pending transactions (`pending = "watched"`).
     pub mempool: super::Mempool,
+    /// `pending = "watched"` is configured.
+    pub wants_mempool: bool,
     /// What the detail views fetched (blocks, receipts).
     pub details: super::DetailCache,
     /// The connection's state changes and errors, oldest first.
@@ -160,6 +162,7 @@ impl NetworkState {
             flash: None,
             sink_failures: Vec::new(),
             mempool: super::Mempool::default(),
+            wants_mempool: false,
             details: super::DetailCache::default(),
             history: Ring::new(super::HISTORY_KEPT),
             pending_history: Ring::new(super::SAMPLES_KEPT),
@@ -173,6 +176,7 @@ impl NetworkState {
     pub fn add_config(&mut self, cfg: &crate::config::NetworkConfig) {
         self.ping_every = Duration::from_secs(cfg.ping_interval_secs.max(1));
         self.explorer = cfg.explorer.clone();
+        self.wants_mempool = cfg.pending == Some(crate::config::PendingMode::Watched);
         for t in &cfg.tokens {
             if self.token(*t).is_none() {
                 self.tokens.push(TokenMeta {

@@ -85,6 +85,11 @@ pub(super) fn draw(
             history_lines(state, net, theme),
             None,
         ),
+        DetailView::Mempool { .. } => (
+            format!(" pending transactions of the watches · {} ", sanitize(&net.name)),
+            super::mempool::lines(state, net, theme, area.width),
+            None,
+        ),
     };
     let block = Block::bordered()
         .border_style(theme.block(true))
@@ -205,6 +210,11 @@ fn links(state: &AppState, net: &NetworkState, view: &DetailView, inner: Rect) {
         }
         DetailView::Event { log: e, .. } => log(e, true),
         DetailView::Health { .. } => {}
+        DetailView::Mempool { .. } => {
+            for e in &net.mempool.txs {
+                link(format::short_hash(&e.tx.hash), Page::Tx(e.tx.hash));
+            }
+        }
     }
 }
 

@@ -83,6 +83,7 @@ mod heads;
 mod health;
 mod help;
 mod input;
+mod mempool;
 mod networks;
 mod picker;
 mod theme;

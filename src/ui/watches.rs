@@ -50,7 +50,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         frame.render_widget(block, area);
         return;
     };
-    if let Some(note) = activity_note(net).filter(|_| !net.watches.is_empty()) {
+    if let Some(note) = Some(super::mempool::note(net)).filter(|_| !net.watches.is_empty()) {
         block = block.title_bottom(Line::styled(format!(" {note} "), theme.dim()).right_aligned());
     }
     let inner = block.inner(area);
@@ -76,9 +76,10 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
 
     // A column per token when they all fit, else one compact column for all of them.
     let sorted = state.watch_sort.column();
-    let mut table = build(net, &visible, latest, theme, false, sorted);
+    let now = state.wall_now;
+    let mut table = build(net, &visible, (latest, now), theme, false, sorted);
     if net.tokens.len() > 1 && !table.keeps_all_tokens(inner.width) {
-        table = build(net, &visible, latest, theme, true, sorted);
+        table = build(net, &visible, (latest, now), theme, true, sorted);
     }
     let keep = fit_column_list(&table.widths_and_prios(), inner.width);
     // The label takes whatever the other kept columns leave.
@@ -139,10 +140,6 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     }
 }
 
-/// Activity is seen in heads only (not yet in pending transactions): say so.
-fn activity_note(_net: &NetworkState) -> Option<&'static str> {
-    Some("activity from blocks only")
-}
 
 struct Table {
     specs: Vec<Spec>,
@@ -169,10 +166,11 @@ impl Table {
 
 /// Headers and cells of the visible rows; columns as wide as their widest visible
 /// value, so big balances are never cut.
+/// `at`: the newest head's number, and the wall clock (for pending ages).
 fn build(
     net: &NetworkState,
     visible: &[(usize, &WatchRow)],
-    latest: Option<u64>,
+    at: (Option<u64>, std::time::SystemTime),
     theme: &Theme,
     compact_tokens: bool,
     sorted: Option<&str>,
@@ -203,7 +201,7 @@ fn build(
 
     let rows: Vec<Vec<Value>> = visible
         .iter()
-        .map(|(_, w)| row(net, w, latest, theme, compact_tokens))
+        .map(|(_, w)| row(net, w, at, theme, compact_tokens))
         .collect();
     let mut widths: Vec<u16> = specs.iter().map(|s| text_width(&s.header)).collect();
     // Labels ask for their length up to MAX_LABEL (less important columns make room),
@@ -261,7 +259,7 @@ fn signed_eth((negative, d): (bool, U256), theme: &Theme) -> Value {
 fn row(
     net: &NetworkState,
     w: &WatchRow,
-    latest: Option<u64>,
+    (latest, now): (Option<u64>, std::time::SystemTime),
     theme: &Theme,
     compact_tokens: bool,
 ) -> Vec<Value> {
@@ -271,7 +269,11 @@ fn row(
     } else {
         out.extend(net.tokens.iter().map(|t| token_cell(w, t, latest, theme)));
     }
-    out.push(activity_cell(w, theme));
+    // A transaction pending says more than the last block it moved in.
+    out.push(match super::mempool::activity(now, net, w.address) {
+        Some(text) => (text, theme.warn()),
+        None => activity_cell(w, theme),
+    });
     out.push(match w.last_change_block {
         Some(b) => (format!("#{}", format::thousands(b)), Style::new()),
         None => none(theme),

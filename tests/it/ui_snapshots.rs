@@ -1768,3 +1768,85 @@ fn a_block_from_the_far_future_is_drawn() {
     let out = screen(&s, 80, 24);
     assert!(out.contains("18446744073709551615 (not a time)"), "{out}");
 }
+
+#[test]
+fn the_mempool_of_the_watches_80x24_and_200x50() {
+    use chaintop::event::{PendingFeed, PendingTx, PendingTxEvent, TokenMove, TxState, Update};
+    use chaintop::state::DetailView;
+    let base = Instant::now();
+    let mut s = fixture(base);
+    let vitalik = addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045");
+    let treasury = addr("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
+    let stranger = addr("0x1111111111111111111111111111111111111111");
+    let gwei = 1_000_000_000u128;
+    let tx = |i: u8, from: Address, to: Address, eth: &str, token: Option<TokenMove>| PendingTx {
+        hash: hash(7, i),
+        from,
+        to: Some(to),
+        value: parse_ether(eth).expect("ether"),
+        nonce: u64::from(i),
+        tip: Some(u128::from(i) * gwei),
+        max_fee: Some(40 * gwei),
+        token,
+    };
+    let news = [
+        (tx(1, stranger, vitalik, "1.5", None), TxState::Pending, 3, None),
+        (
+            tx(2, treasury, addr(SIMUSD), "0", Some(TokenMove {
+                token: addr(SIMUSD),
+                from: treasury,
+                to: stranger,
+                amount: U256::from(12_500_000u64),
+            })),
+            TxState::Pending,
+            40,
+            None,
+        ),
+        (tx(3, vitalik, stranger, "0.25", None), TxState::Mined { block: MAINNET_TIP }, 20, Some(8_400)),
+        (
+            tx(4, vitalik, stranger, "2", None),
+            TxState::Replaced { by: hash(7, 5), cancel: true },
+            90,
+            Some(31_000),
+        ),
+        (tx(6, treasury, stranger, "3", None), TxState::Dropped, 700, Some(600_000)),
+    ];
+    for (tx, state, ago, latency_ms) in news {
+        s.apply(
+            Update::PendingTx {
+                net: 0,
+                event: Box::new(PendingTxEvent {
+                    tx,
+                    state,
+                    first_seen: wall() - Duration::from_secs(ago),
+                    latency_ms,
+                }),
+            },
+            base,
+        );
+    }
+    pin_clocks(&mut s, base);
+    let now = s.now;
+    s.apply(
+        Update::Mempool {
+            net: 0,
+            feed: PendingFeed::Full,
+            tips: Some([gwei / 10, 3 * gwei / 2, 4 * gwei]),
+            evicted: 2,
+        },
+        now,
+    );
+    let wide = screen(&s, 200, 60);
+    let row = wide.lines().nth(row_of(&wide, "vitalik ")).unwrap_or_default();
+    assert!(
+        row.contains("incoming 1.5000 ETH from 0x1111…1111 · pending 3s"),
+        "{row}"
+    );
+    assert!(wide.contains("activity from blocks and the mempool"), "{wide}");
+    s.views = vec![DetailView::Mempool { net: 0 }];
+    for (w, h) in [(80, 24), (200, 50)] {
+        let buf = render(&s, &dark(), w, h);
+        assert_clean(&buf);
+        insta::assert_snapshot!(format!("mempool_{w}x{h}"), text(&buf));
+    }
+}
