@@ -41,6 +41,19 @@ fn pending_frame() -> String {
     )
 }
 
+/// A whole pending transaction (an EIP-1559 transfer, ~600 bytes, as geth sends it).
+fn full_pending_frame() -> String {
+    let tx = format!(
+        r#"{{"blockHash":null,"blockNumber":null,"from":"0x{a}","gas":"0x5208","gasPrice":"0x77359400","maxFeePerGas":"0x77359400","maxPriorityFeePerGas":"0x3b9aca00","hash":"{h}","input":"0x","nonce":"0x2a","to":"0x{b}","transactionIndex":null,"value":"0xde0b6b3a7640000","type":"0x2","accessList":[],"chainId":"0x1","v":"0x1","r":"{h}","s":"{h}","yParity":"0x1"}}"#,
+        a = "a1".repeat(20),
+        b = "b2".repeat(20),
+        h = hash(7)
+    );
+    format!(
+        r#"{{"jsonrpc":"2.0","method":"eth_subscription","params":{{"subscription":"0x4c1d","result":{tx}}}}}"#
+    )
+}
+
 fn balance_batch(n: u64) -> String {
     let entries: Vec<String> = (0..n)
         .map(|i| {
@@ -90,6 +103,21 @@ fn bench_decode(c: &mut Criterion) {
     g.bench_function("pending_hash", |b| {
         b.iter(|| match frame::decode(black_box(&pending)) {
             Ok(Incoming::Notification { result, .. }) => frame::decode_pending(result).is_ok(),
+            _ => false,
+        })
+    });
+    // `pending = "watched"`: the envelope, then the check against 1,000 watched
+    // addresses (none of them in this transaction: the common case).
+    let full = full_pending_frame();
+    let watch = chaintop::network::mempool::Watchlist {
+        addresses: (0..1000u64).map(address).collect(),
+        tokens: Default::default(),
+    };
+    g.bench_function("pending_full_1000_watched", |b| {
+        b.iter(|| match frame::decode(black_box(&full)) {
+            Ok(Incoming::Notification { result, .. }) => {
+                chaintop::network::mempool::classify(result.get(), &watch).is_ok()
+            }
             _ => false,
         })
     });

@@ -72,6 +72,14 @@ enum Scenario {
         )]
         rates: Vec<u32>,
     },
+    /// Whole pending transactions (`pending = "watched"`) on one network, checked
+    /// against `watches` watched addresses, ramped.
+    Watched {
+        #[arg(long, value_delimiter = ',', default_value = "20000,40000")]
+        rates: Vec<u32>,
+        #[arg(long, default_value_t = 1000)]
+        watches: usize,
+    },
     /// Heads across 10 networks, ramped by block time.
     Heads {
         #[arg(long, value_delimiter = ',', default_value = "10,5,2")]
@@ -254,6 +262,8 @@ async fn tui_loop(
 struct Step {
     label: String,
     nets: Vec<DevnetConfig>,
+    /// `pending = "watched"` with this many watched addresses (0: counted only).
+    watched: usize,
 }
 
 fn run_step(
@@ -276,10 +286,32 @@ fn run_step(
             .map(|d| {
                 let mut n = NetworkConfig::new(d.name(), Some(d.ws_url()), Some(d.http_url()));
                 n.chain_id = Some(d.chain_id());
+                if step.watched > 0 {
+                    n.pending = Some(chaintop::config::PendingMode::Watched);
+                }
                 n
             })
             .collect(),
     );
+    // The devnet's demo accounts (whose payments it announces pending), then
+    // addresses nothing sends to: every transaction is checked, few are hits.
+    let mut config = config;
+    config.watch = chaintop::devnet::demo_watch()
+        .into_iter()
+        .map(|(address, label)| (address, label.to_string()))
+        .chain((0u64..).map(|i| {
+            let mut b = [0u8; 20];
+            b[..8].copy_from_slice(&(i + 1).to_be_bytes());
+            b[19] = 0xee;
+            (alloy_primitives::Address::from(b), format!("w{i}"))
+        }))
+        .take(step.watched)
+        .map(|(address, label)| chaintop::config::WatchConfig {
+            address,
+            label,
+            networks: None,
+        })
+        .collect();
     let start = Instant::now();
     let warm = start + Duration::from_secs_f64(args.warmup);
     let end = warm + Duration::from_secs_f64(args.secs);
@@ -585,6 +617,23 @@ fn main() -> anyhow::Result<()> {
     let scenario = args.scenario.clone().unwrap_or(Scenario::All);
     let (pending_rates, heads_ms, heads_nets) = match &scenario {
         Scenario::Pending { rates } => (rates.clone(), Vec::new(), 0),
+        Scenario::Watched { rates, watches } => {
+            for &rate in rates {
+                run_step(
+                    &args,
+                    &devnet_rt,
+                    &app_rt,
+                    Step {
+                        label: format!(
+                            "whole pending transactions {rate}/s on 1 network, {watches} watched, heads every 100 ms"
+                        ),
+                        nets: vec![devnet_cfg(0, Duration::from_millis(100), rate)],
+                        watched: *watches,
+                    },
+                )?;
+            }
+            return Ok(());
+        }
         Scenario::Heads { block_ms, networks } => (Vec::new(), block_ms.clone(), *networks),
         Scenario::All => (
             vec![10_000, 25_000, 50_000, 75_000, 100_000, 150_000],
@@ -606,6 +655,7 @@ fn main() -> anyhow::Result<()> {
             Step {
                 label: format!("pending {rate}/s on 1 network, heads every 100 ms"),
                 nets: vec![devnet_cfg(0, Duration::from_millis(100), rate)],
+                watched: 0,
             },
         )?;
     }
@@ -623,6 +673,7 @@ fn main() -> anyhow::Result<()> {
                 nets: (0..heads_nets)
                     .map(|i| devnet_cfg(i, Duration::from_millis(ms), 20))
                     .collect(),
+                watched: 0,
             },
         )?;
     }

@@ -168,7 +168,10 @@ pub const NORMAL: &[Binding] = &[
         hint: None,
     },
     Binding {
-        keys: &[(Key::Char('s'), Action::Sort), (Key::Char('c'), Action::Chart)],
+        keys: &[
+            (Key::Char('s'), Action::Sort),
+            (Key::Char('c'), Action::Chart),
+        ],
         shown: "s  c",
         help: "sort the list / chart next metric",
         hint: None,

@@ -172,7 +172,9 @@ async fn produce_blocks(shared: Arc<Shared>, block_time: Duration) {
                     && !txs.is_empty()
                 {
                     let txs = txs.to_vec();
-                    let _ = shared.pending_tx.send(Arc::new(PendingBatch { base_fee, txs }));
+                    let _ = shared
+                        .pending_tx
+                        .send(Arc::new(PendingBatch { base_fee, txs }));
                 }
             }
             next += block_time;

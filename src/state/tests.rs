@@ -1348,3 +1348,42 @@ fn a_block_view_asks_for_the_selected_transactions_receipt_once_each() {
     assert_eq!(s.networks[0].details.get(&block), None);
     assert_eq!(s.fetch_wanted(), Some((0, Command::Fetch(block))));
 }
+
+#[test]
+fn the_mempool_keeps_the_latest_news_of_each_and_makes_room_from_the_finished() {
+    use crate::event::{PendingTx, PendingTxEvent, TxState};
+    let news = |h: u8, to: Address, state: TxState| PendingTxEvent {
+        tx: PendingTx {
+            hash: B256::repeat_byte(h),
+            from: Address::repeat_byte(0xee),
+            to: Some(to),
+            value: U256::from(1u64),
+            nonce: u64::from(h),
+            tip: None,
+            max_fee: None,
+            token: None,
+        },
+        state,
+        first_seen: std::time::UNIX_EPOCH,
+        latency_ms: None,
+    };
+    let watched = Address::repeat_byte(1);
+    let mut m = Mempool::default();
+    m.apply(news(1, watched, TxState::Pending));
+    assert_eq!(m.pending_for(watched).map(|e| e.tx.nonce), Some(1));
+    m.apply(news(1, watched, TxState::Mined { block: 9 }));
+    assert_eq!(m.txs.len(), 1, "the same transaction, its news replaced");
+    assert!(m.pending_for(watched).is_none(), "mined: no longer pending");
+    for h in 2..=MEMPOOL_KEPT as u8 {
+        m.apply(news(h, Address::repeat_byte(2), TxState::Pending));
+    }
+    assert_eq!(m.txs.len(), MEMPOOL_KEPT);
+    m.apply(news(0xff, watched, TxState::Pending));
+    assert_eq!(m.txs.len(), MEMPOOL_KEPT);
+    assert!(
+        !m.txs.iter().any(|e| e.tx.hash == B256::repeat_byte(1)),
+        "the finished one made room, not a pending one"
+    );
+    assert_eq!(m.pending(), MEMPOOL_KEPT);
+    assert_eq!(m.pending_for(watched).map(|e| e.tx.nonce), Some(0xff));
+}

@@ -86,7 +86,10 @@ pub(super) fn draw(
             None,
         ),
         DetailView::Mempool { .. } => (
-            format!(" pending transactions of the watches · {} ", sanitize(&net.name)),
+            format!(
+                " pending transactions of the watches · {} ",
+                sanitize(&net.name)
+            ),
             super::mempool::lines(state, net, theme, area.width),
             None,
         ),
@@ -585,6 +588,37 @@ fn watch_lines(net: &NetworkState, address: Address, theme: &Theme) -> Vec<Line<
             theme,
         ));
     }
+    // Its transactions in the mempool (`pending = "watched"`), newest first.
+    let pending: Vec<_> = net
+        .mempool
+        .txs
+        .iter()
+        .rev()
+        .filter(|e| {
+            let t = &e.tx;
+            t.from == address
+                || t.to == Some(address)
+                || t.token
+                    .is_some_and(|m| m.from == address || m.to == address)
+        })
+        .take(5)
+        .collect();
+    for e in &pending {
+        let state = match e.state {
+            crate::event::TxState::Mined { block } => {
+                format!("mined in #{}", format::thousands(block))
+            }
+            s => s.name().to_string(),
+        };
+        lines.push(kv(
+            &format!("  {}", format::short_hash(&e.tx.hash)),
+            format!(
+                "{} · {state}",
+                super::mempool::describe(net, e, Some(address))
+            ),
+            theme,
+        ));
+    }
     let mentions: Vec<&EventLog> = net
         .events
         .iter()
@@ -596,7 +630,7 @@ fn watch_lines(net: &NetworkState, address: Address, theme: &Theme) -> Vec<Line<
         })
         .take(10)
         .collect();
-    if mentions.is_empty() && w.last_activity.is_none() {
+    if mentions.is_empty() && w.last_activity.is_none() && pending.is_empty() {
         lines.push(Line::styled("  nothing yet since start", theme.dim()));
     }
     for e in mentions {

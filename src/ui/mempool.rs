@@ -34,9 +34,10 @@ pub(super) fn describe(net: &NetworkState, e: &PendingTxEvent, a: Option<Address
     let (from, to, amount) = match t.token {
         Some(m) => {
             let meta = net.token(m.token);
-            let symbol = meta
-                .and_then(|t| t.symbol.as_deref())
-                .map_or_else(|| format::short_address(&m.token), |s| sanitize(s).into_owned());
+            let symbol = meta.and_then(|t| t.symbol.as_deref()).map_or_else(
+                || format::short_address(&m.token),
+                |s| sanitize(s).into_owned(),
+            );
             let value = match meta.and_then(|t| t.decimals) {
                 Some(d) => format::token_amount(m.amount, d),
                 None => format!("{} raw", m.amount),
@@ -105,10 +106,9 @@ pub(super) fn lines(
             "whole transactions of the watched addresses (alchemy_pendingTransactions)".into(),
             theme.text(),
         ),
-        (Some(PendingFeed::HashesOnly(why)), _) => (
-            format!("hashes only: {}", sanitize(why)),
-            theme.warn(),
-        ),
+        (Some(PendingFeed::HashesOnly(why)), _) => {
+            (format!("hashes only: {}", sanitize(why)), theme.warn())
+        }
         (None, Some(SubStatus::Unsupported(why))) => (
             format!("unsupported by the endpoint: {}", sanitize(why)),
             theme.error(),
@@ -143,7 +143,10 @@ pub(super) fn lines(
     let pending = m.pending();
     let mut counts = format!("{pending} pending of {} followed", m.txs.len());
     if m.evicted > 0 {
-        counts.push_str(&format!(" · {} forgotten for room", format::thousands(m.evicted)));
+        counts.push_str(&format!(
+            " · {} forgotten for room",
+            format::thousands(m.evicted)
+        ));
     }
     out.push(kv("watched", counts, theme.text()));
     out.push(Line::default());
@@ -172,8 +175,11 @@ pub(super) fn lines(
         theme.dim(),
     ));
     // The pending ones first, then the rest; the newest first in each.
-    let (pending, done): (Vec<_>, Vec<_>) =
-        m.txs.iter().rev().partition(|e| e.state == TxState::Pending);
+    let (pending, done): (Vec<_>, Vec<_>) = m
+        .txs
+        .iter()
+        .rev()
+        .partition(|e| e.state == TxState::Pending);
     for e in pending.into_iter().chain(done) {
         let (state_text, style) = match e.state {
             TxState::Pending => ("pending".to_string(), theme.warn()),

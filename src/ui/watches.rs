@@ -140,7 +140,6 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     }
 }
 
-
 struct Table {
     specs: Vec<Spec>,
     widths: Vec<u16>,

@@ -176,3 +176,28 @@ async fn an_endpoint_that_refuses_whole_pending_transactions_gives_hashes_honest
         );
     });
 }
+
+/// The demo's devnet announces the next block's payments between its watched
+/// accounts as pending transactions, then mines them: the feature shows in the demo.
+#[test]
+fn the_demo_shows_its_payments_pending_then_mined() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut cmd = std::process::Command::new(support::chaintop_bin());
+    cmd.args(["demo", "--headless", "--duration", "60"]);
+    let mut h = Headless::spawn(cmd, dir);
+    let feed = h.wait_for("the demo's mempool feed", T, |v| v["type"] == "mempool");
+    assert_eq!(feed["feed"], "full", "{feed}");
+    let pending = h.wait_for("a payment pending", T, |v| {
+        v["type"] == "pending_tx" && v["state"] == "pending"
+    });
+    let hash = pending["hash"].clone();
+    let network = pending["network"].clone();
+    let mined = h.wait_for("the same payment mined", T, |v| {
+        v["type"] == "pending_tx" && v["hash"] == hash && v["state"] == "mined"
+    });
+    let block = mined["block"].as_u64().expect("its block");
+    // The block it names is one the demo showed.
+    h.saw_or_wait("that block's head", T, |v| {
+        v["type"] == "head" && v["network"] == network && v["number"] == block
+    });
+}

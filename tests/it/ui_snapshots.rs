@@ -1790,26 +1790,50 @@ fn the_mempool_of_the_watches_80x24_and_200x50() {
         token,
     };
     let news = [
-        (tx(1, stranger, vitalik, "1.5", None), TxState::Pending, 3, None),
         (
-            tx(2, treasury, addr(SIMUSD), "0", Some(TokenMove {
-                token: addr(SIMUSD),
-                from: treasury,
-                to: stranger,
-                amount: U256::from(12_500_000u64),
-            })),
+            tx(1, stranger, vitalik, "1.5", None),
+            TxState::Pending,
+            3,
+            None,
+        ),
+        (
+            tx(
+                2,
+                treasury,
+                addr(SIMUSD),
+                "0",
+                Some(TokenMove {
+                    token: addr(SIMUSD),
+                    from: treasury,
+                    to: stranger,
+                    amount: U256::from(12_500_000u64),
+                }),
+            ),
             TxState::Pending,
             40,
             None,
         ),
-        (tx(3, vitalik, stranger, "0.25", None), TxState::Mined { block: MAINNET_TIP }, 20, Some(8_400)),
+        (
+            tx(3, vitalik, stranger, "0.25", None),
+            TxState::Mined { block: MAINNET_TIP },
+            20,
+            Some(8_400),
+        ),
         (
             tx(4, vitalik, stranger, "2", None),
-            TxState::Replaced { by: hash(7, 5), cancel: true },
+            TxState::Replaced {
+                by: hash(7, 5),
+                cancel: true,
+            },
             90,
             Some(31_000),
         ),
-        (tx(6, treasury, stranger, "3", None), TxState::Dropped, 700, Some(600_000)),
+        (
+            tx(6, treasury, stranger, "3", None),
+            TxState::Dropped,
+            700,
+            Some(600_000),
+        ),
     ];
     for (tx, state, ago, latency_ms) in news {
         s.apply(
@@ -1837,12 +1861,18 @@ fn the_mempool_of_the_watches_80x24_and_200x50() {
         now,
     );
     let wide = screen(&s, 200, 60);
-    let row = wide.lines().nth(row_of(&wide, "vitalik ")).unwrap_or_default();
+    let row = wide
+        .lines()
+        .nth(row_of(&wide, "vitalik "))
+        .unwrap_or_default();
     assert!(
         row.contains("incoming 1.5000 ETH from 0x1111…1111 · pending 3s"),
         "{row}"
     );
-    assert!(wide.contains("activity from blocks and the mempool"), "{wide}");
+    assert!(
+        wide.contains("activity from blocks and the mempool"),
+        "{wide}"
+    );
     s.views = vec![DetailView::Mempool { net: 0 }];
     for (w, h) in [(80, 24), (200, 50)] {
         let buf = render(&s, &dark(), w, h);
