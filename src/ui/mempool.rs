@@ -56,13 +56,15 @@ pub(super) fn describe(net: &NetworkState, e: &PendingTxEvent, a: Option<Address
     }
 }
 
-/// The watches pane's activity cell of a watch with a transaction pending.
+/// The watches pane's activity cell of a watch with a transaction pending:
+/// `pending 3s · incoming 1.5 ETH from 0xab…cd`, the age first so that a narrow
+/// column cuts the rest, never the age.
 pub(super) fn activity(now: SystemTime, net: &NetworkState, a: Address) -> Option<String> {
     let e = net.mempool.pending_for(a)?;
     Some(format!(
-        "{} · pending {}",
-        describe(net, e, Some(a)),
-        since(e.first_seen, now)
+        "pending {} · {}",
+        since(e.first_seen, now),
+        describe(net, e, Some(a))
     ))
 }
 
@@ -166,7 +168,7 @@ pub(super) fn lines(
     };
     out.push(Line::styled(
         format!(
-            "{:<11} {:>6} {:<13} {}what",
+            "{:<12} {:>6} {:<13} {}what",
             "state",
             "age",
             "hash",
@@ -196,7 +198,7 @@ pub(super) fn lines(
         };
         let tip = e.tx.tip.map_or_else(|| "—".to_string(), gwei);
         out.push(Line::from(vec![
-            Span::styled(format!("{state_text:<11} "), style),
+            Span::styled(format!("{state_text:<12} "), style),
             Span::styled(
                 format!(
                     "{age:>6} {:<13} {}",

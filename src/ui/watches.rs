@@ -18,6 +18,10 @@ const MIN_LABEL: u16 = 8;
 const MAX_LABEL: u16 = 16;
 /// A longer (hostile or odd) symbol is cut so it cannot push the other columns out.
 const MAX_SYMBOL: usize = 20;
+/// Widest the activity column grows (a pending transaction's line says the most),
+/// and the width it needs to be kept at all; longer cells are cut with `…`.
+const MAX_ACTIVITY: u16 = 56;
+const MIN_ACTIVITY: u16 = 18;
 /// Widest cell of the compact all-tokens column.
 const MAX_COMPACT_TOKENS: usize = 28;
 
@@ -81,13 +85,30 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
     if net.tokens.len() > 1 && !table.keeps_all_tokens(inner.width) {
         table = build(net, &visible, (latest, now), theme, true, sorted);
     }
+    // The activity column asks for little to be kept (a pending transaction's line
+    // is long), and gets back what the label does not need.
+    let activity = table.specs.len() - 2;
+    let wanted = table.widths[activity].min(MAX_ACTIVITY);
+    table.widths[activity] = wanted.min(MIN_ACTIVITY);
     let keep = fit_column_list(&table.widths_and_prios(), inner.width);
-    // The label takes whatever the other kept columns leave.
+    // The label and the activity share what the other kept columns leave: the
+    // label its length (up to MAX_LABEL), then the activity up to its own, then the
+    // label the rest.
     let others: u16 = (1..table.specs.len())
-        .filter(|c| keep[*c])
+        .filter(|c| keep[*c] && *c != activity)
         .map(|c| table.widths[c] + 1)
         .sum();
-    table.widths[0] = inner.width.saturating_sub(others).max(MIN_LABEL);
+    let mut left = inner.width.saturating_sub(others);
+    if keep[activity] {
+        left = left.saturating_sub(1);
+        let label_wants = table.widths[0];
+        let act = left
+            .saturating_sub(label_wants)
+            .clamp(table.widths[activity], wanted.max(table.widths[activity]));
+        table.widths[activity] = act;
+        left = left.saturating_sub(act);
+    }
+    table.widths[0] = left.max(MIN_LABEL);
     let cols: Vec<Column> = (0..table.specs.len())
         .filter(|c| keep[*c])
         .map(|c| Column {
@@ -105,14 +126,24 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, theme: &Them
         .map(|(s, _)| (s.header.as_str(), Style::new()));
     table_row(buf, inner, inner.y, &cols, header, theme.dim());
     let label_width = usize::from(table.widths[0]);
+    let activity_width = usize::from(table.widths[activity]);
     for (y, ((i, w), row)) in (inner.y + 1..).zip(visible.iter().zip(&table.rows)) {
         let label = format::truncate(&row[0].0, label_width);
+        let did = format::truncate(&row[activity].0, activity_width);
         let cells = std::iter::once((label.as_ref(), row[0].1)).chain(
             row.iter()
+                .enumerate()
                 .zip(&keep)
                 .skip(1)
                 .filter(|(_, k)| **k)
-                .map(|((text, style), _)| (text.as_str(), *style)),
+                .map(|((c, (text, style)), _)| {
+                    let text = if c == activity {
+                        did.as_ref()
+                    } else {
+                        text.as_str()
+                    };
+                    (text, *style)
+                }),
         );
         let address = w.address;
         let flashing = matches!(

@@ -1865,10 +1865,7 @@ fn the_mempool_of_the_watches_80x24_and_200x50() {
         .lines()
         .nth(row_of(&wide, "vitalik "))
         .unwrap_or_default();
-    assert!(
-        row.contains("incoming 1.5000 ETH from 0x1111…1111 · pending 3s"),
-        "{row}"
-    );
+    assert!(row.contains("pending 3s · incoming 1.5000 ET"), "{row}");
     assert!(
         wide.contains("activity from blocks and the mempool"),
         "{wide}"
