@@ -462,4 +462,29 @@ mod tests {
         );
         assert!(e.cuts[0].starts_with("pending = \"off\""), "{:?}", e.cuts);
     }
+
+    #[test]
+    fn whole_pending_transactions_cost_more_where_bytes_are_billed() {
+        let pending = |provider: &str, mode| {
+            let mut c = config(provider, 0);
+            c.networks[0].pending = Some(mode);
+            estimate(&c)[0]
+                .parts
+                .iter()
+                .find(|(p, _)| *p == "pending")
+                .map(|(_, v)| *v)
+                .expect("pending priced")
+        };
+        // Alchemy bills bytes: a whole transaction weighs more than a hash.
+        let (count, watched) = (
+            pending("alchemy", PendingMode::Count),
+            pending("alchemy", PendingMode::Watched),
+        );
+        assert!(watched > count * 2.0, "{watched} vs {count}");
+        // Infura bills a flat 200 a second, whatever the shape.
+        assert_eq!(
+            pending("infura", PendingMode::Watched),
+            pending("infura", PendingMode::Count)
+        );
+    }
 }
