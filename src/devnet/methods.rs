@@ -34,7 +34,12 @@ fn invalid_params(msg: impl Into<String>) -> RpcErrorObj {
 #[derive(Debug, Clone)]
 pub(crate) enum SubKind {
     NewHeads,
-    Pending { full: bool },
+    /// `only`: Alchemy's `alchemy_pendingTransactions`, whole transactions from or
+    /// to these addresses.
+    Pending {
+        full: bool,
+        only: Option<Vec<alloy_primitives::Address>>,
+    },
     Logs(LogFilter),
 }
 
@@ -539,7 +544,28 @@ fn subscribe(
         "newHeads" => SubKind::NewHeads,
         "newPendingTransactions" => SubKind::Pending {
             full: params.get(1).and_then(Value::as_bool).unwrap_or(false),
+            only: None,
         },
+        // Alchemy's: `{toAddress, fromAddress, hashesOnly}`, either list matching.
+        "alchemy_pendingTransactions" => {
+            let f = params.get(1).cloned().unwrap_or(Value::Null);
+            let list = |k: &str| -> Result<Vec<alloy_primitives::Address>, RpcErrorObj> {
+                match f.get(k) {
+                    None | Some(Value::Null) => Ok(Vec::new()),
+                    Some(v) => serde_json::from_value(v.clone())
+                        .map_err(|e| invalid_params(format!("{k}: {e}"))),
+                }
+            };
+            let mut only = list("toAddress")?;
+            only.extend(list("fromAddress")?);
+            SubKind::Pending {
+                full: !f
+                    .get("hashesOnly")
+                    .and_then(Value::as_bool)
+                    .unwrap_or(false),
+                only: Some(only),
+            }
+        }
         "logs" => SubKind::Logs(match params.get(1) {
             None | Some(Value::Null) => LogFilter::default(),
             Some(v) if v.is_object() => LogFilter::parse(v)?,

@@ -261,8 +261,13 @@ async fn send_pending(
     let chain_id = shared.chain_id.load(Ordering::Relaxed);
     let mut sent = false;
     for sub in subs {
-        if let SubKind::Pending { full } = sub.kind {
-            for tx in &batch.txs {
+        if let SubKind::Pending { full, only } = &sub.kind {
+            let full = *full;
+            let wanted = |tx: &super::chain::Tx| {
+                only.as_ref()
+                    .is_none_or(|a| a.contains(&tx.from) || a.contains(&tx.to))
+            };
+            for tx in batch.txs.iter().filter(|t| wanted(t)) {
                 let result = if full {
                     tx_json(tx, chain_id, batch.base_fee, None).to_string()
                 } else {

@@ -201,3 +201,51 @@ fn the_demo_shows_its_payments_pending_then_mined() {
         v["type"] == "head" && v["network"] == network && v["number"] == block
     });
 }
+
+/// On Alchemy (named by `provider`, or recognised from its host) chaintop asks for
+/// `alchemy_pendingTransactions` filtered to the watched addresses, so only theirs
+/// are pushed and billed. No Alchemy endpoint is reachable here: the embedded
+/// devnet serves the subscription as Alchemy documents it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_alchemy_the_pending_feed_is_filtered_to_the_watches() {
+    use chaintop::devnet::{Devnet, DevnetConfig, demo_watch};
+    let node = Devnet::start(DevnetConfig {
+        block_time: Duration::from_millis(250),
+        pending_rate: 200,
+        ..DevnetConfig::default()
+    })
+    .await
+    .expect("devnet");
+    let watched = demo_watch();
+    let mut cfg = format!(
+        "[[networks]]\nname = \"local\"\nws = \"{}\"\nhttp = \"{}\"\nprovider = \"alchemy\"\npending = \"watched\"\n",
+        node.ws_url(),
+        node.http_url()
+    );
+    for (a, label) in &watched {
+        cfg.push_str(&format!(
+            "[[watch]]\naddress = \"{a}\"\nlabel = \"{label}\"\n"
+        ));
+    }
+    tokio::task::block_in_place(|| {
+        let mut h = start(&cfg);
+        let feed = h.wait_for("the mempool feed", T, |v| v["type"] == "mempool");
+        assert_eq!(feed["feed"], "filtered", "{feed}");
+        let tx = h.wait_for("a watched payment, pending", T, |v| {
+            v["type"] == "pending_tx" && v["state"] == "pending"
+        });
+        let named = |k: &str| watched.iter().any(|(a, _)| tx[k] == a.to_string());
+        assert!(named("from") || named("to"), "{tx}");
+        // Only the watched addresses' transactions were pushed: the devnet's 200
+        // strangers' a second are not counted.
+        h.wait_for("a pending count", T, |v| v["type"] == "pending");
+        let counted: u64 = h
+            .seen
+            .iter()
+            .filter(|v| v["type"] == "pending")
+            .filter_map(|v| v["count"].as_u64())
+            .sum();
+        let windows = h.seen.iter().filter(|v| v["type"] == "pending").count() as u64;
+        assert!(counted <= 30 * windows, "{counted} in {windows} windows");
+    });
+}
