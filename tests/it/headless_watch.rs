@@ -32,7 +32,7 @@ fn is(v: &Value, ty: &str) -> bool {
 
 /// `chaintop --config FILE --headless` with a private (empty) runtime watch list,
 /// so a developer's own `watchlist.toml` cannot change what the test sees.
-fn start(config: &str) -> Headless {
+pub(crate) fn start(config: &str) -> Headless {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("config.toml");
     std::fs::write(&path, config).expect("write config");

@@ -4,6 +4,7 @@
 //! endpoint that refuses whole pending transactions is said to give hashes only.
 
 use crate::headless_child::Headless;
+use crate::headless_watch::start;
 use crate::proxy::CountingProxy;
 use crate::support::{self, Anvil, DEV_ACCOUNTS};
 
@@ -19,18 +20,6 @@ fn config(ws: &str, http: &str, watched: &str) -> String {
         "[[networks]]\nname = \"local\"\nws = \"{ws}\"\nhttp = \"{http}\"\npending = \"watched\"\n\n\
          [[watch]]\naddress = \"{watched}\"\nlabel = \"payee\"\n"
     )
-}
-
-fn start(config: &str) -> Headless {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("config.toml");
-    std::fs::write(&path, config).expect("write config");
-    let mut cmd = std::process::Command::new(support::chaintop_bin());
-    cmd.arg("--config")
-        .arg(&path)
-        .arg("--headless")
-        .env("CHAINTOP_WATCHLIST", dir.path().join("watchlist.toml"));
-    Headless::spawn(cmd, dir)
 }
 
 fn is_tx(v: &Value, hash: B256, state: &str) -> bool {

@@ -169,14 +169,8 @@ impl Conn<'_> {
             if let ControlFlow::Break(end) = self.subscribe_full_pending(true).await? {
                 return stop(end);
             }
-            for id in old {
-                self.subs.remove(&id);
-                if let ControlFlow::Break(end) = self
-                    .request(Purpose::Unsubscribe, "eth_unsubscribe", json!([id]))
-                    .await?
-                {
-                    return stop(end);
-                }
+            if let ControlFlow::Break(end) = self.unsubscribe(old).await? {
+                return stop(end);
             }
         }
         let Some((filters, _)) = &self.sup.logs else {
@@ -198,7 +192,13 @@ impl Conn<'_> {
                 return stop(end);
             }
         }
-        for id in old {
+        self.unsubscribe(old).await
+    }
+
+    /// Drop these subscriptions: forgotten here (a notification for one that comes
+    /// late is ignored), and unsubscribed at the node.
+    async fn unsubscribe(&mut self, ids: Vec<String>) -> Flow {
+        for id in ids {
             self.subs.remove(&id);
             if let ControlFlow::Break(end) = self
                 .request(Purpose::Unsubscribe, "eth_unsubscribe", json!([id]))
