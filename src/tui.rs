@@ -169,16 +169,20 @@ impl Screen for TerminalGuard {
             Ok(bytes) => io::Write::write_all(self.terminal.backend_mut(), &bytes),
             Err(e) => Err(e),
         };
-        if state.mouse != self.mouse {
+        // The mouse as asked for; a failure to say so still ends the update.
+        let mouse = if state.mouse != self.mouse {
             self.mouse = state.mouse;
             let backend = self.terminal.backend_mut();
             if state.mouse {
-                io::Write::write_all(backend, MOUSE_ON)?;
+                io::Write::write_all(backend, MOUSE_ON)
             } else {
-                queue!(backend, event::DisableMouseCapture)?;
+                queue!(backend, event::DisableMouseCapture)
             }
-        }
-        let mut ended = queue!(self.terminal.backend_mut(), terminal::EndSynchronizedUpdate);
+        } else {
+            Ok(())
+        };
+        let mut ended =
+            queue!(self.terminal.backend_mut(), terminal::EndSynchronizedUpdate).and(mouse);
         // Alerts that ring the bell since the last frame ring it once.
         if state.bells > self.rung {
             self.rung = state.bells;

@@ -216,6 +216,11 @@ struct Entry {
     state: TxState,
     seen: Instant,
     seen_wall: SystemTime,
+    /// Pending since (first seen, or made pending again by a reorg): the drop
+    /// timer counts from here.
+    since: Instant,
+    /// Asked the node for its receipt before dropping it.
+    asked: bool,
     /// The block it was mined in.
     block: Option<(u64, B256)>,
     /// When it was mined, replaced or dropped.
@@ -299,6 +304,8 @@ impl Tracker {
             state: TxState::Pending,
             seen: now,
             seen_wall: wall,
+            since: now,
+            asked: false,
             block: None,
             finished: None,
         };
@@ -336,9 +343,12 @@ impl Tracker {
         }
     }
 
-    /// A block: what it mines, what it replaces, and whether it orphans the block
-    /// a followed transaction was mined in (then it is pending again, unless this
-    /// block mines it too).
+    /// A block: what it mines, what it replaces, and whether it replaces the block
+    /// a followed transaction was mined in (another hash at that height: a reorg;
+    /// then it is pending again, unless this block mines it too). Blocks may come
+    /// out of order (a backfilled head behind pushed ones), so a lower number alone
+    /// orphans nothing. A transaction thought dropped or replaced that turns up in
+    /// a block was mined after all.
     pub fn block(
         &mut self,
         number: u64,
@@ -349,31 +359,35 @@ impl Tracker {
         let mut out = Vec::new();
         for e in self.entries.values_mut() {
             if let (TxState::Mined { .. }, Some((n, h))) = (e.state, e.block)
-                && (number < n || (number == n && hash != h))
+                && number == n
+                && hash != h
             {
                 e.state = TxState::Pending;
                 e.block = None;
                 e.finished = None;
+                e.since = now;
+                e.asked = false;
                 out.push(Self::event(e, now));
             }
         }
         let by_hash: HashSet<B256> = txs.iter().map(|t| t.hash).collect();
-        // A block at a number already seen replaces it and those above.
-        self.recent.retain(|(n, _, _)| *n < number);
+        // This block replaces any remembered at its height.
+        self.recent.retain(|(n, _, _)| *n != number);
         if self.recent.len() >= RECENT_BLOCKS {
             self.recent.pop_front();
         }
         self.recent.push_back((number, hash, by_hash.clone()));
         for e in self.entries.values_mut() {
-            if e.state != TxState::Pending {
+            if matches!(e.state, TxState::Mined { .. }) {
                 continue;
             }
             if by_hash.contains(&e.tx.hash) {
                 e.block = Some((number, hash));
                 Self::finish(e, TxState::Mined { block: number }, now, &mut out);
-            } else if let Some(t) = txs
-                .iter()
-                .find(|t| t.from == e.tx.from && t.nonce == Some(e.tx.nonce))
+            } else if e.state == TxState::Pending
+                && let Some(t) = txs
+                    .iter()
+                    .find(|t| t.from == e.tx.from && t.nonce == Some(e.tx.nonce))
             {
                 let cancel = t.to == Some(t.from) && t.value.is_zero();
                 Self::finish(e, TxState::Replaced { by: t.hash, cancel }, now, &mut out);
@@ -382,16 +396,52 @@ impl Tracker {
         out
     }
 
-    /// Once a second: pending too long is dropped; finished long ago is forgotten.
-    pub fn tick(&mut self, now: Instant) -> Vec<PendingTxEvent> {
+    /// Pending past the drop time and not asked about yet: the node is asked for
+    /// their receipts first (a block that was not read with its transactions, while
+    /// polling or in a reconnect gap, may have mined them).
+    pub fn due(&mut self, now: Instant) -> Vec<B256> {
+        let drop_after = self.drop_after;
+        self.entries
+            .values_mut()
+            .filter(|e| {
+                e.state == TxState::Pending
+                    && !e.asked
+                    && now.saturating_duration_since(e.since) >= drop_after
+            })
+            .map(|e| {
+                e.asked = true;
+                e.tx.hash
+            })
+            .collect()
+    }
+
+    /// The node's answer for a transaction due to be dropped: mined in `block`, or
+    /// not known (`None`): dropped.
+    pub fn answered(
+        &mut self,
+        hash: B256,
+        block: Option<(u64, B256)>,
+        now: Instant,
+    ) -> Vec<PendingTxEvent> {
         let mut out = Vec::new();
-        for e in self.entries.values_mut() {
-            if e.state == TxState::Pending
-                && now.saturating_duration_since(e.seen) >= self.drop_after
-            {
-                Self::finish(e, TxState::Dropped, now, &mut out);
+        if let Some(e) = self
+            .entries
+            .get_mut(&hash)
+            .filter(|e| e.state == TxState::Pending)
+        {
+            match block {
+                Some((n, h)) => {
+                    e.block = Some((n, h));
+                    Self::finish(e, TxState::Mined { block: n }, now, &mut out);
+                }
+                None => Self::finish(e, TxState::Dropped, now, &mut out),
             }
         }
+        out
+    }
+
+    /// Once a second: what finished long ago is forgotten.
+    pub fn tick(&mut self, now: Instant) {
         let entries = &mut self.entries;
         self.order.retain(|h| {
             let old = entries
@@ -403,30 +453,68 @@ impl Tracker {
             }
             entries.contains_key(h)
         });
-        out
     }
 }
 
-/// The tracker's task: inputs in, `Update::PendingTx` out, a tick a second.
+/// The block a transaction was mined in, by its receipt (`None`: not mined, or
+/// the node could not say).
+async fn mined_in(http: &crate::rpc::http::HttpClient, hash: B256) -> Option<(u64, B256)> {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Receipt {
+        block_number: Option<alloy_primitives::U64>,
+        block_hash: Option<B256>,
+    }
+    let r: Option<Receipt> = http
+        .call("eth_getTransactionReceipt", serde_json::json!([hash]))
+        .await
+        .ok()?;
+    let r = r?;
+    Some((r.block_number?.to(), r.block_hash?))
+}
+
+/// The tracker's task: inputs in, `Update::PendingTx` out, a tick a second. A
+/// transaction due to be dropped is first looked up by its receipt (on the metered
+/// HTTP client: one billed call per transaction, and only for those).
 pub(crate) async fn run(
     net: NetIdx,
     mut rx: mpsc::Receiver<Input>,
     updates: mpsc::Sender<Update>,
     drop_after: Duration,
     shared: std::sync::Arc<super::Shared>,
+    http: Option<crate::rpc::http::HttpClient>,
 ) {
     let mut t = Tracker::new(drop_after, TRACKED);
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let (answer_tx, mut answers) = mpsc::channel::<(B256, Option<(u64, B256)>)>(64);
     loop {
-        let now = Instant::now();
         let events = tokio::select! {
             input = rx.recv() => match input {
-                Some(Input::Seen(tx)) => t.seen(*tx, now, SystemTime::now()),
-                Some(Input::Block { number, hash, txs }) => t.block(number, hash, &txs, now),
+                Some(Input::Seen(tx)) => t.seen(*tx, Instant::now(), SystemTime::now()),
+                Some(Input::Block { number, hash, txs }) => {
+                    t.block(number, hash, &txs, Instant::now())
+                }
                 None => return,
             },
-            _ = tick.tick() => t.tick(now),
+            Some((hash, block)) = answers.recv() => t.answered(hash, block, Instant::now()),
+            _ = tick.tick() => {
+                let now = Instant::now();
+                t.tick(now);
+                let mut out = Vec::new();
+                for hash in t.due(now) {
+                    match &http {
+                        Some(http) => {
+                            let (http, tx) = (http.clone(), answer_tx.clone());
+                            tokio::spawn(async move {
+                                let _ = tx.send((hash, mined_in(&http, hash).await)).await;
+                            });
+                        }
+                        None => out.extend(t.answered(hash, None, now)),
+                    }
+                }
+                out
+            }
         };
         shared
             .mempool_evicted

@@ -154,6 +154,7 @@ pub fn spawn(
             updates.clone(),
             std::time::Duration::from_secs(cfg.pending_drop_secs),
             shared.clone(),
+            http.as_ref().map(|h| h.on(Lane::Refresh)),
         ));
         tx
     });

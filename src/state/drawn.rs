@@ -98,6 +98,10 @@ impl Drawn {
         let width = usize::from(area.width);
         for w in &self.wanted {
             let within = w.within.intersection(area);
+            // Wholly outside the frame: an empty rect, possibly past its edge.
+            if within.is_empty() {
+                continue;
+            }
             let want: Vec<char> = w.text.chars().collect();
             let Ok(n) = u16::try_from(want.len()) else {
                 continue;
@@ -163,6 +167,15 @@ mod tests {
             d.links,
             vec![(Rect::new(0, 1, 4, 1), "https://e.example/a".into())]
         );
+    }
+
+    #[test]
+    fn an_area_outside_the_frame_finds_nothing() {
+        let b = buf(&["0xab", "0xab"]);
+        let mut d = Drawn::default();
+        d.link(Rect::new(10, 1, 5, 3), "0xab", "https://e.example/a".into());
+        d.resolve(&b);
+        assert!(d.links.is_empty());
     }
 
     #[test]

@@ -215,8 +215,12 @@ fn unseen_too_long_is_dropped_and_the_set_is_bounded() {
     let mut t = Tracker::new(Duration::from_secs(60), 3);
     let t0 = Instant::now();
     t.seen(tx(1, a(9), 1, 1), t0, SystemTime::now());
-    assert!(t.tick(t0 + Duration::from_secs(59)).is_empty());
-    let ev = t.tick(t0 + Duration::from_secs(60));
+    assert!(t.due(t0 + Duration::from_secs(59)).is_empty());
+    // Due: the node is asked first (once); not known there, it is dropped.
+    let late = t0 + Duration::from_secs(60);
+    assert_eq!(t.due(late), [B256::repeat_byte(1)]);
+    assert!(t.due(late).is_empty(), "asked once");
+    let ev = t.answered(B256::repeat_byte(1), None, late);
     assert_eq!(states(&ev), [(1, TxState::Dropped)]);
     // Room: the finished one goes first, then the oldest pending, counted.
     for h in 2..=4 {
@@ -253,4 +257,54 @@ fn seen_pending_after_its_block_was_read_is_mined_at_once() {
         states(&t.seen(q, now, SystemTime::now())),
         [(0xbb, TxState::Pending)]
     );
+}
+
+#[test]
+fn a_receipt_found_before_dropping_makes_it_mined() {
+    let mut t = Tracker::new(Duration::from_secs(60), 8);
+    let t0 = Instant::now();
+    t.seen(tx(1, a(9), 1, 1), t0, SystemTime::now());
+    let late = t0 + Duration::from_secs(61);
+    assert_eq!(t.due(late).len(), 1);
+    let ev = t.answered(
+        B256::repeat_byte(1),
+        Some((42, B256::repeat_byte(42))),
+        late,
+    );
+    assert_eq!(states(&ev), [(1, TxState::Mined { block: 42 })]);
+    // A block at that height with another hash: pending again, the timer anew.
+    let ev = t.block(42, B256::repeat_byte(0x43), &[], late);
+    assert_eq!(states(&ev), [(1, TxState::Pending)]);
+    assert!(
+        t.due(late + Duration::from_secs(59)).is_empty(),
+        "counted from the reorg"
+    );
+}
+
+#[test]
+fn dropped_or_replaced_then_mined_is_mined_and_an_older_block_orphans_nothing() {
+    let mut t = Tracker::new(Duration::from_secs(60), 8);
+    let t0 = Instant::now();
+    let slow = tx(1, a(9), 1, 1);
+    t.seen(slow.clone(), t0, SystemTime::now());
+    let late = t0 + Duration::from_secs(60);
+    t.due(late);
+    t.answered(slow.hash, None, late);
+    let ev = t.block(10, B256::repeat_byte(10), &[mined(&slow)], late);
+    assert_eq!(
+        states(&ev),
+        [(1, TxState::Mined { block: 10 })],
+        "mined after all"
+    );
+    // A block below it, come late (a backfilled head behind pushed ones): no reorg.
+    assert!(t.block(9, B256::repeat_byte(9), &[], late).is_empty());
+    // Replaced by a faster one, whose block is then replaced by one mining the slow.
+    let (first, faster) = (tx(2, a(8), 5, 1), tx(3, a(8), 5, 9));
+    t.seen(first.clone(), t0, SystemTime::now());
+    t.seen(faster.clone(), t0, SystemTime::now());
+    t.block(11, B256::repeat_byte(11), &[mined(&faster)], late);
+    let ev = t.block(11, B256::repeat_byte(0x11), &[mined(&first)], late);
+    let got = states(&ev);
+    assert!(got.contains(&(3, TxState::Pending)), "{got:?}");
+    assert!(got.contains(&(2, TxState::Mined { block: 11 })), "{got:?}");
 }

@@ -79,8 +79,11 @@ pub(super) enum Purpose {
     /// Whole pending transactions (`pending = "watched"`): Alchemy's filtered
     /// subscription, or `newPendingTransactions` with `true`. Refused, the next
     /// one down is asked for, and hashes last.
+    /// `generation` counts Alchemy's renewals (the watch list changed): an answer
+    /// for an older one is unsubscribed at once.
     PendingFull {
         filtered: bool,
+        generation: u32,
     },
     Unsubscribe,
 }
@@ -118,6 +121,9 @@ pub(super) struct Conn<'a> {
     pub(super) pending_feed: Option<PendingFeed>,
     /// The pending subscription is Alchemy's, filtered to the watched addresses.
     pub(super) pending_filtered: bool,
+    /// The addresses Alchemy's filter names now, and its renewals so far.
+    pub(super) pending_filter: Vec<alloy_primitives::Address>,
+    pub(super) pending_generation: u32,
     /// What a pending transaction is checked against.
     pub(super) watchlist: mempool::Watchlist,
     /// Recent priority fees (a ring of `mempool::TIPS_KEPT`).
@@ -174,6 +180,8 @@ impl<'a> Conn<'a> {
             pending_reported_nonzero: false,
             pending_feed: None,
             pending_filtered: false,
+            pending_filter: Vec::new(),
+            pending_generation: 0,
             watchlist: mempool::Watchlist::default(),
             tips: Vec::new(),
             tips_at: 0,

@@ -27,7 +27,10 @@ impl Conn<'_> {
         match purpose {
             Purpose::ChainId => self.on_chain_id(result).await,
             Purpose::Subscribe(kind) => self.on_subscribed(kind, result).await,
-            Purpose::PendingFull { filtered } => self.on_pending_full(filtered, result).await,
+            Purpose::PendingFull {
+                filtered,
+                generation,
+            } => self.on_pending_full(filtered, generation, result).await,
             Purpose::TokenLogs(generation) => {
                 if let Ok(Ok(id)) = result
                     .as_ref()
@@ -158,18 +161,11 @@ impl Conn<'_> {
     /// delivered once).
     pub(super) async fn on_watch_changed(&mut self) -> Flow {
         self.refresh_watchlist();
-        // Alchemy's pending filter names the addresses: renewed, the old one goes.
-        if self.pending_filtered {
-            let old: Vec<String> = self
-                .subs
-                .iter()
-                .filter(|(_, k)| **k == SubKind::NewPendingTransactions)
-                .map(|(id, _)| id.clone())
-                .collect();
+        // Alchemy's pending filter names the addresses: renewed when they changed;
+        // the old one goes once the new one is answered.
+        if self.pending_filtered && self.alchemy_filter() != self.pending_filter {
+            self.pending_generation = self.pending_generation.wrapping_add(1);
             if let ControlFlow::Break(end) = self.subscribe_full_pending(true).await? {
-                return stop(end);
-            }
-            if let ControlFlow::Break(end) = self.unsubscribe(old).await? {
                 return stop(end);
             }
         }
@@ -210,23 +206,37 @@ impl Conn<'_> {
         GO
     }
 
+    /// What Alchemy's filter names: the watched addresses, and the tokens (a
+    /// transfer to a watched holder is a call to the token), sorted.
+    fn alchemy_filter(&self) -> Vec<alloy_primitives::Address> {
+        let mut a: Vec<_> = self
+            .sup
+            .watched
+            .addresses()
+            .into_iter()
+            .map(|(a, _)| a)
+            .chain(self.sup.cfg.tokens.iter().copied())
+            .collect();
+        a.sort_unstable();
+        a.dedup();
+        a
+    }
+
     /// Ask for whole pending transactions: Alchemy's, filtered to the watched
     /// addresses (`filtered`), or everyone's.
     async fn subscribe_full_pending(&mut self, filtered: bool) -> Flow {
         let params = if filtered {
-            let addresses: Vec<String> = self
-                .sup
-                .watched
-                .addresses()
-                .iter()
-                .map(|(a, _)| a.to_string())
-                .collect();
-            alchemy_params(&addresses)
+            self.pending_filter = self.alchemy_filter();
+            let names: Vec<String> = self.pending_filter.iter().map(|a| a.to_string()).collect();
+            alchemy_params(&names)
         } else {
             json!(["newPendingTransactions", true])
         };
-        self.request(Purpose::PendingFull { filtered }, "eth_subscribe", params)
-            .await
+        let purpose = Purpose::PendingFull {
+            filtered,
+            generation: self.pending_generation,
+        };
+        self.request(purpose, "eth_subscribe", params).await
     }
 
     /// The answer to a request for whole pending transactions. Refused: the next
@@ -234,8 +244,20 @@ impl Conn<'_> {
     async fn on_pending_full(
         &mut self,
         filtered: bool,
+        generation: u32,
         result: Result<&RawValue, RpcErrorObj>,
     ) -> Flow {
+        let id = result
+            .as_ref()
+            .ok()
+            .and_then(|r| serde_json::from_str::<String>(r.get()).ok());
+        // A renewal overtaken by a newer one: not wanted.
+        if generation != self.pending_generation {
+            return match id {
+                Some(id) => self.unsubscribe(vec![id]).await,
+                None => GO,
+            };
+        }
         let refused = match &result {
             Ok(r) => serde_json::from_str::<String>(r.get())
                 .err()
@@ -251,11 +273,28 @@ impl Conn<'_> {
             };
             self.pending_feed = Some(feed);
             self.pending_filtered = filtered;
-            return self
+            // A renewal answered: the subscriptions it replaces go now, not before
+            // (no transaction is missed between the two).
+            let old: Vec<String> = self
+                .subs
+                .iter()
+                .filter(|(_, k)| **k == SubKind::NewPendingTransactions)
+                .map(|(id, _)| id.clone())
+                .collect();
+            if let ControlFlow::Break(end) = self
                 .on_subscribed(SubKind::NewPendingTransactions, result)
-                .await;
+                .await?
+            {
+                return stop(end);
+            }
+            return self.unsubscribe(old).await;
         };
         let why = sanitize(&self.sup.redactor.text(&why)).into_owned();
+        // A renewal refused: the filter in place stays.
+        if generation > 0 {
+            tracing::warn!(network = %self.sup.cfg.name, "renewing alchemy_pendingTransactions refused ({why}); the old filter stays");
+            return GO;
+        }
         if filtered {
             tracing::info!(network = %self.sup.cfg.name, "alchemy_pendingTransactions refused ({why}); asking for newPendingTransactions");
             return self.subscribe_full_pending(false).await;
@@ -385,7 +424,15 @@ impl Conn<'_> {
 }
 
 /// `eth_subscribe` params of Alchemy's pending transactions, to and from `addresses`.
+/// No address at all would be no filter (everyone's, billed): the zero address
+/// stands in, which nothing sends from and almost nothing to.
 fn alchemy_params(addresses: &[String]) -> serde_json::Value {
+    let zero = [alloy_primitives::Address::ZERO.to_string()];
+    let addresses = if addresses.is_empty() {
+        &zero[..]
+    } else {
+        addresses
+    };
     json!([
         "alchemy_pendingTransactions",
         {"toAddress": addresses, "fromAddress": addresses, "hashesOnly": false}
@@ -403,6 +450,12 @@ mod tests {
                 "alchemy_pendingTransactions",
                 {"toAddress": a, "fromAddress": a, "hashesOnly": false}
             ])
+        );
+        // No address is no filter (everyone's): the zero address stands in.
+        let zero = vec!["0x0000000000000000000000000000000000000000".to_string()];
+        assert_eq!(
+            super::alchemy_params(&[])[1]["toAddress"],
+            serde_json::json!(zero)
         );
     }
 }
