@@ -237,8 +237,11 @@ impl Links {
             .map(|(r, url)| (*r, url.clone(), cells(r.intersection(buf.area))))
             .collect();
         let mut out: Vec<u8> = Vec::new();
+        let area = buf.area;
         let mut write =
             |r: ratatui::layout::Rect, c: &[ratatui::buffer::Cell], url: Option<&str>| {
+                // The cells were read from the part inside the frame.
+                let r = r.intersection(area);
                 if let Some(url) = url {
                     out.extend_from_slice(format!("\x1b]8;;{url}\x1b\\").as_bytes());
                 }
