@@ -628,6 +628,11 @@ impl PendingTx {
     pub fn bid(&self) -> u128 {
         self.max_fee.or(self.tip).unwrap_or(0)
     }
+
+    /// It names `a`: as sender, recipient, or a side of the token move it makes.
+    pub fn touches(&self, a: Address) -> bool {
+        self.from == a || self.to == Some(a) || self.token.is_some_and(|m| m.from == a || m.to == a)
+    }
 }
 
 /// An ERC-20 transfer in a transaction's calldata.

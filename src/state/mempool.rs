@@ -43,13 +43,10 @@ impl Mempool {
     /// The newest still pending transaction that touches `a` (as sender, recipient,
     /// or holder of a token it moves).
     pub fn pending_for(&self, a: Address) -> Option<&PendingTxEvent> {
-        self.txs.iter().rev().find(|e| {
-            let t = &e.tx;
-            e.state == TxState::Pending
-                && (t.from == a
-                    || t.to == Some(a)
-                    || t.token.is_some_and(|m| m.from == a || m.to == a))
-        })
+        self.txs
+            .iter()
+            .rev()
+            .find(|e| e.state == TxState::Pending && e.tx.touches(a))
     }
 
     /// Still pending, of those kept.

@@ -3,7 +3,7 @@
 //! Where things are comes from the last frame drawn (`Drawn`).
 
 use super::{AppState, DetailView, Focus, ListCursor, Target};
-use crate::event::{Command, Mouse, MouseKind, NetIdx};
+use crate::event::{Action, Command, Mouse, MouseKind, NetIdx};
 
 /// Rows one notch of the wheel moves.
 const WHEEL_ROWS: usize = 3;
@@ -14,22 +14,6 @@ impl AppState {
             return None;
         }
         let at = self.drawn.borrow().at(m.x, m.y)?;
-        let wheel = |down: bool, s: &mut Self| {
-            for _ in 0..WHEEL_ROWS {
-                if s.views.is_empty() {
-                    let len = s.focused_len();
-                    if let Some(c) = s.cursors.of(s.focus) {
-                        if down {
-                            c.down(1, len);
-                        } else {
-                            c.up(1);
-                        }
-                    }
-                } else {
-                    s.view_move(down);
-                }
-            }
-        };
         match (m.kind, at) {
             (MouseKind::Click, Target::Network(i)) => {
                 self.select(i);
@@ -63,7 +47,11 @@ impl AppState {
                     Target::Network(_) => return None,
                     Target::ViewRow(_) => {}
                 }
-                wheel(down, self);
+                // As the arrow keys would, in the pane or view now focused.
+                let step = if down { Action::Down } else { Action::Up };
+                for _ in 0..WHEEL_ROWS {
+                    self.on_action(step);
+                }
             }
         }
         None

@@ -238,9 +238,14 @@ fn fetched(net: &NetworkState, key: DetailKey) -> Result<&Detail, Line<'static>>
 
 /// `key   value`, the key dim.
 fn kv(key: &str, value: String, theme: &Theme) -> Line<'static> {
+    kv_styled(key, value, theme.text(), theme)
+}
+
+/// `kv` with the value in `style`.
+pub(super) fn kv_styled(key: &str, value: String, style: Style, theme: &Theme) -> Line<'static> {
     Line::from(vec![
         Span::styled(format!("{key:<11}"), theme.dim()),
-        Span::styled(value, theme.text()),
+        Span::styled(value, style),
     ])
 }
 
@@ -263,7 +268,7 @@ fn named(net: &NetworkState, a: &Address) -> String {
 }
 
 /// An address shortened, or its label.
-fn short(net: &NetworkState, a: &Address) -> String {
+pub(super) fn short(net: &NetworkState, a: &Address) -> String {
     label(net, a).map_or_else(
         || format::short_address(a),
         |l| format::truncate(&sanitize(l), 12).into_owned(),
@@ -594,13 +599,7 @@ fn watch_lines(net: &NetworkState, address: Address, theme: &Theme) -> Vec<Line<
         .txs
         .iter()
         .rev()
-        .filter(|e| {
-            let t = &e.tx;
-            t.from == address
-                || t.to == Some(address)
-                || t.token
-                    .is_some_and(|m| m.from == address || m.to == address)
-        })
+        .filter(|e| e.tx.touches(address))
         .take(5)
         .collect();
     for e in &pending {

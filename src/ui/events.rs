@@ -94,10 +94,13 @@ fn link_row(state: &AppState, net: &NetworkState, at: Rect, e: &EventLog, row: &
     super::link(state, net, at, &row[2].0, Page::Address(e.address));
     for a in &e.args {
         if let crate::event::AbiValue::Address(addr) = &a.value {
-            let text = net
-                .label_of(*addr)
-                .map_or_else(|| format::short_address(addr), |l| sanitize(l).into_owned());
-            super::link(state, net, at, &text, Page::Address(*addr));
+            super::link(
+                state,
+                net,
+                at,
+                &arg_address(net, addr),
+                Page::Address(*addr),
+            );
         }
     }
     if let Some(tx) = e.tx {
@@ -226,6 +229,13 @@ fn cells(net: &NetworkState, e: &EventLog, theme: &Theme) -> Cells {
     ]
 }
 
+/// An address among the arguments: a watched account or contract by its label,
+/// another shortened.
+fn arg_address(net: &NetworkState, a: &alloy_primitives::Address) -> String {
+    net.label_of(*a)
+        .map_or_else(|| format::short_address(a), |l| sanitize(l).into_owned())
+}
+
 /// `name=value` pairs; addresses of watched accounts and contracts by their label.
 fn decoded_args(net: &NetworkState, args: &[Arg]) -> String {
     let mut out = String::new();
@@ -233,11 +243,7 @@ fn decoded_args(net: &NetworkState, args: &[Arg]) -> String {
         if i > 0 {
             out.push(' ');
         }
-        // Watched accounts and contracts by label, other addresses shortened.
-        let value = format::abi(&a.value, &|addr| {
-            net.label_of(*addr)
-                .map_or_else(|| format::short_address(addr), |l| sanitize(l).into_owned())
-        });
+        let value = format::abi(&a.value, &|addr| arg_address(net, addr));
         if a.name.is_empty() {
             out.push_str(&format!("{i}={value}"));
         } else {

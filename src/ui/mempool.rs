@@ -8,18 +8,11 @@ use alloy_primitives::Address;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
+use super::detail::{kv_styled, short};
 use super::{Theme, format};
 use crate::event::{PendingFeed, PendingTxEvent, SubStatus, TxState};
 use crate::state::{AppState, NetworkState};
 use crate::text::sanitize;
-
-/// `label` or a short address.
-fn who(net: &NetworkState, a: &Address) -> String {
-    net.label_of(*a).map_or_else(
-        || format::short_address(a),
-        |l| format::truncate(&sanitize(l), 12).into_owned(),
-    )
-}
 
 /// Seconds since `t`, as an age.
 fn since(t: SystemTime, now: SystemTime) -> String {
@@ -46,13 +39,13 @@ pub(super) fn describe(net: &NetworkState, e: &PendingTxEvent, a: Option<Address
         }
         None => (t.from, t.to, format!("{} ETH", format::eth(t.value))),
     };
-    let to_text = to.map_or_else(|| "(create)".to_string(), |t| who(net, &t));
+    let to_text = to.map_or_else(|| "(create)".to_string(), |t| short(net, &t));
     match a {
         Some(a) if to == Some(a) && from != a => {
-            format!("incoming {amount} from {}", who(net, &from))
+            format!("incoming {amount} from {}", short(net, &from))
         }
         Some(_) => format!("outgoing {amount} to {to_text}"),
-        None => format!("{} → {to_text}  {amount}", who(net, &from)),
+        None => format!("{} → {to_text}  {amount}", short(net, &from)),
     }
 }
 
@@ -96,12 +89,7 @@ pub(super) fn lines(
     // Nonce and tip where there is room for them and the parties.
     let wide = width >= 100;
     let m = &net.mempool;
-    let kv = |k: &str, v: String, style: Style| {
-        Line::from(vec![
-            Span::styled(format!("{k:<11}"), theme.dim()),
-            Span::styled(v, style),
-        ])
-    };
+    let kv = |k: &str, v: String, style: Style| kv_styled(k, v, style, theme);
     let feed = match (&m.feed, &net.subs_pending) {
         (Some(PendingFeed::Full), _) => ("whole transactions".to_string(), theme.text()),
         (Some(PendingFeed::Filtered), _) => (
