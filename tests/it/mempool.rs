@@ -238,3 +238,49 @@ async fn on_alchemy_the_pending_feed_is_filtered_to_the_watches() {
         assert!(counted <= 30 * windows, "{counted} in {windows} windows");
     });
 }
+
+/// Neither mined nor replaced within `pending_drop_secs`, and no receipt at the node
+/// either: dropped.
+#[test]
+fn a_transaction_never_mined_is_dropped_after_its_time() {
+    let node = Anvil::builder().no_mining().spawn();
+    let url = node.http_url();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let payee = DEV_ACCOUNTS[1];
+    let cfg = config(&node.ws_url(), &url, payee).replace(
+        "pending = \"watched\"\n",
+        "pending = \"watched\"\npending_drop_secs = 2\n",
+    );
+    let mut h = start(&cfg);
+    h.wait_for("the mempool feed", T, |v| v["type"] == "mempool");
+    let tx = rt.block_on(support::send_eth(&url, DEV_ACCOUNTS[0], payee, 5));
+    h.wait_for("pending", T, |v| is_tx(v, tx, "pending"));
+    let dropped = h.wait_for("dropped", T, |v| is_tx(v, tx, "dropped"));
+    assert!(
+        dropped["latency_ms"].as_u64().is_some_and(|ms| ms >= 2_000),
+        "{dropped}"
+    );
+}
+
+/// A reorg that replaces the block a watched transaction was mined in, with one
+/// that does not carry it, makes it pending again.
+#[test]
+fn a_reorg_that_orphans_its_block_makes_it_pending_again() {
+    let node = Anvil::builder().no_mining().keep_history().spawn();
+    let url = node.http_url();
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let payee = DEV_ACCOUNTS[1];
+    let mut h = watching(&node, payee);
+    let tx = rt.block_on(support::send_eth(&url, DEV_ACCOUNTS[0], payee, 5));
+    h.wait_for("pending", T, |v| is_tx(v, tx, "pending"));
+    rt.block_on(support::rpc(&url, "evm_mine", json!([])));
+    h.wait_for("mined", T, |v| is_tx(v, tx, "mined"));
+    let n = h.seen.iter().filter(|v| is_tx(v, tx, "pending")).count();
+    // The block replaced by an empty one (anvil_reorg re-emits it on newHeads).
+    rt.block_on(support::rpc(&url, "anvil_reorg", json!([1, []])));
+    h.wait_for("pending again", T, |v| is_tx(v, tx, "pending"));
+    assert_eq!(
+        h.seen.iter().filter(|v| is_tx(v, tx, "pending")).count(),
+        n + 1
+    );
+}

@@ -1777,7 +1777,7 @@ fn the_mempool_of_the_watches_80x24_and_200x50() {
     let mut s = fixture(base);
     let vitalik = addr("0xd8da6bf26964af9d7eed9e03e53415d37aa96045");
     let treasury = addr("0x5aaeb6053f3e94c9b9a09f33669435e7ef1beaed");
-    let stranger = addr("0x1111111111111111111111111111111111111111");
+    let stranger = addr("0x3333333333333333333333333333333333333333");
     let gwei = 1_000_000_000u128;
     let tx = |i: u8, from: Address, to: Address, eth: &str, token: Option<TokenMove>| PendingTx {
         hash: hash(7, i),
@@ -1876,4 +1876,8 @@ fn the_mempool_of_the_watches_80x24_and_200x50() {
         assert_clean(&buf);
         insta::assert_snapshot!(format!("mempool_{w}x{h}"), text(&buf));
     }
+    // Fee percentiles that stopped coming say how old they are.
+    s.now += Duration::from_secs(30);
+    let later = screen(&s, 80, 24);
+    assert!(later.contains("gwei (as of 30s ago)"), "{later}");
 }

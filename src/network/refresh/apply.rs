@@ -291,8 +291,12 @@ impl<'a> Applied<'a> {
         }
         last.scanned_block = Some(b.hash);
         last.scanned(head.number, b.hash);
-        let Some(WireTxs::Full(txs)) = b.transactions else {
-            return;
+        // An empty list reads as hashes (nothing tells the two apart): a block with
+        // no transaction still tells the mempool tracker a block came at its height.
+        let txs = match b.transactions {
+            Some(WireTxs::Full(txs)) => txs,
+            Some(WireTxs::Hashes(h)) if h.is_empty() => Vec::new(),
+            _ => return,
         };
         self.mined.push(crate::network::mempool::Input::Block {
             number: head.number,
