@@ -11,7 +11,7 @@ use ratatui::text::{Line, Span};
 use super::detail::{kv_styled, short};
 use super::{Theme, format};
 use crate::event::{PendingFeed, PendingTxEvent, SubStatus, TxState};
-use crate::state::{AppState, NetworkState};
+use crate::state::{AppState, MEMPOOL_KEPT, NetworkState};
 use crate::text::sanitize;
 
 /// Seconds since `t`, as an age.
@@ -131,7 +131,10 @@ pub(super) fn lines(
     };
     out.push(kv("tip", fees, theme.text()));
     let pending = m.pending();
-    let mut counts = format!("{pending} pending of {} followed", m.txs.len());
+    let mut counts = format!(
+        "{pending} pending · {} listed (at most {MEMPOOL_KEPT})",
+        m.txs.len()
+    );
     if m.evicted > 0 {
         counts.push_str(&format!(
             " · {} forgotten for room",
