@@ -108,7 +108,15 @@ pub(super) fn draw(
     };
     let (top, bottom) = super::cut_top(inner, (lines.len() as u16).min(inner.height));
     frame.render_widget(Paragraph::new(lines), top);
-    // The transactions take the rest, scrolled to the selected one.
+    // The transactions take the rest, scrolled to the selected one; those shown
+    // link, each in its own row.
+    let txs = match view {
+        DetailView::Block { hash, .. } => match fetched(net, DetailKey::Block(*hash)) {
+            Ok(Detail::Block(b)) => b.txs.as_slice(),
+            _ => &[],
+        },
+        _ => &[],
+    };
     {
         let fit = usize::from(bottom.height);
         let offset = scroll_offset(selected, fit);
@@ -119,7 +127,11 @@ pub(super) fn draw(
             .take(fit)
             .map(|(i, l)| {
                 let y = bottom.y + (i - offset) as u16;
-                super::target(state, super::row_at(bottom, y), Target::ViewRow(i));
+                let at = super::row_at(bottom, y);
+                super::target(state, at, Target::ViewRow(i));
+                if let Some(t) = txs.get(i) {
+                    tx_links(state, net, at, t);
+                }
                 if i == selected {
                     l.patch_style(theme.selected())
                 } else {
@@ -171,13 +183,7 @@ fn links(state: &AppState, net: &NetworkState, view: &DetailView, inner: Rect) {
                 if let Some(m) = b.miner {
                     link(m.to_string(), Page::Address(m));
                 }
-                for t in &b.txs {
-                    link(format::short_hash(&t.hash), Page::Tx(t.hash));
-                    link(short(net, &t.from), Page::Address(t.from));
-                    if let Some(to) = t.to {
-                        link(short(net, &to), Page::Address(to));
-                    }
-                }
+                // The transactions link where their rows are drawn (`tx_links`).
             }
         }
         DetailView::Receipt { tx, .. } => {
@@ -218,6 +224,24 @@ fn links(state: &AppState, net: &NetworkState, view: &DetailView, inner: Rect) {
                 link(format::short_hash(&e.tx.hash), Page::Tx(e.tx.hash));
             }
         }
+    }
+}
+
+/// A block's transaction row: its hash, sender and recipient link.
+fn tx_links(state: &AppState, net: &NetworkState, at: Rect, t: &TxSummary) {
+    if !state.links || net.explorer.is_none() {
+        return;
+    }
+    super::link(
+        state,
+        net,
+        at,
+        &format::short_hash(&t.hash),
+        Page::Tx(t.hash),
+    );
+    super::link(state, net, at, &short(net, &t.from), Page::Address(t.from));
+    if let Some(to) = t.to {
+        super::link(state, net, at, &short(net, &to), Page::Address(to));
     }
 }
 

@@ -832,6 +832,59 @@ mod tests {
                 "no explorer, no links"
             );
         }
+
+        #[test]
+        fn a_block_views_transactions_link_in_their_rows() {
+            use crate::event::{BlockDetail, Detail, DetailKey, TxSummary};
+            let mut s = state(Some("https://scan.example"));
+            s.focus = Focus::Heads;
+            let Some((_, crate::event::Command::Fetch(key))) = s.on_action(Action::Open) else {
+                panic!("a block view asks for its block");
+            };
+            let DetailKey::Block(hash) = key else {
+                panic!("{key:?}");
+            };
+            let head = s.networks[0].latest().cloned().expect("a head");
+            let tx = B256::repeat_byte(0x77);
+            let block = BlockDetail {
+                head,
+                miner: None,
+                txs: vec![TxSummary {
+                    hash: tx,
+                    from: Address::repeat_byte(0xa1),
+                    to: None,
+                    value: U256::ZERO,
+                    selector: None,
+                    method: None,
+                }],
+            };
+            s.apply(
+                Update::Detail {
+                    net: 0,
+                    key,
+                    result: Ok(Box::new(Detail::Block(block))),
+                },
+                Instant::now(),
+            );
+            frame(&s);
+            let urls: Vec<String> = s
+                .drawn
+                .borrow()
+                .links
+                .iter()
+                .map(|(_, u)| u.clone())
+                .collect();
+            for want in [
+                format!("https://scan.example/tx/{tx}"),
+                format!("https://scan.example/block/{hash}"),
+                format!(
+                    "https://scan.example/address/{}",
+                    Address::repeat_byte(0xa1)
+                ),
+            ] {
+                assert!(urls.contains(&want), "{want} not in {urls:?}");
+            }
+        }
     }
 
     #[test]
