@@ -10,7 +10,7 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 
-use super::{Theme, format, scroll_offset};
+use super::{Theme, format, kv_styled, name_of, scroll_offset, short};
 use crate::event::{BlockDetail, Detail, DetailKey, EventLog, ReceiptDetail, TxSummary};
 use crate::state::{AppState, DetailView, Fetched, NetworkState, Page, Target};
 use crate::text::sanitize;
@@ -265,38 +265,12 @@ fn kv(key: &str, value: String, theme: &Theme) -> Line<'static> {
     kv_styled(key, value, theme.text(), theme)
 }
 
-/// `kv` with the value in `style`.
-pub(super) fn kv_styled(key: &str, value: String, style: Style, theme: &Theme) -> Line<'static> {
-    Line::from(vec![
-        Span::styled(format!("{key:<11}"), theme.dim()),
-        Span::styled(value, style),
-    ])
-}
-
-/// A watched address's or contract's label, or a token's symbol.
-fn label<'a>(net: &'a NetworkState, a: &Address) -> Option<&'a str> {
-    net.label_of(*a).or_else(|| {
-        net.tokens
-            .iter()
-            .find(|t| t.address == *a)
-            .and_then(|t| t.symbol.as_deref())
-    })
-}
-
 /// An address with its label, where chaintop knows one.
 fn named(net: &NetworkState, a: &Address) -> String {
-    match label(net, a) {
+    match name_of(net, a) {
         Some(l) => format!("{} ({a})", sanitize(l)),
         None => a.to_string(),
     }
-}
-
-/// An address shortened, or its label.
-pub(super) fn short(net: &NetworkState, a: &Address) -> String {
-    label(net, a).map_or_else(
-        || format::short_address(a),
-        |l| format::truncate(&sanitize(l), 12).into_owned(),
-    )
 }
 
 fn when(state: &AppState, timestamp: u64) -> String {

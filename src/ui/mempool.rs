@@ -8,8 +8,7 @@ use alloy_primitives::Address;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
-use super::detail::{kv_styled, short};
-use super::{Theme, format};
+use super::{Theme, format, kv_styled, short};
 use crate::event::{PendingFeed, PendingTxEvent, SubStatus, TxState};
 use crate::state::{AppState, MEMPOOL_KEPT, NetworkState};
 use crate::text::sanitize;

@@ -170,6 +170,33 @@ fn link(state: &AppState, net: &NetworkState, within: Rect, text: &str, page: Pa
     }
 }
 
+/// `key   value`, the key dim and padded, the value in `style` (the detail views'
+/// lines).
+fn kv_styled(key: &str, value: String, style: Style, theme: &Theme) -> Line<'static> {
+    Line::from(vec![
+        Span::styled(format!("{key:<11}"), theme.dim()),
+        Span::styled(value, style),
+    ])
+}
+
+/// A watched address's or contract's label, or a token's symbol.
+fn name_of<'a>(net: &'a NetworkState, a: &alloy_primitives::Address) -> Option<&'a str> {
+    net.label_of(*a).or_else(|| {
+        net.tokens
+            .iter()
+            .find(|t| t.address == *a)
+            .and_then(|t| t.symbol.as_deref())
+    })
+}
+
+/// An address shortened, or its label.
+fn short(net: &NetworkState, a: &alloy_primitives::Address) -> String {
+    name_of(net, a).map_or_else(
+        || format::short_address(a),
+        |l| format::truncate(&crate::text::sanitize(l), 12).into_owned(),
+    )
+}
+
 /// A network's column: a click selects it, and its newest head links.
 fn network_target(state: &AppState, col: Rect, idx: usize) {
     target(state, col, Target::Network(idx));
