@@ -138,6 +138,7 @@ fn head(number: u64) -> Head {
         base_fee: Some(U256::from(12_345_678_901u64 + number % 7 * 100_000_000)),
         tx_count: Some(100 + (number % 50) as u32),
         source: HeadSource::Ws,
+        seen: None,
     }
 }
 

@@ -38,6 +38,10 @@ pub struct Head {
     /// `None` when neither the notification nor a lookup could tell.
     pub tx_count: Option<u32>,
     pub source: HeadSource,
+    /// When its `newHeads` notification was read off the socket (pushed heads);
+    /// `None` for fetched ones, which arrive when they are sent on. Which endpoint
+    /// of a chain group delivered a block first is judged by this.
+    pub seen: Option<Instant>,
 }
 
 /// A chain reorganisation detected by hash/parent-hash linkage.
@@ -494,6 +498,141 @@ pub enum Update {
         net: NetIdx,
         failure: Box<SinkFailure>,
     },
+    /// A chain group formed or changed (`net`: its first member). A group of one
+    /// is no group: its race is over.
+    Group {
+        net: NetIdx,
+        group: usize,
+        info: Box<ChainGroup>,
+    },
+    /// Who of a group delivered a block first, and how much later the others did
+    /// (`net`: the first).
+    Race {
+        net: NetIdx,
+        race: Box<RaceResult>,
+    },
+    /// How many blocks this endpoint's head is behind its group's best head (sent
+    /// when it changes).
+    Behind {
+        net: NetIdx,
+        group: usize,
+        behind: u64,
+        best: u64,
+    },
+    /// The endpoints of a group do not agree on a block (`net`: the one whose head
+    /// is in doubt, or the first of a fork).
+    Disputed {
+        net: NetIdx,
+        group: usize,
+        dispute: Box<Dispute>,
+    },
+    /// This endpoint's `safe` and `finalized` blocks, read every few heads while it
+    /// is in a group.
+    Finality {
+        net: NetIdx,
+        finality: Box<Finality>,
+    },
+}
+
+/// Configured networks on one chain: the same reported chain id, or the same
+/// `group` in the config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChainGroup {
+    /// The `group` configured, else the members' common name prefix, else
+    /// `chain ID`.
+    pub name: String,
+    pub chain_id: Option<u64>,
+    /// In config order.
+    pub members: Vec<NetIdx>,
+}
+
+/// How one endpoint of a group delivered a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Pushed or polled, `ms` after the first endpoint had it.
+    After { ms: u64, source: HeadSource },
+    /// Only fetched to fill a gap: it did not deliver it on its own.
+    Backfilled,
+    /// Never delivered while the race was open.
+    Missed,
+}
+
+impl Delivery {
+    pub fn ms(&self) -> Option<u64> {
+        match self {
+            Delivery::After { ms, .. } => Some(*ms),
+            Delivery::Backfilled | Delivery::Missed => None,
+        }
+    }
+}
+
+/// One block's race between the endpoints of a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RaceResult {
+    pub group: usize,
+    pub number: u64,
+    pub hash: B256,
+    /// The endpoint that had it first.
+    pub first: NetIdx,
+    /// When (wall clock) the first one had it.
+    pub first_at: SystemTime,
+    /// Every member of the group, in its order (the first: 0 ms).
+    pub deliveries: Vec<(NetIdx, Delivery)>,
+}
+
+/// What the endpoints of a group disagree on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Dispute {
+    /// Different hashes for one number, each still held by its endpoint once both
+    /// were at least 2 blocks past it.
+    Fork {
+        number: u64,
+        hashes: Vec<(NetIdx, B256)>,
+    },
+    /// A head only `net` delivered, which no other endpoint confirmed once past it.
+    Unconfirmed {
+        number: u64,
+        net: NetIdx,
+        hash: B256,
+    },
+}
+
+impl Dispute {
+    pub fn number(&self) -> u64 {
+        match self {
+            Dispute::Fork { number, .. } | Dispute::Unconfirmed { number, .. } => *number,
+        }
+    }
+}
+
+/// What an endpoint says its `safe` or `finalized` block is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FinalityTag {
+    Block {
+        number: u64,
+        hash: B256,
+    },
+    /// It answered `null`: it knows the tag but has no such block yet.
+    None,
+    /// It refused the tag (the error, sanitised).
+    Unsupported(String),
+}
+
+impl FinalityTag {
+    pub fn number(&self) -> Option<u64> {
+        match self {
+            FinalityTag::Block { number, .. } => Some(*number),
+            FinalityTag::None | FinalityTag::Unsupported(_) => None,
+        }
+    }
+}
+
+/// An endpoint's `safe` and `finalized` blocks, read at its head `head`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Finality {
+    pub head: u64,
+    pub safe: FinalityTag,
+    pub finalized: FinalityTag,
 }
 
 /// An alert rule's condition began (`fired`) or ended (`resolved`).
@@ -600,7 +739,12 @@ impl Update {
             | Update::Alert { net, .. }
             | Update::SinkFailed { net, .. }
             | Update::Watching { net, .. }
-            | Update::Detail { net, .. } => *net,
+            | Update::Detail { net, .. }
+            | Update::Group { net, .. }
+            | Update::Race { net, .. }
+            | Update::Behind { net, .. }
+            | Update::Disputed { net, .. }
+            | Update::Finality { net, .. } => *net,
         }
     }
 }

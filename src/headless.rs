@@ -19,6 +19,8 @@ use crate::event::{
 };
 use crate::fmt;
 
+mod race;
+
 /// One network as headless output names it, and the labels of its watched addresses
 /// (shown in the `display` forms of logs and views).
 #[derive(Debug, Clone, Default)]
@@ -43,6 +45,7 @@ pub struct Printer {
     last_errors: Vec<Option<String>>,
     /// The meter's last report per network, for the `cost` lines.
     costs: Vec<Option<CostSnapshot>>,
+    groups: race::Groups,
 }
 
 /// How often the `cost` lines are written (and once more at the end).
@@ -56,6 +59,7 @@ impl Printer {
             networks,
             last_errors,
             costs,
+            groups: race::Groups::default(),
         }
     }
 
@@ -66,6 +70,9 @@ impl Printer {
             && let Some(slot) = self.costs.get_mut(*net)
         {
             *slot = Some(stats.cost.clone());
+        }
+        if let Some(v) = self.groups.line(update, &self.networks) {
+            return Some(v);
         }
         to_json(update, &self.networks, &mut self.last_errors)
     }
@@ -197,6 +204,12 @@ fn to_json(
         Update::SinkFailed { failure, .. } => sink_failed_line(network, failure),
         // Only the dashboard's keys change the watch list and open detail views.
         Update::Watching { .. } | Update::Detail { .. } => return None,
+        // `race::Groups` writes these.
+        Update::Group { .. }
+        | Update::Race { .. }
+        | Update::Behind { .. }
+        | Update::Disputed { .. }
+        | Update::Finality { .. } => return None,
     })
 }
 
@@ -732,6 +745,7 @@ mod tests {
             base_fee: Some(U256::from(7u8)),
             tx_count: None,
             source: HeadSource::Ws,
+            seen: None,
         };
         let log = EventLog {
             address: a,

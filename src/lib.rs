@@ -19,6 +19,7 @@ pub mod keymap;
 pub mod logging;
 pub mod metrics;
 pub mod network;
+pub mod race;
 pub mod rpc;
 pub mod state;
 pub mod tap;

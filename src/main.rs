@@ -171,8 +171,9 @@ async fn dashboard(
             failures,
         }
     });
-    if metrics.is_some() || alerts.is_some() {
-        backend.updates = chaintop::tap::tap(backend.updates, metrics, alerts);
+    let race = chaintop::tap::Racing::new(&config, &backend.networks);
+    if race.is_some() || metrics.is_some() || alerts.is_some() {
+        backend.updates = chaintop::tap::tap(backend.updates, race, metrics, alerts);
     }
     if args.headless {
         let stdout = std::io::stdout();

@@ -650,6 +650,7 @@ mod tests {
                 base_fee: None,
                 tx_count: None,
                 source,
+                seen: None,
             },
         }
     }

@@ -70,6 +70,7 @@ fn head(number: u64) -> Update {
             base_fee: None,
             tx_count: None,
             source: HeadSource::Ws,
+            seen: None,
         },
     }
 }

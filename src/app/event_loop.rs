@@ -246,6 +246,7 @@ mod tests {
             base_fee: None,
             tx_count: Some(0),
             source: HeadSource::Ws,
+            seen: None,
         }
     }
 

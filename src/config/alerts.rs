@@ -93,6 +93,9 @@ pub enum AlertKind {
     },
     /// The projected day's spend past `percent` of the budget.
     Credits { percent: f64 },
+    /// More than `blocks` behind the best head of its chain group for `secs`
+    /// (resolved when it is back within `blocks`).
+    ProviderLag { blocks: u64, secs: u64 },
 }
 
 impl AlertKind {
@@ -106,6 +109,7 @@ impl AlertKind {
             AlertKind::Transfer { .. } => "transfer",
             AlertKind::View { .. } => "view",
             AlertKind::Credits { .. } => "credits",
+            AlertKind::ProviderLag { .. } => "provider_lag",
         }
     }
 }

@@ -105,7 +105,16 @@ pub struct NetworkConfig {
     /// `refresh = "every_head" | "on_activity"`; `None`: on activity where the
     /// provider is metered, every head elsewhere.
     pub refresh: Option<RefreshMode>,
+    /// Names the chain group this network races in (`group = "…"`); otherwise
+    /// networks whose endpoints report the same chain id form one.
+    pub group: Option<String>,
+    /// In a group: read the `safe` and `finalized` blocks every this many heads
+    /// (0: never).
+    pub finality_every: u64,
 }
+
+/// In a group, `safe` and `finalized` are read every this many heads.
+pub const DEFAULT_FINALITY_EVERY: u64 = 10;
 
 /// When watched addresses' balances are read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +207,8 @@ impl NetworkConfig {
             pending_drop_secs: DEFAULT_PENDING_DROP_SECS,
             multicall: true,
             refresh: None,
+            group: None,
+            finality_every: DEFAULT_FINALITY_EVERY,
         }
     }
 

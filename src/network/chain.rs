@@ -71,6 +71,7 @@ pub fn to_head(b: &WireBlock, source: HeadSource) -> Head {
         base_fee: b.base_fee_per_gas,
         tx_count: b.transactions.as_ref().map(|t| t.len() as u32),
         source,
+        seen: None,
     }
 }
 

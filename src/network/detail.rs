@@ -145,6 +145,7 @@ impl Fetcher {
                 base_fee: b.base_fee_per_gas,
                 tx_count: Some(txs.len() as u32),
                 source: HeadSource::Backfill,
+                seen: None,
             },
             miner: b.miner,
             txs,

@@ -16,8 +16,8 @@ const CONFIRM_MAX: usize = 64;
 /// What the session (and the refresh task) ask of the chain task.
 #[derive(Debug)]
 pub(crate) enum ChainInput {
-    /// A `newHeads` notification.
-    Head(Box<WireBlock>),
+    /// A `newHeads` notification, and when its frame was read.
+    Head(Box<WireBlock>, std::time::Instant),
     /// Bring the chain up to the node's current head. `connected`: a new connection
     /// (check the genesis block and refill the logs of the last head seen before).
     CatchUp { source: HeadSource, connected: bool },

@@ -160,8 +160,11 @@ impl Follower {
 
     fn on_input(&mut self, input: ChainInput) {
         match input {
-            ChainInput::Head(block) => {
-                let head = to_head(&block, HeadSource::Ws);
+            ChainInput::Head(block, arrived) => {
+                let head = Head {
+                    seen: Some(arrived),
+                    ..to_head(&block, HeadSource::Ws)
+                };
                 if !self.held.is_empty() {
                     // Behind a head that waits: keep the order.
                     if self.held.len() == HELD_MAX {

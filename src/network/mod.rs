@@ -50,6 +50,9 @@ pub struct NetworkHandle {
     pub details: Option<mpsc::Sender<crate::event::DetailKey>>,
     /// What this network's traffic has cost so far.
     pub cost: Arc<crate::cost::Meter>,
+    /// Every how many heads its `safe` and `finalized` blocks are read (0: never);
+    /// the race turns it on while the network is in a chain group.
+    pub finality: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// The network's cost meter, priced for its primary endpoint; says once when
@@ -118,6 +121,7 @@ pub fn spawn(
     shared.head_probe = head_probe;
     shared.cost = cost.clone();
     shared.pricing = pricing;
+    let finality = shared.finality_every.clone();
     let shared = Arc::new(shared);
     let (chain_tx, chain_rx) = mpsc::channel(CHAIN_QUEUE);
     let (feed, head_rx) = feed::HeadFeed::new();
@@ -202,5 +206,6 @@ pub fn spawn(
         commands: cmd_tx,
         details,
         cost,
+        finality,
     }
 }

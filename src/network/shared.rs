@@ -37,6 +37,8 @@ pub(crate) struct Shared {
     pub(crate) cost: Arc<crate::cost::Meter>,
     /// The price tables endpoints are billed by (built in, with the config's).
     pub(crate) pricing: Arc<[crate::cost::PriceTable]>,
+    /// Every how many heads the refresh reads `safe` and `finalized` (0: never).
+    pub(crate) finality_every: Arc<AtomicU64>,
 }
 
 impl Shared {
@@ -60,6 +62,7 @@ impl Shared {
             head_probe: None,
             cost: Arc::default(),
             pricing: Arc::from(Vec::new()),
+            finality_every: Arc::default(),
         }
     }
 

@@ -14,6 +14,7 @@ mod lists;
 mod mempool;
 mod mouse;
 mod network;
+pub mod race;
 pub mod ring;
 mod watches;
 
@@ -32,6 +33,7 @@ pub use input::{InputField, InputState, Submit};
 pub use lists::{EventKey, EventSort, Filter, Frozen, HeadSort, WatchSort};
 pub use mempool::{MEMPOOL_KEPT, Mempool};
 pub use network::{NetworkState, Page};
+pub use race::{GroupState, RaceRow, Racer, Window};
 pub use ring::Ring;
 pub use watches::{Activity, TokenBalanceRow, WatchRow};
 
@@ -146,6 +148,8 @@ pub struct AppState {
     pub mouse: bool,
     /// What the last frame drew where (drawing fills it; clicks and links read it).
     pub drawn: std::cell::RefCell<Drawn>,
+    /// Chain groups, by the race engine's index (a group of one races no more).
+    pub groups: Vec<GroupState>,
 }
 
 impl AppState {
@@ -179,6 +183,7 @@ impl AppState {
             links: true,
             mouse: true,
             drawn: std::cell::RefCell::default(),
+            groups: Vec::new(),
         }
     }
 
@@ -214,6 +219,10 @@ impl AppState {
                 self.bells += 1;
             }
         }
+        let update = match self.apply_race(update, now) {
+            Ok(changed) => return changed,
+            Err(update) => update,
+        };
         let net = update.net();
         // Only updates that add, drop or reorder rows need the selection held.
         let moves_rows = matches!(
@@ -240,6 +249,74 @@ impl AppState {
             }
         }
         changed
+    }
+
+    /// The race's facts, about a group rather than one network (`Err`: not one).
+    fn apply_race(&mut self, update: Update, now: Instant) -> Result<bool, Update> {
+        match update {
+            Update::Group { group, info, .. } => {
+                for (i, n) in self.networks.iter_mut().enumerate() {
+                    if info.members.contains(&i) && info.members.len() >= 2 {
+                        n.racer.group = Some(group);
+                    } else if n.racer.group == Some(group) {
+                        n.racer = Racer::default();
+                    }
+                }
+                if self.groups.len() <= group {
+                    self.groups.resize_with(group + 1, || {
+                        GroupState::new(crate::event::ChainGroup {
+                            name: String::new(),
+                            chain_id: None,
+                            members: Vec::new(),
+                        })
+                    });
+                }
+                let g = &mut self.groups[group];
+                if g.info.members != info.members {
+                    // Other members: the old races are no comparison.
+                    *g = GroupState::new(*info);
+                } else {
+                    g.info = *info;
+                }
+                Ok(true)
+            }
+            Update::Race { race, .. } => {
+                let Some(g) = self.groups.get_mut(race.group) else {
+                    return Ok(false);
+                };
+                for (net, d) in &race.deliveries {
+                    if let Some(n) = self.networks.get_mut(*net) {
+                        n.racer.raced(*d, *net == race.first, now);
+                    }
+                }
+                g.races.push(RaceRow::new(*race, now));
+                Ok(true)
+            }
+            Update::Behind {
+                net, behind, best, ..
+            } => {
+                let Some(n) = self.networks.get_mut(net) else {
+                    return Ok(false);
+                };
+                n.racer.behind_now(behind, best, now);
+                Ok(true)
+            }
+            Update::Disputed { group, dispute, .. } => {
+                let Some(g) = self.groups.get_mut(group) else {
+                    return Ok(false);
+                };
+                g.disputes.push((*dispute, now));
+                g.disputes_total += 1;
+                Ok(true)
+            }
+            other => Err(other),
+        }
+    }
+
+    /// The racing group of network `net`.
+    pub fn group_of(&self, net: NetIdx) -> Option<(usize, &GroupState)> {
+        let gi = self.networks.get(net)?.racer.group?;
+        self.groups.get(gi).filter(|g| g.racing()).map(|g| (gi, g))
     }
 
     /// Rows of the focused list of the selected network, as shown.

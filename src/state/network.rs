@@ -86,6 +86,8 @@ pub struct NetworkState {
     pub mempool: super::Mempool,
     /// `pending = "watched"` is configured.
     pub wants_mempool: bool,
+    /// Its part in its chain group's race, if it is in one.
+    pub racer: super::Racer,
     /// What the detail views fetched (blocks, receipts).
     pub details: super::DetailCache,
     /// The connection's state changes and errors, oldest first.
@@ -163,6 +165,7 @@ impl NetworkState {
             sink_failures: Vec::new(),
             mempool: super::Mempool::default(),
             wants_mempool: false,
+            racer: super::Racer::default(),
             details: super::DetailCache::default(),
             history: Ring::new(super::HISTORY_KEPT),
             pending_history: Ring::new(super::SAMPLES_KEPT),
@@ -250,6 +253,12 @@ impl NetworkState {
                 row.head.tx_count = Some(tx_count);
             }
             Update::ChainId { chain_id, .. } => self.chain_id = Some(chain_id),
+            Update::Finality { finality, .. } => self.racer.finality = Some((*finality, now)),
+            // The state's, not one network's (`AppState::apply_race`).
+            Update::Group { .. }
+            | Update::Race { .. }
+            | Update::Behind { .. }
+            | Update::Disputed { .. } => return false,
             Update::PendingTx { event, .. } => self.mempool.apply(*event),
             Update::Mempool {
                 feed,
@@ -411,6 +420,9 @@ impl NetworkState {
         {
             self.http_history.push(h.as_secs_f64() * 1000.0);
         }
+        let live = matches!(self.conn, ConnState::Live { .. });
+        let http_ok = matches!(self.http, crate::event::HttpHealth::Ok);
+        self.racer.stats(&stats, live, http_ok, now);
         if stats.errors > self.stats.errors
             && let Some(e) = &stats.last_error
         {

@@ -29,6 +29,7 @@ fn head(n: u64, fork: u8) -> Head {
         base_fee: Some(U256::from(7_000_000_000u64)),
         tx_count: Some(3),
         source: HeadSource::Ws,
+        seen: None,
     }
 }
 

@@ -733,6 +733,7 @@ mod tests {
                     base_fee: None,
                     tx_count: Some(0),
                     source: HeadSource::Ws,
+                    seen: None,
                 };
                 s.apply(Update::Head { net: 0, head }, Instant::now());
             }

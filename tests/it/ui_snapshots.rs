@@ -50,6 +50,7 @@ fn head(number: u64, timestamp: u64, fill: u64, source: HeadSource) -> Head {
         base_fee: Some(U256::from(12_345_678_901u64 + number % 7 * 100_000_000)),
         tx_count: Some(100 + (number % 50) as u32),
         source,
+        seen: None,
     }
 }
 

@@ -12,7 +12,7 @@ use crate::config::alerts::{AlertKind, AlertRule, SinkConfig, SinkKind, TUI_SINK
 use crate::config::{ConfigError, NetworkConfig};
 
 const SINK_KINDS: [&str; 4] = ["webhook", "command", "desktop", "tui"];
-const ALERT_KINDS: [&str; 8] = [
+const ALERT_KINDS: [&str; 9] = [
     "head_stalled",
     "connection_down",
     "reorg",
@@ -21,6 +21,7 @@ const ALERT_KINDS: [&str; 8] = [
     "transfer",
     "view",
     "credits",
+    "provider_lag",
 ];
 const WEBHOOK_TIMEOUT: u64 = 10;
 const COMMAND_TIMEOUT: u64 = 10;
@@ -261,6 +262,10 @@ pub(super) fn alert(
         }
         "credits" => AlertKind::Credits {
             percent: value(&a.percent).ok_or_else(|| need("percent"))?,
+        },
+        "provider_lag" => AlertKind::ProviderLag {
+            blocks: value(&a.blocks).ok_or_else(|| need("blocks"))?,
+            secs: value(&a.secs).ok_or_else(|| need("secs"))?,
         },
         other => return Err(unknown(cx, &a.kind, &key("kind"), other, &ALERT_KINDS)),
     };

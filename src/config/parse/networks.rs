@@ -81,6 +81,11 @@ pub(super) fn network(
         pending_drop_secs,
         multicall: r.multicall.unwrap_or(true),
         refresh: refresh(cx, r, &key("refresh"))?,
+        group: group(cx, &r.group, &key("group"))?,
+        finality_every: r
+            .finality_every
+            .as_ref()
+            .map_or(crate::config::DEFAULT_FINALITY_EVERY, |f| *f.get_ref()),
     })
 }
 
@@ -151,6 +156,26 @@ fn provider(
                 p.get_ref(),
                 quote_list(known)
             ),
+        ));
+    }
+    Ok(Some(name))
+}
+
+/// `group = "…"`: a name people read, so no control characters.
+fn group(
+    cx: &mut Ctx<'_>,
+    g: &Option<Spanned<String>>,
+    key: &str,
+) -> Result<Option<String>, ConfigError> {
+    let Some(g) = g else {
+        return Ok(None);
+    };
+    let name = cx.interpolate(g, key)?;
+    if name.trim().is_empty() || name.chars().any(char::is_control) {
+        return Err(cx.err(
+            g.span(),
+            key,
+            "expected a group name (not empty, no control characters)",
         ));
     }
     Ok(Some(name))

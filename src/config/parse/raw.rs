@@ -46,6 +46,7 @@ pub(super) struct RawAlert {
     pub(super) sinks: Spanned<Vec<Spanned<String>>>,
     pub(super) secs: Option<Spanned<u64>>,
     pub(super) min_depth: Option<Spanned<u64>>,
+    pub(super) blocks: Option<Spanned<u64>>,
     pub(super) min_delta: Option<Spanned<f64>>,
     pub(super) threshold: Option<Spanned<f64>>,
     pub(super) min_value: Option<Spanned<f64>>,
@@ -96,6 +97,8 @@ pub(super) struct RawNetwork {
     pub(super) pending_drop_secs: Option<Spanned<u64>>,
     pub(super) multicall: Option<bool>,
     pub(super) refresh: Option<Spanned<String>>,
+    pub(super) group: Option<Spanned<String>>,
+    pub(super) finality_every: Option<Spanned<u64>>,
     pub(super) ping_interval_secs: Option<Spanned<u64>>,
     pub(super) max_message_bytes: Option<Spanned<u64>>,
     #[serde(default)]

@@ -21,6 +21,7 @@ fn head(n: u64, fork: u8, parent_fork: u8) -> Head {
         base_fee: None,
         tx_count: Some(0),
         source: HeadSource::Ws,
+        seen: None,
     }
 }
 

@@ -287,7 +287,9 @@ impl<'a> Conn<'a> {
             Some(Err(e)) => return self.on_socket_error(e),
             None => return self.lost("connection closed"),
         };
-        let probe = self.sup.shared.head_probe.map(|p| (p, Instant::now()));
+        // When the frame came off the socket: a head's arrival, for the race
+        // between the endpoints of one chain (and the load benchmark's probe).
+        let arrived = Instant::now();
         let now_ms = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
@@ -348,7 +350,8 @@ impl<'a> Conn<'a> {
                 result,
             } => {
                 let kind = self.subs.get(subscription.as_ref()).copied();
-                self.on_notification(kind, result, text.len(), probe).await
+                self.on_notification(kind, result, text.len(), arrived)
+                    .await
             }
             Incoming::Response { id, result } => match self.inflight.remove(&id) {
                 Some(purpose) => self.on_response(purpose, result).await,
@@ -402,7 +405,7 @@ impl<'a> Conn<'a> {
         kind: Option<SubKind>,
         result: &serde_json::value::RawValue,
         bytes: usize,
-        probe: Option<(frame::HeadProbe, Instant)>,
+        arrived: Instant,
     ) -> Flow {
         let shared = &self.sup.shared;
         // Billed by kind and size; a log by its block too (Infura bills logs once
@@ -421,11 +424,13 @@ impl<'a> Conn<'a> {
             },
             Some(SubKind::NewHeads) => match frame::decode_head(result) {
                 Ok(b) => {
-                    if let Some((p, at)) = probe {
-                        p(self.sup.net, b.number.to(), at);
+                    if let Some(p) = shared.head_probe {
+                        p(self.sup.net, b.number.to(), arrived);
                     }
                     let n: u64 = b.number.to();
-                    self.sup.chain(ChainInput::Head(Box::new(b))).await?;
+                    self.sup
+                        .chain(ChainInput::Head(Box::new(b), arrived))
+                        .await?;
                     return self.on_pushed_head(n).await;
                 }
                 Err(e) => shared.bad_frame(format!("newHeads: {e}")),

@@ -552,6 +552,7 @@ fn a_reorg_whose_replacements_have_not_arrived_is_not_settled() {
         base_fee: None,
         tx_count: Some(0),
         source: HeadSource::Ws,
+        seen: None,
     };
     let mut log = Log {
         updates: Vec::new(),

@@ -1,0 +1,334 @@
+//! Chain groups and the race between their endpoints, as the race engine
+//! (`crate::race`) tells it: per group the recent races and disagreements, per
+//! endpoint its delays, misses, distance behind, round-trips, errors and finality,
+//! over the last 100 heads and the last hour.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use alloy_primitives::B256;
+
+use super::Ring;
+use crate::event::{ChainGroup, ConnStats, Delivery, Dispute, Finality, NetIdx, RaceResult};
+
+/// The short window: this many of the group's latest heads.
+pub const RECENT: usize = 100;
+/// The long window.
+pub const HOUR: Duration = Duration::from_secs(3600);
+/// Races kept per endpoint for the hour (a 250 ms chain makes 14,400 an hour: the
+/// hour of such a chain is its last 16,384 heads).
+pub const SAMPLES_KEPT: usize = 16_384;
+/// Races kept per group for its list and chart.
+pub const RACES_KEPT: usize = 512;
+/// Disagreements kept per group.
+pub const DISPUTES_KEPT: usize = 32;
+/// Round-trips kept per endpoint.
+const RTT_KEPT: usize = 2048;
+/// Distances behind kept per endpoint (one per change).
+const BEHIND_KEPT: usize = 4096;
+/// The error counter is sampled this often for its rate.
+const ERROR_SAMPLE: Duration = Duration::from_secs(60);
+
+/// A group as its race view shows it.
+#[derive(Debug, Clone)]
+pub struct GroupState {
+    pub info: ChainGroup,
+    /// Newest last.
+    pub races: Ring<RaceRow>,
+    /// Newest last, with when each came.
+    pub disputes: Ring<(Dispute, Instant)>,
+    pub disputes_total: u64,
+}
+
+impl GroupState {
+    pub fn new(info: ChainGroup) -> Self {
+        Self {
+            info,
+            races: Ring::new(RACES_KEPT),
+            disputes: Ring::new(DISPUTES_KEPT),
+            disputes_total: 0,
+        }
+    }
+
+    /// Two or more endpoints: a race.
+    pub fn racing(&self) -> bool {
+        self.info.members.len() >= 2
+    }
+}
+
+/// One settled race, as the group keeps it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RaceRow {
+    pub number: u64,
+    pub hash: B256,
+    pub first: NetIdx,
+    /// When it was settled (its age in the chart).
+    pub at: Instant,
+    pub deliveries: Vec<(NetIdx, Delivery)>,
+}
+
+impl RaceRow {
+    pub fn new(r: RaceResult, at: Instant) -> Self {
+        Self {
+            number: r.number,
+            hash: r.hash,
+            first: r.first,
+            at,
+            deliveries: r.deliveries,
+        }
+    }
+}
+
+/// Delay percentiles and counts over one window.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Window {
+    pub heads: usize,
+    /// Heads it delivered first.
+    pub first: usize,
+    pub delivered: usize,
+    /// p50, p95, p99 of its delays (ms), nearest rank.
+    pub delay: Option<[u64; 3]>,
+    pub missed: usize,
+    pub backfilled: usize,
+}
+
+/// One endpoint's part in its group's race.
+#[derive(Debug, Clone, Default)]
+pub struct Racer {
+    /// Its group (an index into `AppState::groups`), while it races.
+    pub group: Option<usize>,
+    /// (settled at, how it delivered, first?), newest last.
+    samples: VecDeque<(Instant, Delivery, bool)>,
+    /// The last 100 heads, and the hour.
+    pub recent: Window,
+    pub hour: Window,
+    /// Blocks behind the group's best head, the best, and when that was told.
+    pub behind: Option<(u64, u64, Instant)>,
+    behinds: VecDeque<(Instant, u64)>,
+    pings: VecDeque<(Instant, Duration)>,
+    https: VecDeque<(Instant, Duration)>,
+    last_ping: Option<std::time::SystemTime>,
+    last_http: Option<std::time::SystemTime>,
+    /// (when, errors so far), one a minute at most, for the hour's error rate.
+    errors: VecDeque<(Instant, u64)>,
+    pub finality: Option<(Finality, Instant)>,
+}
+
+/// p50, p95 and p99 of `v` (sorted here), nearest rank.
+fn percentiles<T: Ord + Copy>(v: &mut [T]) -> Option<[T; 3]> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_unstable();
+    let at = |p: usize| v[(v.len() * p).div_ceil(100).max(1) - 1];
+    Some([at(50), at(95), at(99)])
+}
+
+fn push_capped<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
+    if q.len() == cap {
+        q.pop_front();
+    }
+    q.push_back(item);
+}
+
+impl Racer {
+    /// A settled race it was part of: the windows are worked out again.
+    pub fn raced(&mut self, delivery: Delivery, first: bool, now: Instant) {
+        push_capped(&mut self.samples, (now, delivery, first), SAMPLES_KEPT);
+        self.recent = self.window(self.samples.len().min(RECENT), now, None);
+        self.hour = self.window(self.samples.len(), now, Some(HOUR));
+    }
+
+    fn window(&self, last: usize, now: Instant, within: Option<Duration>) -> Window {
+        let mut w = Window::default();
+        let mut delays = Vec::with_capacity(last);
+        let from = self.samples.len() - last;
+        for (at, d, first) in self.samples.range(from..) {
+            if within.is_some_and(|h| now.saturating_duration_since(*at) > h) {
+                continue;
+            }
+            w.heads += 1;
+            w.first += usize::from(*first);
+            match d {
+                Delivery::After { ms, .. } => {
+                    w.delivered += 1;
+                    delays.push(*ms);
+                }
+                Delivery::Backfilled => w.backfilled += 1,
+                Delivery::Missed => w.missed += 1,
+            }
+        }
+        w.delay = percentiles(&mut delays);
+        w
+    }
+
+    pub fn behind_now(&mut self, behind: u64, best: u64, now: Instant) {
+        self.behind = Some((behind, best, now));
+        push_capped(&mut self.behinds, (now, behind), BEHIND_KEPT);
+    }
+
+    /// The most it was behind within the hour.
+    pub fn max_behind(&self, now: Instant) -> Option<u64> {
+        self.behinds
+            .iter()
+            .filter(|(at, _)| now.saturating_duration_since(*at) <= HOUR)
+            .map(|(_, b)| *b)
+            .chain(self.behind.map(|(b, _, _)| b))
+            .max()
+    }
+
+    /// New round-trips in a stats report (each measured one counted once), and
+    /// the error counter.
+    pub fn stats(&mut self, s: &ConnStats, live: bool, http_ok: bool, now: Instant) {
+        if let (Some(rtt), Some(at)) = (s.ping_rtt, s.ping_at)
+            && live
+            && self.last_ping != Some(at)
+        {
+            self.last_ping = Some(at);
+            push_capped(&mut self.pings, (now, rtt), RTT_KEPT);
+        }
+        if let (Some(rtt), Some(at)) = (s.http_latency, s.http_at)
+            && http_ok
+            && self.last_http != Some(at)
+        {
+            self.last_http = Some(at);
+            push_capped(&mut self.https, (now, rtt), RTT_KEPT);
+        }
+        let due = self
+            .errors
+            .back()
+            .is_none_or(|(at, _)| now.saturating_duration_since(*at) >= ERROR_SAMPLE);
+        if due {
+            push_capped(&mut self.errors, (now, s.errors), 64);
+        }
+    }
+
+    fn rtt(q: &VecDeque<(Instant, Duration)>, now: Instant) -> Option<[Duration; 2]> {
+        let mut v: Vec<Duration> = q
+            .iter()
+            .filter(|(at, _)| now.saturating_duration_since(*at) <= HOUR)
+            .map(|(_, d)| *d)
+            .collect();
+        percentiles(&mut v).map(|[p50, p95, _]| [p50, p95])
+    }
+
+    /// p50 and p95 of the pings of the hour.
+    pub fn ping(&self, now: Instant) -> Option<[Duration; 2]> {
+        Self::rtt(&self.pings, now)
+    }
+
+    /// p50 and p95 of the HTTP round-trips of the hour (one per stats report).
+    pub fn http(&self, now: Instant) -> Option<[Duration; 2]> {
+        Self::rtt(&self.https, now)
+    }
+
+    /// Errors per hour over the hour (or as long as it has been counting, once
+    /// that is a minute); `errors` is the counter now.
+    pub fn errors_per_hour(&self, errors: u64, now: Instant) -> Option<f64> {
+        let (at, then) = self
+            .errors
+            .iter()
+            .find(|(at, _)| now.saturating_duration_since(*at) <= HOUR)?;
+        let span = now.saturating_duration_since(*at);
+        (span >= ERROR_SAMPLE)
+            .then(|| errors.saturating_sub(*then) as f64 * 3600.0 / span.as_secs_f64())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::HeadSource;
+
+    fn after(ms: u64) -> Delivery {
+        Delivery::After {
+            ms,
+            source: HeadSource::Ws,
+        }
+    }
+
+    #[test]
+    fn windows_count_the_last_100_and_the_hour() {
+        let t0 = Instant::now();
+        let mut r = Racer::default();
+        // 150 heads an hour and a bit ago, delayed 1 s; 100 recent ones: 90 at
+        // 300 ms, 5 at 400, 3 missed, 2 backfilled.
+        for _ in 0..150 {
+            r.raced(after(1000), false, t0);
+        }
+        let now = t0 + HOUR + Duration::from_secs(60);
+        for i in 0..100 {
+            let d = match i {
+                0..90 => after(300),
+                90..95 => after(400),
+                95..98 => Delivery::Missed,
+                _ => Delivery::Backfilled,
+            };
+            r.raced(d, i % 10 == 0, now);
+        }
+        assert_eq!(
+            r.recent,
+            Window {
+                heads: 100,
+                first: 10,
+                delivered: 95,
+                delay: Some([300, 400, 400]),
+                missed: 3,
+                backfilled: 2,
+            }
+        );
+        // The hour leaves the old ones out.
+        assert_eq!(r.hour, r.recent);
+        assert_eq!(r.samples.len(), 250);
+    }
+
+    #[test]
+    fn percentiles_by_nearest_rank() {
+        let mut v: Vec<u64> = (1..=100).rev().collect();
+        assert_eq!(percentiles(&mut v), Some([50, 95, 99]));
+        assert_eq!(percentiles(&mut [7u64]), Some([7, 7, 7]));
+        assert_eq!(percentiles::<u64>(&mut []), None);
+    }
+
+    #[test]
+    fn round_trips_count_once_each_and_errors_make_a_rate() {
+        let t0 = Instant::now();
+        let wall = std::time::SystemTime::now();
+        let mut r = Racer::default();
+        let mut s = ConnStats {
+            ping_rtt: Some(Duration::from_millis(10)),
+            ping_at: Some(wall),
+            ..ConnStats::default()
+        };
+        r.stats(&s, true, true, t0);
+        // The same ping reported again is no new sample.
+        r.stats(&s, true, true, t0 + Duration::from_secs(1));
+        s.ping_rtt = Some(Duration::from_millis(30));
+        s.ping_at = Some(wall + Duration::from_secs(2));
+        r.stats(&s, true, true, t0 + Duration::from_secs(2));
+        assert_eq!(r.pings.len(), 2);
+        assert_eq!(
+            r.ping(t0 + Duration::from_secs(2)),
+            Some([Duration::from_millis(10), Duration::from_millis(30)])
+        );
+        // Not live: not a sample.
+        s.ping_at = Some(wall + Duration::from_secs(3));
+        r.stats(&s, false, true, t0 + Duration::from_secs(3));
+        assert_eq!(r.pings.len(), 2);
+        assert_eq!(r.errors_per_hour(0, t0 + Duration::from_secs(30)), None);
+        assert_eq!(
+            r.errors_per_hour(10, t0 + Duration::from_secs(600)),
+            Some(60.0)
+        );
+    }
+
+    #[test]
+    fn the_most_behind_is_the_hours() {
+        let t0 = Instant::now();
+        let mut r = Racer::default();
+        r.behind_now(9, 100, t0);
+        r.behind_now(0, 101, t0 + Duration::from_secs(10));
+        assert_eq!(r.max_behind(t0 + Duration::from_secs(20)), Some(9));
+        assert_eq!(r.max_behind(t0 + HOUR + Duration::from_secs(5)), Some(0));
+    }
+}
