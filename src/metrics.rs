@@ -29,6 +29,8 @@ use crate::event::{ConnState, HeadSource, HttpHealth, Update};
 
 /// Upper bounds of the reorg-depth histogram's buckets (blocks).
 const DEPTH_BUCKETS: [f64; 8] = [1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 21.0, 64.0];
+/// Upper bounds of the first-seen delay histogram's buckets (seconds).
+const DELAY_BUCKETS: [f64; 11] = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 /// A pending rate older than this is not exported (pending is off, or gone quiet).
 const PENDING_FRESH: Duration = Duration::from_secs(5);
 
@@ -60,6 +62,17 @@ struct Net {
     labels: HashMap<Address, String>,
     /// Fired alerts sent, by rule.
     alerts_fired: BTreeMap<String, u64>,
+    /// The chain group it races in, while it does.
+    group: Option<String>,
+    /// How much later than the group's first it delivered each head.
+    delays: [u64; DELAY_BUCKETS.len()],
+    delay_sum: f64,
+    delay_count: u64,
+    /// Heads of its group it never delivered, or only by a gap fill.
+    missed: u64,
+    backfilled_in_race: u64,
+    /// Blocks behind the group's best head.
+    lag: Option<u64>,
 }
 
 /// The figures of every network, fed by [`tap`], encoded by [`Metrics::render`].
@@ -106,10 +119,44 @@ impl Metrics {
         let Ok(mut nets) = self.nets.lock() else {
             return;
         };
+        match u {
+            Update::Group { info, .. } => {
+                let racing = info.members.len() >= 2;
+                for (i, n) in nets.iter_mut().enumerate() {
+                    if racing && info.members.contains(&i) {
+                        n.group = Some(info.name.clone());
+                    } else if info.members.contains(&i) || n.group.as_ref() == Some(&info.name) {
+                        n.group = None;
+                        n.lag = None;
+                    }
+                }
+                return;
+            }
+            Update::Race { race, .. } => {
+                for (i, d) in &race.deliveries {
+                    let Some(n) = nets.get_mut(*i) else { continue };
+                    match d {
+                        crate::event::Delivery::After { ms, .. } => {
+                            let s = *ms as f64 / 1000.0;
+                            if let Some(b) = DELAY_BUCKETS.iter().position(|b| s <= *b) {
+                                n.delays[b] += 1;
+                            }
+                            n.delay_sum += s;
+                            n.delay_count += 1;
+                        }
+                        crate::event::Delivery::Backfilled => n.backfilled_in_race += 1,
+                        crate::event::Delivery::Missed => n.missed += 1,
+                    }
+                }
+                return;
+            }
+            _ => {}
+        }
         let Some(n) = nets.get_mut(u.net()) else {
             return;
         };
         match u {
+            Update::Behind { behind, .. } => n.lag = Some(*behind),
             Update::Connection { state, .. } => {
                 let live = matches!(state, ConnState::Live { .. });
                 if n.connected && !live {
@@ -459,6 +506,7 @@ impl Collector for Scrape {
             MetricType::Counter,
             credits,
         )?;
+        self.encode_race(&mut enc)?;
         self.encode_balances(&mut enc)
     }
 }
@@ -484,6 +532,68 @@ impl Scrape {
             }
         }
         Ok(())
+    }
+
+    /// The race's figures, of the networks in a chain group (labelled with it).
+    fn encode_race(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        let grouped = |i: usize, n: &Net| {
+            let mut l = self.labels(i);
+            l.push(("group", n.group.clone()?));
+            Some(l)
+        };
+        let racing: Vec<(usize, &Net)> = self
+            .nets
+            .iter()
+            .enumerate()
+            .filter(|(_, n)| n.group.is_some())
+            .collect();
+        if racing.is_empty() {
+            return Ok(());
+        }
+        let mut m = enc.encode_descriptor(
+            "chaintop_block_first_seen_delay_seconds",
+            "How much later than its chain group's first endpoint this one delivered each head.",
+            None,
+            MetricType::Histogram,
+        )?;
+        for &(i, n) in &racing {
+            let Some(labels) = grouped(i, n) else {
+                continue;
+            };
+            let buckets = buckets(&DELAY_BUCKETS, &n.delays, n.delay_count);
+            m.encode_family(&labels)?.encode_histogram::<NoLabelSet>(
+                n.delay_sum,
+                n.delay_count,
+                &buckets,
+                None,
+            )?;
+        }
+        let lags = racing
+            .iter()
+            .filter_map(|&(i, n)| Some((grouped(i, n)?, ConstGauge::new(n.lag? as f64))))
+            .collect();
+        family(
+            enc,
+            "chaintop_head_lag_blocks",
+            "Blocks this endpoint's head is behind the best head of its chain group.",
+            MetricType::Gauge,
+            lags,
+        )?;
+        let mut missed = Vec::new();
+        for &(i, n) in &racing {
+            for (how, count) in [("missed", n.missed), ("backfilled", n.backfilled_in_race)] {
+                let Some(mut l) = grouped(i, n) else { continue };
+                l.push(("how", how.to_string()));
+                missed.push((l, ConstCounter::new(count)));
+            }
+        }
+        family(
+            enc,
+            "chaintop_race_heads_not_delivered",
+            "Heads of its chain group this endpoint never delivered (`missed`) or only fetched to fill a gap (`backfilled`).",
+            MetricType::Counter,
+            missed,
+        )
     }
 
     fn encode_depths(&self, enc: &mut DescriptorEncoder) -> Result<(), std::fmt::Error> {
@@ -894,5 +1004,100 @@ mod tests {
         assert!(check_addr(local, false).is_ok());
         assert!(check_addr(any, false).is_err_and(|e| e.contains("--metrics-allow-remote")));
         assert!(check_addr(any, true).is_ok());
+    }
+
+    #[test]
+    fn a_group_race_exports_each_endpoints_delays_and_lag_with_its_group() {
+        use crate::event::{ChainGroup, Delivery, RaceResult};
+        let mut cfg = config();
+        let mut b = cfg.networks[0].clone();
+        b.name = "backup".into();
+        cfg.networks.push(b);
+        let m = Metrics::new(&cfg, vec![Meter::new(None), Meter::new(None)]);
+        let text = m.render(SystemTime::now());
+        assert!(!text.contains("first_seen"), "no group, no race: {text}");
+        m.observe(&Update::Group {
+            net: 0,
+            group: 0,
+            info: Box::new(ChainGroup {
+                name: "eth".into(),
+                chain_id: Some(1),
+                members: vec![0, 1],
+            }),
+        });
+        for ms in [0, 300, 300] {
+            m.observe(&Update::Race {
+                net: 0,
+                race: Box::new(RaceResult {
+                    group: 0,
+                    number: 1,
+                    hash: B256::ZERO,
+                    first: 0,
+                    first_at: SystemTime::now(),
+                    deliveries: vec![
+                        (
+                            0,
+                            Delivery::After {
+                                ms: 0,
+                                source: HeadSource::Ws,
+                            },
+                        ),
+                        (
+                            1,
+                            if ms == 0 {
+                                Delivery::Missed
+                            } else {
+                                Delivery::After {
+                                    ms,
+                                    source: HeadSource::Ws,
+                                }
+                            },
+                        ),
+                    ],
+                }),
+            });
+        }
+        m.observe(&Update::Behind {
+            net: 1,
+            group: 0,
+            behind: 2,
+            best: 9,
+        });
+        let text = m.render(SystemTime::now());
+        let name = "chaintop_block_first_seen_delay_seconds";
+        let with = "network=\"backup\"";
+        assert_eq!(
+            sample(&text, &format!("{name}_count"), with),
+            Some(2.0),
+            "{text}"
+        );
+        assert_eq!(sample(&text, &format!("{name}_sum"), with), Some(0.6));
+        assert!(
+            text.contains(&format!("{name}_bucket{{network=\"backup\""))
+                && text.contains("group=\"eth\""),
+            "{text}"
+        );
+        // Two at 300 ms: none up to 0.25 s, both up to 0.5 s.
+        // The sample of `name` on the backup's series with these labels too.
+        let find = |name: &str, with: &str| {
+            text.lines()
+                .find(|l| {
+                    l.starts_with(&format!("{name}{{"))
+                        && l.contains("network=\"backup\"")
+                        && l.contains(with)
+                })
+                .and_then(|l| l.rsplit(' ').next())
+                .and_then(|v| v.parse::<f64>().ok())
+        };
+        let bucket = format!("{name}_bucket");
+        assert_eq!(
+            (find(&bucket, "le=\"0.25\""), find(&bucket, "le=\"0.5\"")),
+            (Some(0.0), Some(2.0)),
+            "{text}"
+        );
+        assert_eq!(find("chaintop_head_lag_blocks", "group=\"eth\""), Some(2.0));
+        let lost = "chaintop_race_heads_not_delivered_total";
+        assert_eq!(find(lost, "how=\"missed\""), Some(1.0));
+        assert_eq!(find(lost, "how=\"backfilled\""), Some(0.0));
     }
 }

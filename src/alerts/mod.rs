@@ -49,6 +49,10 @@ struct NetSeen {
     decimals: HashMap<Address, u8>,
     /// The calls of this network's views, by (contract, index).
     views: HashMap<(Address, usize), String>,
+    /// Blocks behind its chain group's best head, and that best.
+    behind: Option<(u64, u64)>,
+    /// Since when it has been more than each `provider_lag` rule's `blocks` behind.
+    lagging: HashMap<usize, Instant>,
 }
 
 pub struct Engine {
@@ -194,6 +198,21 @@ impl Engine {
                             format!("no new head for {}s (last: {last})", quiet.as_secs()),
                         )
                     }
+                    AlertKind::ProviderLag { blocks, secs } => {
+                        let (Some(since), Some((behind, best))) = (n.lagging.get(&rule), n.behind)
+                        else {
+                            continue;
+                        };
+                        let long = now.duration_since(*since);
+                        (
+                            long >= Duration::from_secs(secs),
+                            format!(
+                                "{behind} blocks behind its group's best head ({}) for {}s (more than {blocks})",
+                                fmt::thousands(best),
+                                long.as_secs()
+                            ),
+                        )
+                    }
                     AlertKind::ConnectionDown { .. } if !n.has_ws => continue,
                     AlertKind::ConnectionDown { secs } => match n.down_since {
                         Some(t) => (
@@ -272,6 +291,21 @@ impl Engine {
                             fmt::thousands(reorg.from_number)
                         );
                         push(self.judge(rule, net, Subject::Network, true, true, msg, now));
+                    }
+                }
+            }
+            Update::Behind { behind, best, .. } => {
+                self.nets[net].behind = Some((*behind, *best));
+                for &rule in self.rules_for(net).iter() {
+                    let AlertKind::ProviderLag { blocks, .. } = self.rules[rule].kind else {
+                        continue;
+                    };
+                    let n = &mut self.nets[net];
+                    if *behind > blocks {
+                        n.lagging.entry(rule).or_insert(now);
+                    } else if n.lagging.remove(&rule).is_some() {
+                        let msg = format!("back within {blocks} blocks of its group's best head");
+                        push(self.judge(rule, net, Subject::Network, false, false, msg, now));
                     }
                 }
             }

@@ -553,3 +553,42 @@ async fn a_command_past_its_timeout_is_killed_and_reported() {
     assert!(f.reason.contains("killed after 1s"), "{}", f.reason);
     assert!(t0.elapsed() < Duration::from_secs(5), "not waited out");
 }
+
+#[test]
+fn a_provider_lagging_more_than_its_blocks_for_its_secs_fires_and_resolves_when_back() {
+    let t0 = Instant::now();
+    let mut e = engine(
+        vec![rule(
+            "lag",
+            AlertKind::ProviderLag {
+                blocks: 3,
+                secs: 20,
+            },
+            0,
+        )],
+        t0,
+    );
+    let behind = |b: u64| Update::Behind {
+        net: 0,
+        group: 0,
+        behind: b,
+        best: 100,
+    };
+    // Behind by its threshold: not more.
+    assert!(e.observe(&behind(3), t0).is_empty());
+    assert!(e.tick(t0 + S(60)).is_empty());
+    assert!(e.observe(&behind(4), t0 + S(60)).is_empty());
+    // Back within for a moment: the clock starts again.
+    e.observe(&behind(1), t0 + S(70));
+    e.observe(&behind(5), t0 + S(75));
+    assert!(e.tick(t0 + S(90)).is_empty(), "15 s over, not 20");
+    let fired = e.tick(t0 + S(95));
+    assert_eq!(states(&fired), vec![(AlertState::Fired, 0)]);
+    assert!(
+        fired[0].1.message.contains("5 blocks behind") && fired[0].1.message.contains("for 20s"),
+        "{}",
+        fired[0].1.message
+    );
+    let back = e.observe(&behind(0), t0 + S(96));
+    assert_eq!(states(&back), vec![(AlertState::Resolved, 0)]);
+}

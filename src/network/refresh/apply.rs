@@ -8,7 +8,7 @@ use super::Refresher;
 use super::confirm::{Missing, Recheck};
 use super::last::Last;
 use super::plan::{MetaField, Slot};
-use crate::event::{NetIdx, TokenMeta, Update};
+use crate::event::{Finality, FinalityTag, NetIdx, TokenMeta, Update};
 use crate::network::Shared;
 use crate::network::decode::{token_text, view_value, word};
 use crate::rpc::http::BatchResult;
@@ -35,6 +35,8 @@ pub(super) struct Applied<'a> {
     seen_nonces: HashMap<Address, (u64, u64)>,
     /// Addresses whose nonce this refresh read (a read beats what a block implies).
     nonces_read: Vec<Address>,
+    /// What the endpoint said `safe` and `finalized` are, when asked.
+    finality: [Option<FinalityTag>; 2],
 }
 
 impl<'a> Applied<'a> {
@@ -52,6 +54,7 @@ impl<'a> Applied<'a> {
             rechecked: HashMap::new(),
             seen_nonces: HashMap::new(),
             nonces_read: Vec::new(),
+            finality: [None, None],
         }
     }
 
@@ -92,6 +95,9 @@ impl<'a> Applied<'a> {
                 }
                 // Taken apart before (`unpack`).
                 Slot::MulticallCode | Slot::Multi(_) => {}
+                Slot::Finality(finalized) => {
+                    self.finality[usize::from(finalized)] = Some(self.finality_tag(&res));
+                }
                 Slot::Recheck(m, by_number) => {
                     let found = res
                         .ok()
@@ -110,6 +116,39 @@ impl<'a> Applied<'a> {
             }
         }
         self.seen_nonces(last);
+        if let [Some(safe), Some(finalized)] = std::mem::take(&mut self.finality) {
+            self.out.push(Update::Finality {
+                net: self.net,
+                finality: Box::new(Finality {
+                    head: self.block,
+                    safe,
+                    finalized,
+                }),
+            });
+        }
+    }
+
+    /// A `safe` or `finalized` answer: the block, none yet, or refused.
+    fn finality_tag(&self, res: &BatchResult) -> FinalityTag {
+        #[derive(serde::Deserialize)]
+        struct Tagged {
+            number: U64,
+            hash: B256,
+        }
+        match res {
+            Ok(raw) => match serde_json::from_str::<Option<Tagged>>(raw.get()) {
+                Ok(Some(b)) => FinalityTag::Block {
+                    number: b.number.to(),
+                    hash: b.hash,
+                },
+                Ok(None) => FinalityTag::None,
+                Err(e) => {
+                    self.shared.bad_frame(format!("finality block: {e}"));
+                    FinalityTag::Unsupported(format!("bad answer: {e}"))
+                }
+            },
+            Err(e) => FinalityTag::Unsupported(crate::text::sanitize(&e.message).into_owned()),
+        }
     }
 
     /// The nonces the scanned blocks imply, for senders whose nonce was not read:

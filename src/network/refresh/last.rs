@@ -44,6 +44,8 @@ pub(super) struct Last {
     /// transaction undone, so every nonce is read at the next refresh).
     pub scanned_to: Option<(u64, B256)>,
     pub unscanned: bool,
+    /// The block `safe` and `finalized` were last asked at (in a chain group).
+    pub finality_at: Option<u64>,
 }
 
 impl Last {

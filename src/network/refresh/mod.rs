@@ -283,6 +283,8 @@ fn still_due(slot: &Slot, last: &mut Last) {
         Slot::Nonce(a) => {
             last.nonce_due.insert(*a);
         }
+        // Asked again at the next head.
+        Slot::Finality(_) => last.finality_at = None,
         _ => {}
     }
 }

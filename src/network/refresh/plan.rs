@@ -45,6 +45,8 @@ pub(super) enum Slot {
     MulticallCode,
     /// One `aggregate3` call: the reads of `Plan::groups[i]`.
     Multi(usize),
+    /// The block the endpoint calls `safe` (`false`) or `finalized` (`true`).
+    Finality(bool),
 }
 
 /// How often, in blocks, `refresh = "on_activity"` reads every balance: transfers
@@ -126,6 +128,18 @@ impl Plan {
             }
         }
         plan.metadata(&r.tokens, last);
+        // In a chain group, every few heads: how far behind its head the endpoint
+        // says its chain is settled (two entries, in the batch that goes anyway).
+        let every = r
+            .shared
+            .finality_every
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if every > 0 && due_sweep(&mut last.finality_at, block, every) {
+            for (tag, finalized) in [("safe", false), ("finalized", true)] {
+                let params = json!([tag, false]);
+                plan.push("eth_getBlockByNumber", params, Slot::Finality(finalized));
+            }
+        }
         let watching = !addresses.is_empty();
         let scan = watching && last.scanned_block != Some(hash);
         plan.deferred = unknown || (r.on_activity && scan);
