@@ -898,6 +898,8 @@ pub enum Action {
     Undo,
     /// Open the mempool of the watched addresses (`p`).
     Mempool,
+    /// Compare the endpoints of the selected network's chain (`v`).
+    Race,
     /// Filter the focused list (`/`); Esc clears it.
     Filter,
     /// Move the selection a page up / down, to the first / last row.

@@ -195,9 +195,9 @@ pub const NORMAL: &[Binding] = &[
         hint: Some(("1-9", "select")),
     },
     Binding {
-        keys: &[(Key::Char('p'), Action::Mempool)],
-        shown: "p",
-        help: "the mempool of the watches",
+        keys: &[(Key::Char('p'), Action::Mempool), (Key::Char('v'), Action::Race)],
+        shown: "p v",
+        help: "watches' mempool / endpoint race",
         hint: None,
     },
     Binding {

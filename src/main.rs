@@ -239,6 +239,14 @@ async fn run_demo(args: RunArgs, demo: DemoArgs) -> anyhow::Result<app::Exit> {
             devnet::DEMO_TOKEN_SYMBOL,
             devnet::demo_watch().first().map(|(a, _)| a.to_string()).unwrap_or_default(),
         ));
+        if name == "sim-l1" {
+            // One chain, two providers: the second one slower.
+            let (ws, http) = node.delayed_urls(devnet::DEMO_SLOW_MS);
+            text.push_str(&format!(
+                "[[networks]]\nname = \"sim-l1-slow\"\nws = \"{ws}\"\nhttp = \"{http}\"\nchain_id = {}\ntokens = [\"{token}\"]\n",
+                node.chain_id()
+            ));
+        }
         handles.push((name, node.handle()));
         nets.push(node);
     }

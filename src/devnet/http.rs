@@ -1,6 +1,7 @@
 //! The HTTP half of the devnet: a hand-rolled HTTP/1.1 server for JSON-RPC POSTs
 //! (with the HTTP faults: hangs, error statuses, 429s), up to a WebSocket upgrade.
 
+use std::time::Duration;
 use std::io;
 use std::sync::atomic::Ordering;
 
@@ -16,6 +17,8 @@ const MAX_BODY: usize = 16 * 1024 * 1024;
 
 struct RequestHead {
     method: String,
+    /// `/delay/MS`: a simulated provider that is MS slower (see [`delay_of`]).
+    delay: Duration,
     keep_alive: bool,
     content_length: Option<usize>,
     ws_key: Option<String>,
@@ -26,10 +29,11 @@ fn parse_head(raw: &[u8]) -> Option<RequestHead> {
     let mut lines = text.split("\r\n");
     let mut request_line = lines.next()?.split(' ');
     let method = request_line.next()?.to_string();
-    let _path = request_line.next()?;
+    let path = request_line.next()?;
     let version = request_line.next()?;
     let mut head = RequestHead {
         method,
+        delay: delay_of(path),
         keep_alive: version == "HTTP/1.1",
         content_length: None,
         ws_key: None,
@@ -75,17 +79,34 @@ async fn write_response(
     stream.write_all(body.as_bytes()).await
 }
 
+/// The delay a path asks for: `/delay/300` is a provider 300 ms slower than the
+/// node (its pushed notifications and its HTTP answers come that much later), the
+/// same chain through a slower door; any other path, none.
+fn delay_of(path: &str) -> Duration {
+    path.strip_prefix("/delay/")
+        .and_then(|ms| ms.trim_end_matches('/').parse::<u64>().ok())
+        .map_or(Duration::ZERO, |ms| Duration::from_millis(ms.min(60_000)))
+}
+
 /// Serves HTTP requests until the connection ends (`None`) or upgrades to WebSocket
-/// (`Some(bytes already read past the handshake)`).
-pub(super) async fn http_phase(shared: &Shared, stream: &mut TcpStream) -> Option<Vec<u8>> {
+/// (`Some(bytes already read past the handshake, the path's delay)`).
+pub(super) async fn http_phase(
+    shared: &Shared,
+    stream: &mut TcpStream,
+) -> Option<(Vec<u8>, Duration)> {
     let mut buf: Vec<u8> = Vec::with_capacity(4096);
     loop {
         let head = read_head(stream, &mut buf).await?;
         if let Some(key) = &head.ws_key {
-            return upgrade(shared, stream, key).await.then_some(buf);
+            return upgrade(shared, stream, key)
+                .await
+                .then_some((buf, head.delay));
         }
         let body = read_body(stream, &mut buf, &head).await?;
         shared.http_requests.fetch_add(1, Ordering::Relaxed);
+        if !head.delay.is_zero() {
+            tokio::time::sleep(head.delay).await;
+        }
         if let Some(until) = shared.hang_until() {
             // A hung endpoint: the request is read and never answered in time.
             tokio::time::sleep_until(until.into()).await;

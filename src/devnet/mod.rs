@@ -112,6 +112,10 @@ pub fn demo_networks() -> Vec<DevnetConfig> {
     ]
 }
 
+/// The demo shows `sim-l1` through a second, slower provider too (`sim-l1-slow`,
+/// this many ms behind): a chain group, raced on its cards and in `v`.
+pub const DEMO_SLOW_MS: u64 = 350;
+
 /// Labelled demo addresses whose ETH and token balances move in every devnet.
 pub fn demo_watch() -> Vec<(Address, &'static str)> {
     chain::ACCOUNTS[..chain::TREASURY].to_vec()

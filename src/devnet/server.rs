@@ -77,6 +77,15 @@ impl Devnet {
         format!("http://{}", self.addr)
     }
 
+    /// The same chain through a provider `ms` slower: its notifications and HTTP
+    /// answers come that much later (WebSocket and HTTP URLs).
+    pub fn delayed_urls(&self, ms: u64) -> (String, String) {
+        (
+            format!("ws://{}/delay/{ms}", self.addr),
+            format!("http://{}/delay/{ms}", self.addr),
+        )
+    }
+
     pub fn chain_id(&self) -> u64 {
         self.handle.chain_id()
     }
@@ -256,7 +265,7 @@ async fn serve_conn(shared: Arc<Shared>, mut stream: TcpStream) {
             None
         }
     };
-    let Some(leftover) = leftover else {
+    let Some((leftover, delay)) = leftover else {
         return;
     };
     if let Ok(mut conns) = shared.conns.lock()
@@ -271,5 +280,5 @@ async fn serve_conn(shared: Arc<Shared>, mut stream: TcpStream) {
         Some(WebSocketConfig::default()),
     )
     .await;
-    ws_session(&shared, ws, ctl).await;
+    ws_session(&shared, ws, ctl, delay).await;
 }

@@ -40,11 +40,27 @@ fn notification(id: &str, result: &str) -> Message {
     ))
 }
 
-pub(super) async fn ws_session(shared: &Shared, mut ws: Ws, mut ctl: mpsc::UnboundedReceiver<Ctl>) {
+/// What a slower door (`/delay/MS`) holds back, in order, each with when it goes.
+enum Held {
+    Chain(Arc<ChainEvent>),
+    Pending(Arc<PendingBatch>),
+}
+
+/// Serves one WebSocket; with a `delay`, every notification goes out that much
+/// after the chain made it (replies and pongs are not held: a slow provider's
+/// pushes lag, its socket is up).
+pub(super) async fn ws_session(
+    shared: &Shared,
+    mut ws: Ws,
+    mut ctl: mpsc::UnboundedReceiver<Ctl>,
+    delay: Duration,
+) {
     let mut subs: Vec<Sub> = Vec::new();
     let mut heads: Option<broadcast::Receiver<Arc<ChainEvent>>> = None;
     let mut pending: Option<broadcast::Receiver<Arc<PendingBatch>>> = None;
+    let mut held: std::collections::VecDeque<(tokio::time::Instant, Held)> = Default::default();
     loop {
+        let due = held.front().map(|(t, _)| *t);
         // Unbiased on purpose: a busy head stream must not starve pending hashes.
         let ok = tokio::select! {
             c = ctl.recv() => match c {
@@ -76,8 +92,29 @@ pub(super) async fn ws_session(shared: &Shared, mut ws: Ws, mut ctl: mpsc::Unbou
                 // Pings are answered by tungstenite as long as we keep reading.
                 Some(Ok(_)) => true,
             },
-            ev = recv(&mut heads) => send_chain_event(shared, &mut ws, &subs, &ev).await.is_ok(),
-            batch = recv(&mut pending) => send_pending(shared, &mut ws, &subs, &batch).await.is_ok(),
+            ev = recv(&mut heads) => {
+                if delay.is_zero() {
+                    send_chain_event(shared, &mut ws, &subs, &ev).await.is_ok()
+                } else {
+                    held.push_back((tokio::time::Instant::now() + delay, Held::Chain(ev)));
+                    true
+                }
+            }
+            batch = recv(&mut pending) => {
+                if delay.is_zero() {
+                    send_pending(shared, &mut ws, &subs, &batch).await.is_ok()
+                } else {
+                    held.push_back((tokio::time::Instant::now() + delay, Held::Pending(batch)));
+                    true
+                }
+            }
+            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                match held.pop_front() {
+                    Some((_, Held::Chain(ev))) => send_chain_event(shared, &mut ws, &subs, &ev).await.is_ok(),
+                    Some((_, Held::Pending(b))) => send_pending(shared, &mut ws, &subs, &b).await.is_ok(),
+                    None => true,
+                }
+            }
         };
         if !ok {
             return;

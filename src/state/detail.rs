@@ -36,6 +36,8 @@ pub enum DetailView {
     Health { net: NetIdx },
     /// The watched addresses' pending transactions, and the fees bid.
     Mempool { net: NetIdx },
+    /// The race between the endpoints of this network's chain group.
+    Race { net: NetIdx },
 }
 
 impl DetailView {
@@ -46,7 +48,8 @@ impl DetailView {
             | DetailView::Watch { net, .. }
             | DetailView::Event { net, .. }
             | DetailView::Health { net }
-            | DetailView::Mempool { net } => *net,
+            | DetailView::Mempool { net }
+            | DetailView::Race { net } => *net,
         }
     }
 }
@@ -258,7 +261,9 @@ impl AppState {
                 log.tx
                     .map_or_else(|| log.address.to_string(), |t| t.to_string()),
             ),
-            Some(DetailView::Health { .. } | DetailView::Mempool { .. }) => None,
+            Some(
+                DetailView::Health { .. } | DetailView::Mempool { .. } | DetailView::Race { .. },
+            ) => None,
             None => match self.focus {
                 Focus::Heads => {
                     let heads = self.shown_heads();

@@ -492,6 +492,11 @@ impl AppState {
                     self.views.push(DetailView::Mempool { net: self.selected });
                 }
             }
+            Action::Race => {
+                if n > 0 {
+                    self.views.push(DetailView::Race { net: self.selected });
+                }
+            }
             Action::Chart => self.chart = self.chart.next(),
             Action::ToggleMouse => {
                 self.mouse = !self.mouse;

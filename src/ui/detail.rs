@@ -25,6 +25,11 @@ pub(super) fn draw(
     view: &DetailView,
     theme: &Theme,
 ) {
+    if let DetailView::Race { net } = view {
+        // Of a group, not of one network; and a chart, not lines.
+        super::race::draw(frame, area, state, *net, theme);
+        return;
+    }
     let Some(net) = state.networks.get(view.net()) else {
         return;
     };
@@ -85,6 +90,7 @@ pub(super) fn draw(
             history_lines(state, net, theme),
             None,
         ),
+        DetailView::Race { .. } => return,
         DetailView::Mempool { .. } => (
             format!(
                 " pending transactions of the watches · {} ",
@@ -218,7 +224,7 @@ fn links(state: &AppState, net: &NetworkState, view: &DetailView, inner: Rect) {
             }
         }
         DetailView::Event { log: e, .. } => log(e, true),
-        DetailView::Health { .. } => {}
+        DetailView::Health { .. } | DetailView::Race { .. } => {}
         DetailView::Mempool { .. } => {
             for e in &net.mempool.txs {
                 link(format::short_hash(&e.tx.hash), Page::Tx(e.tx.hash));

@@ -86,6 +86,7 @@ mod input;
 mod mempool;
 mod networks;
 mod picker;
+mod race;
 mod theme;
 mod watches;
 

@@ -35,7 +35,7 @@ pub(super) fn draw_summary(
     let block = column_block(net, state, theme, idx, more);
     let inner = block.inner(area);
     frame.render_widget(block, area);
-    let items = summary_items(net, state, theme, inner.width, 2);
+    let items = summary_items(idx, net, state, theme, inner.width, 2);
     render_items(frame, inner, items, theme);
 }
 
@@ -65,7 +65,7 @@ pub(super) fn draw_compact(
             .into_iter()
             .map(Item::Line),
     );
-    items.extend(summary_items(net, state, theme, inner.width, 1));
+    items.extend(summary_items(idx, net, state, theme, inner.width, 1));
     items.extend(
         health::detail_lines(net, state, theme, inner.width)
             .into_iter()
@@ -118,8 +118,10 @@ fn column_block(
     block
 }
 
-/// Chain, head, fee, gas, sparkline, pending and logs lines, most important first.
+/// Chain, head, race, fee, gas, sparkline, pending and logs lines, most important
+/// first.
 fn summary_items(
+    idx: usize,
     net: &NetworkState,
     state: &AppState,
     theme: &Theme,
@@ -138,6 +140,10 @@ fn summary_items(
         return items;
     };
     items.push(Item::Line(head_line(latest, avg, state, theme)));
+    // Beside the head: whether another endpoint of the chain has it sooner.
+    if let Some(race) = super::race::card_line(state, idx, theme) {
+        items.push(Item::Line(race));
+    }
     if let Some(fee) = fee_line(latest, avg, theme) {
         items.push(Item::Line(fee));
     }

@@ -188,6 +188,19 @@ impl Theme {
         self.sparkline
     }
 
+    /// The `i`th series of a chart with several (they take turns at the colours).
+    pub fn series(&self, i: usize) -> Style {
+        let all = [
+            self.sparkline,
+            self.up,
+            self.warn,
+            self.key,
+            self.down,
+            self.polling,
+        ];
+        all[i % all.len()]
+    }
+
     /// Colour of a connection state's dot and word.
     pub fn state(&self, state: &ConnState) -> Style {
         match state {
