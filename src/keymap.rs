@@ -195,7 +195,10 @@ pub const NORMAL: &[Binding] = &[
         hint: Some(("1-9", "select")),
     },
     Binding {
-        keys: &[(Key::Char('p'), Action::Mempool), (Key::Char('v'), Action::Race)],
+        keys: &[
+            (Key::Char('p'), Action::Mempool),
+            (Key::Char('v'), Action::Race),
+        ],
         shown: "p v",
         help: "watches' mempool / endpoint race",
         hint: None,
@@ -382,6 +385,7 @@ mod tests {
             Action::InputSubmit,
             Action::ToggleMouse,
             Action::Mempool,
+            Action::Race,
             MOUSE_EXAMPLE,
         ];
         for a in &all {
@@ -396,6 +400,7 @@ mod tests {
                 | Action::Chart
                 | Action::Sort
                 | Action::PickNetwork
+                | Action::Race
                 | Action::Undo
                 | Action::Filter
                 | Action::PageUp

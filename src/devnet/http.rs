@@ -1,9 +1,9 @@
 //! The HTTP half of the devnet: a hand-rolled HTTP/1.1 server for JSON-RPC POSTs
 //! (with the HTTP faults: hangs, error statuses, 429s), up to a WebSocket upgrade.
 
-use std::time::Duration;
 use std::io;
 use std::sync::atomic::Ordering;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;

@@ -47,7 +47,12 @@ fn leader(state: &AppState, g: &GroupState) -> Option<usize> {
         .members
         .iter()
         .copied()
-        .filter(|&i| state.networks.get(i).is_some_and(|n| n.racer.recent.heads > 0))
+        .filter(|&i| {
+            state
+                .networks
+                .get(i)
+                .is_some_and(|n| n.racer.recent.heads > 0)
+        })
         .max_by_key(|&i| state.networks[i].racer.recent.first)
 }
 
@@ -78,7 +83,11 @@ pub(super) fn card_line(state: &AppState, idx: usize, theme: &Theme) -> Option<L
     if let Some((behind, _, _)) = r.behind
         && behind > 0
     {
-        let style = if behind > 2 { theme.error() } else { theme.warn() };
+        let style = if behind > 2 {
+            theme.error()
+        } else {
+            theme.warn()
+        };
         spans.push(Span::styled(format!(" {behind} behind"), style));
     }
     if let Some((d, at)) = g.disputes.back()
@@ -221,7 +230,11 @@ fn dispute_line(state: &AppState, g: &GroupState, theme: &Theme) -> Line<'static
     };
     Line::from(vec![
         Span::styled(
-            format!("⚠ {} disagreement{} · ", g.disputes_total, plural(g.disputes_total)),
+            format!(
+                "⚠ {} disagreement{} · ",
+                g.disputes_total,
+                plural(g.disputes_total)
+            ),
             theme.error(),
         ),
         Span::styled(what, theme.text()),
@@ -282,7 +295,11 @@ fn table(
             .map(|(c, _)| c)
             .collect()
     };
-    let header = pick(cols.iter().map(|c| (c.3.to_string(), theme.dim())).collect());
+    let header = pick(
+        cols.iter()
+            .map(|c| (c.3.to_string(), theme.dim()))
+            .collect(),
+    );
     let buf = frame.buffer_mut();
     table_row(
         buf,
@@ -400,7 +417,10 @@ fn window_row(
     let heads = if w.heads == 0 {
         ("—".to_string(), theme.dim())
     } else {
-        (format!("{span} {}", format::thousands(w.heads as u64)), theme.dim())
+        (
+            format!("{span} {}", format::thousands(w.heads as u64)),
+            theme.dim(),
+        )
     };
     (
         vec![
@@ -467,7 +487,11 @@ fn connection_table(
             });
         let cost = n.stats.cost.per_hour().map_or_else(dash, |c| {
             (
-                format!("{} {}", format::compact(c), format::cost_unit(&n.stats.cost.unit)),
+                format!(
+                    "{} {}",
+                    format::compact(c),
+                    format::cost_unit(&n.stats.cost.unit)
+                ),
                 theme.text(),
             )
         });
@@ -515,7 +539,8 @@ fn finality_cell(
 ) -> (String, Style) {
     match t {
         FinalityTag::Block { number, .. } => {
-            let own = head.map_or_else(|| "?".into(), |h| format!("-{}", h.saturating_sub(*number)));
+            let own =
+                head.map_or_else(|| "?".into(), |h| format!("-{}", h.saturating_sub(*number)));
             let text = match best {
                 Some(b) => format!("{own} ({})", format!("-{}", b.saturating_sub(*number))),
                 None => own,

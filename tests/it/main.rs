@@ -25,6 +25,7 @@ mod mempool;
 mod metrics;
 mod multicall;
 mod partial_failure;
+mod race;
 mod redaction;
 mod shape_compat;
 mod soak;

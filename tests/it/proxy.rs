@@ -4,9 +4,9 @@
 //! down, with its bytes), and prices the counts with a provider's table, on its
 //! own: nothing here asks chaintop's meter.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use chaintop::cost::PriceTable;
 use futures_util::{SinkExt, StreamExt};
@@ -88,6 +88,27 @@ impl CountingProxy {
         table: PriceTable,
         refuse_full_pending: bool,
     ) -> Self {
+        Self::start_inner(http, ws, table, refuse_full_pending, Duration::ZERO).await
+    }
+
+    /// `start`, every WebSocket frame from the node passed on `delay` late (in
+    /// order): a provider that is slower than the node.
+    pub async fn start_delayed(
+        http: String,
+        ws: String,
+        table: PriceTable,
+        delay: Duration,
+    ) -> Self {
+        Self::start_inner(http, ws, table, false, delay).await
+    }
+
+    async fn start_inner(
+        http: String,
+        ws: String,
+        table: PriceTable,
+        refuse_full_pending: bool,
+        delay: Duration,
+    ) -> Self {
         let counted = Arc::new(Mutex::new(Counted::default()));
         let table = Arc::new(table);
         let http_l = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -116,6 +137,7 @@ impl CountingProxy {
                     c.clone(),
                     table.clone(),
                     refuse_full_pending,
+                    delay,
                 ));
             }
         });
@@ -188,6 +210,7 @@ async fn serve_ws(
     counted: Arc<Mutex<Counted>>,
     table: Arc<PriceTable>,
     refuse_full_pending: bool,
+    delay: Duration,
 ) {
     let Ok(mut down) = tokio_tungstenite::accept_async(s).await else {
         return;
@@ -199,8 +222,16 @@ async fn serve_ws(
     // subscription id the node gave it.
     let mut asked: HashMap<String, String> = HashMap::new();
     let mut subs: HashMap<String, String> = HashMap::new();
+    let mut held: VecDeque<(tokio::time::Instant, Message)> = VecDeque::new();
     loop {
+        let due = held.front().map(|(t, _)| *t);
         tokio::select! {
+            _ = tokio::time::sleep_until(due.unwrap_or_else(tokio::time::Instant::now)), if due.is_some() => {
+                let Some((_, m)) = held.pop_front() else { continue };
+                if matches!(m, Message::Close(_)) || down.send(m).await.is_err() {
+                    break;
+                }
+            }
             m = down.next() => {
                 let Some(Ok(m)) = m else { break };
                 if let Message::Text(t) = &m
@@ -243,6 +274,10 @@ async fn serve_ws(
                     && let Ok(v) = serde_json::from_str::<Value>(t.as_str())
                 {
                     note_answer(&v, t.len(), &mut asked, &mut subs, &counted, &table);
+                }
+                if !delay.is_zero() {
+                    held.push_back((tokio::time::Instant::now() + delay, m));
+                    continue;
                 }
                 if matches!(m, Message::Close(_)) || down.send(m).await.is_err() {
                     break;

@@ -543,7 +543,7 @@ fn text(buf: &Buffer) -> String {
     out
 }
 
-fn screen(state: &AppState, width: u16, height: u16) -> String {
+pub(crate) fn screen(state: &AppState, width: u16, height: u16) -> String {
     text(&render(state, &dark(), width, height))
 }
 

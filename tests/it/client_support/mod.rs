@@ -350,10 +350,24 @@ impl Drop for Client {
 impl Client {
     /// Starts the real backend on `config`. Must run inside a tokio runtime.
     pub fn start(config: &Config) -> Client {
+        Self::start_with(config, false)
+    }
+
+    /// `start`, its updates passed through the race between the endpoints of each
+    /// chain group (as the binary does), whose facts are recorded too.
+    pub fn start_racing(config: &Config) -> Client {
+        Self::start_with(config, true)
+    }
+
+    fn start_with(config: &Config, racing: bool) -> Client {
         let redactor = Arc::new(config.redactor());
         let state = backend::initial_state(config, &redactor);
         let mut backend = backend::start(config, &redactor);
         let networks = std::mem::take(&mut backend.networks);
+        if racing {
+            let race = chaintop::tap::Racing::new(config, &networks);
+            backend.updates = chaintop::tap::tap(backend.updates, race, None, None);
+        }
         let log = Arc::new(Mutex::new(Log {
             updates: Vec::new(),
             state,
