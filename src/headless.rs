@@ -769,7 +769,7 @@ mod tests {
             removed: false,
         };
         let later = Instant::now() + Duration::from_secs(3);
-        let updates = vec![
+        let mut updates = vec![
             Update::Head { net: 0, head },
             Update::Reorg {
                 net: 0,
@@ -964,12 +964,17 @@ mod tests {
                 }),
             },
         ];
+        updates.extend(race_kinds(h));
         let names = NetworkNames {
             name: "main".into(),
             views: HashMap::from([((a, 0), "totalSupply()(uint256)".to_string())]),
             ..NetworkNames::default()
         };
-        let mut printer = Printer::new(vec![names]);
+        let backup = NetworkNames {
+            name: "backup".into(),
+            ..NetworkNames::default()
+        };
+        let mut printer = Printer::new(vec![names, backup]);
         let mut values: Vec<Value> = updates.iter().filter_map(|u| printer.line(u)).collect();
         values.push(cost_line(
             "main",
@@ -983,6 +988,82 @@ mod tests {
                 line
             })
             .collect()
+    }
+
+    /// One of each of the race's updates, for a group of networks 0 and 1.
+    fn race_kinds(h: B256) -> Vec<Update> {
+        use crate::event::{ChainGroup, Delivery, Dispute, Finality, FinalityTag, RaceResult};
+        let other = B256::repeat_byte(0x22);
+        vec![
+            Update::Group {
+                net: 0,
+                group: 0,
+                info: Box::new(ChainGroup {
+                    name: "eth".into(),
+                    chain_id: Some(1),
+                    members: vec![0, 1],
+                }),
+            },
+            Update::Race {
+                net: 0,
+                race: Box::new(RaceResult {
+                    group: 0,
+                    number: 7,
+                    hash: h,
+                    first: 0,
+                    first_at: SystemTime::now(),
+                    deliveries: vec![
+                        (
+                            0,
+                            Delivery::After {
+                                ms: 0,
+                                source: HeadSource::Ws,
+                            },
+                        ),
+                        (1, Delivery::Missed),
+                    ],
+                }),
+            },
+            Update::Behind {
+                net: 1,
+                group: 0,
+                behind: 2,
+                best: 9,
+            },
+            Update::Disputed {
+                net: 0,
+                group: 0,
+                dispute: Box::new(Dispute::Fork {
+                    number: 7,
+                    hashes: vec![(0, h), (1, other)],
+                }),
+            },
+            Update::Disputed {
+                net: 1,
+                group: 0,
+                dispute: Box::new(Dispute::Unconfirmed {
+                    number: 8,
+                    net: 1,
+                    hash: other,
+                }),
+            },
+            Update::Finality {
+                net: 0,
+                finality: Box::new(Finality {
+                    head: 9,
+                    safe: FinalityTag::Block { number: 5, hash: h },
+                    finalized: FinalityTag::Unsupported("unknown block tag".into()),
+                }),
+            },
+            Update::Finality {
+                net: 1,
+                finality: Box::new(Finality {
+                    head: 9,
+                    safe: FinalityTag::None,
+                    finalized: FinalityTag::None,
+                }),
+            },
+        ]
     }
 
     #[test]

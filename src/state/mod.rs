@@ -219,10 +219,15 @@ impl AppState {
                 self.bells += 1;
             }
         }
-        let update = match self.apply_race(update, now) {
-            Ok(changed) => return changed,
-            Err(update) => update,
-        };
+        if matches!(
+            update,
+            Update::Group { .. }
+                | Update::Race { .. }
+                | Update::Behind { .. }
+                | Update::Disputed { .. }
+        ) {
+            return self.apply_race(update, now);
+        }
         let net = update.net();
         // Only updates that add, drop or reorder rows need the selection held.
         let moves_rows = matches!(
@@ -251,8 +256,8 @@ impl AppState {
         changed
     }
 
-    /// The race's facts, about a group rather than one network (`Err`: not one).
-    fn apply_race(&mut self, update: Update, now: Instant) -> Result<bool, Update> {
+    /// The race's facts, about a group rather than one network.
+    fn apply_race(&mut self, update: Update, now: Instant) -> bool {
         match update {
             Update::Group { group, info, .. } => {
                 for (i, n) in self.networks.iter_mut().enumerate() {
@@ -278,11 +283,11 @@ impl AppState {
                 } else {
                     g.info = *info;
                 }
-                Ok(true)
+                true
             }
             Update::Race { race, .. } => {
                 let Some(g) = self.groups.get_mut(race.group) else {
-                    return Ok(false);
+                    return false;
                 };
                 for (net, d) in &race.deliveries {
                     if let Some(n) = self.networks.get_mut(*net) {
@@ -290,26 +295,26 @@ impl AppState {
                     }
                 }
                 g.races.push(RaceRow::new(*race, now));
-                Ok(true)
+                true
             }
             Update::Behind {
                 net, behind, best, ..
             } => {
                 let Some(n) = self.networks.get_mut(net) else {
-                    return Ok(false);
+                    return false;
                 };
                 n.racer.behind_now(behind, best, now);
-                Ok(true)
+                true
             }
             Update::Disputed { group, dispute, .. } => {
                 let Some(g) = self.groups.get_mut(group) else {
-                    return Ok(false);
+                    return false;
                 };
                 g.disputes.push((*dispute, now));
                 g.disputes_total += 1;
-                Ok(true)
+                true
             }
-            other => Err(other),
+            _ => false,
         }
     }
 

@@ -141,7 +141,7 @@ fn summary_items(
     };
     items.push(Item::Line(head_line(latest, avg, state, theme)));
     // Beside the head: whether another endpoint of the chain has it sooner.
-    if let Some(race) = super::race::card_line(state, idx, theme) {
+    if let Some(race) = super::race::card_line(state, idx, theme, width) {
         items.push(Item::Line(race));
     }
     if let Some(fee) = fee_line(latest, avg, theme) {

@@ -34,11 +34,9 @@ fn delay(ms: u64) -> String {
 }
 
 fn share(part: usize, of: usize) -> String {
-    if of == 0 {
-        "—".into()
-    } else {
-        format!("{}%", part * 100 / of)
-    }
+    (part * 100)
+        .checked_div(of)
+        .map_or_else(|| "—".into(), |p| format!("{p}%"))
 }
 
 /// The member most often first over the last 100 heads.
@@ -56,8 +54,14 @@ fn leader(state: &AppState, g: &GroupState) -> Option<usize> {
         .max_by_key(|&i| state.networks[i].racer.recent.first)
 }
 
-/// `race first 87% · +312ms · 2 behind` on a racing network's card.
-pub(super) fn card_line(state: &AppState, idx: usize, theme: &Theme) -> Option<Line<'static>> {
+/// `race 1st 87% +312ms 2 behind ⚠ fork` on a racing network's card, cut to
+/// `width` by whole parts (the share first, the rest as it fits).
+pub(super) fn card_line(
+    state: &AppState,
+    idx: usize,
+    theme: &Theme,
+    width: u16,
+) -> Option<Line<'static>> {
     let (_, g) = state.group_of(idx)?;
     let r = &state.networks[idx].racer;
     let mut spans = vec![label("race ", theme)];
@@ -71,7 +75,7 @@ pub(super) fn card_line(state: &AppState, idx: usize, theme: &Theme) -> Option<L
     let lead = leader(state, g) == Some(idx);
     let first_style = if lead { theme.up() } else { theme.text() };
     spans.push(Span::styled(
-        format!("first {}", share(r.recent.first, r.recent.heads)),
+        format!("1st {}", share(r.recent.first, r.recent.heads)),
         first_style,
     ));
     if let Some([p50, ..]) = r.recent.delay
@@ -93,12 +97,21 @@ pub(super) fn card_line(state: &AppState, idx: usize, theme: &Theme) -> Option<L
     if let Some((d, at)) = g.disputes.back()
         && state.now.saturating_duration_since(*at) < QUIET * 5
     {
-        spans.push(Span::styled(
-            format!(" ⚠ #{}", format::thousands(d.number())),
-            theme.error(),
-        ));
+        let what = match d {
+            Dispute::Fork { .. } => " ⚠ fork",
+            Dispute::Unconfirmed { .. } => " ⚠ unconfirmed",
+        };
+        spans.push(Span::styled(what, theme.error()));
     }
-    Some(Line::from(spans))
+    let mut used = 0;
+    let fits = spans
+        .into_iter()
+        .take_while(|s| {
+            used += s.width();
+            used <= usize::from(width)
+        })
+        .collect::<Vec<_>>();
+    Some(Line::from(fits))
 }
 
 /// The comparison view of the group of network `net`.
@@ -141,7 +154,7 @@ pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, net: usize, 
         }
     };
     line(frame, summary_line(state, g, theme), &mut y);
-    line(frame, dispute_line(state, g, theme), &mut y);
+    line(frame, dispute_line(state, g, theme, inner.width), &mut y);
     y += 1;
     y = race_table(frame, inner, y, state, g, theme);
     y += 1;
@@ -201,7 +214,7 @@ fn summary_line(state: &AppState, g: &GroupState, theme: &Theme) -> Line<'static
 }
 
 /// Where the endpoints disagreed last, or that they never did.
-fn dispute_line(state: &AppState, g: &GroupState, theme: &Theme) -> Line<'static> {
+fn dispute_line(state: &AppState, g: &GroupState, theme: &Theme, width: u16) -> Line<'static> {
     let Some((d, at)) = g.disputes.back() else {
         return Line::styled("no disagreement seen", theme.up());
     };
@@ -212,15 +225,31 @@ fn dispute_line(state: &AppState, g: &GroupState, theme: &Theme) -> Line<'static
             .map_or_else(|| "?".to_string(), |n| sanitize(&n.name).into_owned())
     };
     let what = match d {
-        Dispute::Fork { number, hashes } => format!(
-            "fork at #{}: {}",
-            format::thousands(*number),
-            hashes
-                .iter()
-                .map(|(i, h)| format!("{} {}", name(*i), format::short_hash(h)))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        Dispute::Fork { number, hashes } => {
+            let with_hashes = format!(
+                "fork at #{}: {}",
+                format::thousands(*number),
+                hashes
+                    .iter()
+                    .map(|(i, h)| format!("{} {}", name(*i), format::short_hash(h)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            // Narrow: who disagrees, without the hashes (the headless line has them).
+            if with_hashes.chars().count() + 40 > usize::from(width) {
+                format!(
+                    "fork at #{}: {}",
+                    format::thousands(*number),
+                    hashes
+                        .iter()
+                        .map(|(i, _)| name(*i))
+                        .collect::<Vec<_>>()
+                        .join(" ≠ ")
+                )
+            } else {
+                with_hashes
+            }
+        }
         Dispute::Unconfirmed { number, net, hash } => format!(
             "#{} {} from {} alone: no other endpoint has it",
             format::thousands(*number),
@@ -459,8 +488,8 @@ fn connection_table(
         (6, 2, true, "p95"),
         (6, 1, true, "err/h"),
         (10, 2, true, "cost/h"),
-        (10, 1, true, "safe"),
-        (10, 1, true, "finalized"),
+        (11, 1, true, "safe"),
+        (11, 1, true, "finalized"),
     ];
     let best = g
         .info
@@ -542,7 +571,7 @@ fn finality_cell(
             let own =
                 head.map_or_else(|| "?".into(), |h| format!("-{}", h.saturating_sub(*number)));
             let text = match best {
-                Some(b) => format!("{own} ({})", format!("-{}", b.saturating_sub(*number))),
+                Some(b) => format!("{own} (-{})", b.saturating_sub(*number)),
                 None => own,
             };
             (text, theme.text())

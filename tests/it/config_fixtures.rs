@@ -105,6 +105,11 @@ fn template_and_example_parse() {
         Some("wss://eth.other-provider.example/ws/value-of-OTHER_KEY")
     );
     assert_eq!(c.networks[0].endpoints().len(), 2);
-    assert_eq!(c.alerts.len(), 2, "the example shows alert rules");
+    assert_eq!(c.alerts.len(), 3, "the example shows alert rules");
+    assert_eq!(
+        c.networks[1].group.as_deref(),
+        Some("mainnet"),
+        "the example shows a chain group"
+    );
     assert_eq!(c.sinks.len(), 1);
 }

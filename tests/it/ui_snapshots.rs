@@ -1882,3 +1882,162 @@ fn the_mempool_of_the_watches_80x24_and_200x50() {
     let later = screen(&s, 80, 24);
     assert!(later.contains("gwei (as of 30s ago)"), "{later}");
 }
+
+/// Mainnet raced through a second provider (network 3), 40 heads in: the backup
+/// is 300–420 ms late, missed one, and is a block behind now; a fork was seen.
+fn raced(base: Instant) -> AppState {
+    use chaintop::event::{ChainGroup, Delivery, Dispute, Finality, FinalityTag, RaceResult};
+    let mut s = fixture(base);
+    s.networks.push(NetworkState::new(
+        "mainnet-backup",
+        "wss://backup.example/…",
+    ));
+    let now = base + UPTIME;
+    s.apply(
+        Update::Head {
+            net: 3,
+            head: head(MAINNET_TIP - 1, WALL - 15, 9, HeadSource::Ws),
+        },
+        now,
+    );
+    s.apply(
+        Update::Group {
+            net: 0,
+            group: 0,
+            info: Box::new(ChainGroup {
+                name: "mainnet".into(),
+                chain_id: Some(1),
+                members: vec![0, 3],
+            }),
+        },
+        now,
+    );
+    let ws = |ms| Delivery::After {
+        ms,
+        source: HeadSource::Ws,
+    };
+    for i in 0..40u64 {
+        let late = match i {
+            7 => Delivery::Missed,
+            12 => Delivery::Backfilled,
+            _ => ws(300 + (i * 3) % 120),
+        };
+        s.apply(
+            Update::Race {
+                net: 0,
+                race: Box::new(RaceResult {
+                    group: 0,
+                    number: MAINNET_TIP - 40 + i,
+                    hash: hash(MAINNET_TIP - 40 + i, 0),
+                    first: 0,
+                    first_at: wall(),
+                    deliveries: vec![(0, ws(0)), (3, late)],
+                }),
+            },
+            now - Duration::from_secs(12 * (40 - i)),
+        );
+    }
+    for (net, behind) in [(0, 0), (3, 3), (3, 1)] {
+        s.apply(
+            Update::Behind {
+                net,
+                group: 0,
+                behind,
+                best: MAINNET_TIP,
+            },
+            now,
+        );
+    }
+    s.apply(
+        Update::Disputed {
+            net: 0,
+            group: 0,
+            dispute: Box::new(Dispute::Fork {
+                number: MAINNET_TIP - 5,
+                hashes: vec![(0, hash(MAINNET_TIP - 5, 0)), (3, hash(MAINNET_TIP - 5, 9))],
+            }),
+        },
+        now - Duration::from_secs(40),
+    );
+    for (net, finalized) in [
+        (
+            0,
+            FinalityTag::Block {
+                number: MAINNET_TIP - 64,
+                hash: hash(1, 1),
+            },
+        ),
+        (
+            3,
+            FinalityTag::Unsupported("unknown block tag finalized".into()),
+        ),
+    ] {
+        s.apply(
+            Update::Finality {
+                net,
+                finality: Box::new(Finality {
+                    head: MAINNET_TIP,
+                    safe: FinalityTag::Block {
+                        number: MAINNET_TIP - 32,
+                        hash: hash(2, 2),
+                    },
+                    finalized,
+                }),
+            },
+            now,
+        );
+    }
+    pin_clocks(&mut s, base);
+    s
+}
+
+#[test]
+fn the_race_between_two_providers_of_one_chain_80x24_and_120x40() {
+    let base = Instant::now();
+    let mut s = raced(base);
+    // At a glance, on the cards: mainnet first, the backup late and behind.
+    let overview = screen(&s, 120, 40);
+    let card = |name: &str| {
+        overview
+            .lines()
+            .find(|l| l.contains("race 1st"))
+            .map(|l| l.to_string())
+            .unwrap_or_else(|| panic!("no race line for {name}:\n{overview}"))
+    };
+    assert!(
+        card("mainnet").contains("race 1st 100% ⚠ fork"),
+        "{overview}"
+    );
+    let r = &s.networks[3].racer;
+    assert_eq!(
+        (r.recent.heads, r.recent.missed, r.recent.backfilled),
+        (40, 1, 1)
+    );
+    let [p50, p95, _] = r.recent.delay.expect("delays");
+    assert!(p50 >= 300 && p95 >= p50 && p95 <= 420, "{p50} {p95}");
+    s.selected = 3;
+    let backup_card = screen(&s, 120, 40);
+    assert!(
+        backup_card.contains(&format!("race 1st 0% +{p50}ms 1 behind")),
+        "{backup_card}"
+    );
+    s.on_action(Action::Race);
+    for (w, h) in [(80, 24), (120, 40)] {
+        let buf = render(&s, &dark(), w, h);
+        assert_clean(&buf);
+        let out = text(&buf);
+        assert!(out.contains("race · mainnet · 2 endpoints"), "{out}");
+        assert!(
+            out.contains("⚠ 1 disagreement · fork at #19,234,562"),
+            "{out}"
+        );
+        assert!(out.contains("unsupported"), "{out}");
+        insta::assert_snapshot!(format!("race_{w}x{h}"), out);
+    }
+    // A network in no group says how groups form.
+    s.views.clear();
+    s.selected = 1;
+    s.on_action(Action::Race);
+    let alone = screen(&s, 80, 24);
+    assert!(alone.contains("base races no other endpoint"), "{alone}");
+}
