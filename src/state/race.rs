@@ -99,9 +99,8 @@ pub struct Racer {
     pub group: Option<usize>,
     /// (settled at, how it delivered, first?), newest last.
     samples: VecDeque<(Instant, Delivery, bool)>,
-    /// The last 100 heads, and the hour.
+    /// The last 100 heads (the cards show it: kept up to date as races come).
     pub recent: Window,
-    pub hour: Window,
     /// Blocks behind the group's best head, the best, and when that was told.
     pub behind: Option<(u64, u64, Instant)>,
     behinds: VecDeque<(Instant, u64)>,
@@ -132,11 +131,16 @@ fn push_capped<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
 }
 
 impl Racer {
-    /// A settled race it was part of: the windows are worked out again.
+    /// A settled race it was part of: the last 100 are worked out again.
     pub fn raced(&mut self, delivery: Delivery, first: bool, now: Instant) {
         push_capped(&mut self.samples, (now, delivery, first), SAMPLES_KEPT);
         self.recent = self.window(self.samples.len().min(RECENT), now, None);
-        self.hour = self.window(self.samples.len(), now, Some(HOUR));
+    }
+
+    /// The hour up to `now`, worked out when asked (only the comparison view shows
+    /// it: up to 16,384 delays sorted, not at every head).
+    pub fn hour(&self, now: Instant) -> Window {
+        self.window(self.samples.len(), now, Some(HOUR))
     }
 
     fn window(&self, last: usize, now: Instant, within: Option<Duration>) -> Window {
@@ -278,7 +282,9 @@ mod tests {
             }
         );
         // The hour leaves the old ones out.
-        assert_eq!(r.hour, r.recent);
+        assert_eq!(r.hour(now), r.recent);
+        let later = now + HOUR + Duration::from_secs(1);
+        assert_eq!(r.hour(later).heads, 0, "and ages out with the clock");
         assert_eq!(r.samples.len(), 250);
     }
 

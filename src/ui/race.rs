@@ -402,7 +402,7 @@ fn race_table(
             (String::new(), theme.dim()),
             (String::new(), theme.dim()),
             "hour",
-            &r.hour,
+            &r.hour(state.now),
             theme,
             [(String::new(), theme.dim()), (String::new(), theme.dim())],
         ));

@@ -154,14 +154,15 @@ fn headless_lines_follow_the_schema_and_cost_lines_come_every_ten_seconds() {
     let cost_at: Vec<usize> = (0..lines.len())
         .filter(|&i| lines[i]["type"] == "cost")
         .collect();
-    // Three networks: three lines at 10 s, three more at the end.
-    assert_eq!(cost_at.len(), 6, "{cost_at:?}");
+    // Four networks (sim-l1 twice, through two providers): four lines at 10 s,
+    // four more at the end.
+    assert_eq!(cost_at.len(), 8, "{cost_at:?}");
     assert!(
-        cost_at[2] + 1 < cost_at[3],
-        "the first three came before the end: {cost_at:?}"
+        cost_at[3] + 1 < cost_at[4],
+        "the first four came before the end: {cost_at:?}"
     );
     assert!(
-        lines[cost_at[5]]["calls"].as_u64() > lines[cost_at[2]]["calls"].as_u64(),
+        lines[cost_at[7]]["calls"].as_u64() > lines[cost_at[3]]["calls"].as_u64(),
         "the totals grow"
     );
     // The 10-second line already has a rate.

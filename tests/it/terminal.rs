@@ -53,7 +53,7 @@ fn ctrl_z_and_sigtstp_hand_the_terminal_back_and_fg_takes_it_again() {
     p.wait_for("redrawn after fg", |p| {
         p.output()
             .get(before..)
-            .is_some_and(|s| s.contains("sim-fast"))
+            .is_some_and(|s| s.contains("sim-l2"))
     });
     p.master.write_all(b"q").expect("write q");
     let st = p.exit();
