@@ -305,5 +305,61 @@ fn bench_draw(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, bench_decode, bench_apply, bench_draw);
+/// The race of one chain through three endpoints: the engine at every head (each
+/// endpoint delivers it), the state's window of the last 100, and the hour's window
+/// the comparison view works out when it draws.
+fn bench_race(c: &mut Criterion) {
+    use chaintop::config::{Config, NetworkConfig};
+    use chaintop::event::Delivery;
+    use chaintop::state::Racer;
+    let mut g = c.benchmark_group("race");
+    let nets = ["eth-a", "eth-b", "eth-c"]
+        .iter()
+        .map(|n| {
+            let mut c = NetworkConfig::new(*n, Some("ws://127.0.0.1:1".into()), None);
+            c.chain_id = Some(1);
+            c
+        })
+        .collect();
+    let Some(mut race) = chaintop::race::Race::new(&Config::with_networks(nets)) else {
+        return;
+    };
+    race.start();
+    let mut n = 19_000_000;
+    g.bench_function("observe_head_3_endpoints", |b| {
+        b.iter(|| {
+            n += 1;
+            let now = Instant::now();
+            let mut out = 0;
+            for net in 0..3 {
+                let mut h = head(n);
+                h.seen = Some(now + Duration::from_millis(net as u64 * 100));
+                out += race.observe(&Update::Head { net, head: h }, now).len();
+            }
+            black_box(out)
+        })
+    });
+    let mut r = Racer::default();
+    let now = Instant::now();
+    for i in 0..16_384u64 {
+        let d = Delivery::After {
+            ms: i % 500,
+            source: HeadSource::Ws,
+        };
+        r.raced(d, false, now);
+    }
+    g.bench_function("raced_last_100", |b| {
+        b.iter(|| {
+            let d = Delivery::After {
+                ms: 300,
+                source: HeadSource::Ws,
+            };
+            r.raced(d, false, now);
+        })
+    });
+    g.bench_function("hour_window_16384", |b| b.iter(|| black_box(r.hour(now))));
+    g.finish();
+}
+
+criterion_group!(benches, bench_decode, bench_apply, bench_draw, bench_race);
 criterion_main!(benches);
