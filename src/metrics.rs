@@ -62,8 +62,10 @@ struct Net {
     labels: HashMap<Address, String>,
     /// Fired alerts sent, by rule.
     alerts_fired: BTreeMap<String, u64>,
-    /// The chain group it races in, while it does.
+    /// The chain group it races in (by the race's index, and its name), while it
+    /// does.
     group: Option<String>,
+    group_idx: Option<usize>,
     /// How much later than the group's first it delivered each head.
     delays: [u64; DELAY_BUCKETS.len()],
     delay_sum: f64,
@@ -120,13 +122,15 @@ impl Metrics {
             return;
         };
         match u {
-            Update::Group { info, .. } => {
+            Update::Group { group, info, .. } => {
                 let racing = info.members.len() >= 2;
                 for (i, n) in nets.iter_mut().enumerate() {
                     if racing && info.members.contains(&i) {
                         n.group = Some(info.name.clone());
-                    } else if info.members.contains(&i) || n.group.as_ref() == Some(&info.name) {
+                        n.group_idx = Some(*group);
+                    } else if info.members.contains(&i) || n.group_idx == Some(*group) {
                         n.group = None;
+                        n.group_idx = None;
                         n.lag = None;
                     }
                 }

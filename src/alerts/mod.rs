@@ -53,6 +53,8 @@ struct NetSeen {
     behind: Option<(u64, u64)>,
     /// Since when it has been more than each `provider_lag` rule's `blocks` behind.
     lagging: HashMap<usize, Instant>,
+    /// The chain group it races in.
+    group: Option<usize>,
 }
 
 pub struct Engine {
@@ -207,9 +209,9 @@ impl Engine {
                         (
                             long >= Duration::from_secs(secs),
                             format!(
-                                "{behind} blocks behind its group's best head ({}) for {}s (more than {blocks})",
+                                "{behind} blocks behind its group's best head for {}s (more than {blocks}; best {} when last told)",
+                                long.as_secs(),
                                 fmt::thousands(best),
-                                long.as_secs()
                             ),
                         )
                     }
@@ -291,6 +293,32 @@ impl Engine {
                             fmt::thousands(reorg.from_number)
                         );
                         push(self.judge(rule, net, Subject::Network, true, true, msg, now));
+                    }
+                }
+            }
+            // Out of its group (a group of one, or one without it): no best to lag
+            // behind; an episode under way ends.
+            Update::Group { group, info, .. } => {
+                for i in 0..self.nets.len() {
+                    let member = info.members.len() >= 2 && info.members.contains(&i);
+                    let n = &mut self.nets[i];
+                    if member {
+                        n.group = Some(*group);
+                        continue;
+                    }
+                    if n.group != Some(*group) {
+                        continue;
+                    }
+                    n.group = None;
+                    n.behind = None;
+                    let ended: Vec<usize> = n.lagging.drain().map(|(r, _)| r).collect();
+                    for rule in ended {
+                        let msg = "no longer in a chain group".to_string();
+                        if let Some(a) =
+                            self.judge(rule, i, Subject::Network, false, false, msg, now)
+                        {
+                            out.push((i, a));
+                        }
                     }
                 }
             }

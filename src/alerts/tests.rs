@@ -592,3 +592,47 @@ fn a_provider_lagging_more_than_its_blocks_for_its_secs_fires_and_resolves_when_
     let back = e.observe(&behind(0), t0 + S(96));
     assert_eq!(states(&back), vec![(AlertState::Resolved, 0)]);
 }
+
+#[test]
+fn a_lagging_provider_that_leaves_its_group_resolves() {
+    let t0 = Instant::now();
+    let nets = vec![
+        NetworkConfig::new("a", Some("ws://x".into()), None),
+        NetworkConfig::new("b", Some("ws://y".into()), None),
+    ];
+    let mut e = engine_on(
+        vec![rule(
+            "lag",
+            AlertKind::ProviderLag { blocks: 1, secs: 5 },
+            0,
+        )],
+        nets,
+        t0,
+    );
+    let group = |members: Vec<usize>| Update::Group {
+        net: 0,
+        group: 0,
+        info: Box::new(crate::event::ChainGroup {
+            name: "g".into(),
+            chain_id: Some(1),
+            members,
+        }),
+    };
+    e.observe(&group(vec![0, 1]), t0);
+    e.observe(
+        &Update::Behind {
+            net: 1,
+            group: 0,
+            behind: 9,
+            best: 100,
+        },
+        t0,
+    );
+    let fired = e.tick(t0 + S(5));
+    assert_eq!(states(&fired), vec![(AlertState::Fired, 0)]);
+    assert_eq!(fired[0].0, 1);
+    // b reports another chain: the group is down to a, and b's lag is over.
+    let out = e.observe(&group(vec![0]), t0 + S(6));
+    assert_eq!(states(&out), vec![(AlertState::Resolved, 0)], "{out:?}");
+    assert!(e.tick(t0 + S(60)).is_empty(), "and it does not fire again");
+}

@@ -15,7 +15,9 @@ use std::time::{Duration, Instant, SystemTime};
 use alloy_primitives::B256;
 
 use crate::config::Config;
-use crate::event::{ChainGroup, Delivery, Dispute, Head, HeadSource, NetIdx, RaceResult, Update};
+use crate::event::{
+    ChainGroup, ConnState, Delivery, Dispute, Head, HeadSource, NetIdx, RaceResult, Update,
+};
 
 /// A race whose missing endpoints are all at least 2 blocks past it is settled
 /// this long after the first delivery (time for a gap fill to come in).
@@ -49,6 +51,9 @@ struct Member {
     group: Option<usize>,
     finality_every: u64,
     tip: Option<u64>,
+    /// Its connection delivers heads (live, or polling): a member that is down
+    /// does not hold a race open.
+    up: bool,
     /// The last `behind` sent.
     behind: Option<u64>,
     /// This endpoint's hash at each recent number: its heads and their parents.
@@ -284,17 +289,62 @@ impl Race {
                 self.regroup()
             }
             Update::Head { head, .. } => self.on_head(net, head, now),
+            Update::Connection { state, .. } => {
+                self.members[net].up =
+                    matches!(state, ConnState::Live { .. } | ConnState::Polling { .. });
+                Vec::new()
+            }
+            Update::Reorg { reorg, .. } => {
+                self.forget(net, &reorg.orphaned);
+                Vec::new()
+            }
+            Update::HeadRetracted { number, hash, .. } => {
+                self.forget(net, &[(*number, *hash)]);
+                let mut out = Vec::new();
+                if let Some(gi) = self.group_of(net) {
+                    self.behind(gi, &mut out);
+                }
+                out
+            }
             Update::ChainReset { .. } => {
                 let m = &mut self.members[net];
                 m.tip = None;
+                m.behind = None;
                 m.hashes.clear();
                 if let Some(gi) = m.group {
                     let g = &mut self.groups[gi];
                     g.compared.retain(|(a, b), _| *a != net && *b != net);
+                    for o in g.open.values_mut() {
+                        o.got.retain(|(n, _, _)| *n != net);
+                    }
+                    g.open.retain(|_, o| !o.got.is_empty());
+                    // Numbers start again: what was flagged at them is another chain's.
+                    g.forked.clear();
                 }
                 Vec::new()
             }
             _ => Vec::new(),
+        }
+    }
+
+    /// Blocks `net` took back (a reorg's orphans, a head the node does not have):
+    /// gone from its hashes, their open races dropped (an orphan is raced by no
+    /// one), its head the highest it still holds.
+    fn forget(&mut self, net: NetIdx, blocks: &[(u64, B256)]) {
+        let m = &mut self.members[net];
+        for (n, h) in blocks {
+            if m.hashes.get(n) == Some(h) {
+                m.hashes.remove(n);
+            }
+        }
+        if m.tip.is_some() {
+            m.tip = m.hashes.keys().next_back().copied();
+        }
+        if let Some(gi) = m.group {
+            let g = &mut self.groups[gi];
+            for (_, h) in blocks {
+                g.open.remove(h);
+            }
         }
     }
 
@@ -325,8 +375,17 @@ impl Race {
         };
         let mut out = Vec::new();
         let at = head.seen.unwrap_or(now);
+        let best = self.groups[gi]
+            .members
+            .iter()
+            .filter_map(|&i| self.members[i].tip)
+            .max()
+            .unwrap_or(head.number);
         let g = &mut self.groups[gi];
-        if !g.done.contains(&head.hash) {
+        // A gap fill far below the best head (after an outage) is not raced: the
+        // others delivered those blocks long ago, and their hashes are forgotten.
+        let recent = head.number.saturating_add(HASHES_KEPT) >= best;
+        if recent && !g.done.contains(&head.hash) {
             let open = g.open.entry(head.hash).or_insert_with(|| Open {
                 number: head.number,
                 got: Vec::new(),
@@ -411,7 +470,14 @@ impl Race {
                     self.members[other].hashes.get(&n),
                 );
                 let (Some(a), Some(b)) = (a, b) else { continue };
-                if a == b || self.groups[gi].forked.contains(&n) {
+                // Both chains linked through the block above (a head shown before
+                // the blocks under it were fetched is not yet either's word).
+                let linked = |m: &Member| m.hashes.contains_key(&(n + 1));
+                if a == b
+                    || self.groups[gi].forked.contains(&n)
+                    || !linked(&self.members[net])
+                    || !linked(&self.members[other])
+                {
                     continue;
                 }
                 let g = &mut self.groups[gi];
@@ -443,9 +509,12 @@ impl Race {
             .filter(|(_, o)| {
                 let first = o.got.iter().map(|(_, t, _)| *t).min().unwrap_or(now);
                 let age = now.saturating_duration_since(first);
+                // Each one that has not delivered it went past it, or is down.
                 let passed = g.members.iter().all(|&i| {
+                    let m = &self.members[i];
                     o.got.iter().any(|(n, _, _)| *n == i)
-                        || self.members[i].tip.is_some_and(|t| t >= o.number + 2)
+                        || !m.up
+                        || m.tip.is_some_and(|t| t >= o.number.saturating_add(2))
                 });
                 age >= OPEN_FOR || (passed && age >= GRACE)
             })
@@ -467,12 +536,13 @@ impl Race {
         // Judged by those who delivered it themselves; by the gap fills only if no
         // one did.
         let own = |s: &HeadSource| *s != HeadSource::Backfill;
+        // Only gap fills (every member caught up after being away): no one
+        // delivered it, there was no race.
         let first = open
             .got
             .iter()
             .filter(|(_, _, s)| own(s))
-            .min_by_key(|(_, t, _)| *t)
-            .or_else(|| open.got.iter().min_by_key(|(_, t, _)| *t));
+            .min_by_key(|(_, t, _)| *t);
         let Some(&(first, first_at, _)) = first else {
             return;
         };
@@ -481,7 +551,7 @@ impl Race {
             .iter()
             .map(|&i| {
                 let d = match open.got.iter().find(|(n, _, _)| *n == i) {
-                    Some((_, _, HeadSource::Backfill)) if i != first => Delivery::Backfilled,
+                    Some((_, _, HeadSource::Backfill)) => Delivery::Backfilled,
                     Some((_, t, source)) => Delivery::After {
                         ms: t.saturating_duration_since(first_at).as_millis() as u64,
                         source: *source,
@@ -497,12 +567,19 @@ impl Race {
         // Delivered by one alone, and someone else went 2 blocks past it holding
         // another block there (or none): no one confirms it. A fork there is said
         // already.
-        let alone = open.got.len() == 1 && !g.forked.contains(&open.number);
+        // (The first still holds it: one it reorged away itself is an orphan, not
+        // a lie; and the others' hashes still reach back to it.)
+        let alone = open.got.len() == 1
+            && !g.forked.contains(&open.number)
+            && self.members[first].hashes.get(&open.number) == Some(&hash);
         let denied = alone
             && g.members.iter().any(|&i| {
                 let m = &self.members[i];
                 i != first
-                    && m.tip.is_some_and(|t| t >= open.number + 2)
+                    && m.tip.is_some_and(|t| {
+                        t >= open.number.saturating_add(2)
+                            && t <= open.number.saturating_add(HASHES_KEPT)
+                    })
                     && m.hashes.get(&open.number) != Some(&hash)
             });
         out.push(Update::Race {

@@ -4,7 +4,7 @@ use alloy_primitives::B256;
 
 use super::*;
 use crate::config::{Config, NetworkConfig};
-use crate::event::{Delivery, Dispute, Head, HeadSource, Update};
+use crate::event::{ConnState, Delivery, Dispute, Head, HeadSource, Reorg, Update};
 
 fn config(nets: &[(&str, Option<u64>, Option<&str>)]) -> Config {
     Config::with_networks(
@@ -74,7 +74,20 @@ fn two() -> (Race, Instant) {
     .expect("two networks");
     let groups = r.start();
     assert_eq!(groups.len(), 1, "{groups:?}");
-    (r, Instant::now())
+    let now = Instant::now();
+    for net in 0..2 {
+        r.observe(&live(net), now);
+    }
+    (r, now)
+}
+
+fn live(net: usize) -> Update {
+    Update::Connection {
+        net,
+        state: ConnState::Live {
+            endpoint: "ws://x".into(),
+        },
+    }
 }
 
 #[test]
@@ -317,4 +330,103 @@ fn open_races_are_bounded() {
     }
     assert_eq!(r.groups[0].open.len(), OPEN_MAX);
     assert_eq!(settled, 10);
+}
+
+#[test]
+fn a_member_that_is_down_holds_no_race_open() {
+    let (mut r, t0) = two();
+    r.observe(
+        &Update::Connection {
+            net: 1,
+            state: ConnState::BackingOff {
+                until: t0,
+                attempt: 1,
+                reason: "gone".into(),
+            },
+        },
+        t0,
+    );
+    r.observe(&pushed(0, 10, 0, t0), t0);
+    assert!(races(&r.tick(t0 + Duration::from_secs(1))).is_empty());
+    let out = r.tick(t0 + GRACE);
+    assert_eq!(races(&out)[0].deliveries[1].1, Delivery::Missed, "{out:?}");
+    // Back: it holds the next one open again.
+    r.observe(&live(1), t0);
+    r.observe(&pushed(0, 11, 0, t0), t0);
+    assert!(races(&r.tick(t0 + GRACE)).is_empty());
+}
+
+#[test]
+fn gap_fills_alone_are_no_race_nor_are_old_ones() {
+    let (mut r, t0) = two();
+    let fill = |net, n| Update::Head {
+        net,
+        head: head(n, 0, None, HeadSource::Backfill),
+    };
+    // Both catch up on 5 after a reconnect: no one pushed it.
+    r.observe(&fill(0, 5), t0);
+    let out = r.observe(&fill(1, 5), t0);
+    assert!(races(&out).is_empty(), "{out:?}");
+    // After an outage, 0 fills in blocks long gone by: not raced, not disputed.
+    r.observe(&pushed(1, 2_000, 0, t0), t0);
+    let mut all = Vec::new();
+    for n in 1_000..1_010 {
+        all.extend(r.observe(&fill(0, n), t0));
+    }
+    all.extend(r.tick(t0 + OPEN_FOR));
+    assert!(
+        races(&all).iter().all(|race| race.number == 2_000),
+        "{all:?}"
+    );
+    assert!(disputes(&all).is_empty(), "{all:?}");
+}
+
+#[test]
+fn a_reorg_drops_its_orphans_and_a_retracted_head_lowers_the_tip() {
+    let (mut r, t0) = two();
+    r.observe(&pushed(0, 4, 0, t0), t0);
+    r.observe(&pushed(1, 4, 0, t0), t0);
+    // 0 shows 5 (fork 7), then takes it back in a reorg: its race is gone.
+    r.observe(&pushed(0, 5, 7, t0), t0);
+    r.observe(
+        &Update::Reorg {
+            net: 0,
+            reorg: Reorg {
+                depth: 1,
+                from_number: 5,
+                old_hash: hash(5, 7),
+                new_hash: hash(5, 0),
+                orphaned: vec![(5, hash(5, 7))],
+                deeper_than_tracked: false,
+            },
+        },
+        t0,
+    );
+    r.observe(&pushed(1, 7, 0, t0), t0);
+    let out = r.tick(t0 + OPEN_FOR);
+    assert!(races(&out).iter().all(|race| race.number != 5), "{out:?}");
+    assert!(disputes(&out).is_empty(), "an orphan is no lie: {out:?}");
+    // 1 announces 8 that its node does not have: taken back, it is at 7 again and
+    // 0 is 3 behind 7, not 4 behind 8.
+    r.observe(&pushed(1, 8, 0, t0), t0);
+    let out = r.observe(
+        &Update::HeadRetracted {
+            net: 1,
+            number: 8,
+            hash: hash(8, 0),
+        },
+        t0,
+    );
+    assert!(
+        out.iter().any(|u| matches!(
+            u,
+            Update::Behind {
+                net: 0,
+                behind: 3,
+                best: 7,
+                ..
+            }
+        )),
+        "{out:?}"
+    );
 }

@@ -260,11 +260,14 @@ impl AppState {
     fn apply_race(&mut self, update: Update, now: Instant) -> bool {
         match update {
             Update::Group { group, info, .. } => {
+                let was = self.groups.get(group).map(|g| g.info.members.clone());
+                let changed = was.as_ref() != Some(&info.members);
                 for (i, n) in self.networks.iter_mut().enumerate() {
-                    if info.members.contains(&i) && info.members.len() >= 2 {
-                        n.racer.group = Some(group);
-                    } else if n.racer.group == Some(group) {
-                        n.racer = Racer::default();
+                    let member = info.members.contains(&i) && info.members.len() >= 2;
+                    if member && (changed || n.racer.group != Some(group)) {
+                        n.racer.new_rivals(Some(group));
+                    } else if !member && n.racer.group == Some(group) {
+                        n.racer.new_rivals(None);
                     }
                 }
                 if self.groups.len() <= group {
@@ -295,6 +298,7 @@ impl AppState {
                     }
                 }
                 g.races.push(RaceRow::new(*race, now));
+                g.races_total += 1;
                 true
             }
             Update::Behind {

@@ -38,6 +38,8 @@ pub struct GroupState {
     /// Newest last, with when each came.
     pub disputes: Ring<(Dispute, Instant)>,
     pub disputes_total: u64,
+    /// Races settled since the group formed (`races` keeps the last 512).
+    pub races_total: u64,
 }
 
 impl GroupState {
@@ -47,6 +49,7 @@ impl GroupState {
             races: Ring::new(RACES_KEPT),
             disputes: Ring::new(DISPUTES_KEPT),
             disputes_total: 0,
+            races_total: 0,
         }
     }
 
@@ -131,6 +134,16 @@ fn push_capped<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
 }
 
 impl Racer {
+    /// Other rivals, or none: its delays and distances compare with no one any
+    /// more. Its own round-trips, errors and finality stay.
+    pub fn new_rivals(&mut self, group: Option<usize>) {
+        self.group = group;
+        self.samples.clear();
+        self.recent = Window::default();
+        self.behind = None;
+        self.behinds.clear();
+    }
+
     /// A settled race it was part of: the last 100 are worked out again.
     pub fn raced(&mut self, delivery: Delivery, first: bool, now: Instant) {
         push_capped(&mut self.samples, (now, delivery, first), SAMPLES_KEPT);

@@ -198,7 +198,7 @@ fn summary_line(state: &AppState, g: &GroupState, theme: &Theme) -> Line<'static
         theme.text()
     };
     spans.push(Span::styled(
-        format!("{} heads raced", format::thousands(g.races.len() as u64)),
+        format!("{} heads raced", format::thousands(g.races_total)),
         theme.text(),
     ));
     spans.push(label(" · last ", theme));
@@ -491,11 +491,13 @@ fn connection_table(
         (11, 1, true, "safe"),
         (11, 1, true, "finalized"),
     ];
+    // The best head as the members' panes show it now (a `behind` is only told
+    // when it changes, its `best` with it).
     let best = g
         .info
         .members
         .iter()
-        .filter_map(|&i| state.networks.get(i)?.racer.behind.map(|(_, b, _)| b))
+        .filter_map(|&i| state.networks.get(i)?.latest().map(|h| h.number))
         .max();
     let mut rows = Vec::new();
     for &i in &g.info.members {

@@ -222,6 +222,10 @@ impl Refresher {
                     }
                     other => still_due(other, last),
                 }
+                // Finality is asked by tag, not at the head: its answers stand.
+                if matches!(slot, Slot::Finality(_)) {
+                    return true;
+                }
                 matches!(slot, Slot::Confirm { .. } | Slot::Recheck(..))
             });
         }
