@@ -294,15 +294,22 @@ fn name_width(state: &AppState, g: &GroupState) -> u16 {
     (longest.clamp(8, 18) + 2) as u16
 }
 
-/// Draw a table's header and rows from `y`; returns the row after it.
+/// Draw a table of the members from `y`, each row's first two cells its
+/// connection's dot and its name (`name_w` wide), then `cols`; returns the row
+/// after it.
 fn table(
     frame: &mut Frame,
     inner: Rect,
     mut y: u16,
+    name_w: u16,
     cols: &[(u16, u8, bool, &str)],
     rows: Vec<(Vec<(String, Style)>, Style)>,
     theme: &Theme,
 ) -> u16 {
+    let cols: Vec<(u16, u8, bool, &str)> = [(1, 0, false, ""), (name_w, 0, false, "endpoint")]
+        .into_iter()
+        .chain(cols.iter().copied())
+        .collect();
     let keep = fit_column_list(
         &cols.iter().map(|c| (c.0, c.1)).collect::<Vec<_>>(),
         inner.width,
@@ -363,10 +370,7 @@ fn race_table(
     g: &GroupState,
     theme: &Theme,
 ) -> u16 {
-    let w = name_width(state, g);
     let cols = [
-        (1, 0, false, ""),
-        (w, 0, false, "endpoint"),
         (10, 0, false, "heads"),
         (5, 0, true, "first"),
         (7, 0, true, "p50"),
@@ -407,7 +411,7 @@ fn race_table(
             [(String::new(), theme.dim()), (String::new(), theme.dim())],
         ));
     }
-    table(frame, inner, y, &cols, rows, theme)
+    table(frame, inner, y, name_width(state, g), &cols, rows, theme)
 }
 
 fn behind_cells(r: &Racer, state: &AppState, theme: &Theme) -> ((String, Style), (String, Style)) {
@@ -478,10 +482,7 @@ fn connection_table(
     g: &GroupState,
     theme: &Theme,
 ) -> u16 {
-    let w = name_width(state, g);
     let cols = [
-        (1, 0, false, ""),
-        (w, 0, false, "endpoint"),
         (8, 0, true, "ping p50"),
         (6, 2, true, "p95"),
         (8, 0, true, "http p50"),
@@ -550,7 +551,7 @@ fn connection_table(
             Style::default(),
         ));
     }
-    let y = table(frame, inner, y, &cols, rows, theme);
+    let y = table(frame, inner, y, name_width(state, g), &cols, rows, theme);
     let note = Line::styled(
         "safe/finalized: blocks under its own head (under the group's best)",
         theme.dim(),
