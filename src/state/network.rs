@@ -180,6 +180,7 @@ impl NetworkState {
         self.ping_every = Duration::from_secs(cfg.ping_interval_secs.max(1));
         self.explorer = cfg.explorer.clone();
         self.wants_mempool = cfg.pending == Some(crate::config::PendingMode::Watched);
+        self.racer.finality_every = cfg.finality_every;
         for t in &cfg.tokens {
             if self.token(*t).is_none() {
                 self.tokens.push(TokenMeta {

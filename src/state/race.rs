@@ -114,6 +114,9 @@ pub struct Racer {
     /// (when, errors so far), one a minute at most, for the hour's error rate.
     errors: VecDeque<(Instant, u64)>,
     pub finality: Option<(Finality, Instant)>,
+    /// Every how many heads finality is read (the config's): a reading older than
+    /// two rounds is shown as old.
+    pub finality_every: u64,
 }
 
 /// p50, p95 and p99 of `v` (sorted here), nearest rank.
@@ -136,6 +139,15 @@ fn push_capped<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
 impl Racer {
     /// Other rivals, or none: its delays and distances compare with no one any
     /// more. Its own round-trips, errors and finality stay.
+    /// The finality read, and whether it is older than two rounds of reading
+    /// (at `head`, the endpoint's own now).
+    pub fn finality_at(&self, head: Option<u64>) -> Option<(&Finality, bool)> {
+        let (f, _) = self.finality.as_ref()?;
+        let rounds = self.finality_every.max(1).saturating_mul(2);
+        let old = head.is_some_and(|h| h > f.head.saturating_add(rounds));
+        Some((f, old))
+    }
+
     pub fn new_rivals(&mut self, group: Option<usize>) {
         self.group = group;
         self.samples.clear();

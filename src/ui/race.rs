@@ -528,11 +528,19 @@ fn connection_table(
             )
         });
         let head = n.latest().map(|h| h.number);
-        let (safe, finalized) = match &r.finality {
-            Some((f, _)) => (
-                finality_cell(&f.safe, head, best, theme),
-                finality_cell(&f.finalized, head, best, theme),
-            ),
+        let (safe, finalized) = match r.finality_at(head) {
+            Some((f, old)) => {
+                let cell = |t| {
+                    let (text, style) = finality_cell(t, head, best, theme);
+                    // Not read again for two rounds: as of an older head.
+                    if old {
+                        (format!("{text}*"), theme.warn())
+                    } else {
+                        (text, style)
+                    }
+                };
+                (cell(&f.safe), cell(&f.finalized))
+            }
             None => (dash(), dash()),
         };
         rows.push((
@@ -553,7 +561,7 @@ fn connection_table(
     }
     let y = table(frame, inner, y, name_width(state, g), &cols, rows, theme);
     let note = Line::styled(
-        "safe/finalized: blocks under its own head (under the group's best)",
+        "safe/finalized: below its head (below the best) · *: read at an older head",
         theme.dim(),
     );
     if y < inner.bottom() {

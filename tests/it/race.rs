@@ -78,6 +78,23 @@ fn an_endpoint_behind_a_300_ms_slower_socket_reads_300_ms_at_p50() {
         assert_eq!(group.info.members, vec![0, 1]);
         assert_eq!(group.info.chain_id, Some(31_337));
         assert!(group.disputes.is_empty(), "one chain: no disagreement");
+        // Raced, each reads its finality every 10 heads, in its refresh batch.
+        for net in 0..2 {
+            let (f, _) = log.state.networks[net]
+                .racer
+                .finality
+                .as_ref()
+                .unwrap_or_else(|| panic!("no finality read by network {net}"));
+            let head = log.state.networks[net].latest().map_or(0, |h| h.number);
+            for tag in [&f.safe, &f.finalized] {
+                match tag {
+                    chaintop::event::FinalityTag::Block { number, .. } => {
+                        assert!(*number <= head, "{tag:?} above the head {head}")
+                    }
+                    other => panic!("anvil knows safe and finalized: {other:?}"),
+                }
+            }
+        }
         // The view says it on screen, the slow row with its ~300 ms.
         let mut state = log.state.clone();
         state.selected = 1;

@@ -1976,7 +1976,12 @@ fn raced(base: Instant) -> AppState {
             Update::Finality {
                 net,
                 finality: Box::new(Finality {
-                    head: MAINNET_TIP,
+                    // The backup's was read 40 heads ago, and not since.
+                    head: if net == 3 {
+                        MAINNET_TIP - 40
+                    } else {
+                        MAINNET_TIP
+                    },
                     safe: FinalityTag::Block {
                         number: MAINNET_TIP - 32,
                         hash: hash(2, 2),
@@ -2032,6 +2037,7 @@ fn the_race_between_two_providers_of_one_chain_80x24_and_120x40() {
             "{out}"
         );
         assert!(out.contains("unsupported"), "{out}");
+        assert!(out.contains("-31 (-32)*"), "an old reading says so: {out}");
         insta::assert_snapshot!(format!("race_{w}x{h}"), out);
     }
     // A network in no group says how groups form.

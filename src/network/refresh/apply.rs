@@ -95,9 +95,11 @@ impl<'a> Applied<'a> {
                 }
                 // Taken apart before (`unpack`).
                 Slot::MulticallCode | Slot::Multi(_) => {}
-                Slot::Finality(finalized) => {
-                    self.finality[usize::from(finalized)] = Some(self.finality_tag(&res));
-                }
+                Slot::Finality(finalized) => match self.finality_tag(&res) {
+                    Some(tag) => self.finality[usize::from(finalized)] = Some(tag),
+                    // Asked again at the next head.
+                    None => last.finality_at = None,
+                },
                 Slot::Recheck(m, by_number) => {
                     let found = res
                         .ok()
@@ -128,14 +130,15 @@ impl<'a> Applied<'a> {
         }
     }
 
-    /// A `safe` or `finalized` answer: the block, none yet, or refused.
-    fn finality_tag(&self, res: &BatchResult) -> FinalityTag {
+    /// A `safe` or `finalized` answer: the block, none yet, or refused; `None` for
+    /// a failure that says nothing about the tag (a rate limit, an internal error).
+    fn finality_tag(&self, res: &BatchResult) -> Option<FinalityTag> {
         #[derive(serde::Deserialize)]
         struct Tagged {
             number: U64,
             hash: B256,
         }
-        match res {
+        Some(match res {
             Ok(raw) => match serde_json::from_str::<Option<Tagged>>(raw.get()) {
                 Ok(Some(b)) => FinalityTag::Block {
                     number: b.number.to(),
@@ -147,8 +150,22 @@ impl<'a> Applied<'a> {
                     FinalityTag::Unsupported(format!("bad answer: {e}"))
                 }
             },
-            Err(e) => FinalityTag::Unsupported(crate::text::sanitize(&e.message).into_owned()),
-        }
+            Err(e) => {
+                let m = e.message.to_ascii_lowercase();
+                if m.contains("not found") {
+                    // geth before the merge, or a chain without finality yet.
+                    FinalityTag::None
+                } else if matches!(e.code, -32602..=-32600)
+                    || ["unsupported", "not supported", "invalid", "unknown"]
+                        .iter()
+                        .any(|w| m.contains(w))
+                {
+                    FinalityTag::Unsupported(crate::text::sanitize(&e.message).into_owned())
+                } else {
+                    return None;
+                }
+            }
+        })
     }
 
     /// The nonces the scanned blocks imply, for senders whose nonce was not read:
