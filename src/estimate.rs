@@ -55,7 +55,7 @@ pub struct Estimate {
     /// Whether the block time was a guess.
     pub block_guessed: bool,
     /// Per day, by part (`heads`, `balances`, `nonces`, `tokens`, `views`, `logs`,
-    /// `pending`), largest first.
+    /// `pending`, `finality`), largest first.
     pub parts: Vec<(&'static str, f64)>,
     /// The same without Multicall3 (when it would differ).
     pub without_multicall: Option<f64>,
@@ -82,12 +82,22 @@ pub fn estimate(config: &Config) -> Vec<Estimate> {
         .iter()
         .map(|n| {
             let watched = config.watches_on(&n.name).count();
+            // It races (and reads finality) in a group the config already makes: a
+            // `group` another network names too, or a chain id another expects.
+            let racing = config.networks.iter().any(|o| {
+                o.name != n.name
+                    && match (&n.group, &o.group) {
+                        (Some(a), Some(b)) => a == b,
+                        (None, None) => n.chain_id.is_some() && n.chain_id == o.chain_id,
+                        _ => false,
+                    }
+            });
             let table = table_in(
                 &tables,
                 n.provider.as_deref(),
                 n.ws.as_deref().or(n.http.as_deref()),
             );
-            network(n, watched, table.as_ref())
+            network(n, watched, table.as_ref(), racing)
         })
         .collect()
 }
@@ -120,9 +130,16 @@ struct Daily {
     /// What the refresh costs with Multicall3, and with an entry per read.
     refresh_multicall: f64,
     refresh_batch: f64,
+    finality: f64,
 }
 
-fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_day: f64) -> Daily {
+fn daily(
+    n: &NetworkConfig,
+    watched: usize,
+    t: Option<&PriceTable>,
+    heads_per_day: f64,
+    racing: bool,
+) -> Daily {
     let w = watched as f64;
     let tokens = n.tokens.len() as f64;
     let views: f64 = n
@@ -211,6 +228,12 @@ fn daily(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, heads_per_da
         } else {
             0.0
         },
+        // In a group: `safe` and `finalized` every `finality_every` heads.
+        finality: if racing && n.finality_every > 0 {
+            2.0 * call(t, "eth_getBlockByNumber") / n.finality_every as f64 * heads_per_day
+        } else {
+            0.0
+        },
         pending_on,
         on_activity,
         // With `multicall = false` the batch is the estimate itself.
@@ -244,6 +267,9 @@ fn cuts(d: &Daily, watched: usize) -> Vec<String> {
             (d.balances + d.tokens + d.nonces) / 2.0,
             format!("half of the {watched} watched addresses"),
         ));
+    }
+    if d.finality > 0.0 {
+        cuts.push((d.finality, "finality_every = 0".to_string()));
     }
     if d.logs > 0.0 {
         cuts.push((
@@ -283,12 +309,12 @@ fn assumptions(d: &Daily, t: Option<&PriceTable>) -> Vec<String> {
     a
 }
 
-fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>) -> Estimate {
+fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>, racing: bool) -> Estimate {
     let known = n
         .chain_id
         .and_then(|id| BLOCK_TIMES.iter().find(|(c, _)| *c == id).map(|(_, s)| *s));
     let block_secs = known.unwrap_or(DEFAULT_BLOCK_SECS);
-    let d = daily(n, watched, t, 86_400.0 / block_secs);
+    let d = daily(n, watched, t, 86_400.0 / block_secs, racing);
     let mut parts = vec![
         ("heads", d.heads),
         ("balances", d.balances),
@@ -297,6 +323,7 @@ fn network(n: &NetworkConfig, watched: usize, t: Option<&PriceTable>) -> Estimat
         ("views", d.views),
         ("logs", d.logs),
         ("pending", d.pending),
+        ("finality", d.finality),
     ];
     parts.retain(|(_, c)| *c > 0.0);
     parts.sort_by(|a, b| b.1.total_cmp(&a.1));
@@ -418,6 +445,35 @@ mod tests {
             report(std::slice::from_ref(e))
                 .starts_with("mainnet on infura: ~936.0k credits/day (heads 936.0k)")
         );
+    }
+
+    #[test]
+    fn two_providers_of_one_chain_read_finality_every_ten_heads() {
+        let mut c = config("infura", 0);
+        let mut b = c.networks[0].clone();
+        b.name = "mainnet-b".into();
+        c.networks.push(b);
+        let per = crate::cost::table_for(Some("infura"), None)
+            .map(|t| t.call("eth_getBlockByNumber"))
+            .expect("infura's table");
+        for e in estimate(&c) {
+            let finality = e.parts.iter().find(|(p, _)| *p == "finality");
+            assert_eq!(
+                finality,
+                Some(&("finality", 2.0 * per / 10.0 * 7_200.0)),
+                "{e:?}"
+            );
+            assert!(
+                e.cuts.iter().any(|c| c.starts_with("finality_every = 0")),
+                "{e:?}"
+            );
+        }
+        // Alone, or with finality off: nothing.
+        c.networks[1].chain_id = Some(10);
+        assert!(estimate(&c)[0].parts.iter().all(|(p, _)| *p != "finality"));
+        c.networks[1].chain_id = Some(1);
+        c.networks[0].finality_every = 0;
+        assert!(estimate(&c)[0].parts.iter().all(|(p, _)| *p != "finality"));
     }
 
     #[test]
