@@ -935,7 +935,27 @@ mod tests {
     fn the_grafana_dashboard_asks_only_for_exported_metrics() {
         let meter = Meter::new(None);
         meter.timed(&["eth_call"], Duration::from_millis(30));
-        let m = Metrics::new(&config(), vec![meter]);
+        // Two providers of one chain, for the race's series.
+        let mut cfg = config();
+        let mut b = cfg.networks[0].clone();
+        b.name = "backup".into();
+        cfg.networks.push(b);
+        let m = Metrics::new(&cfg, vec![meter, Meter::new(None)]);
+        m.observe(&Update::Group {
+            net: 0,
+            group: 0,
+            info: Box::new(crate::event::ChainGroup {
+                name: "eth".into(),
+                chain_id: Some(1),
+                members: vec![0, 1],
+            }),
+        });
+        m.observe(&Update::Behind {
+            net: 1,
+            group: 0,
+            behind: 1,
+            best: 100,
+        });
         m.observe(&Update::Connection {
             net: 0,
             state: ConnState::Live {
