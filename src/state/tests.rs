@@ -1388,3 +1388,73 @@ fn the_mempool_keeps_the_latest_news_of_each_and_makes_room_from_the_finished() 
     assert_eq!(m.pending(), MEMPOOL_KEPT);
     assert_eq!(m.pending_for(watched).map(|e| e.tx.nonce), Some(0xff));
 }
+
+#[test]
+fn a_group_collects_its_races_and_new_rivals_start_its_figures_afresh() {
+    use crate::event::{ChainGroup, Delivery, RaceResult};
+    let mut s = state();
+    s.networks.push(NetworkState::new("c", "ws://z"));
+    let group = |members: Vec<usize>| Update::Group {
+        net: members[0],
+        group: 0,
+        info: Box::new(ChainGroup {
+            name: "g".into(),
+            chain_id: Some(1),
+            members,
+        }),
+    };
+    let race = |n: u64| Update::Race {
+        net: 0,
+        race: Box::new(RaceResult {
+            group: 0,
+            number: n,
+            hash: head(n, 0).hash,
+            first: 0,
+            first_at: SystemTime::now(),
+            deliveries: vec![
+                (
+                    0,
+                    Delivery::After {
+                        ms: 0,
+                        source: HeadSource::Ws,
+                    },
+                ),
+                (
+                    1,
+                    Delivery::After {
+                        ms: 250,
+                        source: HeadSource::Ws,
+                    },
+                ),
+            ],
+        }),
+    };
+    assert!(s.group_of(0).is_none());
+    s.apply_now(group(vec![0, 1]));
+    for n in 1..=3 {
+        assert!(s.apply_now(race(n)));
+    }
+    let (gi, g) = s.group_of(1).expect("b races");
+    assert_eq!((gi, g.races_total, g.races.len()), (0, 3, 3));
+    assert_eq!(s.networks[0].racer.recent.first, 3);
+    assert_eq!(s.networks[1].racer.recent.delay, Some([250, 250, 250]));
+    assert!(s.group_of(2).is_none(), "c is not in it");
+    // c joins: other rivals, the old figures compare with no one.
+    s.networks[1].racer.finality_every = 7;
+    s.apply_now(group(vec![0, 1, 2]));
+    let (_, g) = s.group_of(2).expect("c races");
+    assert_eq!(g.races_total, 0);
+    assert_eq!(s.networks[1].racer.recent.heads, 0);
+    assert_eq!(
+        s.networks[1].racer.finality_every, 7,
+        "its own settings stay"
+    );
+    // b leaves for another chain: the group goes on without it.
+    s.apply_now(group(vec![0, 2]));
+    assert!(s.group_of(1).is_none());
+    assert!(s.networks[1].racer.group.is_none());
+    assert!(s.group_of(0).is_some());
+    // And a group down to one races no more.
+    s.apply_now(group(vec![0]));
+    assert!(s.group_of(0).is_none() && s.group_of(2).is_none());
+}
