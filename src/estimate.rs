@@ -77,21 +77,19 @@ impl Estimate {
 /// Every network of `config`.
 pub fn estimate(config: &Config) -> Vec<Estimate> {
     let tables = with_overrides(&config.pricing);
+    // The groups the config already makes (a `group`, configured chain ids): their
+    // networks race, and read their finality.
+    let mut race = crate::race::Race::new(config);
+    if let Some(r) = race.as_mut() {
+        r.start();
+    }
     config
         .networks
         .iter()
-        .map(|n| {
+        .enumerate()
+        .map(|(i, n)| {
             let watched = config.watches_on(&n.name).count();
-            // It races (and reads finality) in a group the config already makes: a
-            // `group` another network names too, or a chain id another expects.
-            let racing = config.networks.iter().any(|o| {
-                o.name != n.name
-                    && match (&n.group, &o.group) {
-                        (Some(a), Some(b)) => a == b,
-                        (None, None) => n.chain_id.is_some() && n.chain_id == o.chain_id,
-                        _ => false,
-                    }
-            });
+            let racing = race.as_ref().is_some_and(|r| r.races(i));
             let table = table_in(
                 &tables,
                 n.provider.as_deref(),

@@ -165,19 +165,32 @@ impl Race {
         }
     }
 
-    fn key_of(m: &Member) -> Option<Key> {
-        match (&m.named, m.chain_id) {
-            (Some(n), _) => Some(Key::Named(n.clone())),
-            (None, Some(id)) => Some(Key::Chain(id)),
-            (None, None) => None,
+    /// Whether network `net` races now (in a group of two or more).
+    pub fn races(&self, net: NetIdx) -> bool {
+        self.group_of(net).is_some()
+    }
+
+    /// The group a member belongs in: the one it names; else the named group
+    /// whose members are on its chain (so `group` on one provider of a chain
+    /// names the group of all of them); else its chain's.
+    fn key_of(&self, m: &Member) -> Option<Key> {
+        if let Some(n) = &m.named {
+            return Some(Key::Named(n.clone()));
         }
+        let id = m.chain_id?;
+        let named = self
+            .members
+            .iter()
+            .find(|o| o.chain_id == Some(id) && o.named.is_some())
+            .and_then(|o| o.named.clone());
+        Some(named.map_or(Key::Chain(id), Key::Named))
     }
 
     /// Sort the members into groups again; a `Group` update for each that changed.
     fn regroup(&mut self) -> Vec<Update> {
         let mut wanted: Vec<(Key, Vec<NetIdx>)> = Vec::new();
         for (i, m) in self.members.iter().enumerate() {
-            let Some(k) = Self::key_of(m) else { continue };
+            let Some(k) = self.key_of(m) else { continue };
             match wanted.iter_mut().find(|(w, _)| *w == k) {
                 Some((_, list)) => list.push(i),
                 None => wanted.push((k, vec![i])),

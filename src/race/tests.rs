@@ -430,3 +430,23 @@ fn a_reorg_drops_its_orphans_and_a_retracted_head_lowers_the_tip() {
         "{out:?}"
     );
 }
+
+#[test]
+fn a_group_named_on_one_provider_takes_in_the_others_of_its_chain() {
+    let mut r = Race::new(&config(&[
+        ("infura", Some(1), None),
+        ("alchemy", Some(1), Some("mainnet")),
+        ("base", Some(8453), None),
+        ("lab", None, Some("mainnet")),
+    ]))
+    .expect("networks");
+    let out = r.start();
+    let [Update::Group { info, .. }] = out.as_slice() else {
+        panic!("one group: {out:?}");
+    };
+    assert_eq!(
+        (info.name.as_str(), info.members.as_slice()),
+        ("mainnet", &[0, 1, 3][..])
+    );
+    assert!(r.races(0) && r.races(3) && !r.races(2));
+}
