@@ -66,7 +66,6 @@ pub fn tap(
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut failures_open = alerts.is_some();
-        let ticking = race.is_some() || alerts.is_some();
         let mut batch: Vec<Update> = race.as_mut().map(|r| r.race.start()).unwrap_or_default();
         if let Some(r) = &race {
             r.switch_finality();
@@ -85,6 +84,9 @@ pub fn tap(
                     return;
                 }
             }
+            // Idle, with no alert rules, the clock has nothing to do: it does not
+            // wake the process.
+            let ticking = alerts.is_some() || race.as_ref().is_some_and(|r| r.race.waiting());
             tokio::select! {
                 u = rx.recv() => match u {
                     Some(u) => {

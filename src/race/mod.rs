@@ -165,6 +165,11 @@ impl Race {
         }
     }
 
+    /// Some race is open: the clock settles it.
+    pub fn waiting(&self) -> bool {
+        self.groups.iter().any(|g| !g.open.is_empty())
+    }
+
     /// Whether network `net` races now (in a group of two or more).
     pub fn races(&self, net: NetIdx) -> bool {
         self.group_of(net).is_some()
