@@ -551,11 +551,9 @@ impl Race {
             return;
         };
         g.settled(hash);
-        // Judged by those who delivered it themselves; by the gap fills only if no
-        // one did.
+        // Judged by those who delivered it themselves. Only gap fills (every member
+        // caught up after being away): no one delivered it, there was no race.
         let own = |s: &HeadSource| *s != HeadSource::Backfill;
-        // Only gap fills (every member caught up after being away): no one
-        // delivered it, there was no race.
         let first = open
             .got
             .iter()

@@ -3,7 +3,6 @@
 //! endpoint its delays, misses, distance behind, round-trips, errors and finality,
 //! over the last 100 heads and the last hour.
 
-use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use alloy_primitives::B256;
@@ -26,6 +25,8 @@ pub const DISPUTES_KEPT: usize = 32;
 const RTT_KEPT: usize = 2048;
 /// Distances behind kept per endpoint (one per change).
 const BEHIND_KEPT: usize = 4096;
+/// Error counter samples kept (an hour and a bit at one a minute).
+const ERRORS_KEPT: usize = 64;
 /// The error counter is sampled this often for its rate.
 const ERROR_SAMPLE: Duration = Duration::from_secs(60);
 
@@ -96,23 +97,23 @@ pub struct Window {
 }
 
 /// One endpoint's part in its group's race.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Racer {
     /// Its group (an index into `AppState::groups`), while it races.
     pub group: Option<usize>,
     /// (settled at, how it delivered, first?), newest last.
-    samples: VecDeque<(Instant, Delivery, bool)>,
+    samples: Ring<(Instant, Delivery, bool)>,
     /// The last 100 heads (the cards show it: kept up to date as races come).
     pub recent: Window,
     /// Blocks behind the group's best head, the best, and when that was told.
     pub behind: Option<(u64, u64, Instant)>,
-    behinds: VecDeque<(Instant, u64)>,
-    pings: VecDeque<(Instant, Duration)>,
-    https: VecDeque<(Instant, Duration)>,
+    behinds: Ring<(Instant, u64)>,
+    pings: Ring<(Instant, Duration)>,
+    https: Ring<(Instant, Duration)>,
     last_ping: Option<std::time::SystemTime>,
     last_http: Option<std::time::SystemTime>,
     /// (when, errors so far), one a minute at most, for the hour's error rate.
-    errors: VecDeque<(Instant, u64)>,
+    errors: Ring<(Instant, u64)>,
     pub finality: Option<(Finality, Instant)>,
     /// Every how many heads finality is read (the config's): a reading older than
     /// two rounds is shown as old.
@@ -129,16 +130,26 @@ fn percentiles<T: Ord + Copy>(v: &mut [T]) -> Option<[T; 3]> {
     Some([at(50), at(95), at(99)])
 }
 
-fn push_capped<T>(q: &mut VecDeque<T>, item: T, cap: usize) {
-    if q.len() == cap {
-        q.pop_front();
+impl Default for Racer {
+    fn default() -> Self {
+        Self {
+            group: None,
+            samples: Ring::new(SAMPLES_KEPT),
+            recent: Window::default(),
+            behind: None,
+            behinds: Ring::new(BEHIND_KEPT),
+            pings: Ring::new(RTT_KEPT),
+            https: Ring::new(RTT_KEPT),
+            last_ping: None,
+            last_http: None,
+            errors: Ring::new(ERRORS_KEPT),
+            finality: None,
+            finality_every: 0,
+        }
     }
-    q.push_back(item);
 }
 
 impl Racer {
-    /// Other rivals, or none: its delays and distances compare with no one any
-    /// more. Its own round-trips, errors and finality stay.
     /// The finality read, and whether it is older than two rounds of reading
     /// (at `head`, the endpoint's own now).
     pub fn finality_at(&self, head: Option<u64>) -> Option<(&Finality, bool)> {
@@ -148,6 +159,8 @@ impl Racer {
         Some((f, old))
     }
 
+    /// Other rivals, or none: its delays and distances compare with no one any
+    /// more. Its own round-trips, errors and finality stay.
     pub fn new_rivals(&mut self, group: Option<usize>) {
         self.group = group;
         self.samples.clear();
@@ -158,7 +171,7 @@ impl Racer {
 
     /// A settled race it was part of: the last 100 are worked out again.
     pub fn raced(&mut self, delivery: Delivery, first: bool, now: Instant) {
-        push_capped(&mut self.samples, (now, delivery, first), SAMPLES_KEPT);
+        self.samples.push((now, delivery, first));
         self.recent = self.window(self.samples.len().min(RECENT), now, None);
     }
 
@@ -172,7 +185,7 @@ impl Racer {
         let mut w = Window::default();
         let mut delays = Vec::with_capacity(last);
         let from = self.samples.len() - last;
-        for (at, d, first) in self.samples.range(from..) {
+        for (at, d, first) in self.samples.iter().skip(from) {
             if within.is_some_and(|h| now.saturating_duration_since(*at) > h) {
                 continue;
             }
@@ -193,7 +206,7 @@ impl Racer {
 
     pub fn behind_now(&mut self, behind: u64, best: u64, now: Instant) {
         self.behind = Some((behind, best, now));
-        push_capped(&mut self.behinds, (now, behind), BEHIND_KEPT);
+        self.behinds.push((now, behind));
     }
 
     /// The most it was behind within the hour.
@@ -214,25 +227,25 @@ impl Racer {
             && self.last_ping != Some(at)
         {
             self.last_ping = Some(at);
-            push_capped(&mut self.pings, (now, rtt), RTT_KEPT);
+            self.pings.push((now, rtt));
         }
         if let (Some(rtt), Some(at)) = (s.http_latency, s.http_at)
             && http_ok
             && self.last_http != Some(at)
         {
             self.last_http = Some(at);
-            push_capped(&mut self.https, (now, rtt), RTT_KEPT);
+            self.https.push((now, rtt));
         }
         let due = self
             .errors
             .back()
             .is_none_or(|(at, _)| now.saturating_duration_since(*at) >= ERROR_SAMPLE);
         if due {
-            push_capped(&mut self.errors, (now, s.errors), 64);
+            self.errors.push((now, s.errors));
         }
     }
 
-    fn rtt(q: &VecDeque<(Instant, Duration)>, now: Instant) -> Option<[Duration; 2]> {
+    fn rtt(q: &Ring<(Instant, Duration)>, now: Instant) -> Option<[Duration; 2]> {
         let mut v: Vec<Duration> = q
             .iter()
             .filter(|(at, _)| now.saturating_duration_since(*at) <= HOUR)
