@@ -260,8 +260,11 @@ impl AppState {
     fn apply_race(&mut self, update: Update, now: Instant) -> bool {
         match update {
             Update::Group { group, info, .. } => {
-                let was = self.groups.get(group).map(|g| g.info.members.clone());
-                let changed = was.as_ref() != Some(&info.members);
+                // Other members: the old races and figures are no comparison.
+                let changed = self
+                    .groups
+                    .get(group)
+                    .is_none_or(|g| g.info.members != info.members);
                 for (i, n) in self.networks.iter_mut().enumerate() {
                     let member = info.members.contains(&i) && info.members.len() >= 2;
                     if member && (changed || n.racer.group != Some(group)) {
@@ -279,12 +282,10 @@ impl AppState {
                         })
                     });
                 }
-                let g = &mut self.groups[group];
-                if g.info.members != info.members {
-                    // Other members: the old races are no comparison.
-                    *g = GroupState::new(*info);
+                if changed {
+                    self.groups[group] = GroupState::new(*info);
                 } else {
-                    g.info = *info;
+                    self.groups[group].info = *info;
                 }
                 true
             }

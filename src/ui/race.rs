@@ -16,7 +16,7 @@ use ratatui::widgets::{Axis, Block, Chart, Dataset, GraphType, Paragraph};
 
 use super::{Column, Theme, fit_column_list, format, label, table_row};
 use crate::event::{Delivery, Dispute, FinalityTag};
-use crate::state::{AppState, GroupState, Racer, Window};
+use crate::state::{AppState, Fresh, GroupState, Racer, Window};
 use crate::text::sanitize;
 
 /// What the chart spans.
@@ -116,10 +116,7 @@ pub(super) fn card_line(
 
 /// The comparison view of the group of network `net`.
 pub(super) fn draw(frame: &mut Frame, area: Rect, state: &AppState, net: usize, theme: &Theme) {
-    let name = state
-        .networks
-        .get(net)
-        .map_or_else(String::new, |n| sanitize(&n.name).into_owned());
+    let name = member_name(state, net);
     let Some((_, g)) = state.group_of(net) else {
         let block = view_block(format!(" race · {name} "), theme);
         let text = vec![
@@ -218,12 +215,7 @@ fn dispute_line(state: &AppState, g: &GroupState, theme: &Theme, width: u16) -> 
     let Some((d, at)) = g.disputes.back() else {
         return Line::styled("no disagreement seen", theme.up());
     };
-    let name = |i: usize| {
-        state
-            .networks
-            .get(i)
-            .map_or_else(|| "?".to_string(), |n| sanitize(&n.name).into_owned())
-    };
+    let name = |i: usize| member_name(state, i);
     let what = match d {
         Dispute::Fork { number, hashes } => {
             let with_hashes = format!(
@@ -277,6 +269,14 @@ fn dispute_line(state: &AppState, g: &GroupState, theme: &Theme, width: u16) -> 
     ])
 }
 
+/// A member's name as the screen may show it.
+fn member_name(state: &AppState, i: usize) -> String {
+    state
+        .networks
+        .get(i)
+        .map_or_else(|| "?".to_string(), |n| sanitize(&n.name).into_owned())
+}
+
 fn plural(n: u64) -> &'static str {
     if n == 1 { "" } else { "s" }
 }
@@ -287,8 +287,7 @@ fn name_width(state: &AppState, g: &GroupState) -> u16 {
         .info
         .members
         .iter()
-        .filter_map(|&i| state.networks.get(i))
-        .map(|n| sanitize(&n.name).chars().count())
+        .map(|&i| member_name(state, i).chars().count())
         .max()
         .unwrap_or(8);
     (longest.clamp(8, 18) + 2) as u16
@@ -303,7 +302,7 @@ fn table(
     mut y: u16,
     name_w: u16,
     cols: &[(u16, u8, bool, &str)],
-    rows: Vec<(Vec<(String, Style)>, Style)>,
+    rows: Vec<Vec<(String, Style)>>,
     theme: &Theme,
 ) -> u16 {
     let cols: Vec<(u16, u8, bool, &str)> = [(1, 0, false, ""), (name_w, 0, false, "endpoint")]
@@ -346,7 +345,7 @@ fn table(
         Style::default(),
     );
     y += 1;
-    for (cells, row_style) in rows {
+    for cells in rows {
         let cells = pick(cells);
         table_row(
             buf,
@@ -354,7 +353,7 @@ fn table(
             y,
             &shown,
             cells.iter().map(|(t, s)| (t.as_str(), *s)),
-            row_style,
+            Style::default(),
         );
         y += 1;
     }
@@ -396,7 +395,7 @@ fn race_table(
         let (behind, max) = behind_cells(r, state, theme);
         rows.push(window_row(
             ("●".to_string(), theme.state(&n.conn)),
-            (sanitize(&n.name).into_owned(), name_style),
+            (member_name(state, i), name_style),
             "last",
             &r.recent,
             theme,
@@ -434,7 +433,7 @@ fn window_row(
     w: &Window,
     theme: &Theme,
     [behind, max]: [(String, Style); 2],
-) -> (Vec<(String, Style)>, Style) {
+) -> Vec<(String, Style)> {
     let text = |s: String| (s, theme.text());
     let d = |i: usize| match w.delay {
         Some(p) => text(delay(p[i])),
@@ -455,22 +454,19 @@ fn window_row(
             theme.dim(),
         )
     };
-    (
-        vec![
-            dot,
-            name,
-            heads,
-            text(share(w.first, w.heads)),
-            d(0),
-            d(1),
-            d(2),
-            behind,
-            max,
-            count(w.missed, theme.error()),
-            count(w.backfilled, theme.warn()),
-        ],
-        Style::default(),
-    )
+    vec![
+        dot,
+        name,
+        heads,
+        text(share(w.first, w.heads)),
+        d(0),
+        d(1),
+        d(2),
+        behind,
+        max,
+        count(w.missed, theme.error()),
+        count(w.backfilled, theme.warn()),
+    ]
 }
 
 /// Per endpoint: round-trips, errors, spend and finality.
@@ -517,16 +513,19 @@ fn connection_table(
                 let style = if e > 0.0 { theme.warn() } else { theme.text() };
                 (format::compact(e), style)
             });
-        let cost = n.stats.cost.per_hour().map_or_else(dash, |c| {
-            (
-                format!(
-                    "{} {}",
-                    format::compact(c),
-                    format::cost_unit(&n.stats.cost.unit)
-                ),
+        // As the health pane has it: a meter that stopped reporting is not current.
+        let unit = format::cost_unit(&n.stats.cost.unit);
+        let cost = match n.spend_now(state.now) {
+            Fresh::Now(m) => (
+                format!("{} {unit}", format::compact(m * 60.0)),
                 theme.text(),
-            )
-        });
+            ),
+            Fresh::Stale(m, _) => (
+                format!("{} {unit}*", format::compact(m * 60.0)),
+                theme.warn(),
+            ),
+            Fresh::Unknown => dash(),
+        };
         let head = n.latest().map(|h| h.number);
         let (safe, finalized) = match r.finality_at(head) {
             Some((f, old)) => {
@@ -543,25 +542,22 @@ fn connection_table(
             }
             None => (dash(), dash()),
         };
-        rows.push((
-            vec![
-                ("●".to_string(), theme.state(&n.conn)),
-                (sanitize(&n.name).into_owned(), theme.text()),
-                rtt(ping, 0),
-                rtt(ping, 1),
-                rtt(http, 0),
-                rtt(http, 1),
-                errors,
-                cost,
-                safe,
-                finalized,
-            ],
-            Style::default(),
-        ));
+        rows.push(vec![
+            ("●".to_string(), theme.state(&n.conn)),
+            (member_name(state, i), theme.text()),
+            rtt(ping, 0),
+            rtt(ping, 1),
+            rtt(http, 0),
+            rtt(http, 1),
+            errors,
+            cost,
+            safe,
+            finalized,
+        ]);
     }
     let y = table(frame, inner, y, name_width(state, g), &cols, rows, theme);
     let note = Line::styled(
-        "safe/finalized: below its head (below the best) · *: read at an older head",
+        "safe/finalized: below its head (below the best) · *: not current",
         theme.dim(),
     );
     if y < inner.bottom() {
@@ -599,13 +595,7 @@ fn chart(frame: &mut Frame, area: Rect, state: &AppState, g: &GroupState, theme:
         .info
         .members
         .iter()
-        .map(|&i| {
-            let name = state
-                .networks
-                .get(i)
-                .map_or_else(|| "?".to_string(), |n| sanitize(&n.name).into_owned());
-            (name, Vec::new())
-        })
+        .map(|&i| (member_name(state, i), Vec::new()))
         .collect();
     let mut top: u64 = 10;
     for race in g.races.iter() {

@@ -2040,6 +2040,15 @@ fn the_race_between_two_providers_of_one_chain_80x24_and_120x40() {
         assert!(out.contains("-31 (-32)*"), "an old reading says so: {out}");
         insta::assert_snapshot!(format!("race_{w}x{h}"), out);
     }
+    // A meter that stopped reporting is not current spend.
+    let mut later = s.clone();
+    later.now += Duration::from_secs(60);
+    let out = screen(&later, 120, 40);
+    let row = out
+        .lines()
+        .find(|l| l.contains("● mainnet ") && l.contains("cr"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains(" cr*"), "{row}");
     // A network in no group says how groups form.
     s.views.clear();
     s.selected = 1;
