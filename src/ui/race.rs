@@ -530,7 +530,8 @@ fn connection_table(
         let (safe, finalized) = match r.finality_at(head) {
             Some((f, old)) => {
                 let cell = |t| {
-                    let (text, style) = finality_cell(t, head, best, theme);
+                    let behind = best.zip(head).map_or(0, |(b, h)| b.saturating_sub(h));
+                    let (text, style) = finality_cell(t, f.head, behind, theme);
                     // Not read again for two rounds: as of an older head.
                     if old {
                         (format!("{text}*"), theme.warn())
@@ -567,21 +568,14 @@ fn connection_table(
 }
 
 /// `-32 (-33)`: how far a finality tag lags the endpoint's head (and the best).
-fn finality_cell(
-    t: &FinalityTag,
-    head: Option<u64>,
-    best: Option<u64>,
-    theme: &Theme,
-) -> (String, Style) {
+/// The lag is the one the endpoint said at the head it was asked at (`read_at`),
+/// not that head's distance to a head that came since; under the best, by as much
+/// more as the endpoint is behind now.
+fn finality_cell(t: &FinalityTag, read_at: u64, behind: u64, theme: &Theme) -> (String, Style) {
     match t {
         FinalityTag::Block { number, .. } => {
-            let own =
-                head.map_or_else(|| "?".into(), |h| format!("-{}", h.saturating_sub(*number)));
-            let text = match best {
-                Some(b) => format!("{own} (-{})", b.saturating_sub(*number)),
-                None => own,
-            };
-            (text, theme.text())
+            let lag = read_at.saturating_sub(*number);
+            (format!("-{lag} (-{})", lag + behind), theme.text())
         }
         FinalityTag::None => ("none yet".into(), theme.dim()),
         FinalityTag::Unsupported(_) => ("unsupported".into(), theme.warn()),

@@ -1982,8 +1982,13 @@ fn raced(base: Instant) -> AppState {
                     } else {
                         MAINNET_TIP
                     },
+                    // 32 under the head it was read at.
                     safe: FinalityTag::Block {
-                        number: MAINNET_TIP - 32,
+                        number: if net == 3 {
+                            MAINNET_TIP - 72
+                        } else {
+                            MAINNET_TIP - 32
+                        },
                         hash: hash(2, 2),
                     },
                     finalized,
@@ -2037,7 +2042,9 @@ fn the_race_between_two_providers_of_one_chain_80x24_and_120x40() {
             "{out}"
         );
         assert!(out.contains("unsupported"), "{out}");
-        assert!(out.contains("-31 (-32)*"), "an old reading says so: {out}");
+        // Its lag as it said it when read, and one more under the best (it is 1
+        // behind now), marked as an old reading.
+        assert!(out.contains("-32 (-33)*"), "an old reading says so: {out}");
         insta::assert_snapshot!(format!("race_{w}x{h}"), out);
     }
     // A meter that stopped reporting is not current spend.
