@@ -353,10 +353,7 @@ impl Chain {
         // The child's demo transactions, made now so they can be pending first.
         let base_fee = next_base_fee(block.base_fee, block.gas_used, block.gas_limit);
         let mut state = block.state.clone();
-        let mut txs = Vec::new();
-        let rng = &mut self.rng;
-        let mut gas = eth_transfers(rng, &mut state, base_fee, &mut txs);
-        gas += token_transfers(rng, &mut state, base_fee, &mut txs);
+        let (txs, gas) = demo_txs(&mut self.rng, &mut state, base_fee);
         self.upcoming = Some(Upcoming {
             parent: block.hash,
             base_fee,
@@ -393,13 +390,7 @@ impl Chain {
                 state = u.state;
                 (u.txs, u.gas)
             }
-            _ => {
-                let mut txs = Vec::new();
-                let rng = &mut self.rng;
-                let mut gas = eth_transfers(rng, &mut state, base_fee, &mut txs);
-                gas += token_transfers(rng, &mut state, base_fee, &mut txs);
-                (txs, gas)
-            }
+            _ => demo_txs(&mut self.rng, &mut state, base_fee),
         };
         let rng = &mut self.rng;
         // Uniform around the target keeps the base fee wandering without drifting.
@@ -425,6 +416,15 @@ impl Chain {
             header_json: OnceLock::new(),
         }
     }
+}
+
+/// A block's payments between the demo accounts (ETH and the token), applied to
+/// `state`, and their gas.
+fn demo_txs(rng: &mut fastrand::Rng, state: &mut State, base_fee: u64) -> (Vec<Tx>, u64) {
+    let mut txs = Vec::new();
+    let mut gas = eth_transfers(rng, state, base_fee, &mut txs);
+    gas += token_transfers(rng, state, base_fee, &mut txs);
+    (txs, gas)
 }
 
 /// Up to three ETH transfers between the demo accounts; their gas.
