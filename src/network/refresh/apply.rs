@@ -130,42 +130,14 @@ impl<'a> Applied<'a> {
         }
     }
 
-    /// A `safe` or `finalized` answer: the block, none yet, or refused; `None` for
-    /// a failure that says nothing about the tag (a rate limit, an internal error).
+    /// A `safe` or `finalized` answer ([`finality_answer`]); one that does not
+    /// decode is a bad frame too.
     fn finality_tag(&self, res: &BatchResult) -> Option<FinalityTag> {
-        #[derive(serde::Deserialize)]
-        struct Tagged {
-            number: U64,
-            hash: B256,
+        let tag = finality_answer(res)?;
+        if let Err(why) = &tag {
+            self.shared.bad_frame(format!("finality block: {why}"));
         }
-        Some(match res {
-            Ok(raw) => match serde_json::from_str::<Option<Tagged>>(raw.get()) {
-                Ok(Some(b)) => FinalityTag::Block {
-                    number: b.number.to(),
-                    hash: b.hash,
-                },
-                Ok(None) => FinalityTag::None,
-                Err(e) => {
-                    self.shared.bad_frame(format!("finality block: {e}"));
-                    FinalityTag::Unsupported(format!("bad answer: {e}"))
-                }
-            },
-            Err(e) => {
-                let m = e.message.to_ascii_lowercase();
-                if m.contains("not found") {
-                    // geth before the merge, or a chain without finality yet.
-                    FinalityTag::None
-                } else if matches!(e.code, -32602..=-32600)
-                    || ["unsupported", "not supported", "invalid", "unknown"]
-                        .iter()
-                        .any(|w| m.contains(w))
-                {
-                    FinalityTag::Unsupported(crate::text::sanitize(&e.message).into_owned())
-                } else {
-                    return None;
-                }
-            }
-        })
+        Some(tag.unwrap_or_else(|why| FinalityTag::Unsupported(format!("bad answer: {why}"))))
     }
 
     /// The nonces the scanned blocks imply, for senders whose nonce was not read:
@@ -430,9 +402,49 @@ fn token_holders(input: &[u8]) -> Vec<Address> {
     }
 }
 
+/// What a `safe` or `finalized` answer says: the block, none yet, or refused;
+/// `Err` for an answer that does not decode; `None` for a failure that says
+/// nothing about the tag (a rate limit, an internal error: asked again).
+fn finality_answer(res: &BatchResult) -> Option<Result<FinalityTag, String>> {
+    #[derive(serde::Deserialize)]
+    struct Tagged {
+        number: U64,
+        hash: B256,
+    }
+    Some(match res {
+        Ok(raw) => match serde_json::from_str::<Option<Tagged>>(raw.get()) {
+            Ok(Some(b)) => Ok(FinalityTag::Block {
+                number: b.number.to(),
+                hash: b.hash,
+            }),
+            Ok(None) => Ok(FinalityTag::None),
+            Err(e) => Err(e.to_string()),
+        },
+        Err(e) => {
+            let m = e.message.to_ascii_lowercase();
+            if m.contains("not found") {
+                // geth before the merge, or a chain without finality yet.
+                Ok(FinalityTag::None)
+            } else if matches!(e.code, -32602..=-32600)
+                || ["unsupported", "not supported", "invalid", "unknown"]
+                    .iter()
+                    .any(|w| m.contains(w))
+            {
+                Ok(FinalityTag::Unsupported(
+                    crate::text::sanitize(&e.message).into_owned(),
+                ))
+            } else {
+                return None;
+            }
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::token_holders;
+    use super::{finality_answer, token_holders};
+    use crate::event::FinalityTag;
+    use crate::rpc::types::RpcErrorObj;
     use alloy_primitives::Address;
 
     fn word(a: Address) -> Vec<u8> {
@@ -454,5 +466,48 @@ mod tests {
         let mut dirty = transfer.clone();
         dirty[5] = 1;
         assert!(token_holders(&dirty).is_empty());
+    }
+
+    #[test]
+    fn finality_answers_are_a_block_none_yet_refused_or_asked_again() {
+        let ok = |text: &str| {
+            Ok(serde_json::value::RawValue::from_string(text.to_string()).expect("raw JSON"))
+        };
+        let err = |code, message: &str| {
+            Err(RpcErrorObj {
+                code,
+                message: message.into(),
+                data: None,
+            })
+        };
+        let block = ok(&format!(
+            r#"{{"number":"0x20","hash":"0x{}"}}"#,
+            "ab".repeat(32)
+        ));
+        assert!(matches!(
+            finality_answer(&block),
+            Some(Ok(FinalityTag::Block { number: 32, .. }))
+        ));
+        assert_eq!(finality_answer(&ok("null")), Some(Ok(FinalityTag::None)));
+        assert_eq!(
+            finality_answer(&err(-32000, "finalized block not found")),
+            Some(Ok(FinalityTag::None))
+        );
+        for refused in [
+            err(-32602, "invalid argument 0: hex string without 0x prefix"),
+            err(-32000, "Unknown block tag \u{1b}[31msafe"),
+        ] {
+            let Some(Ok(FinalityTag::Unsupported(why))) = finality_answer(&refused) else {
+                panic!("{refused:?}");
+            };
+            assert!(!why.contains('\u{1b}'), "sanitised: {why}");
+        }
+        // A rate limit or an internal error says nothing of the tag: asked again.
+        assert_eq!(finality_answer(&err(-32005, "limit exceeded")), None);
+        assert_eq!(finality_answer(&err(-32603, "internal error")), None);
+        assert!(matches!(
+            finality_answer(&ok(r#"{"number":7}"#)),
+            Some(Err(_))
+        ));
     }
 }
